@@ -1,0 +1,64 @@
+"""The contract between the engine and an action provider.
+
+The engine resolves variables, hands the provider read-only input artifacts and a log, and
+stores whatever the provider returns (output directories become immutable artifacts). A provider
+raises ActionFailed with a message the user can act on; anything else is reported as an
+internal error.
+
+    class Wait:
+        def run(self, ctx: ActionContext) -> ActionResult:
+            ctx.cancel.wait(ctx.configuration["seconds"])
+            return ActionResult(summary="waited")
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from conveyor.config.model import ActionDef
+
+
+class ActionFailed(Exception):
+    pass
+
+
+@dataclass
+class ActionContext:
+    execution_id: str
+    pipeline: str
+    stage: str
+    action: ActionDef
+    attempt: int
+    configuration: dict[str, Any]  # variables resolved
+    inputs: dict[str, Path]  # artifact name -> read-only directory, primary first
+    run_dir: Path  # scratch space for this attempt, kept for inspection
+    log: Callable[[str], None]
+    cancel: threading.Event
+    timeout: float  # seconds
+    revision: dict[str, Any] | None = None  # Git sources: {repository, branch, commit}
+    new_output: Callable[[], Path] = field(default=lambda: Path())  # a staging dir for an output artifact
+    mirrors: Any = None
+
+    @property
+    def primary_input(self) -> Path | None:
+        primary = self.configuration.get("primarySource")
+        if primary and primary in self.inputs:
+            return self.inputs[primary]
+        return next(iter(self.inputs.values()), None)
+
+
+@dataclass
+class ActionResult:
+    outputs: dict[str, Path] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+class ActionRunner(Protocol):
+    def run(self, ctx: ActionContext) -> ActionResult: ...
+
+    def cleanup(self, run_dir: Path) -> None:
+        """Stop whatever an interrupted attempt left running (called after a daemon crash)."""

@@ -1,0 +1,14 @@
+"""Which runner carries out each provider named in conveyor.yml. `Manual` has no runner: the
+engine itself keeps an approval waiting until someone decides."""
+
+from __future__ import annotations
+
+from conveyor.actions.command import CommandAction
+from conveyor.actions.git_source import GitSource
+from conveyor.actions.wait import Wait
+
+RUNNERS = {
+    "Git": GitSource(),
+    "Command": CommandAction(),
+    "Wait": Wait(),
+}

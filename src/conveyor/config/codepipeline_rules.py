@@ -1,0 +1,200 @@
+"""The facts a CodePipeline definition is checked against: field patterns, enumerations and, per
+known action provider, its category, artifact counts and configuration keys.
+
+Sources: aws-semantics §2.1 (field constraints, from the botocore service model), §2.2 and the
+CodePipeline guide's "Valid input and output artifacts for each action type" (artifact counts),
+§2.9-2.13 and the per-provider action references (configuration keys).
+
+    spec = provider_spec("AWS", "Deploy", "CodeDeploy")
+    spec.inputs          # (1, 1)
+    spec.required        # ('ApplicationName', 'DeploymentGroupName')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CATEGORIES = ("Source", "Build", "Deploy", "Test", "Invoke", "Approval", "Compute")
+OWNERS = ("AWS", "ThirdParty", "Custom")
+EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
+PIPELINE_TYPES = ("V1", "V2")
+AWS_DEFAULT_EXECUTION_MODE = "SUPERSEDED"  # api PipelineDeclaration.executionMode
+
+# [api] patterns and lengths; `charset` is how messages describe the pattern to a person.
+NAME_RE, NAME_CHARSET = r"[A-Za-z0-9.@\-_]+", "A-Z a-z 0-9 . @ - _"
+ARTIFACT_RE, ARTIFACT_CHARSET = r"[A-Za-z0-9_\-]+", "A-Z a-z 0-9 _ -"
+NAMESPACE_RE, NAMESPACE_CHARSET = r"[A-Za-z0-9@\-_]+", "A-Z a-z 0-9 @ - _"
+VARIABLE_RE, VARIABLE_CHARSET = r"[A-Za-z0-9@\-_]+", "A-Z a-z 0-9 @ - _"
+PROVIDER_RE, PROVIDER_CHARSET = r"[0-9A-Za-z_-]+", "A-Z a-z 0-9 _ -"
+BUCKET_RE, BUCKET_CHARSET = r"[a-zA-Z0-9\-.]+", "a-z A-Z 0-9 - ."
+ROLE_ARN_RE = r"arn:aws(-[\w]+)*:iam::[0-9]{12}:role/.*"
+ROLE_ARN_SHAPE = "arn:aws:iam::<12-digit account id>:role/<name>"
+
+LIMITS = {
+    "name": 100, "stages": (2, 50), "actions_per_stage": (1, 50), "actions": 500,
+    "run_order": (1, 999), "config_key": 50, "config_value": 1000, "variables": 50,
+    "variable_name": 128, "variable_value": 1000, "variable_description": 200, "triggers": 50,
+    "trigger_filters": 3, "criteria_patterns": 8, "timeout_minutes": (5, 86400), "role_arn": 1024,
+    "region": (4, 30), "version": 9, "provider": 35, "bucket": (3, 63),
+}
+
+RESERVED_NAMESPACES = ("variables", "codepipeline")
+CODEPIPELINE_VARIABLES = ("PipelineExecutionId",)
+VARIABLE_REF = re.compile(r"#\{([^.{}]*)\.([^{}]*)\}")
+
+BOOLEAN_STRINGS = ("true", "false")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One action provider. `keys` is None when we do not hold its full list of optional keys, in
+    which case unknown configuration keys are let through rather than guessed at."""
+
+    owner: str
+    provider: str
+    categories: tuple[str, ...]
+    inputs: tuple[int, int]
+    outputs: tuple[int, int]
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] | None = ()
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    output_variables: tuple[str, ...] | None = None  # None: decided at run time
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...] | None:
+        return None if self.optional is None else self.required + self.optional
+
+
+_BOOL = BOOLEAN_STRINGS
+_IMAGE_KEYS = tuple(f"Image{n}{k}" for n in range(1, 5) for k in ("ArtifactName", "ContainerName"))
+
+SPECS: tuple[ProviderSpec, ...] = (
+    # Source [doc action-reference-*; §2.9]
+    ProviderSpec("AWS", "CodeCommit", ("Source",), (0, 0), (1, 1), ("RepositoryName", "BranchName"),
+                 ("PollForSourceChanges", "OutputArtifactFormat"),
+                 (("PollForSourceChanges", _BOOL), ("OutputArtifactFormat", ("CODE_ZIP", "CODEBUILD_CLONE_REF"))),
+                 ("AuthorDate", "BranchName", "CommitId", "CommitMessage", "CommitterDate", "RepositoryName")),
+    ProviderSpec("AWS", "CodeStarSourceConnection", ("Source",), (0, 0), (1, 1),
+                 ("ConnectionArn", "FullRepositoryId", "BranchName"), ("OutputArtifactFormat", "DetectChanges"),
+                 (("DetectChanges", _BOOL), ("OutputArtifactFormat", ("CODE_ZIP", "CODEBUILD_CLONE_REF"))),
+                 ("AuthorDate", "BranchName", "CommitId", "CommitMessage", "ConnectionArn", "FullRepositoryName")),
+    ProviderSpec("AWS", "S3", ("Source",), (0, 0), (1, 1), ("S3Bucket", "S3ObjectKey"),
+                 ("PollForSourceChanges", "AllowOverrideForS3ObjectKey"),
+                 (("PollForSourceChanges", _BOOL), ("AllowOverrideForS3ObjectKey", _BOOL)), ("ETag", "VersionId")),
+    ProviderSpec("AWS", "ECR", ("Source",), (0, 0), (1, 1), ("RepositoryName",), ("ImageTag",), (),
+                 ("ImageDigest", "ImageTag", "ImageURI", "RegistryId", "RepositoryName")),
+    ProviderSpec("ThirdParty", "GitHub", ("Source",), (0, 0), (1, 1), ("Owner", "Repo", "Branch", "OAuthToken"),
+                 ("PollForSourceChanges",), (("PollForSourceChanges", _BOOL),),
+                 ("AuthorDate", "BranchName", "CommitId", "CommitMessage", "CommitterDate", "CommitUrl",
+                  "RepositoryName"), secrets=("OAuthToken",)),
+    # Build / Test / Compute
+    ProviderSpec("AWS", "CodeBuild", ("Build", "Test"), (1, 5), (0, 5), ("ProjectName",),
+                 ("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"),
+                 (("BatchEnabled", _BOOL), ("CombineArtifacts", _BOOL))),
+    ProviderSpec("AWS", "ECRBuildAndPublish", ("Build",), (1, 1), (0, 0), ("ECRRepositoryName",), None),
+    ProviderSpec("AWS", "DeviceFarm", ("Test",), (1, 1), (0, 0), ("ProjectId", "DevicePoolArn"), None),
+    ProviderSpec("AWS", "Commands", ("Compute",), (1, 10), (0, 1), (), None),
+    # Approval [§2.11]
+    ProviderSpec("AWS", "Manual", ("Approval",), (0, 0), (0, 0), (),
+                 ("NotificationArn", "CustomData", "ExternalEntityLink"), output_variables=()),
+    # Deploy
+    ProviderSpec("AWS", "ECS", ("Deploy",), (1, 1), (0, 0), ("ClusterName", "ServiceName"),
+                 ("FileName", "DeploymentTimeout"), output_variables=()),
+    ProviderSpec("AWS", "CodeDeployToECS", ("Deploy",), (1, 5), (0, 0),
+                 ("ApplicationName", "DeploymentGroupName", "TaskDefinitionTemplateArtifact",
+                  "AppSpecTemplateArtifact"), ("TaskDefinitionTemplatePath", "AppSpecTemplatePath") + _IMAGE_KEYS,
+                 output_variables=()),
+    ProviderSpec("AWS", "CodeDeploy", ("Deploy",), (1, 1), (0, 0), ("ApplicationName", "DeploymentGroupName"),
+                 (), output_variables=()),
+    ProviderSpec("AWS", "S3", ("Deploy",), (1, 1), (0, 0), ("BucketName", "Extract"),
+                 ("ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl"), (("Extract", _BOOL),)),
+    ProviderSpec("AWS", "CloudFormation", ("Deploy",), (0, 10), (0, 1), ("ActionMode", "StackName"), None,
+                 (("ActionMode", ("CHANGE_SET_EXECUTE", "CHANGE_SET_REPLACE", "CREATE_UPDATE", "DELETE_ONLY",
+                                  "REPLACE_ON_FAILURE")),)),
+    ProviderSpec("AWS", "CloudFormationStackSet", ("Deploy",), (1, 3), (0, 0), ("StackSetName", "TemplatePath"),
+                 None, output_variables=("OperationId", "StackSetId")),
+    ProviderSpec("AWS", "CloudFormationStackInstances", ("Deploy",), (0, 3), (0, 0), ("StackSetName", "Regions"),
+                 None, output_variables=("OperationId", "StackSetId")),
+    ProviderSpec("AWS", "ElasticBeanstalk", ("Deploy",), (1, 1), (0, 0), ("ApplicationName", "EnvironmentName"), ()),
+    ProviderSpec("AWS", "OpsWorks", ("Deploy",), (1, 1), (0, 0), ("Stack",), None),
+    ProviderSpec("AWS", "ServiceCatalog", ("Deploy",), (1, 1), (0, 0), (), None),
+    ProviderSpec("AWS", "AppConfig", ("Deploy",), (1, 1), (0, 0),
+                 ("Application", "Environment", "ConfigurationProfile", "InputArtifactConfigurationPath"),
+                 ("DeploymentStrategy",)),
+    ProviderSpec("AWS", "EKS", ("Deploy",), (1, 1), (0, 0), (), None),
+    ProviderSpec("AWS", "EC2", ("Deploy",), (1, 1), (0, 0), (), None),
+    ProviderSpec("ThirdParty", "AlexaSkillsKit", ("Deploy",), (1, 2), (0, 0), (), None),
+    # Invoke
+    ProviderSpec("AWS", "Lambda", ("Invoke", "Deploy"), (0, 5), (0, 5), ("FunctionName",), ("UserParameters",)),
+    ProviderSpec("AWS", "StepFunctions", ("Invoke",), (0, 1), (0, 1), ("StateMachineArn",),
+                 ("ExecutionNamePrefix", "InputType", "Input"), (("InputType", ("Literal", "FilePath")),),
+                 ("StateMachineArn", "ExecutionArn")),
+    ProviderSpec("AWS", "InspectorScan", ("Invoke",), (0, 1), (0, 1), (), None),
+)
+
+# Custom actions and third-party actions we hold no table for: the generic limits [doc].
+GENERIC_COUNTS = ((0, 5), (0, 5))
+
+CONDITION_RULE_PROVIDERS = ("CloudWatchAlarm", "DeploymentWindow", "VariableCheck", "LambdaInvoke", "Commands")
+ON_FAILURE_RESULTS = ("ROLLBACK", "FAIL", "RETRY", "SKIP")
+CONDITION_RESULTS = {"beforeEntry": ("FAIL", "SKIP"), "onSuccess": ("ROLLBACK", "FAIL"),
+                     "onFailure": ("ROLLBACK", "FAIL", "RETRY", "SKIP")}
+RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
+
+
+def provider_spec(owner: str, category: str, provider: str) -> ProviderSpec | None:
+    for spec in SPECS:
+        if spec.owner == owner and spec.provider == provider and category in spec.categories:
+            return spec
+    return None
+
+
+def providers_of(owner: str, category: str) -> list[str]:
+    return [s.provider for s in SPECS if s.owner == owner and category in s.categories]
+
+
+def categories_of(owner: str, provider: str) -> list[str]:
+    return [c for s in SPECS if s.owner == owner and s.provider == provider for c in s.categories]
+
+
+def count_phrase(bounds: tuple[int, int], noun: str) -> str:
+    """(1, 1) -> 'exactly 1 input artifact'; (0, 0) -> 'no input artifacts'; (1, 5) -> '1 to 5 ...'."""
+    low, high = bounds
+    if high == 0:
+        return f"no {noun}s"
+    if low == high:
+        return f"exactly {low} {noun}" + ("" if low == 1 else "s")
+    return f"{low} to {high} {noun}s"
+
+
+_PLACEHOLDERS = (
+    re.compile(r"<[^<>]*>"),            # <ACCOUNT_ID>, <ARN Ihrer ... Rolle>
+    re.compile(r"%[A-Za-z_][\w-]*%"),     # %ServiceName%
+    re.compile(r"\{\{[^{}]*\}\}"),       # {{account_id}}
+    re.compile(r"\$\{[^{}]*\}"),         # ${AccountId}
+    re.compile(r"(?<![A-Za-z0-9])(YOUR|your|Your)[_-][A-Za-z]"),
+    re.compile(r"(?<![A-Za-z0-9])(REPLACE|Replace|replace)[_-]"),
+)
+CFN_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:[a-z-]+:")
+
+
+def placeholder_in(value: str) -> str | None:
+    """The first unfilled template placeholder in `value`, if any.
+
+    >>> placeholder_in("arn:aws:iam::YOUR_ACCOUNT_ID:role/x")
+    'YOUR_ACCOUNT_ID'
+    """
+    for pattern in _PLACEHOLDERS:
+        m = pattern.search(value)
+        if m:
+            if m.group(0).startswith(("YOUR", "your", "Your", "REPLACE", "Replace", "replace")):
+                return re.match(r"[\w-]+", value[m.start():]).group(0)  # type: ignore[union-attr]
+            return m.group(0)
+    return None
+
+
+def looks_masked(value: str) -> bool:
+    """get-pipeline masks secrets as '****'."""
+    return bool(value) and set(value) == {"*"}

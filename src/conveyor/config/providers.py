@@ -1,0 +1,104 @@
+"""The action providers a conveyor.yml may name: their category, how many input and output
+artifacts they take (CodePipeline's table, aws-semantics §2.2) and their configuration keys.
+
+Keys are written in camelCase either directly on the action or under `configuration:`.
+`available` is False for providers whose runner arrives in a later release: such actions
+validate (the format is stable) and fail with a clear message when they run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type | tuple[type, ...]
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    category: str
+    inputs: tuple[int, int]
+    outputs: tuple[int, int]
+    keys: dict[str, Key] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()  # categories the action may declare; first is the default
+    output_variables: tuple[str, ...] | None = None  # None: not known before the action runs
+    available: bool = True
+
+    def allowed_categories(self) -> tuple[str, ...]:
+        return self.categories or (self.category,)
+
+
+GIT_OUTPUT_VARIABLES = ("CommitId", "BranchName", "CommitMessage", "AuthorDate", "AuthorName",
+                        "CommitterDate", "RepositoryName")
+
+# Manual approval timeout: account default 7 days; per action 5 min - 60 days (aws-semantics §2.11).
+MANUAL_TIMEOUT_DEFAULT_MINUTES = 7 * 24 * 60
+# Every other action: 1 hour (aws-semantics §2.18); Conveyor lets any action set its own.
+ACTION_TIMEOUT_DEFAULT_MINUTES = 60
+TIMEOUT_RANGE_MINUTES = (1, 86400)
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in [
+    Provider("Git", "Source", (0, 0), (1, 1), {
+        "repository": Key(str, default=".", doc="path (relative to the repository holding conveyor.yml) or URL"),
+        "branch": Key(str, default="main"),
+        "detectChanges": Key(bool, default=True, doc="start an execution when the branch moves"),
+    }, output_variables=GIT_OUTPUT_VARIABLES),
+    Provider("Manual", "Approval", (0, 0), (0, 0), {
+        "customData": Key(str, doc="text shown to the reviewer"),
+        "externalEntityLink": Key(str, doc="URL the reviewer should look at"),
+    }, output_variables=()),
+    Provider("Command", "Build", (0, 5), (0, 1), {
+        "command": Key(list, doc="argv list; no shell is involved"),
+        "script": Key(str, doc="path of a script inside the primary input artifact"),
+        "image": Key(str, doc="container image to run in; omit to run on the host"),
+        "workingDirectory": Key(str, doc="relative to the primary input artifact"),
+        "env": Key(dict, default={}),
+        "outputFiles": Key(list, doc="globs selecting the output artifact's files (default: all)"),
+        "outputVariables": Key(list, doc="names read from $CONVEYOR_OUTPUT_ENV (KEY=VALUE lines)"),
+        "primarySource": Key(str),
+    }, categories=("Build", "Test", "Compute")),
+    Provider("Wait", "Invoke", (0, 5), (0, 0), {
+        "seconds": Key((int, float), default=0, doc="how long the action takes; 0 = a no-op"),
+    }, output_variables=()),
+    Provider("CodeBuild", "Build", (1, 5), (0, 5), {
+        "buildspec": Key(str, default="buildspec.yml"),
+        "image": Key(str),
+        "environmentVariables": Key(dict, default={}),
+        "primarySource": Key(str),
+        "projectName": Key(str),
+    }, categories=("Build", "Test"), available=False),
+    Provider("Image", "Build", (1, 1), (0, 1), {
+        "repository": Key(str, required=True),
+        "dockerfile": Key(str, default="Containerfile"),
+        "context": Key(str, default="."),
+        "buildArgs": Key(dict, default={}),
+        "target": Key(str),
+        "tags": Key(list),
+        "containerName": Key(str),
+    }, available=False),
+    Provider("ECS", "Deploy", (1, 1), (0, 0), {
+        "environment": Key(str, required=True),
+        "service": Key(str, required=True),
+        "file": Key(str, default="imagedefinitions.json"),
+    }, output_variables=(), available=False),
+    Provider("CodeDeployToECS", "Deploy", (1, 5), (0, 0), {
+        "environment": Key(str, required=True),
+        "service": Key(str, required=True),
+        "taskDefinitionTemplateArtifact": Key(str),
+        "taskDefinitionTemplatePath": Key(str, default="taskdef.json"),
+        "appSpecTemplateArtifact": Key(str),
+        "appSpecTemplatePath": Key(str, default="appspec.yaml"),
+        "image1ArtifactName": Key(str),
+        "image1ContainerName": Key(str),
+    }, output_variables=(), available=False),
+]}
+
+ACTION_KEYS = ("name", "provider", "category", "runOrder", "configuration", "inputArtifacts",
+               "outputArtifacts", "namespace", "timeoutInMinutes")

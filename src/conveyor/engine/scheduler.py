@@ -1,0 +1,331 @@
+"""The scheduler: one loop that looks at every active execution, compares it with its pipeline
+definition and takes the next steps (enter a stage, start actions, finish a stage). Each step is
+a checked transition appended to the store before anything else happens, so the loop can be
+killed at any point and picks up from the rows when it starts again (`recover`).
+
+Stage locking follows CodePipeline (aws-semantics §2.4): in SUPERSEDED and QUEUED mode one
+execution holds a stage at a time; SUPERSEDED keeps only the newest execution waiting in front
+of a busy stage, QUEUED lets them in oldest first; PARALLEL never locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from conveyor.actions.base import ActionContext, ActionFailed
+from conveyor.actions.registry import RUNNERS
+from conveyor.config.model import ActionDef, StageDef
+from conveyor.config.providers import ACTION_TIMEOUT_DEFAULT_MINUTES, MANUAL_TIMEOUT_DEFAULT_MINUTES
+from conveyor.engine import states as S
+from conveyor.engine.artifacts import ArtifactStore
+from conveyor.engine.variables import UnresolvedVariables, resolve
+from conveyor.engine.view import ExecutionView
+from conveyor.providers.local.git import GitMirrors
+from conveyor.store.db import Store, Transition
+
+log = logging.getLogger("conveyor.engine")
+
+TICK_SECONDS = 1.0  # the loop also wakes at once on any event; this bounds timeout checks
+
+
+class Scheduler:
+    def __init__(self, home: Path, store: Store, *, runners: dict | None = None, clock=time.time):
+        self.home = Path(home)
+        self.store = store
+        self.artifacts = ArtifactStore(self.home / "artifacts")
+        self.mirrors = GitMirrors(self.home / "git")
+        self.runners = runners if runners is not None else RUNNERS
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.views: dict[str, ExecutionView] = {}  # active executions (InProgress / Stopping)
+        self.workers: dict[tuple[str, str, str, int], threading.Event] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listeners: list = []  # callables(view, transition), e.g. live progress
+
+    # -- lifecycle
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(TICK_SECONDS)
+            self._wake.clear()
+            try:
+                self.tick()
+            except Exception:  # a bug must not stop every pipeline; it is logged loudly
+                log.error("scheduler tick failed:\n%s", traceback.format_exc())
+
+    def recover(self) -> None:
+        """Rebuild active executions from the rows. An action that was running when the daemon
+        died is marked interrupted and will run again; a waiting approval simply keeps waiting."""
+        with self.lock:
+            for row in self.store.executions(active_only=True, limit=100_000):
+                view = ExecutionView.build(row, self.store.transitions(row.id))
+                if view.status not in S.ACTIVE_EXECUTION:
+                    continue
+                self.views[row.id] = view
+                for run in view.running_actions():
+                    if self._action_def(view, run.stage, run.action).provider == "Manual":
+                        continue
+                    runner = self.runners.get(self._action_def(view, run.stage, run.action).provider)
+                    run_dir = self.run_dir(view.id, run.stage, run.action, run.attempt)
+                    if runner is not None and hasattr(runner, "cleanup"):
+                        try:
+                            runner.cleanup(run_dir)
+                        except Exception:
+                            log.warning("cleanup of %s failed:\n%s", run_dir, traceback.format_exc())
+                    self._transition(view, "action", S.ABANDONED, run.stage, run.action, run.attempt,
+                                     {"interrupted": True, "reason": "the daemon stopped while this action ran; "
+                                                                     "it runs again"})
+        self.wake()
+
+    # -- the reconcile pass
+    def tick(self) -> None:
+        with self.lock:
+            for _ in range(100):  # bounded: each pass either changes something or we stop
+                changed = False
+                by_pipeline: dict[str, list[ExecutionView]] = {}
+                for view in sorted(self.views.values(), key=lambda v: v.row.seq):
+                    by_pipeline.setdefault(view.pipeline, []).append(view)
+                for views in by_pipeline.values():
+                    for view in views:
+                        changed |= self._advance(view)
+                    changed |= self._admit(views)
+                for vid in [v for v, view in self.views.items() if view.status not in S.ACTIVE_EXECUTION]:
+                    del self.views[vid]
+                if not changed:
+                    return
+
+    def _admit(self, views: list[ExecutionView]) -> bool:
+        """Let waiting executions into their next stage, honouring the execution mode."""
+        changed = False
+        waiting: dict[str, list[ExecutionView]] = {}
+        for view in views:
+            nxt = view.next_stage()
+            if nxt is not None:
+                waiting.setdefault(nxt, []).append(view)
+        for stage, queue in waiting.items():
+            mode = queue[-1].definition.execution_mode
+            if mode == "PARALLEL":
+                for view in queue:
+                    self._enter(view, stage)
+                changed |= bool(queue)
+                continue
+            if mode == "SUPERSEDED" and len(queue) > 1:
+                newest = queue[-1]
+                for old in queue[:-1]:
+                    self._transition(old, "execution", S.SUPERSEDED, detail={
+                        "reason": f"superseded by execution {newest.id} while waiting for stage {stage}",
+                        "supersededBy": newest.id})
+                queue = [newest]
+                changed = True
+            if any(v.holds(stage) for v in views):
+                continue
+            self._enter(queue[0], stage)
+            changed = True
+        return changed
+
+    def _enter(self, view: ExecutionView, stage: str) -> None:
+        self._transition(view, "stage", S.IN_PROGRESS, stage)
+
+    def _advance(self, view: ExecutionView) -> bool:
+        if view.status == S.STOPPING:
+            return self._settle_stop(view)
+        if view.status != S.IN_PROGRESS or view.current is None:
+            return False
+        run = view.stages[view.current]
+        stage_def = view.definition.stage(view.current)
+        if run.status == S.SUCCEEDED:
+            if view.definition.stages[-1].name == stage_def.name:
+                self._transition(view, "execution", S.SUCCEEDED)
+                return True
+            return False
+        if run.status != S.IN_PROGRESS:
+            return False
+        changed = self._check_timeouts(view, stage_def)
+        for order in stage_def.run_orders():
+            group = [a for a in stage_def.actions if a.run_order == order]
+            statuses = [run.action_status(a.name) for a in group]
+            if all(s == S.SUCCEEDED for s in statuses):
+                continue
+            failed = [a for a, s in zip(group, statuses) if s in (S.FAILED, S.ABANDONED)]
+            running = any(s == S.IN_PROGRESS for s in statuses)
+            if failed and not running:
+                names = ", ".join(a.name for a in failed)
+                self._transition(view, "stage", S.FAILED, stage_def.name, detail={"failedActions": [a.name for a in failed]})
+                self._transition(view, "execution", S.FAILED, detail={
+                    "reason": f"stage {stage_def.name} failed: action(s) {names} failed", "stage": stage_def.name})
+                return True
+            if not failed:
+                for action, status in zip(group, statuses):
+                    if status is None:
+                        self._start_action(view, stage_def, action)
+                        changed = True
+            return changed
+        self._transition(view, "stage", S.SUCCEEDED, stage_def.name)
+        if view.definition.stages[-1].name == stage_def.name:
+            self._transition(view, "execution", S.SUCCEEDED)
+        return True
+
+    def _settle_stop(self, view: ExecutionView) -> bool:
+        if view.current is not None:
+            stage = view.stages[view.current]
+            for act in list(stage.actions.values()):
+                if act is not None and act.status == S.IN_PROGRESS and \
+                        self._action_def(view, act.stage, act.action).provider == "Manual":
+                    self._transition(view, "action", S.ABANDONED, act.stage, act.action, act.attempt,
+                                     {"reason": "the execution was stopped"})
+        if view.running_actions():
+            return False
+        if view.current is not None and view.stages[view.current].status == S.STOPPING:
+            self._transition(view, "stage", S.STOPPED, view.current)
+        self._transition(view, "execution", S.STOPPED)
+        return True
+
+    def _check_timeouts(self, view: ExecutionView, stage_def: StageDef) -> bool:
+        now = self.clock()
+        changed = False
+        run = view.stages[stage_def.name]
+        for act in stage_def.actions:
+            ar = run.actions.get(act.name)
+            if ar is None or ar.status != S.IN_PROGRESS:
+                continue
+            deadline = ar.started_at + timeout_minutes(act) * 60
+            if now < deadline:
+                continue
+            reason = ("approval timed out" if act.provider == "Manual"
+                      else f"timed out after {timeout_minutes(act):g} minutes")
+            cancel = self.workers.get((view.id, stage_def.name, act.name, ar.attempt))
+            if cancel is not None:
+                cancel.set()
+            self._transition(view, "action", S.FAILED, stage_def.name, act.name, ar.attempt, {"error": reason})
+            changed = True
+        return changed
+
+    # -- actions
+    def _start_action(self, view: ExecutionView, stage: StageDef, action: ActionDef) -> None:
+        attempt = view.stages[stage.name].last_attempt.get(action.name, 0) + 1
+        if action.provider == "Manual":
+            token = str(uuid.uuid4())
+            minutes = timeout_minutes(action)
+            try:
+                conf = resolve(action.configuration, view.variables(), action.name)
+            except UnresolvedVariables as exc:
+                self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt, {})
+                self._transition(view, "action", S.FAILED, stage.name, action.name, attempt, {"error": str(exc)})
+                return
+            self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt, {
+                "token": token, "expires": self.clock() + minutes * 60,
+                "customData": conf.get("customData"), "externalEntityLink": conf.get("externalEntityLink")})
+            return
+        self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt, {})
+        cancel = threading.Event()
+        key = (view.id, stage.name, action.name, attempt)
+        self.workers[key] = cancel
+        threading.Thread(target=self._work, args=(view, stage, action, attempt, cancel),
+                         name=f"action-{view.id[:8]}-{action.name}", daemon=True).start()
+
+    def _work(self, view: ExecutionView, stage: StageDef, action: ActionDef, attempt: int,
+              cancel: threading.Event) -> None:
+        run_dir = self.run_dir(view.id, stage.name, action.name, attempt)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_path(view.id, stage.name, action.name, attempt)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        staged: list[Path] = []
+        with open(log_path, "a", encoding="utf-8", errors="replace") as log_file:
+            def emit(line: str) -> None:
+                log_file.write(line + "\n")
+                log_file.flush()
+
+            try:
+                with self.lock:
+                    namespaces = view.variables()
+                    inputs = {}
+                    for name in action.input_artifacts:
+                        digest = view.artifact(name)
+                        if digest is None:
+                            raise ActionFailed(f"input artifact '{name}' has not been produced")
+                        inputs[name] = self.artifacts.path(digest)
+                conf = resolve(action.configuration, namespaces, action.name)
+                runner = self.runners.get(action.provider)
+                if runner is None:
+                    raise ActionFailed(f"provider '{action.provider}' is not available in this version of Conveyor")
+
+                def new_output() -> Path:
+                    staged.append(self.artifacts.staging())
+                    return staged[-1]
+
+                ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
+                                    emit, cancel, timeout_minutes(action) * 60,
+                                    revision=view.row.revisions.get(action.name), new_output=new_output,
+                                    mirrors=self.mirrors)
+                result = runner.run(ctx)
+                artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
+                detail: dict[str, Any] = {"artifacts": artifacts, "variables": result.variables,
+                                          "summary": result.summary}
+                status = S.SUCCEEDED
+            except (ActionFailed, UnresolvedVariables) as exc:
+                detail, status = {"error": str(exc)}, S.FAILED
+            except Exception as exc:
+                emit(traceback.format_exc())
+                log.error("action %s/%s failed internally:\n%s", stage.name, action.name, traceback.format_exc())
+                detail, status = {"error": f"internal error: {exc}"}, S.FAILED
+            if status == S.FAILED:
+                emit(f"[conveyor] {detail['error']}")
+        with self.lock:
+            self.workers.pop((view.id, stage.name, action.name, attempt), None)
+            current = view.stages[stage.name].actions.get(action.name)
+            if current is not None and current.attempt == attempt and current.status == S.IN_PROGRESS:
+                self._transition(view, "action", status, stage.name, action.name, attempt, detail)
+        self.wake()
+
+    # -- helpers
+    def _transition(self, view: ExecutionView, scope: str, status: str, stage: str | None = None,
+                    action: str | None = None, attempt: int = 0, detail: dict | None = None) -> Transition:
+        if scope == "execution":
+            current = view.status
+        elif scope == "stage":
+            current = view.stages[stage].status if stage in view.stages else None
+        else:
+            run = view.stages[stage].actions.get(action) if stage in view.stages else None
+            current = run.status if run is not None and run.attempt == attempt else None
+        S.check_transition(scope, current, status)
+        t = self.store.append(Transition(view.id, scope, status, stage, action, attempt, detail or {}, self.clock()))
+        view.apply(t)
+        for listener in self.listeners:
+            listener(view, t)
+        return t
+
+    def _action_def(self, view: ExecutionView, stage: str, action: str) -> ActionDef:
+        return view.definition.stage(stage).action(action)
+
+    def run_dir(self, execution_id: str, stage: str, action: str, attempt: int) -> Path:
+        return self.home / "runs" / execution_id / stage / action / str(attempt)
+
+    def log_path(self, execution_id: str, stage: str, action: str, attempt: int) -> Path:
+        return self.home / "logs" / execution_id / stage / f"{action}.{attempt}.log"
+
+
+def timeout_minutes(action: ActionDef) -> float:
+    if action.timeout_minutes is not None:
+        return float(action.timeout_minutes)
+    return float(MANUAL_TIMEOUT_DEFAULT_MINUTES if action.provider == "Manual" else ACTION_TIMEOUT_DEFAULT_MINUTES)

@@ -1,0 +1,132 @@
+"""Git, the way the engine needs it: a bare mirror per watched repository in the data dir, so
+that local paths and URLs are read the same way, and nothing is done in the user's checkout.
+
+    mirrors = GitMirrors(home / "git")
+    mirror = mirrors.fetch("/srv/git/orders.git")       # clone --mirror once, then fetch
+    mirror.heads()                                      # {"refs/heads/main": "3f2c…"}
+    mirror.show(commit, "conveyor.yml")                 # file content at a commit
+    mirror.export(commit, dest)                         # the tree at a commit, as files
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.errors import ConveyorError, UserError
+from conveyor.providers.local.process import Command, CommandFailed, run
+
+GIT_TIMEOUT = 120.0
+ZERO = "0" * 40
+# What the Git source exposes (aws-semantics §2.7, CodeCommit's output variables).
+LOG_FORMAT = "%H%x00%an%x00%aI%x00%cI%x00%B"
+
+
+def git(*args: str, git_dir: str | None = None, cwd: str | None = None) -> Command:
+    argv = ["git"]
+    if git_dir:
+        argv += ["--git-dir", git_dir]
+    return Command(argv + list(args), cwd=cwd, timeout=GIT_TIMEOUT,
+                   env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+
+
+def normalize(repository: str) -> str:
+    """An absolute path for local repositories (so the hook and the CLI agree), a URL as is."""
+    if "://" in repository or repository.startswith("git@"):
+        return repository
+    return str(Path(repository).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    commit: str
+    author: str
+    author_date: str
+    committer_date: str
+    message: str
+
+
+class Mirror:
+    def __init__(self, repository: str, path: Path):
+        self.repository = repository
+        self.path = path
+
+    def _run(self, *args: str) -> str:
+        return run(git(*args, git_dir=str(self.path))).stdout
+
+    def heads(self) -> dict[str, str]:
+        out = self._run("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+        return {ref: sha for ref, sha in pairs}
+
+    def resolve(self, branch: str) -> str:
+        try:
+            return self._run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip()
+        except CommandFailed:
+            known = ", ".join(h.removeprefix("refs/heads/") for h in self.heads()) or "none"
+            raise UserError(f"branch '{branch}' not found in {self.repository} (branches: {known})",
+                            hint="push the branch first, or set `branch:` on the Git source") from None
+
+    def show(self, commit: str, path: str) -> str | None:
+        done = run(git("show", f"{commit}:{path}", git_dir=str(self.path)), check=False)
+        return done.stdout if done.returncode == 0 else None
+
+    def info(self, commit: str) -> CommitInfo:
+        out = self._run("show", "-s", f"--format={LOG_FORMAT}", commit)
+        sha, author, adate, cdate, message = out.split("\0", 4)
+        return CommitInfo(sha, author, adate, cdate, message.strip())
+
+    def changed_paths(self, before: str, after: str) -> list[str] | None:
+        """Files changed by a push; None when unknown (a new branch, or history rewritten away)."""
+        if not before or before == ZERO:
+            return None
+        done = run(git("diff", "--name-only", "--no-renames", before, after, git_dir=str(self.path)), check=False)
+        if done.returncode != 0:
+            return None
+        return [line for line in done.stdout.splitlines() if line]
+
+    def export(self, commit: str, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="conveyor-git-") as tmp:
+            tar_path = os.path.join(tmp, "tree.tar")
+            self._run("archive", "--format=tar", "-o", tar_path, commit)
+            with tarfile.open(tar_path) as tar:
+                tar.extractall(dest, filter="tar")
+
+
+class GitMirrors:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, repository: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(repository, threading.Lock())
+
+    def path(self, repository: str) -> Path:
+        name = Path(repository.rstrip("/")).name.removesuffix(".git") or "repo"
+        digest = hashlib.sha256(repository.encode()).hexdigest()[:12]
+        return self.root / f"{name}-{digest}.git"
+
+    def fetch(self, repository: str) -> Mirror:
+        repository = normalize(repository)
+        path = self.path(repository)
+        with self._lock(repository):
+            try:
+                if not (path / "HEAD").exists():
+                    tmp = path.with_suffix(".tmp")
+                    run(git("clone", "--mirror", "--quiet", repository, str(tmp)))
+                    os.replace(tmp, path)
+                else:
+                    run(git("fetch", "--prune", "--quiet", "origin", git_dir=str(path)))
+            except CommandFailed as exc:
+                raise ConveyorError(f"cannot read git repository {repository}: {exc}",
+                                    hint="check the path or URL of the Git source") from None
+        return Mirror(repository, path)
