@@ -94,8 +94,8 @@ class Checker:
         choices = list(choices)
         if value in choices:
             return True
-        self.error(path, f"unknown {what} '{value}'{did_you_mean(str(value), choices)}; "
-                         f"expected one of {', '.join(choices)}")
+        hint = did_you_mean(str(value), choices)
+        self.error(path, f"unknown {what} '{value}'" + (hint or f"; expected one of {', '.join(choices)}"))
         return False
 
     def name(self, path: KeyPath, value: Any, pattern: str, limit: int, what: str) -> bool:

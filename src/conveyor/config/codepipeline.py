@@ -34,7 +34,7 @@ from conveyor.config.codepipeline_actions import ActionInfo, check_action
 from conveyor.config.codepipeline_flow import check_flow, check_regions, check_triggers
 from conveyor.config.codepipeline_rules import (
     BUCKET_CHARSET, BUCKET_RE, EXECUTION_MODES, LIMITS, NAME_CHARSET, NAME_RE, PIPELINE_TYPES, ROLE_ARN_RE,
-    ROLE_ARN_SHAPE, placeholder_in,
+    ROLE_ARN_SHAPE, placeholder_in, placeholder_note,
 )
 from conveyor.config.codepipeline_stage import check_stage_extras, check_variables
 from conveyor.config.located import Document, KeyPath, load_file
@@ -158,8 +158,7 @@ class _PipelineCheck:
             return False
         if 1 <= len(value) <= limit and re.fullmatch(pattern, value):
             return True
-        placeholder = placeholder_in(value)
-        why = (f"'{placeholder}' looks like an unfilled template placeholder; " if placeholder else "")
+        why = placeholder_note(value)
         self.chk.error(path, f"invalid {what} '{value}': {why}expected 1-{limit} characters of {charset}")
         return False
 
@@ -168,15 +167,17 @@ class _PipelineCheck:
         arn = self.chk.get(P, "roleArn", str, required=True)
         if arn is None or (re.fullmatch(ROLE_ARN_RE, arn) and len(arn) <= LIMITS["role_arn"]):
             return
-        placeholder = placeholder_in(arn)
-        if placeholder:
-            self.chk.error(path, f"roleArn '{arn}': '{placeholder}' looks like an unfilled template placeholder; "
-                                 f"expected the pipeline service role's ARN, {ROLE_ARN_SHAPE}")
+        why = placeholder_note(arn)
+        if why:
+            self.chk.error(path, f"invalid roleArn '{arn}': {why}expected the ARN of the pipeline's service role, "
+                                 f"{ROLE_ARN_SHAPE}")
             return
         m = re.fullmatch(r"arn:aws[^:]*:iam::([^:]*):role/.*", arn)
-        if m:
+        if m and m.group(1).isdigit():
             self.chk.error(path, f"invalid roleArn '{arn}': the account id '{m.group(1)}' has {len(m.group(1))} "
-                                 f"characters, expected 12 digits")
+                                 f"digits, expected 12")
+        elif m:
+            self.chk.error(path, f"invalid roleArn '{arn}': '{m.group(1)}' is not a 12-digit account id")
         else:
             self.chk.error(path, f"invalid roleArn '{arn}': expected {ROLE_ARN_SHAPE}")
 

@@ -16,7 +16,7 @@ from conveyor.config.checker import Checker, did_you_mean, type_name
 from conveyor.config.codepipeline_rules import (
     ARTIFACT_CHARSET, ARTIFACT_RE, CATEGORIES, CFN_DYNAMIC_REFERENCE, GENERIC_COUNTS, LIMITS, NAMESPACE_CHARSET,
     NAMESPACE_RE, OWNERS, PROVIDER_CHARSET, PROVIDER_RE, ROLE_ARN_RE, ROLE_ARN_SHAPE, SPECS, ProviderSpec,
-    categories_of, count_phrase, looks_masked, placeholder_in, provider_spec, providers_of,
+    categories_of, count_phrase, looks_masked, placeholder_in, placeholder_note, provider_spec, providers_of,
 )
 from conveyor.config.located import KeyPath
 
@@ -84,8 +84,7 @@ def check_action(chk: Checker, path: KeyPath, action: dict, stage: int, stage_na
             chk.error(path + ("region",), f"invalid region '{region}': expected {lo}-{hi} characters")
     role = chk.get(path, "roleArn", str)
     if role is not None and not re.fullmatch(ROLE_ARN_RE, role):
-        placeholder = placeholder_in(role)
-        why = f"'{placeholder}' looks like an unfilled template placeholder; " if placeholder else ""
+        why = placeholder_note(role)
         chk.error(path + ("roleArn",), f"invalid roleArn '{role}': {why}expected {ROLE_ARN_SHAPE}")
     timeout = chk.get(path, "timeoutInMinutes", int)
     if timeout is not None:

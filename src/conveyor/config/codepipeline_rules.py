@@ -195,6 +195,20 @@ def placeholder_in(value: str) -> str | None:
     return None
 
 
+def placeholder_note(value: str) -> str:
+    """'' or the start of a message explaining that `value` holds a template placeholder.
+
+    >>> placeholder_note("<ROLE_ARN>")
+    'it looks like an unfilled template placeholder; '
+    """
+    found = placeholder_in(value)
+    if found is None:
+        return ""
+    if found == value:
+        return "it looks like an unfilled template placeholder; "
+    return f"'{found}' looks like an unfilled template placeholder; "
+
+
 def looks_masked(value: str) -> bool:
     """get-pipeline masks secrets as '****'."""
     return bool(value) and set(value) == {"*"}

@@ -406,4 +406,4 @@ def _check_triggers(chk: Checker, actions: list[_Action]) -> None:
                     try:
                         compile_glob(pat)
                     except ValueError as exc:
-                        chk.error(gp + (j,), f"invalid glob '{pat}': {exc}")
+                        chk.error(gp + (j,), str(exc))

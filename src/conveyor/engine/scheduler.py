@@ -56,11 +56,21 @@ class Scheduler:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop scheduling and cancel running actions without recording their end: the next
+        start finds them InProgress and runs them again, exactly as after a crash."""
         self._stop.set()
         self._wake.set()
         if self._thread:
             self._thread.join(timeout)
+        with self.lock:
+            cancels = list(self.workers.values())
+        for cancel in cancels:
+            cancel.set()
+        deadline = time.monotonic() + timeout
+        for thread in threading.enumerate():
+            if thread.name.startswith("action-"):
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def wake(self) -> None:
         self._wake.set()
@@ -293,6 +303,8 @@ class Scheduler:
                 emit(f"[conveyor] {detail['error']}")
         with self.lock:
             self.workers.pop((view.id, stage.name, action.name, attempt), None)
+            if self._stop.is_set():
+                return  # shutting down: the attempt stays InProgress and is re-run at next start
             current = view.stages[stage.name].actions.get(action.name)
             if current is not None and current.attempt == attempt and current.status == S.IN_PROGRESS:
                 self._transition(view, "action", status, stage.name, action.name, attempt, detail)

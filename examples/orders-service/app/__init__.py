@@ -1,0 +1,1 @@
+"""orders-service: a small HTTP JSON API used to demonstrate Conveyor pipelines."""

@@ -1,0 +1,147 @@
+"""`conveyor demo`: the orders-service example, end to end, the way a team would use Conveyor.
+
+It creates a bare "origin" repository with a post-receive hook that calls `conveyor run
+--from-hook`, clones it, copies examples/orders-service in, commits, starts the daemon and
+pushes. The push triggers the pipeline; the demo follows it and, with --yes, approves.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import conveyor
+from conveyor import home as homes
+from conveyor.cli import render
+from conveyor.cli.commands import TERMINAL, FOLLOW_INTERVAL
+from conveyor.cli.daemonctl import running, start_daemon
+from conveyor.cli.render import echo
+from conveyor.errors import ConveyorError, UserError
+
+PIPELINE = "orders-service"
+TRIGGER_TIMEOUT = 60.0
+
+
+def example_dir() -> Path:
+    candidates = [os.environ.get("CONVEYOR_EXAMPLES", ""), str(Path(conveyor.__file__).resolve().parents[2] / "examples")]
+    for base in candidates:
+        if base and (Path(base) / PIPELINE / "conveyor.yml").exists():
+            return Path(base) / PIPELINE
+    raise UserError("the orders-service example was not found",
+                    hint="run the demo from a Conveyor checkout, or set CONVEYOR_EXAMPLES to its examples/ directory")
+
+
+def _git(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Conveyor Demo", "GIT_AUTHOR_EMAIL": "demo@conveyor.local",
+           "GIT_COMMITTER_NAME": "Conveyor Demo", "GIT_COMMITTER_EMAIL": "demo@conveyor.local"}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise ConveyorError(f"git {' '.join(args)} failed: {done.stderr.strip()[-300:]}")
+    return done.stdout + done.stderr
+
+
+def hook_script(root: Path) -> str:
+    return ("#!/bin/sh\n# Conveyor: start the pipeline for every pushed branch (reads 'old new ref' lines).\n"
+            f"CONVEYOR_HOME={shlex.quote(str(root))} exec {shlex.quote(sys.executable)} -m conveyor.cli.main "
+            'run --from-hook --repo "$(pwd)"\n')
+
+
+def preflight() -> None:
+    from conveyor.providers.local.containers import detect_engine, image_exists
+    from conveyor.stack.components import BASE_IMAGE
+
+    if not image_exists(detect_engine(), BASE_IMAGE):
+        raise UserError(f"the base image {BASE_IMAGE} is missing", hint="run `conveyor setup` first")
+
+
+def run_demo(yes: bool, directory: str | None) -> int:
+    root = homes.home()
+    started = time.time()
+    preflight()
+    demo = Path(directory).resolve() if directory else root / "demo"
+    origin, work = demo / "origin.git", demo / PIPELINE
+    for path in (origin, work):
+        shutil.rmtree(path, ignore_errors=True)
+    demo.mkdir(parents=True, exist_ok=True)
+    echo(f"1. a fresh repository: {origin} (with a post-receive hook), cloned to {work}")
+    _git("init", "--quiet", "--bare", "-b", "main", str(origin), cwd=demo)
+    hook = origin / "hooks" / "post-receive"
+    hook.write_text(hook_script(root))
+    hook.chmod(0o755)
+    _git("clone", "--quiet", str(origin), str(work), cwd=demo)
+    shutil.copytree(example_dir(), work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    _git("add", "-A", cwd=work)
+    _git("commit", "--quiet", "-m", "orders-service: first release", cwd=work)
+    _git("branch", "-M", "main", cwd=work)
+    commit = _git("rev-parse", "HEAD", cwd=work).strip()
+
+    client = running(root)
+    if client is None:
+        echo("2. starting the daemon")
+        start_daemon(root)
+        client = running(root)
+    else:
+        echo("2. the daemon is already up")
+    assert client is not None
+    echo(f"3. git push origin main  ({commit[:7]})")
+    pushed = subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=work, capture_output=True, text=True)
+    if pushed.returncode != 0:
+        raise ConveyorError(f"git push failed: {pushed.stderr.strip()[-300:]}")
+    for line in pushed.stderr.splitlines():
+        if line.startswith("remote:"):
+            echo("   " + line)
+
+    ex = _wait_for_execution(client, commit)
+    echo(f"4. the push started execution {render.short(ex['id'])}; following it")
+    progress = render.Progress()
+    approved = False
+    while True:
+        ex = client.get(f"/api/v1/executions/{ex['id']}")
+        progress.update(ex)
+        if ex["status"] in TERMINAL:
+            break
+        if ex.get("awaitingApproval") and not approved:
+            if not yes:
+                echo("")
+                echo("The pipeline waits for your approval (run the demo with --yes to approve automatically):")
+                echo(f"  conveyor status {render.short(ex['id'])}")
+                echo(f"  conveyor approve {render.short(ex['id'])} --comment 'ship it'")
+                return 0
+            client.post(f"/api/v1/executions/{ex['id']}/approval", {
+                "decision": "Approved", "comment": "approved by `conveyor demo --yes`", "by": "conveyor-demo"})
+            approved = True
+        time.sleep(FOLLOW_INTERVAL)
+    echo("")
+    render.stage_timings(ex)
+    image = _output(ex, "Build", "Image", "IMAGE_URI")
+    echo("")
+    echo(f"execution {render.short(ex['id'])}: {ex['status']} in {render.duration(ex['duration'])} "
+         f"(demo total {render.duration(time.time() - started)})")
+    if image:
+        echo(f"image built and tested: {image}")
+    echo(f"see it again: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])}")
+    return 0 if ex["status"] == "Succeeded" else 1
+
+
+def _wait_for_execution(client, commit: str) -> dict:
+    deadline = time.monotonic() + TRIGGER_TIMEOUT
+    while time.monotonic() < deadline:
+        for ex in client.get(f"/api/v1/executions?pipeline={PIPELINE}&limit=5"):
+            if ex.get("trigger", {}).get("after") == commit or ex.get("commit") == commit:
+                return ex
+        time.sleep(0.2)
+    raise ConveyorError("the push did not start an execution within 60 s",
+                        hint=f"see {homes.log_path(homes.home())}")
+
+
+def _output(ex: dict, stage: str, action: str, name: str) -> str | None:
+    for s in ex["stages"]:
+        for a in s["actions"]:
+            if s["name"] == stage and a["name"] == action:
+                return (a.get("variables") or {}).get(name)
+    return None

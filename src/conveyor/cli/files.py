@@ -1,0 +1,191 @@
+"""The offline verbs: setup, doctor, init, validate, import. None of them needs the daemon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conveyor.cli.render import echo
+from conveyor.errors import ConfigError, Diagnostic, UserError
+
+KINDS = ("conveyor", "pipeline", "buildspec", "appspec", "taskdef", "imagedefinitions")
+NOT_YET = {"buildspec": "the build release", "appspec": "the blue/green release", "taskdef": "the services release",
+           "imagedefinitions": "the services release"}
+
+
+def setup(args) -> int:
+    from conveyor.stack.setup import run_setup
+
+    return run_setup(echo, dry_run=args.dry_run)
+
+
+def doctor(args) -> int:
+    from conveyor.stack.doctor import run_doctor
+
+    return run_doctor(echo, as_json=args.json)
+
+
+def detect_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.startswith("conveyor") and name.endswith((".yml", ".yaml")):
+        return "conveyor"
+    for kind in ("buildspec", "appspec", "taskdef", "imagedefinitions"):
+        if kind in name.replace("-", "").replace("_", ""):
+            return kind
+    if name == "imagedetail.json":
+        return "imagedefinitions"
+    if name.endswith(".json"):
+        return "pipeline"
+    return "conveyor"
+
+
+def validate(args) -> int:
+    paths = [Path(f) for f in args.files] or [Path("conveyor.yml")]
+    diagnostics: list[Diagnostic] = []
+    checked = []
+    for path in paths:
+        kind = args.kind or detect_kind(path)
+        if kind in NOT_YET:
+            raise UserError(f"{path}: validating {kind} files arrives with {NOT_YET[kind]}",
+                            hint="`conveyor validate` checks conveyor.yml and CodePipeline JSON (--kind pipeline) today")
+        if kind == "pipeline":
+            from conveyor.config.codepipeline import validate_file
+        else:
+            from conveyor.config.pipeline import check_file as validate_file
+        found = validate_file(path, str(path))
+        diagnostics += found
+        checked.append({"file": str(path), "kind": kind,
+                        "valid": not any(d.severity == "error" for d in found)})
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    warnings = len(diagnostics) - errors
+    if args.json:
+        echo(json.dumps({"files": checked, "errors": errors, "warnings": warnings,
+                         "diagnostics": [d.to_json() for d in diagnostics]}, indent=2))
+        return 2 if errors else 0
+    for d in diagnostics:
+        echo(str(d), err=d.severity == "error")
+    if errors:
+        echo(f"{errors} error{'s' if errors != 1 else ''}" + (f", {warnings} warning{'s' if warnings != 1 else ''}"
+                                                                if warnings else ""), err=True)
+        return 2
+    for c in checked:
+        echo(f"✓ {c['file']} ({c['kind']}) is valid" + (f" — {warnings} warning(s)" if warnings else ""))
+    return 0
+
+
+def import_(args) -> int:
+    from conveyor.config.importer import import_codepipeline
+
+    result = import_codepipeline(args.file)
+    for d in result.diagnostics:
+        echo(str(d), err=True)
+    if args.output:
+        out = Path(args.output)
+        if out.exists():
+            raise UserError(f"{out} already exists", hint="choose another --output, or remove the file first")
+        out.write_text(result.text)
+        echo(f"wrote {out}", err=True)
+    else:
+        echo(result.text.rstrip("\n"))
+    if result.unmapped:
+        echo(f"{len(result.unmapped)} item(s) have no local equivalent:", err=True)
+        for line in result.unmapped:
+            echo(f"  - {line}", err=True)
+    return 0
+
+
+STARTER_CONVEYOR = """\
+# conveyor.yml — written by `conveyor init`. Every key is documented in Conveyor's
+# docs/conveyor.reference.yml. Check it with `conveyor validate`; run it with `conveyor run`.
+name: {name}
+
+pipeline:
+  executionMode: QUEUED
+  triggers:
+    - source: Source
+      branches: [{branch}]
+
+  stages:
+    - name: Source
+      actions:
+        - name: Source
+          provider: Git
+          repository: .
+          branch: {branch}
+          outputArtifacts: [src]
+          namespace: SourceVariables
+
+    - name: Test
+      actions:
+        - name: Test
+          provider: Command
+          category: Test
+          command: {test_command}
+          inputArtifacts: [src]
+
+    # The CodeBuild action runs buildspec.yml unchanged; it arrives with the build release:
+    # - name: Build
+    #   actions:
+    #     - name: Build
+    #       provider: CodeBuild
+    #       buildspec: buildspec.yml
+    #       inputArtifacts: [src]
+    #       outputArtifacts: [build]
+
+    - name: Approval
+      actions:
+        - name: Approve
+          provider: Manual
+          customData: "Commit #{{SourceVariables.CommitId}} passed its tests."
+"""
+
+STARTER_BUILDSPEC = """\
+version: 0.2
+
+phases:
+  build:
+    commands:
+      - echo "Build started on $(date)"
+{build_commands}
+artifacts:
+  files:
+    - '**/*'
+"""
+
+
+def _test_command(root: Path) -> tuple[str, str]:
+    if (root / "pyproject.toml").exists() or (root / "setup.py").exists() or (root / "tests").is_dir():
+        return "[python3, -m, unittest, discover, -s, tests]", "      - python3 -m unittest discover -s tests\n"
+    if (root / "package.json").exists():
+        return "[npm, test]", "      - npm ci\n      - npm test\n"
+    if (root / "Makefile").exists():
+        return "[make, test]", "      - make test\n"
+    return "[sh, -c, \"echo 'no tests yet: edit conveyor.yml'\"]", ""
+
+
+def init(args) -> int:
+    from conveyor.cli.commands import git_root
+
+    root = git_root(Path.cwd())
+    targets = {root / "conveyor.yml": None, root / "buildspec.yml": None}
+    existing = [p for p in targets if p.exists()]
+    if existing and not args.force:
+        raise UserError(f"{', '.join(p.name for p in existing)} already exist(s) in {root}",
+                        hint="pass --force to overwrite")
+    import re
+    import subprocess
+
+    branch = subprocess.run(["git", "-C", str(root), "symbolic-ref", "--quiet", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "main"
+    name = re.sub(r"[^A-Za-z0-9.@\-_]", "-", root.name)[:100] or "pipeline"
+    test_command, build_commands = _test_command(root)
+    (root / "conveyor.yml").write_text(STARTER_CONVEYOR.format(name=name, branch=branch, test_command=test_command))
+    (root / "buildspec.yml").write_text(STARTER_BUILDSPEC.format(build_commands=build_commands))
+    from conveyor.config.pipeline import check_file
+
+    problems = [d for d in check_file(root / "conveyor.yml", "conveyor.yml") if d.severity == "error"]
+    if problems:  # a bug in the template: never hand the user a file that does not validate
+        raise ConfigError(problems)
+    echo(f"wrote {root / 'conveyor.yml'} and {root / 'buildspec.yml'}")
+    echo("next: commit them, then `conveyor up` and `conveyor run --follow`")
+    return 0

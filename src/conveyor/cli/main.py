@@ -1,0 +1,133 @@
+"""`conveyor` — the command line. A thin client of the daemon's API, plus a few offline verbs
+(setup, doctor, validate, init, import). Exit codes (PRODUCT.md): 0 ok, 1 the thing failed,
+2 bad usage or bad input, 3 the daemon is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from conveyor import __version__
+from conveyor.cli import commands, daemonctl, files
+from conveyor.cli.render import echo
+from conveyor.errors import ConfigError, ConveyorError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for any bad usage
+        echo(f"conveyor: {message}", err=True)
+        echo(f"  see `{self.prog} --help`", err=True)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="conveyor", description="Commit-to-production for containerized services.")
+    p.add_argument("--version", action="version", version=f"conveyor {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def cmd(name: str, fn, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = cmd("setup", files.setup, "install or verify podman, the registry, HAProxy, mmdebstrap and base images")
+    sp.add_argument("--dry-run", action="store_true", help="print what would run")
+    sp = cmd("doctor", files.doctor, "check every component and print the fix for anything wrong")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("up", daemonctl.up, "start the daemon in the background")
+    sp.add_argument("--port", type=int, default=None)
+    sp.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    sp.add_argument("--no-poll", action="store_true", help="do not poll watched branches")
+    cmd("down", daemonctl.down, "stop the daemon")
+
+    sp = cmd("init", files.init, "write a starter conveyor.yml and buildspec.yml for this repository")
+    sp.add_argument("--force", action="store_true", help="overwrite existing files")
+    sp = cmd("validate", files.validate, "check conveyor.yml or an AWS file; all errors at once")
+    sp.add_argument("files", nargs="*", metavar="FILE")
+    sp.add_argument("--kind", choices=files.KINDS, default=None)
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("import", files.import_, "convert a CodePipeline JSON definition to conveyor.yml")
+    sp.add_argument("source", choices=["codepipeline"])
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("-o", "--output", default=None, help="write here instead of standard output")
+
+    sp = cmd("run", commands.run, "start an execution of the pipeline of this repository")
+    sp.add_argument("--repo", default=None, help="git repository (default: the one you stand in)")
+    sp.add_argument("--pipeline", default=None)
+    sp.add_argument("--branch", default=None)
+    sp.add_argument("--commit", default=None)
+    sp.add_argument("--config", default="conveyor.yml", help="path of conveyor.yml inside the repository")
+    sp.add_argument("--variable", action="append", default=[], metavar="NAME=VALUE")
+    sp.add_argument("--follow", "-f", action="store_true", help="show live progress until it ends")
+    sp.add_argument("--from-hook", action="store_true", help="read 'old new ref' lines (git post-receive)")
+    sp.add_argument("--ref", default=None, help="with --before/--after: report one pushed ref")
+    sp.add_argument("--before", default=None)
+    sp.add_argument("--after", default=None)
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("status", commands.status, "pipelines and their latest execution, or one execution in detail")
+    sp.add_argument("execution", nargs="?")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("history", commands.history, "past executions")
+    sp.add_argument("--pipeline", default=None)
+    sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("logs", commands.logs, "the logs of an execution's actions")
+    sp.add_argument("execution", nargs="?")
+    sp.add_argument("--follow", "-f", action="store_true")
+    sp.add_argument("--stage", default=None)
+    sp.add_argument("--action", default=None)
+    sp.add_argument("--json", action="store_true")
+    for name, fn in (("approve", commands.approve), ("reject", commands.reject)):
+        sp = cmd(name, fn, f"{name} the manual approval an execution waits for")
+        sp.add_argument("execution")
+        sp.add_argument("--comment", "-m", default="")
+        sp.add_argument("--stage", default=None)
+        sp.add_argument("--action", default=None)
+        sp.add_argument("--json", action="store_true")
+    sp = cmd("stop", commands.stop, "stop an execution (in-progress actions finish, or --abandon them)")
+    sp.add_argument("execution")
+    sp.add_argument("--abandon", action="store_true")
+    sp.add_argument("--reason", default="")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("retry", commands.retry, "retry the failed or stopped stage of an execution")
+    sp.add_argument("execution")
+    sp.add_argument("--stage", default=None)
+    sp.add_argument("--all", action="store_true", help="re-run every action of the stage, not only failed ones")
+    sp.add_argument("--follow", "-f", action="store_true")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
+    sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")
+    sp.add_argument("--dir", default=None, help="where to create the demo repositories")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.fn(args) or 0)
+    except ConfigError as exc:
+        for d in exc.diagnostics:
+            echo(str(d), err=True)
+        n = exc.error_count
+        echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+        return exc.exit_code
+    except ConveyorError as exc:
+        echo(f"conveyor: {exc}", err=True)
+        if exc.hint:
+            echo(f"  next: {exc.hint}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

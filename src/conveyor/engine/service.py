@@ -1,0 +1,383 @@
+"""The service layer: every intent (start, stop, retry, approve, a push) goes through here, from
+the HTTP API, the git hook and the poller alike. It validates the request against the current
+state, records who asked and why, and lets the scheduler do the rest.
+
+    svc = Service(home); svc.start()
+    ex = svc.start_execution(repository="/srv/orders.git", trigger={"type": "StartPipelineExecution"})
+    svc.decide(ex["id"], "Approved", comment="looks good", by="alice")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from conveyor.config.model import PipelineDef
+from conveyor.config.pipeline import load_pipeline_text
+from conveyor.engine import states as S
+from conveyor.engine.describe import describe, summary
+from conveyor.engine.globs import Criteria, TriggerFilter, any_accepts
+from conveyor.engine.scheduler import Scheduler
+from conveyor.engine.view import ExecutionView
+from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.providers.local.git import ZERO, Mirror, normalize
+from conveyor.store.db import ExecutionRow, Store, Transition
+
+log = logging.getLogger("conveyor.service")
+
+DEFAULT_CONFIG_PATH = "conveyor.yml"
+RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
+
+
+class Service:
+    def __init__(self, home: str | Path, *, runners: dict | None = None):
+        self.home = Path(home)
+        self.store = Store(self.home / "conveyor.db")
+        self.scheduler = Scheduler(self.home, self.store, runners=runners)
+        self.lock = self.scheduler.lock
+        self._poll_intervals: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def start(self, polling: bool = True) -> None:
+        self.scheduler.start()
+        if polling:
+            self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
+            self._poller.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.scheduler.shutdown()
+        self.store.close()
+
+    # -- starting executions
+    def start_execution(self, *, repository: str | None = None, pipeline: str | None = None,
+                        branch: str | None = None, commit: str | None = None,
+                        config_path: str = DEFAULT_CONFIG_PATH, variables: dict[str, str] | None = None,
+                        trigger: dict | None = None) -> dict:
+        if repository is None:
+            reg = self._registration(pipeline)
+            repository, config_path = reg["repository"], reg["config_path"]
+        repository = normalize(repository)
+        mirror = self.scheduler.mirrors.fetch(repository)
+        if commit is None:
+            commit = self._head_for(mirror, branch, config_path)
+        definition = self._definition(mirror, commit, config_path)
+        if pipeline is not None and definition.name != pipeline:
+            raise UserError(f"{config_path} at {commit[:7]} defines pipeline '{definition.name}', not '{pipeline}'")
+        first_registration = not any(p["name"] == definition.name for p in self.store.pipelines())
+        self.store.register_pipeline(definition.name, repository, config_path)
+        self._poll_intervals[repository] = definition.poll_interval
+        if first_registration:
+            for ref, sha in mirror.heads().items():
+                if self.store.ref(repository, ref) is None:
+                    self.store.set_ref(repository, ref, sha)
+        values = self._variables(definition, variables or {})
+        revisions = self._revisions(definition, repository, mirror, commit)
+        return self._create(definition, revisions, values, trigger or {"type": "StartPipelineExecution"})
+
+    def _head_for(self, mirror: Mirror, branch: str | None, config_path: str) -> str:
+        if branch:
+            return mirror.resolve(branch)
+        # No branch given: the branch the definition's own Git source watches.
+        default = mirror._run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or "main"
+        head = mirror.resolve(default)
+        definition = self._definition(mirror, head, config_path)
+        for src in definition.sources():
+            if src.configuration.get("repository", ".") == ".":
+                return mirror.resolve(src.configuration.get("branch", "main"))
+        return head
+
+    def _definition(self, mirror: Mirror, commit: str, config_path: str) -> PipelineDef:
+        text = mirror.show(commit, config_path)
+        if text is None:
+            raise UserError(f"{config_path} not found in {mirror.repository} at {commit[:7]}",
+                            hint="commit a conveyor.yml (`conveyor init` writes a starter one)")
+        return load_pipeline_text(text, f"{config_path}@{commit[:7]}")
+
+    def _variables(self, definition: PipelineDef, overrides: dict[str, str]) -> dict[str, str]:
+        declared = {v.name: v for v in definition.variables}
+        unknown = [k for k in overrides if k not in declared]
+        if unknown:
+            raise UserError(f"unknown pipeline variable(s) {', '.join(unknown)}; "
+                            f"declared: {', '.join(declared) or 'none'}")
+        values = {}
+        for name, var in declared.items():
+            value = overrides.get(name, var.default)
+            if value is None or value == "":
+                raise UserError(f"pipeline variable '{name}' has no defaultValue and needs a value",
+                                hint=f"conveyor run --variable {name}=VALUE")
+            values[name] = str(value)
+        return values
+
+    def _revisions(self, definition: PipelineDef, repository: str, mirror: Mirror, commit: str) -> dict:
+        revisions = {}
+        for src in definition.sources():
+            repo = self._source_repository(repository, src.configuration.get("repository", "."))
+            branch = src.configuration.get("branch", "main")
+            if repo == repository and (mirror.resolve(branch) == commit or src.configuration.get("repository", ".") == "."):
+                sha = commit
+            else:
+                sha = self.scheduler.mirrors.fetch(repo).resolve(branch)
+            revisions[src.name] = {"repository": repo, "branch": branch, "commit": sha}
+        return revisions
+
+    @staticmethod
+    def _source_repository(registered: str, configured: str) -> str:
+        if configured in (".", ""):
+            return registered
+        if "://" in configured or configured.startswith("git@") or configured.startswith("/"):
+            return normalize(configured)
+        return normalize(str(Path(registered) / configured))
+
+    def _create(self, definition: PipelineDef, revisions: dict, variables: dict, trigger: dict,
+                failed_reason: str | None = None) -> dict:
+        row = ExecutionRow(str(uuid.uuid4()), 0, definition.name, time.time(), trigger, revisions, variables,
+                           definition.raw)
+        status = S.FAILED if failed_reason else S.IN_PROGRESS
+        first = Transition(row.id, "execution", status, detail={"reason": failed_reason} if failed_reason else {},
+                           at=time.time())
+        with self.lock:
+            row = self.store.create_execution(row, first)
+            view = ExecutionView.build(row, self.store.transitions(row.id))
+            if status == S.IN_PROGRESS:
+                self.scheduler.views[row.id] = view
+        self.scheduler.wake()
+        return describe(view)
+
+    # -- pushes: the git hook and the poller
+    def on_push(self, repository: str, ref: str, before: str, after: str, source: str = "GitPush") -> list[dict]:
+        repository = normalize(repository)
+        if not ref.startswith("refs/heads/") or after == ZERO:
+            return []
+        with self.lock:
+            if self.store.ref(repository, ref) == after:
+                return []
+            self.store.set_ref(repository, ref, after)
+        branch = ref.removeprefix("refs/heads/")
+        registered = [p for p in self.store.pipelines() if p["repository"] == repository]
+        if not registered:
+            registered = [{"name": None, "repository": repository, "config_path": DEFAULT_CONFIG_PATH}]
+        mirror = self.scheduler.mirrors.fetch(repository)
+        started = []
+        for reg in registered:
+            trigger = {"type": source, "ref": ref, "before": before, "after": after}
+            try:
+                definition = self._definition(mirror, after, reg["config_path"])
+            except ConfigError as exc:
+                if reg["name"] is None:
+                    continue
+                started.append(self._create(PipelineDef(reg["name"], ()), {}, {}, trigger,
+                                            failed_reason=f"the pipeline definition is invalid:\n{exc}"))
+                continue
+            except UserError:
+                continue
+            if not self._push_matches(definition, repository, branch, mirror, before, after):
+                continue
+            try:
+                started.append(self.start_execution(repository=repository, commit=after, branch=branch,
+                                                    config_path=reg["config_path"], trigger=trigger))
+            except ConveyorError as exc:
+                log.warning("push to %s %s did not start %s: %s", repository, ref, reg["name"], exc)
+        return started
+
+    def _push_matches(self, definition: PipelineDef, repository: str, branch: str, mirror: Mirror,
+                      before: str, after: str) -> bool:
+        sources = {s.name: s for s in definition.sources()
+                   if self._source_repository(repository, s.configuration.get("repository", ".")) == repository}
+        if not sources:
+            return False
+        triggers = [t for t in definition.triggers if t.source in sources]
+        if definition.triggers:
+            if not triggers:
+                return False
+            changed = mirror.changed_paths(before, after)
+            filters = [TriggerFilter(Criteria(*t.branches) if t.branches else None,
+                                     Criteria(*t.paths) if t.paths else None) for t in triggers]
+            return any_accepts(filters, branch, changed)
+        return any(s.configuration.get("branch", "main") == branch and s.configuration.get("detectChanges", True)
+                   for s in sources.values())
+
+    def _poll_loop(self) -> None:
+        last: dict[str, float] = {}
+        while not self._stop.wait(1.0):
+            for reg in self.store.pipelines():
+                repo = reg["repository"]
+                interval = self._poll_intervals.get(repo, 15.0)
+                if interval <= 0 or time.time() - last.get(repo, 0) < interval:
+                    continue
+                last[repo] = time.time()
+                try:
+                    self.poll(repo)
+                except Exception as exc:
+                    log.warning("polling %s failed: %s", repo, exc)
+
+    def poll(self, repository: str) -> list[dict]:
+        mirror = self.scheduler.mirrors.fetch(repository)
+        started = []
+        for ref, sha in mirror.heads().items():
+            seen = self.store.ref(mirror.repository, ref)
+            if seen != sha:
+                started += self.on_push(mirror.repository, ref, seen or ZERO, sha, source="PollForSourceChanges")
+        return started
+
+    # -- intents on an execution
+    def stop(self, execution_id: str, *, abandon: bool = False, reason: str = "", by: str = "") -> dict:
+        with self.lock:
+            view = self._active(execution_id, "stopped")
+            if view.status == S.STOPPING and not abandon:
+                raise Conflict(f"execution {view.id[:8]} is already stopping",
+                               hint="add --abandon to abandon the actions still running")
+            who = {"by": by, "reason": reason[:200], "abandon": abandon}
+            if view.status == S.IN_PROGRESS:
+                self.scheduler._transition(view, "execution", S.STOPPING, detail=who)
+                if view.current and view.stages[view.current].status == S.IN_PROGRESS:
+                    self.scheduler._transition(view, "stage", S.STOPPING, view.current, detail=who)
+            if abandon:
+                for run in view.running_actions():
+                    cancel = self.scheduler.workers.get((view.id, run.stage, run.action, run.attempt))
+                    if cancel is not None:
+                        cancel.set()
+                    self.scheduler._transition(view, "action", S.ABANDONED, run.stage, run.action, run.attempt,
+                                               {"reason": "abandoned by stop", **who})
+        self.scheduler.wake()
+        return describe(view)
+
+    def retry(self, execution_id: str, *, stage: str | None = None, mode: str = "FAILED_ACTIONS", by: str = "") -> dict:
+        if mode not in RETRY_MODES:
+            raise UserError(f"unknown retry mode '{mode}'; expected one of {', '.join(RETRY_MODES)}")
+        with self.lock:
+            view = self.view(execution_id)
+            if view.status not in (S.FAILED, S.STOPPED):
+                raise Conflict(f"execution {view.id[:8]} is {view.status}; only a Failed or Stopped execution can be retried")
+            stage = stage or view.current
+            if stage is None or stage != view.current:
+                raise Conflict(f"stage '{stage}' is not where execution {view.id[:8]} stopped "
+                               f"(it stopped in stage {view.current or 'none'})")
+            run = view.stages[stage]
+            if run.status not in (S.FAILED, S.STOPPED):
+                raise Conflict(f"stage {stage} is {run.status}; only a Failed or Stopped stage can be retried")
+            if self.store.later_entry(view.pipeline, stage, view.row.seq):
+                raise Conflict(f"a newer execution has entered stage {stage}; only the latest execution in a "
+                               "stage can be retried (NotLatestPipelineExecutionException)")
+            if any(v.holds(stage) for v in self.scheduler.views.values() if v.pipeline == view.pipeline):
+                raise Conflict(f"stage {stage} is busy with another execution; retry when it is free")
+            stage_def = view.definition.stage(stage)
+            if mode == "ALL_ACTIONS":
+                reset = [a.name for a in stage_def.actions]
+            else:
+                reset = [a.name for a in stage_def.actions if run.actions.get(a.name) is None
+                         or run.actions[a.name].status in (S.FAILED, S.ABANDONED)]
+            detail = {"retry": mode, "by": by}
+            self.scheduler._transition(view, "execution", S.IN_PROGRESS, detail=detail)
+            self.scheduler._transition(view, "stage", S.IN_PROGRESS, stage, detail={**detail, "reset": reset})
+            self.scheduler.views[view.id] = view
+        self.scheduler.wake()
+        return describe(view)
+
+    def decide(self, execution_id: str, decision: str, *, comment: str = "", by: str = "",
+               stage: str | None = None, action: str | None = None, token: str | None = None) -> dict:
+        if decision not in ("Approved", "Rejected"):
+            raise UserError(f"decision must be Approved or Rejected, got '{decision}'")
+        with self.lock:
+            view = self.view(execution_id)
+            pending = [r for r in view.running_actions()
+                       if view.definition.stage(r.stage).action(r.action).provider == "Manual"
+                       and (stage is None or r.stage == stage) and (action is None or r.action == action)]
+            if view.status not in S.ACTIVE_EXECUTION or not pending:
+                raise Conflict(f"execution {view.id[:8]} ({view.status}) has no approval waiting"
+                               + (f" in {stage or ''}{'.' if stage and action else ''}{action or ''}" if stage or action else ""),
+                               hint="`conveyor status` shows which executions wait for approval")
+            if len(pending) > 1:
+                names = ", ".join(f"{r.stage}.{r.action}" for r in pending)
+                raise UserError(f"execution {view.id[:8]} waits for several approvals ({names})",
+                                hint="name one with --stage and --action")
+            run = pending[0]
+            if token is not None and token != run.detail.get("token"):
+                raise Conflict("the approval token does not match the approval waiting (InvalidApprovalTokenException)")
+            status = S.SUCCEEDED if decision == "Approved" else S.FAILED
+            detail = {"decision": decision, "by": by, "comment": comment[:512], "decidedAt": time.time()}
+            if status == S.FAILED:
+                detail["error"] = f"rejected by {by or 'someone'}" + (f": {comment}" if comment else "")
+            self.scheduler._transition(view, "action", status, run.stage, run.action, run.attempt, detail)
+        self.scheduler.wake()
+        return describe(view)
+
+    # -- reads
+    def view(self, execution_id: str) -> ExecutionView:
+        with self.lock:
+            full = self._resolve_id(execution_id)
+            if full in self.scheduler.views:
+                return self.scheduler.views[full]
+            row = self.store.execution(full)
+            assert row is not None
+            return ExecutionView.build(row, self.store.transitions(full))
+
+    def _active(self, execution_id: str, verb: str) -> ExecutionView:
+        view = self.view(execution_id)
+        if view.status not in S.ACTIVE_EXECUTION:
+            raise Conflict(f"execution {view.id[:8]} is {view.status} and cannot be {verb}")
+        return view
+
+    def _resolve_id(self, execution_id: str) -> str:
+        if self.store.execution(execution_id) is not None:
+            return execution_id
+        matches = self.store.find_executions(execution_id) if len(execution_id) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UserError(f"execution id '{execution_id}' is ambiguous ({', '.join(m[:8] for m in matches)})",
+                            hint="give more characters of the id")
+        raise NotFound(f"no execution '{execution_id}'", hint="`conveyor history` lists executions")
+
+    def _registration(self, pipeline: str | None) -> dict:
+        regs = self.store.pipelines()
+        if pipeline is None:
+            if len(regs) == 1:
+                return regs[0]
+            raise UserError("no repository given and " + ("no pipeline is registered" if not regs else
+                            f"several pipelines are registered ({', '.join(r['name'] for r in regs)})"),
+                            hint="run `conveyor run` inside the repository, or pass --pipeline NAME")
+        for reg in regs:
+            if reg["name"] == pipeline:
+                return reg
+        raise NotFound(f"no pipeline '{pipeline}'", hint="`conveyor run` inside its repository registers it")
+
+    def describe(self, execution_id: str) -> dict:
+        return describe(self.view(execution_id))
+
+    def history(self, pipeline: str | None = None, limit: int = 20) -> list[dict]:
+        rows = self.store.executions(pipeline, limit=limit)
+        return [summary(self.view(r.id)) for r in rows]
+
+    def pipelines(self) -> list[dict]:
+        out = []
+        for reg in self.store.pipelines():
+            rows = self.store.executions(reg["name"], limit=1)
+            out.append({**reg, "latest": summary(self.view(rows[0].id)) if rows else None})
+        return out
+
+    def log_streams(self, execution_id: str) -> list[dict]:
+        view = self.view(execution_id)
+        streams = []
+        for t in view.events:
+            if t.scope == "action" and t.status == S.IN_PROGRESS:
+                path = self.scheduler.log_path(view.id, t.stage, t.action, t.attempt)
+                streams.append({"stage": t.stage, "action": t.action, "attempt": t.attempt,
+                                "size": path.stat().st_size if path.exists() else 0})
+        return streams
+
+    def log_text(self, execution_id: str, stage: str, action: str, attempt: int, offset: int = 0) -> tuple[str, int]:
+        view = self.view(execution_id)
+        path = self.scheduler.log_path(view.id, stage, action, attempt)
+        if not path.exists():
+            return "", offset
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(1 << 20)
+        cut = data.rfind(b"\n") + 1 if len(data) == 1 << 20 else len(data)
+        return data[:cut].decode("utf-8", errors="replace"), offset + cut

@@ -1,0 +1,69 @@
+"""The daemon process: `python -m conveyor.server.daemon` (started in the background by
+`conveyor up`). Runs the scheduler, the poller and the HTTP API until SIGTERM/SIGINT.
+
+On SIGTERM it stops taking requests, cancels running actions (they are re-run at the next start,
+exactly as after a crash) and exits. A kill -9 loses nothing: all state is in SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from conveyor import home as homes
+from conveyor.engine.service import Service
+from conveyor.server.api import Api, make_server
+
+log = logging.getLogger("conveyor.daemon")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="conveyor-daemon")
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--host", default=homes.DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=homes.DEFAULT_PORT)
+    parser.add_argument("--no-poll", action="store_true")
+    args = parser.parse_args(argv)
+    root = (args.home or homes.home()).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    token = homes.read_or_create_token(root)
+    service = Service(root)
+    server = make_server(Api(service, token), args.host, args.port)
+    host, port = server.server_address[:2]
+    stopping = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.start(polling=not args.no_poll)
+    homes.pid_path(root).write_text(f"{os.getpid()}\n")
+    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
+    log.info("conveyor daemon listening on http://%s:%s (data %s)", host, port, root)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        service.shutdown()
+        for path in (homes.pid_path(root), homes.endpoint_path(root)):
+            try:
+                if path.exists() and str(os.getpid()) in path.read_text():
+                    path.unlink()
+            except OSError:
+                pass
+        log.info("conveyor daemon stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

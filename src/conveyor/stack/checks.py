@@ -1,0 +1,160 @@
+"""Read-only observations of the local stack, each a `Status` with the exact fix.
+
+`conveyor doctor` shows them; `conveyor setup` uses the same observations to decide what to do.
+Nothing here changes the machine (the run probe starts and removes a throwaway container).
+
+    >>> Status("haproxy", False, "not installed", "apt-get install -y haproxy").line()
+    '✗ haproxy: not installed — fix: apt-get install -y haproxy'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from functools import cache
+
+from conveyor.errors import ConveyorError
+from conveyor.providers.local import containers
+from conveyor.providers.local.containers import ContainerEngine
+from conveyor.providers.local.process import Command, run, tail
+from conveyor.stack import components as c
+from conveyor.stack.containers_conf import missing_settings
+
+SETUP_FIX = "conveyor setup"
+
+OK, FAIL = "✓", "✗"
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        fix = f" — fix: {self.fix}" if self.fix and not self.ok else ""
+        return f"{OK if self.ok else FAIL} {self.name}: {self.detail}{fix}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+Check = Callable[[], Iterable[Status]]
+
+
+# --- observations -------------------------------------------------------------------------
+
+def installed_packages(names: Iterable[str]) -> dict[str, str]:
+    """Installed Debian packages among `names` → version ({} where there is no dpkg)."""
+    if shutil.which("dpkg-query") is None:
+        return {}
+    cmd = Command(["dpkg-query", "-W", "-f=${Package}\t${Status}\t${Version}\n", *names])
+    return c.parse_dpkg_status(run(cmd, check=False, dry_run=False).stdout)
+
+
+def package_statuses(packages: Iterable[c.Package] | None = None) -> list[Status]:
+    packages = list(c.PACKAGES if packages is None else packages)
+    installed = installed_packages(p.name for p in packages)
+    missing = set(c.missing_packages(packages, installed, shutil.which))
+    statuses = []
+    for p in packages:
+        if p.name in missing:
+            statuses.append(Status(p.name, False, "not installed", c.install_fix([p.name])))
+        elif p.name in installed:
+            statuses.append(Status(p.name, True, c.short_version(installed[p.name])))
+        else:
+            statuses.append(Status(p.name, True, f"{shutil.which(p.binary or '')} (not from apt)"))
+    return statuses
+
+
+@cache
+def engine() -> ContainerEngine:
+    """The engine Conveyor uses on this machine (detected once per process)."""
+    return containers.detect_engine()
+
+
+def engine_version(eng: ContainerEngine) -> str | None:
+    try:
+        done = run(eng.version(), check=False, dry_run=False)
+    except ConveyorError:
+        return None
+    return done.stdout.strip() if done.ok else None
+
+
+def engine_status(eng: ContainerEngine) -> Status:
+    version = engine_version(eng)
+    if version is None:
+        return Status("engine", False, f"{eng.name} does not answer `{eng.version()}`", SETUP_FIX)
+    why = "Docker engine running" if eng.name == "docker" else "no running Docker engine"
+    return Status("engine", True, f"{eng.name} {version} ({why})")
+
+
+def image_origin(eng: ContainerEngine, ref: str) -> str | None:
+    """How an image was made (its origin label), '' when unlabelled, None when absent."""
+    cmd = eng.image_inspect(ref, format="{{json .Config.Labels}}")
+    done = run(cmd, check=False, dry_run=False)
+    if not done.ok:
+        return None
+    try:
+        labels = json.loads(done.stdout.strip().splitlines()[0]) or {}
+    except (ValueError, IndexError):
+        labels = {}
+    return labels.get(c.ORIGIN_LABEL, "")
+
+
+def image_status(eng: ContainerEngine, ref: str) -> Status:
+    origin = image_origin(eng, ref)
+    if origin is None:
+        return Status(ref, False, "not built", SETUP_FIX)
+    return Status(ref, True, origin or "present (made outside conveyor setup)")
+
+
+def conf_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def sandbox_settings_present() -> bool:
+    path = c.containers_conf_path()
+    return not missing_settings(conf_text(path), c.SANDBOX_SETTINGS, path)
+
+
+def probe_status(eng: ContainerEngine, image: str = c.BUSYBOX_IMAGE) -> Status:
+    name = f"{eng.name} run"
+    if not containers.image_exists(eng, image):
+        return Status(name, False, f"not checked: {image} is missing", SETUP_FIX)
+    done = containers.run_probe(eng, image)
+    with_settings = eng.is_podman and sandbox_settings_present()
+    if done.ok:
+        conf = c.containers_conf_path()
+        note = f" (with {c.describe_settings()} in {conf})" if with_settings else ""
+        return Status(name, True, f"works{note}")
+    error = tail(done.stderr or done.stdout, 2)
+    if eng.is_podman and c.needs_sandbox_settings(error) and not with_settings:
+        return Status(name, False, error, f"{SETUP_FIX} (adds {c.describe_settings()} to "
+                                          f"{c.containers_conf_path()})")
+    return Status(name, False, error, f"see `{eng.run(image, ['true'], rm=True)}`")
+
+
+# --- the doctor's table -------------------------------------------------------------------
+
+def default_checks() -> list[tuple[str, Check]]:
+    """Everything doctor looks at, in the order it is shown, by name."""
+    return [
+        ("packages", package_statuses),
+        ("engine", lambda: [engine_status(engine())]),
+        (c.BUSYBOX_IMAGE, lambda: [image_status(engine(), c.BUSYBOX_IMAGE)]),
+        ("run probe", lambda: [probe_status(engine())]),
+        (c.BASE_IMAGE, lambda: [image_status(engine(), c.BASE_IMAGE)]),
+    ]
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,152 @@
+"""What the local stack is made of, as data: the Debian packages, the images Conveyor builds,
+the podman settings some sandboxes need, and the pure decisions over them.
+
+Other modules import the image names from here:
+
+    >>> from conveyor.stack.components import BASE_IMAGE, BUSYBOX_IMAGE
+    >>> BASE_IMAGE
+    'localhost/conveyor/python:3-slim'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+# --- images -------------------------------------------------------------------------------
+
+#: The Python base image services and builds start FROM when no registry is reachable.
+BASE_IMAGE = "localhost/conveyor/python:3-slim"
+#: A tiny FROM-scratch image (busybox-static): probes and tests that need a shell.
+BUSYBOX_IMAGE = "localhost/conveyor/busybox:latest"
+#: Where BASE_IMAGE comes from when pulls work.
+UPSTREAM_PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
+#: A pull either works quickly or not at all here; don't wait long before building instead.
+PULL_TIMEOUT = 60.0
+
+#: The image label saying how Conveyor made an image (doctor reports it).
+ORIGIN_LABEL = "io.conveyor.origin"
+ORIGIN_PULLED = f"pulled {UPSTREAM_PYTHON_IMAGE}"
+
+#: BASE_IMAGE built from Debian packages: suite, packages, and how long it takes (~40 s).
+DEBIAN_SUITE = "bookworm"
+BASE_PACKAGES = ("python3", "python-is-python3", "ca-certificates")
+BASE_CMD = '["/usr/bin/python3"]'
+BUSYBOX_CMD = '["/bin/sh"]'
+MMDEBSTRAP_TIMEOUT = 900.0
+#: The statically linked busybox from Debian's busybox-static.
+BUSYBOX_BINARY = "/bin/busybox"
+
+# --- packages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Package:
+    """A Debian package and the command that shows it is there (None: only dpkg can tell,
+    e.g. busybox-static, whose /bin/busybox the dynamic `busybox` package also provides)."""
+
+    name: str
+    binary: str | None
+    purpose: str
+
+
+PACKAGES: tuple[Package, ...] = (
+    Package("podman", "podman", "container engine"),
+    Package("runc", "runc", "OCI runtime podman uses where crun cannot run"),
+    Package("docker-registry", "docker-registry", "CNCF distribution registry (ECR stand-in)"),
+    Package("haproxy", "haproxy", "load balancer (ELB stand-in)"),
+    Package("mmdebstrap", "mmdebstrap", "builds the Python base image from Debian packages"),
+    Package("skopeo", "skopeo", "copies and inspects images in registries"),
+    Package("git", "git", "source repositories"),
+    Package("busybox-static", None, "the tiny FROM-scratch image"),
+)
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+APT_TIMEOUT = 1800.0
+
+# --- podman in restricted sandboxes ---------------------------------------------------------
+
+CONTAINERS_CONF = "/etc/containers/containers.conf"
+#: podman reads only the file this names when it is set (containers.conf(5)); so do we.
+CONTAINERS_CONF_ENV = "CONTAINERS_CONF"
+#: Where CAP_SYS_RESOURCE is missing and cgroups are hybrid, podman's defaults fail
+#: (setrlimit RLIMIT_NOFILE, then crun's "cgroups in hybrid mode not supported"). These two
+#: settings fix that; they are written only after a plain `podman run` failed that way.
+SANDBOX_SETTINGS: Mapping[str, Mapping[str, str]] = {
+    "containers": {"default_ulimits": "[]"},
+    "engine": {"runtime": '"runc"'},
+}
+#: Fragments (lower case) of the errors the settings above fix: crun says "setrlimit
+#: `RLIMIT_NOFILE`: Operation not permitted" or "cgroups in hybrid mode not supported"; runc
+#: says "error setting rlimit type 7: operation not permitted".
+SANDBOX_ERROR_MARKERS = (
+    "setrlimit",
+    "rlimit_nofile",
+    "error setting rlimit",
+    "cgroups in hybrid mode not supported",
+)
+
+
+def needs_sandbox_settings(probe_output: str) -> bool:
+    """Did the probe fail in the way SANDBOX_SETTINGS fixes?
+
+    >>> needs_sandbox_settings("error setting rlimit type 7: operation not permitted")
+    True
+    """
+    text = probe_output.lower()
+    return any(marker in text for marker in SANDBOX_ERROR_MARKERS)
+
+
+def containers_conf_path() -> str:
+    return os.environ.get(CONTAINERS_CONF_ENV) or CONTAINERS_CONF
+
+
+def describe_settings(settings: Mapping[str, Mapping[str, str]] = SANDBOX_SETTINGS) -> str:
+    """The settings on one line.
+
+    >>> describe_settings()
+    '[containers] default_ulimits = [], [engine] runtime = "runc"'
+    """
+    return ", ".join(f"[{table}] {key} = {value}"
+                     for table, keys in settings.items() for key, value in keys.items())
+
+
+# --- pure decisions -------------------------------------------------------------------------
+
+
+def parse_dpkg_status(output: str) -> dict[str, str]:
+    """Installed packages and their versions from
+    `dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' PKG…`.
+
+    >>> parse_dpkg_status("git\\tinstall ok installed\\t1:2.39.5-0+deb12u3\\n"
+    ...                   "runc\\tdeinstall ok config-files\\t1.1.5\\n")
+    {'git': '1:2.39.5-0+deb12u3'}
+    """
+    found = {}
+    for line in output.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[1].endswith(" installed"):
+            found[parts[0]] = parts[2]
+    return found
+
+
+def missing_packages(packages: Iterable[Package], installed: Mapping[str, str],
+                     which: Callable[[str], str | None]) -> list[str]:
+    """Packages to install: neither known to dpkg nor (when a binary can tell) on PATH."""
+    return [p.name for p in packages
+            if p.name not in installed and (p.binary is None or which(p.binary) is None)]
+
+
+def short_version(debian_version: str) -> str:
+    """The upstream version without epoch or Debian suffixes.
+
+    >>> short_version("1:2.39.5-0+deb12u3"), short_version("4.3.1+ds1-8+deb12u1+b3")
+    ('2.39.5', '4.3.1')
+    """
+    match = re.match(r"(?:\d+:)?(\d+(?:\.\d+)*)", debian_version)
+    return match.group(1) if match else debian_version
+
+
+def install_fix(names: Iterable[str]) -> str:
+    return "apt-get install -y " + " ".join(names)

@@ -1,0 +1,213 @@
+"""`conveyor setup`: make this machine able to run Conveyor, doing only what is missing.
+
+Steps, each printing one line (✓ done or already there, → doing, ✗ failed with the fix):
+packages (apt, only the missing ones) → engine (a running Docker engine, else podman) →
+BUSYBOX_IMAGE (FROM scratch, busybox-static) → run probe (adding the sandbox settings to
+containers.conf only if the plain run fails for the reasons they fix) → BASE_IMAGE (pull and
+tag, else mmdebstrap + import). A second run only observes, so it takes seconds.
+
+    >>> run_setup(print, dry_run=True)                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+
+from conveyor.errors import ConveyorError
+from conveyor.providers.local import containers, process
+from conveyor.providers.local.containers import ContainerEngine
+from conveyor.providers.local.process import Command, run, tail
+from conveyor.stack import checks, images
+from conveyor.stack import components as c
+from conveyor.stack.containers_conf import merge_settings
+
+Echo = Callable[[str], None]
+
+#: What a failed mmdebstrap most likely needs (it downloads Debian's packages).
+MMDEBSTRAP_FIX = "check that deb.debian.org is reachable (apt-get update), then `conveyor setup`"
+
+
+class SetupFailed(ConveyorError):
+    """A step failed; the message and hint are already the one line to show."""
+
+
+def run_setup(echo: Echo, *, dry_run: bool = False) -> int:
+    """Bring the local stack up to date; 0 when everything is ready, 1 otherwise."""
+    try:
+        ensure_packages(echo, dry_run)
+        eng = ensure_engine(echo, dry_run)
+        if eng is None:
+            return 0
+        ensure_busybox_image(echo, eng, dry_run)
+        ensure_run_works(echo, eng, dry_run)
+        ensure_base_image(echo, eng, dry_run)
+    except ConveyorError as exc:
+        fix = f" — fix: {exc.hint}" if exc.hint else ""
+        echo(f"✗ {exc}{fix}")
+        return 1
+    except OSError as exc:  # a file we write (containers.conf, a tar): permissions, disk space
+        echo(f"✗ {exc} — fix: run `sudo conveyor setup`, or free disk space and run it again")
+        return 1
+    return 0
+
+
+def ensure_packages(echo: Echo, dry_run: bool) -> None:
+    statuses = checks.package_statuses()
+    for status in statuses:
+        if status.ok:
+            echo(f"✓ {status.name} {status.detail}")
+    missing = [s.name for s in statuses if not s.ok]
+    if not missing:
+        return
+    fix = c.install_fix(missing)
+    if shutil.which("apt-get") is None:
+        raise SetupFailed(f"{', '.join(missing)}: not installed and there is no apt-get here",
+                          hint=f"install them with your package manager ({fix} on Debian)")
+    if not checks.is_root() and not dry_run:
+        raise SetupFailed(f"{', '.join(missing)}: not installed, and installing needs root",
+                          hint=f"sudo {fix}, or run `sudo conveyor setup`")
+    echo(f"→ installing {', '.join(missing)}…")
+    try:
+        run(Command(["apt-get", "update"], env=c.APT_ENV, timeout=c.APT_TIMEOUT), dry_run=dry_run)
+        run(Command(["apt-get", "install", "-y", *missing], env=c.APT_ENV, timeout=c.APT_TIMEOUT),
+            dry_run=dry_run)
+    except ConveyorError as exc:
+        raise SetupFailed(f"installing {', '.join(missing)} failed: {exc}",
+                          hint=f"apt-get update && {fix}") from exc
+    if dry_run:
+        return
+    for status in checks.package_statuses([p for p in c.PACKAGES if p.name in missing]):
+        if not status.ok:
+            raise SetupFailed(f"{status.name}: still not installed after apt-get", hint=fix)
+        echo(f"✓ {status.name} {status.detail}")
+
+
+def ensure_engine(echo: Echo, dry_run: bool) -> ContainerEngine | None:
+    eng = checks.engine()
+    status = checks.engine_status(eng)
+    if not status.ok and dry_run:
+        echo(f"→ the image steps need {eng.name}; they will run once it is installed")
+        return None
+    if not status.ok:
+        raise SetupFailed(f"{eng.name}: {status.detail}",
+                          hint=c.install_fix(["podman"]) if eng.is_podman else "start Docker")
+    echo(status.line())
+    return eng
+
+
+def ensure_busybox_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
+    origin = checks.image_origin(eng, c.BUSYBOX_IMAGE)
+    if origin is not None:
+        echo(f"✓ {c.BUSYBOX_IMAGE} ({origin or 'present'})")
+        return
+    echo(f"→ building {c.BUSYBOX_IMAGE} from busybox-static…")
+    version = checks.installed_packages(["busybox-static"]).get("busybox-static", "")
+    origin = f"busybox-static {c.short_version(version)}".strip()
+    with tempfile.TemporaryDirectory(prefix="conveyor-busybox-") as tmp:
+        tar = os.path.join(tmp, "rootfs.tar")
+        if dry_run:
+            echo(f"$ (write {c.BUSYBOX_BINARY} and its applet links to {tar})")
+        else:
+            applets = run(images.busybox_applets_command(), dry_run=False).stdout.split()
+            images.write_busybox_rootfs(tar, applets)
+        _run_step(eng.import_image(tar, c.BUSYBOX_IMAGE, images.busybox_import_changes(origin)),
+                  f"importing {c.BUSYBOX_IMAGE}", dry_run)
+    if not dry_run:
+        echo(f"✓ {c.BUSYBOX_IMAGE} ({origin})")
+
+
+def ensure_run_works(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
+    if dry_run and not containers.image_exists(eng, c.BUSYBOX_IMAGE):
+        echo(f"$ {eng.run(c.BUSYBOX_IMAGE, ['true'], rm=True)}")
+        return
+    status = checks.probe_status(eng)
+    if status.ok:
+        echo(f"✓ {status.name} {status.detail}")
+        return
+    if not (eng.is_podman and c.needs_sandbox_settings(status.detail)
+            and not checks.sandbox_settings_present()):
+        raise SetupFailed(f"{status.name} fails: {status.detail}", hint=status.fix)
+    conf = c.containers_conf_path()
+    echo(f"→ {status.name} fails here ({status.detail}); adding {c.describe_settings()} "
+         f"to {conf}")
+    write_sandbox_settings(conf, echo, dry_run)
+    if dry_run:
+        return
+    status = checks.probe_status(eng)
+    if not status.ok:
+        raise SetupFailed(f"{status.name} still fails with {c.describe_settings()}: "
+                          f"{status.detail}", hint=status.fix)
+    echo(f"✓ {status.name} {status.detail}")
+
+
+def write_sandbox_settings(path: str, echo: Echo, dry_run: bool) -> None:
+    """Merge SANDBOX_SETTINGS into `path`, keeping what is there; atomic replace."""
+    current = checks.conf_text(path)
+    merged = merge_settings(current, c.SANDBOX_SETTINGS, path)
+    if merged == current:
+        return
+    if dry_run:
+        echo(f"$ (write {path}: {merged!r})")
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
+    tmp = f"{path}.conveyor-tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(merged)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def ensure_base_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
+    origin = checks.image_origin(eng, c.BASE_IMAGE)
+    if origin is not None:
+        echo(f"✓ {c.BASE_IMAGE} ({origin or 'present'})")
+        return
+    echo(f"→ pulling {c.UPSTREAM_PYTHON_IMAGE}…")
+    pull = eng.pull(c.UPSTREAM_PYTHON_IMAGE, timeout=c.PULL_TIMEOUT)
+    pulled = _try(pull, dry_run)
+    if pulled.ok:
+        _run_step(eng.tag(c.UPSTREAM_PYTHON_IMAGE, c.BASE_IMAGE), "tagging", dry_run)
+        if not dry_run:
+            echo(f"✓ {c.BASE_IMAGE} ({c.ORIGIN_PULLED})")
+            return
+    origin = images.base_origin()
+    if dry_run:
+        echo(f"→ if the pull fails: building {c.BASE_IMAGE} with {origin}")
+    else:
+        echo(f"→ pull failed ({tail(pulled.stderr, 1)}); building {c.BASE_IMAGE} with {origin} "
+             f"(about 40 s)…")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="conveyor-base-", dir=_big_tmp()) as tmp:
+        tar = os.path.join(tmp, "rootfs.tar")
+        _run_step(images.mmdebstrap_command(tar), f"building {c.BASE_IMAGE} with mmdebstrap",
+                  dry_run, hint=MMDEBSTRAP_FIX)
+        _run_step(eng.import_image(tar, c.BASE_IMAGE, images.base_import_changes(origin)),
+                  f"importing {c.BASE_IMAGE}", dry_run)
+    if not dry_run:
+        echo(f"✓ {c.BASE_IMAGE} ({origin}, {time.monotonic() - started:.0f} s)")
+
+
+def _try(cmd: Command, dry_run: bool) -> process.Completed:
+    """Run a command whose failure is an expected outcome (a pull with no registry)."""
+    try:
+        return run(cmd, check=False, dry_run=dry_run)
+    except ConveyorError as exc:  # timed out
+        return process.Completed(1, "", str(exc), 0.0)
+
+
+def _run_step(cmd: Command, what: str, dry_run: bool, hint: str | None = None) -> None:
+    try:
+        run(cmd, dry_run=dry_run)
+    except process.CommandFailed as exc:
+        raise SetupFailed(f"{what} failed ({exc.returncode}): {exc.stderr_tail}",
+                          hint=hint or f"run `{cmd}` to see the whole error") from exc
+
+
+def _big_tmp() -> str:
+    """/var/tmp is on disk where /tmp may be a small tmpfs; the rootfs tar is ~200 MB."""
+    return "/var/tmp" if os.path.isdir("/var/tmp") else tempfile.gettempdir()
