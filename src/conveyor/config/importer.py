@@ -165,7 +165,8 @@ class _Importer:
         if self.notes:
             lines.append("# Not imported, or needing your attention:")
             for note in self.notes:
-                lines += textwrap.wrap(note, HEADER_WIDTH, initial_indent="#   - ", subsequent_indent="#     ")
+                lines += textwrap.wrap(note, HEADER_WIDTH, initial_indent="#   - ", subsequent_indent="#     ",
+                                       break_long_words=False, break_on_hyphens=False)
         else:
             lines.append("# Everything in the source pipeline has a local equivalent.")
         return "\n".join(lines) + "\n\n"

@@ -34,10 +34,11 @@ RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
 
 
 class Service:
-    def __init__(self, home: str | Path, *, runners: dict | None = None):
+    def __init__(self, home: str | Path, *, runners: dict | None = None, clock=time.time):
         self.home = Path(home)
+        self.clock = clock  # tests pass a fake one to reach approval timeouts
         self.store = Store(self.home / "conveyor.db")
-        self.scheduler = Scheduler(self.home, self.store, runners=runners)
+        self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
         self.lock = self.scheduler.lock
         self._poll_intervals: dict[str, float] = {}
         self._stop = threading.Event()
@@ -136,18 +137,19 @@ class Service:
 
     def _create(self, definition: PipelineDef, revisions: dict, variables: dict, trigger: dict,
                 failed_reason: str | None = None) -> dict:
-        row = ExecutionRow(str(uuid.uuid4()), 0, definition.name, time.time(), trigger, revisions, variables,
+        row = ExecutionRow(str(uuid.uuid4()), 0, definition.name, self.clock(), trigger, revisions, variables,
                            definition.raw)
         status = S.FAILED if failed_reason else S.IN_PROGRESS
         first = Transition(row.id, "execution", status, detail={"reason": failed_reason} if failed_reason else {},
-                           at=time.time())
+                           at=self.clock())
         with self.lock:
             row = self.store.create_execution(row, first)
             view = ExecutionView.build(row, self.store.transitions(row.id))
             if status == S.IN_PROGRESS:
                 self.scheduler.views[row.id] = view
         self.scheduler.wake()
-        return describe(view)
+        with self.lock:  # the scheduler thread mutates live views
+            return describe(view)
 
     # -- pushes: the git hook and the poller
     def on_push(self, repository: str, ref: str, before: str, after: str, source: str = "GitPush") -> list[dict]:
@@ -245,7 +247,8 @@ class Service:
                     self.scheduler._transition(view, "action", S.ABANDONED, run.stage, run.action, run.attempt,
                                                {"reason": "abandoned by stop", **who})
         self.scheduler.wake()
-        return describe(view)
+        with self.lock:  # the scheduler thread mutates live views
+            return describe(view)
 
     def retry(self, execution_id: str, *, stage: str | None = None, mode: str = "FAILED_ACTIONS", by: str = "") -> dict:
         if mode not in RETRY_MODES:
@@ -277,7 +280,8 @@ class Service:
             self.scheduler._transition(view, "stage", S.IN_PROGRESS, stage, detail={**detail, "reset": reset})
             self.scheduler.views[view.id] = view
         self.scheduler.wake()
-        return describe(view)
+        with self.lock:  # the scheduler thread mutates live views
+            return describe(view)
 
     def decide(self, execution_id: str, decision: str, *, comment: str = "", by: str = "",
                stage: str | None = None, action: str | None = None, token: str | None = None) -> dict:
@@ -300,12 +304,13 @@ class Service:
             if token is not None and token != run.detail.get("token"):
                 raise Conflict("the approval token does not match the approval waiting (InvalidApprovalTokenException)")
             status = S.SUCCEEDED if decision == "Approved" else S.FAILED
-            detail = {"decision": decision, "by": by, "comment": comment[:512], "decidedAt": time.time()}
+            detail = {"decision": decision, "by": by, "comment": comment[:512], "decidedAt": self.clock()}
             if status == S.FAILED:
                 detail["error"] = f"rejected by {by or 'someone'}" + (f": {comment}" if comment else "")
             self.scheduler._transition(view, "action", status, run.stage, run.action, run.attempt, detail)
         self.scheduler.wake()
-        return describe(view)
+        with self.lock:  # the scheduler thread mutates live views
+            return describe(view)
 
     # -- reads
     def view(self, execution_id: str) -> ExecutionView:
@@ -348,17 +353,20 @@ class Service:
         raise NotFound(f"no pipeline '{pipeline}'", hint="`conveyor run` inside its repository registers it")
 
     def describe(self, execution_id: str) -> dict:
-        return describe(self.view(execution_id))
+        with self.lock:  # the scheduler thread mutates live views
+            return describe(self.view(execution_id))
 
     def history(self, pipeline: str | None = None, limit: int = 20) -> list[dict]:
         rows = self.store.executions(pipeline, limit=limit)
-        return [summary(self.view(r.id)) for r in rows]
+        with self.lock:
+            return [summary(self.view(r.id)) for r in rows]
 
     def pipelines(self) -> list[dict]:
         out = []
         for reg in self.store.pipelines():
             rows = self.store.executions(reg["name"], limit=1)
-            out.append({**reg, "latest": summary(self.view(rows[0].id)) if rows else None})
+            with self.lock:
+                out.append({**reg, "latest": summary(self.view(rows[0].id)) if rows else None})
         return out
 
     def log_streams(self, execution_id: str) -> list[dict]:
