@@ -97,11 +97,11 @@ class _Action:
         return f"stage {self.stage} action {self.name}"
 
     def config(self, key: str) -> str | None:
-        value = (self.raw.get("configuration") or {}).get(key)
+        value = _dict(self.raw.get("configuration")).get(key)
         return value if isinstance(value, str) else None
 
     def artifacts(self, key: str) -> list[str]:
-        items = self.raw.get(key) or []
+        items = _list(self.raw.get(key))
         return [i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
 
 
@@ -115,14 +115,14 @@ class _Importer:
         for s, stage in enumerate(pipeline["stages"]):
             if isinstance(stage, dict):
                 name = str(stage.get("name", f"Stage{s + 1}"))
-                actions = [self._classify(name, a) for a in stage.get("actions") or [] if isinstance(a, dict)]
+                actions = [self._classify(name, a) for a in _list(stage.get("actions")) if isinstance(a, dict)]
                 self.stages.append((name, stage, actions))
         everything = [a for _, _, actions in self.stages for a in actions]
         self.producers = {art: a for a in everything for art in a.artifacts("outputArtifacts")}
         self.namespaces = {a.raw["namespace"]: a for a in everything if isinstance(a.raw.get("namespace"), str)}
 
     def _classify(self, stage: str, raw: dict) -> _Action:
-        type_id = raw.get("actionTypeId") if isinstance(raw.get("actionTypeId"), dict) else {}
+        type_id = _dict(raw.get("actionTypeId"))
         provider, category, owner = (str(type_id.get(k, "?")) for k in ("provider", "category", "owner"))
         action = _Action(stage, str(raw.get("name", "?")), raw, provider, category, owner, False)
         known_owner = "ThirdParty" if provider == "GitHub" else "AWS"
@@ -172,33 +172,32 @@ class _Importer:
         return "\n".join(lines) + "\n\n"
 
     def _variables(self) -> Items | None:
-        variables = self.pipeline.get("variables")
-        if not isinstance(variables, list) or not variables:
-            return None
         out = Items()
-        for var in variables:
-            if isinstance(var, dict):
-                out.items.append(Block().add("name", var.get("name")).add("defaultValue", var.get("defaultValue"))
-                                 .add("description", var.get("description")))
-        return out
+        for var in _list(self.pipeline.get("variables")):
+            block = Block()
+            for key in ("name", "defaultValue", "description"):
+                block.add(key, _dict(var).get(key) if isinstance(_dict(var).get(key), str) else None)
+            if block:
+                out.items.append(block)
+        return out or None
 
     def _triggers(self) -> Items | None:
-        triggers = self.pipeline.get("triggers")
-        if not isinstance(triggers, list) or not triggers:
+        triggers = _list(self.pipeline.get("triggers"))
+        if not triggers:
             return None
         git_sources = {a.name for a in self._kept() if a.provider in GIT_SOURCES}
         out = Items()
         for trigger in triggers:
-            git = trigger.get("gitConfiguration") if isinstance(trigger, dict) else None
-            if not isinstance(git, dict):
+            git = _dict(_dict(trigger).get("gitConfiguration"))
+            if not git:
                 continue
-            source = git.get("sourceActionName")
+            source = git.get("sourceActionName") if isinstance(git.get("sourceActionName"), str) else None
             if source not in git_sources:
                 self.notes.append(f"trigger for '{source}': it names no imported Git source; left out")
                 continue
             if git.get("pullRequest"):
                 self.notes.append(f"trigger for {source}: pull request filters have no local equivalent; left out")
-            for flt in git.get("push") or []:
+            for flt in _list(git.get("push")):
                 if not isinstance(flt, dict):
                     continue
                 if flt.get("tags"):
@@ -252,7 +251,7 @@ class _Importer:
         if a.provider == "CodeBuild" and a.category == "Test":
             block.add("category", "Test")
         run_order = a.raw.get("runOrder")
-        block.add("runOrder", run_order if isinstance(run_order, int) else None)
+        block.add("runOrder", run_order if isinstance(run_order, int) and not isinstance(run_order, bool) else None)
         settings = {"CodeBuild": self._codebuild, "Manual": self._manual, "ECS": self._ecs,
                     "CodeDeployToECS": self._codedeploy_to_ecs}.get(a.provider, self._git)
         settings(a, block)
@@ -262,7 +261,7 @@ class _Importer:
                 block.add(key, names)
         block.add("namespace", a.raw.get("namespace") if isinstance(a.raw.get("namespace"), str) else None)
         timeout = a.raw.get("timeoutInMinutes")
-        if isinstance(timeout, int) and "timeoutInMinutes" not in [e[0] for e in block.entries]:
+        if type(timeout) is int and "timeoutInMinutes" not in [e[0] for e in block.entries]:
             block.add("timeoutInMinutes", timeout)
         self._check_inputs(a)
         self._check_counts(a, PROVIDERS[str(block.entries[1][1])])
@@ -381,7 +380,8 @@ def _criteria(criteria: Any) -> list | dict | None:
     """CodePipeline {includes, excludes} -> conveyor.yml criteria: a list when only includes."""
     if not isinstance(criteria, dict):
         return None
-    includes, excludes = criteria.get("includes"), criteria.get("excludes")
+    includes = [p for p in _list(criteria.get("includes")) if isinstance(p, str)]
+    excludes = [p for p in _list(criteria.get("excludes")) if isinstance(p, str)]
     if not excludes:
         return list(includes) if includes else None
     out: dict[str, list] = {}
@@ -389,6 +389,14 @@ def _criteria(criteria: Any) -> list | dict | None:
         out["includes"] = list(includes)
     out["excludes"] = list(excludes)
     return out
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _strings(value: Any) -> list[str]:
