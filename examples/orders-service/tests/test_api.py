@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -45,6 +46,10 @@ class ApiTest(unittest.TestCase):
 
     def test_one_access_log_line_per_request(self):
         self.request("GET", "/health?probe=access-log")
+        # The server logs after the response is sent: give its thread a moment.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not any("probe=access-log" in line for line in self.log):
+            time.sleep(0.01)
         lines = [line for line in self.log if "probe=access-log" in line]
         self.assertEqual(len(lines), 1, self.log)
         self.assertRegex(lines[0], r'^127\.0\.0\.1 "GET /health\?probe=access-log HTTP/1\.1" 200 17 \d+\.\dms$')

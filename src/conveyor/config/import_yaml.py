@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 COMMENT_COLUMN = 48
+MAX_IMPLICIT_KEY = 1000  # YAML limits an implicit key to 1024 characters; longer ones are written "? key"
 _PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./@ +=()*:-]*")
 
 
@@ -80,7 +81,11 @@ def _block(block: Block, indent: int, lines: list[str]) -> None:
     for n, (key, value, comment) in enumerate(block.entries):
         if indent == 0 and n and isinstance(value, (Block, Items, dict)):
             lines.append("")  # top-level sections stand apart
-        head = f"{pad}{scalar(key)}:"
+        key_text = scalar(key)
+        if len(key_text) > MAX_IMPLICIT_KEY:
+            lines.append(f"{pad}? {key_text}")
+            key_text = ""
+        head = f"{pad}{key_text}:"
         if isinstance(value, dict):
             value = Block([(k, v, None) for k, v in value.items()])
         if isinstance(value, Block):

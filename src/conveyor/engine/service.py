@@ -244,8 +244,9 @@ class Service:
                     cancel = self.scheduler.workers.get((view.id, run.stage, run.action, run.attempt))
                     if cancel is not None:
                         cancel.set()
+                    why = "abandoned by stop" + (f": {who['reason']}" if who["reason"] else "")
                     self.scheduler._transition(view, "action", S.ABANDONED, run.stage, run.action, run.attempt,
-                                               {"reason": "abandoned by stop", **who})
+                                               {**who, "reason": why})
         self.scheduler.wake()
         with self.lock:  # the scheduler thread mutates live views
             return describe(view)
