@@ -78,7 +78,7 @@ class Service:
                 if self.store.ref(repository, ref) is None:
                     self.store.set_ref(repository, ref, sha)
         values = self._variables(definition, variables or {})
-        revisions = self._revisions(definition, repository, mirror, commit)
+        revisions = self._revisions(definition, repository, commit, branch)
         return self._create(definition, revisions, values, trigger or {"type": "StartPipelineExecution"})
 
     def _head_for(self, mirror: Mirror, branch: str | None, config_path: str) -> str:
@@ -115,13 +115,16 @@ class Service:
             values[name] = str(value)
         return values
 
-    def _revisions(self, definition: PipelineDef, repository: str, mirror: Mirror, commit: str) -> dict:
+    def _revisions(self, definition: PipelineDef, repository: str, commit: str, pushed: str | None) -> dict:
+        """The commit each Git source builds, fixed now (aws-semantics §2.3: HEAD at the push).
+        Sources of the definition's own repository build the commit that was pushed or asked for;
+        other sources build the head of their branch."""
         revisions = {}
         for src in definition.sources():
             repo = self._source_repository(repository, src.configuration.get("repository", "."))
             branch = src.configuration.get("branch", "main")
-            if repo == repository and (mirror.resolve(branch) == commit or src.configuration.get("repository", ".") == "."):
-                sha = commit
+            if repo == repository:
+                sha, branch = commit, pushed or branch
             else:
                 sha = self.scheduler.mirrors.fetch(repo).resolve(branch)
             revisions[src.name] = {"repository": repo, "branch": branch, "commit": sha}
