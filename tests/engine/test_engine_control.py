@@ -345,7 +345,7 @@ def test_reject_fails_the_execution_naming_who(svc, tmp_path):
     assert d["status"] == "Failed"
     assert action_of(d, "Approval", "Approve")["status"] == "Failed"
     assert action_of(d, "Approval", "Approve")["error"] == "rejected by bob: not today"
-    assert d["reason"] == "stage Approval failed: action(s) Approve failed"
+    assert d["reason"] == "stage Approval failed: Approve: rejected by bob: not today"
     assert any(e.get("error") == "rejected by bob: not today" and e.get("by") == "bob" for e in d["events"])
     assert stage_of(d, "Release")["status"] is None
 

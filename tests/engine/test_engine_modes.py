@@ -193,8 +193,7 @@ def test_queued_executions_all_succeed_one_per_stage_in_start_order(svc, tmp_pat
 
     for ex in (ex3, ex2, ex1):  # opening the gates in reverse order changes nothing
         release(gates, ex)
-    for ex in (ex1, ex2, ex3):
-        wait_until(lambda: status(svc, ex) == "Succeeded")
+    wait_until(lambda: all(status(svc, ex) == "Succeeded" for ex in (ex1, ex2, ex3)))
 
     ids = [ex1, ex2, ex3]
     for stage in ("Source", "Hold", "Final"):

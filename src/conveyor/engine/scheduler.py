@@ -180,10 +180,10 @@ class Scheduler:
             failed = [a for a, s in zip(group, statuses) if s in (S.FAILED, S.ABANDONED)]
             running = any(s == S.IN_PROGRESS for s in statuses)
             if failed and not running:
-                names = ", ".join(a.name for a in failed)
+                why = "; ".join(f"{a.name}: {run.actions[a.name].detail.get('error') or 'failed'}" for a in failed)
                 self._transition(view, "stage", S.FAILED, stage_def.name, detail={"failedActions": [a.name for a in failed]})
                 self._transition(view, "execution", S.FAILED, detail={
-                    "reason": f"stage {stage_def.name} failed: action(s) {names} failed", "stage": stage_def.name})
+                    "reason": f"stage {stage_def.name} failed: {why}", "stage": stage_def.name})
                 return True
             if not failed:
                 for action, status in zip(group, statuses):
