@@ -18,22 +18,23 @@ CORPUS = Path(__file__).parents[2] / ".." / "shared" / "corpus" / "pipeline-json
 # "rejected" (imported, but the result does not validate, and `unmapped` says why), "unreadable".
 IMPORTS = {
     "AbhishekSharmaIE__DevopsEcommerceapp__pipeline.json": ("loads", [
-        "stage Source action Source: repository 'AbhishekSharmaIE/DevopsEcommerceapp' is a placeholder taken from "
-        "FullRepositoryId; point it at your git remote (a URL or a local path)"]),
+        ("stage Source action Source: repository 'AbhishekSharmaIE/DevopsEcommerceapp' is a placeholder taken from "
+        "FullRepositoryId; point it at your git remote (a URL or a local path)")]),
     "Ahmed-ElHamidy__postfix-ecs-pipeline__pipeline.json": ("unreadable", []),
     "AliRazaqNorthbay__ECS-test__pipeline.json": ("loads", [
-        "stage Deploy: onFailure is not imported; stage conditions, retries and rollbacks have no local equivalent yet"]),
+        ("stage Deploy: onFailure is not imported; stage conditions, retries and rollbacks have no local equivalent "
+        "yet")]),
     "alvinjaison__cicdtest-node__codepipeline.json": ("loads", [
         "stage Staging: none of its actions has a local equivalent, so the stage is left out",
         "stage Staging action MyBetaStack3: CloudFormation deploy has no local equivalent",
         "stage APITest action Runscope: ThirdParty Test action Runscope has no local equivalent",
-        "stage ManualApproval action ProductionApproval: NotificationArn (SNS) is not imported; notifications come in "
-        "a later release"]),
+        ("stage ManualApproval action ProductionApproval: NotificationArn (SNS) is not imported; notifications come in "
+        "a later release")]),
     "d3rIngo__auto-pipe-terraform__codepipeline.json": ("rejected", [
         "the imported pipeline has 1 stage; conveyor.yml needs at least 2, so add stages before running it"]),
     "dopc02devops__flask-memcached-codecommit__codepipeline__pipeline.json": ("loads", [
-        "stage Deploy action DeployAction: CodeDeploy (EC2/on-premises or Lambda) deploy has no local equivalent; "
-        "Conveyor deploys containers (ECS, CodeDeployToECS)"]),
+        ("stage Deploy action DeployAction: CodeDeploy (EC2/on-premises or Lambda) deploy has no local equivalent; "
+        "Conveyor deploys containers (ECS, CodeDeployToECS)")]),
     "jeevanantham2205__Brain-Tasks-App__codepipeline.json": ("loads", []),
     "mattbernhardt23__thoughtMapBackend__pipeline-definition.json": ("loads", [
         "stage Deploy: none of its actions has a local equivalent, so the stage is left out"]),
@@ -46,8 +47,8 @@ IMPORTS = {
         "stage Source action Source: Git takes exactly 1 output artifact in conveyor.yml, this action has 0",
         "stage Build action Build: CodeBuild takes 1 to 5 input artifacts in conveyor.yml, this action has 0"]),
     "sarvaratchaganr__Secure-CICD-Pipeline-with-IAM-CloudWatch__pipeline-definition.json": ("loads", [
-        "stage Source action SourceAction: repository '<GITHUB_OWNER>/<REPO_NAME>' is a placeholder taken from "
-        "Owner/Repo; point it at your git remote (a URL or a local path)"]),
+        ("stage Source action SourceAction: repository '<GITHUB_OWNER>/<REPO_NAME>' is a placeholder taken from "
+        "Owner/Repo; point it at your git remote (a URL or a local path)")]),
     "seroche__payment-gateway-api__codepipeline.json": ("rejected", [
         "pipeline name '%ServiceName%' is not a valid name (1-100 characters of A-Z a-z 0-9 . @ - _); rename it"]),
     "sharanyach12__cicd-pipeline-aws__codepipeline__pipeline.json": ("loads", []),
@@ -235,8 +236,8 @@ def test_dropped_sources_and_stages_are_explained(tmp_path):
         "stage Source: none of its actions has a local equivalent, so the stage is left out",
         "stage Source action S3Source: S3 source has no local equivalent; replace it with a Git source",
         "stage Build is now the first stage but holds no Git source; conveyor.yml's first stage holds only Git sources",
-        "stage Build action Build: input artifact 'src' comes from stage Source action S3Source, which is left out; "
-        "produce it another way or remove it",
+        ("stage Build action Build: input artifact 'src' comes from stage Source action S3Source, which is left out; "
+        "produce it another way or remove it"),
         "stage Build action Build: #{S3Variables.ETag} refers to stage Source action S3Source, which is left out",
         "stage Deploy: none of its actions has a local equivalent, so the stage is left out",
         "stage Deploy action Stack: CloudFormation deploy has no local equivalent",
@@ -341,3 +342,31 @@ def test_what_cannot_be_imported_raises_config_error(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         import_codepipeline(tmp_path / "pipeline.json")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("junk", [None, [], {}, -1, "", True, [None], {"name": None},
+                                  pytest.param("x" * 1100, id="long-string")])
+def test_no_value_anywhere_makes_the_import_crash(tmp_path, junk):
+    """Replace every value of an importable pipeline, one at a time, by junk: a result or ConfigError."""
+    def paths(node, prefix=()):
+        yield prefix
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            yield from paths(child, prefix + (key,))
+
+    data = json.loads(write(tmp_path, [("Source", [CODECOMMIT]), ("Test", [CODEBUILD]), ("Approval", [MANUAL]),
+                                       ("Deploy", [ECS])], variables=[{"name": "tag"}]).read_text())
+    data["pipeline"]["triggers"] = [{"providerType": "CodeStarSourceConnection", "gitConfiguration": {
+        "sourceActionName": "Source", "push": [{"branches": {"includes": ["main"]}}]}}]
+    for path in list(paths(data))[1:]:
+        broken = json.loads(json.dumps(data))
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = junk
+        (tmp_path / "broken.json").write_text(json.dumps(broken))
+        try:
+            result = import_codepipeline(tmp_path / "broken.json")
+        except ConfigError:
+            continue
+        assert isinstance(yaml.safe_load(result.text), dict)

@@ -62,9 +62,8 @@ def validate_document(doc: Document) -> list[Diagnostic]:
     chk = Checker(doc)
     data = doc.data
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a single value ({data!r})"
         chk.error((), f"expected a JSON object with a 'pipeline' key (create-pipeline input or get-pipeline "
-                      f"output), got {kind}")
+                      f"output), got {type_name(data)}")
         return sorted(chk.diagnostics)
     if "pipeline" not in data:
         chk.error((), _not_a_pipeline(data))
@@ -150,7 +149,8 @@ class _PipelineCheck:
     # -- pipeline fields
     def _name(self, path: KeyPath, value: Any, what: str, required: bool = False, limit: int = LIMITS["name"],
               pattern: str = NAME_RE, charset: str = NAME_CHARSET) -> bool:
-        if value is None:
+        parent = self.chk.at(path[:-1])
+        if value is None and not (isinstance(parent, dict) and path[-1] in parent):
             if required:
                 self.chk.error(path[:-1], f"missing required key '{path[-1]}'")
             return False
@@ -194,16 +194,17 @@ class _PipelineCheck:
         if has_many:
             stores = pipeline["artifactStores"]
             if not isinstance(stores, dict):
-                chk.error(P + ("artifactStores",), f"expected a mapping of region to artifact store (e.g. "
-                                                   f"{{\"us-east-1\": {{\"type\": \"S3\", \"location\": \"BUCKET\"}}}}), "
+                example = '{"us-east-1": {"type": "S3", "location": "BUCKET"}}'
+                chk.error(P + ("artifactStores",), f"expected a mapping of region to artifact store (e.g. {example}), "
                                                    f"got {type_name(stores)}; for a single region use artifactStore")
                 return
+            lo, hi = LIMITS["region"]
             for region in stores:
-                lo, hi = LIMITS["region"]
+                rpath = P + ("artifactStores", region)
                 if not lo <= len(region) <= hi:
-                    chk.error(P + ("artifactStores", region), f"invalid region '{region}': expected {lo}-{hi} characters")
-                if chk.is_type(P + ("artifactStores", region), stores[region], dict):
-                    self._store(P + ("artifactStores", region))
+                    chk.error(rpath, f"invalid region '{region}': expected {lo}-{hi} characters")
+                if chk.is_type(rpath, stores[region], dict):
+                    self._store(rpath)
 
     def _store(self, path: KeyPath) -> None:
         chk = self.chk

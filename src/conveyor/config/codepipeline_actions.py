@@ -48,7 +48,7 @@ class ActionInfo:
     def label(self) -> str:
         return f"action '{self.name}' in stage '{self.stage_name}'"
 
-    def runs_before(self, other: "ActionInfo") -> bool:
+    def runs_before(self, other: ActionInfo) -> bool:
         """Earlier stage, or same stage with a lower runOrder (aws-semantics §2.1)."""
         return (self.stage, self.run_order) < (other.stage, other.run_order)
 

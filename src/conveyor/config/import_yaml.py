@@ -26,7 +26,7 @@ class Block:
 
     entries: list[tuple[str, Any, str | None]] = field(default_factory=list)
 
-    def add(self, key: str, value: Any, comment: str | None = None) -> "Block":
+    def add(self, key: str, value: Any, comment: str | None = None) -> Block:
         if value is not None:
             self.entries.append((key, value, comment))
         return self

@@ -65,17 +65,19 @@ class ImportResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def import_codepipeline(path: str | Path) -> ImportResult:
-    diagnostics = validate_file(path)
+def import_codepipeline(path: str | Path, display: str | None = None) -> ImportResult:
+    """The conveyor.yml for the CodePipeline definition at `path`; `display` names the file in diagnostics."""
+    diagnostics = validate_file(path, display)
     try:
-        doc = load_file(path)
+        doc = load_file(path, display)
     except ConfigError:
         raise ConfigError(diagnostics) from None
     pipeline = doc.data.get("pipeline") if isinstance(doc.data, dict) else None
     stages = pipeline.get("stages") if isinstance(pipeline, dict) else None
     if not isinstance(stages, list) or not any(isinstance(s, dict) for s in stages):
         if not any(d.severity == "error" for d in diagnostics):
-            diagnostics.append(Diagnostic(str(path), 1, 1, "pipeline.stages", "nothing to import: no stages"))
+            diagnostics.append(Diagnostic(display or str(path), 1, 1, "pipeline.stages",
+                                          "nothing to import: no stages"))
         raise ConfigError(diagnostics)
     importer = _Importer(pipeline, Path(path).name)
     return ImportResult(importer.run(), importer.notes, diagnostics)
