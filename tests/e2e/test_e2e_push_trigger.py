@@ -4,6 +4,7 @@ end to end through the real daemon; a push that only touches excluded paths does
 from __future__ import annotations
 
 import textwrap
+import time
 
 from conftest import git, wait_until
 
@@ -97,3 +98,15 @@ def test_polling_picks_up_a_push_without_a_hook(tmp_path, daemon):
     polled = wait_until(lambda: [r for r in daemon.json("history") if r["commit"] == sha], 30,
                         what="the poller to start an execution")
     assert polled[0]["trigger"]["type"] == "PollForSourceChanges"
+
+    # The poll interval is stored with the pipeline: after a restart the 1 s interval still holds
+    # (the 15 s default would miss the deadline below).
+    daemon("down")
+    daemon("up")
+    time.sleep(2.5)  # let the restarted poller make its first pass, so the push waits for the next
+    (work / "hello.txt").write_text("v3\n")
+    git("commit", "--quiet", "-am", "v3", cwd=work)
+    sha3 = git("rev-parse", "HEAD", cwd=work)
+    git("push", "--quiet", "origin", "main", cwd=work)
+    wait_until(lambda: [r for r in daemon.json("history") if r["commit"] == sha3], 8,
+               what="the poller to pick up a push after a restart")

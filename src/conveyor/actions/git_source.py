@@ -14,7 +14,9 @@ class GitSource:
         rev = ctx.revision
         if not rev:
             raise ActionFailed("no revision was recorded for this source when the execution started")
-        mirror = ctx.mirrors.fetch(rev["repository"])
+        mirror = ctx.mirrors.mirror(rev["repository"])
+        if not mirror.has(rev["commit"]):  # fetched when the execution started; fetch only if pruned since
+            mirror = ctx.mirrors.fetch(rev["repository"])
         info = mirror.info(rev["commit"])
         out = ctx.new_output()
         mirror.export(rev["commit"], out)

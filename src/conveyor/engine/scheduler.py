@@ -44,6 +44,12 @@ class Scheduler:
         self.clock = clock
         self.lock = threading.RLock()
         self.views: dict[str, ExecutionView] = {}  # active executions (InProgress / Stopping)
+        # What changed since the last pass: only these executions are advanced, and only these
+        # pipelines re-examine their stage locks, so a pass costs what changed, not what exists.
+        self._dirty: set[str] = set()
+        self._dirty_pipelines: set[str] = set()
+        self._last_sweep = 0.0
+        self._to_start: list[threading.Thread] = []
         self.workers: dict[tuple[str, str, str, int], threading.Event] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -92,7 +98,7 @@ class Scheduler:
                 view = ExecutionView.build(row, self.store.transitions(row.id))
                 if view.status not in S.ACTIVE_EXECUTION:
                     continue
-                self.views[row.id] = view
+                self.track(view)
                 for run in view.running_actions():
                     if self._action_def(view, run.stage, run.action).provider == "Manual":
                         continue
@@ -109,27 +115,50 @@ class Scheduler:
         self.wake()
 
     # -- the reconcile pass
-    def tick(self) -> None:
+    def track(self, view: ExecutionView) -> None:
+        """Hand an active execution (new, retried or recovered) to the loop."""
         with self.lock:
-            for _ in range(100):  # bounded: each pass either changes something or we stop
-                changed = False
-                by_pipeline: dict[str, list[ExecutionView]] = {}
-                for view in sorted(self.views.values(), key=lambda v: v.row.seq):
-                    by_pipeline.setdefault(view.pipeline, []).append(view)
-                for views in by_pipeline.values():
-                    for view in views:
-                        changed |= self._advance(view)
-                    changed |= self._admit(views)
-                for vid in [v for v, view in self.views.items() if view.status not in S.ACTIVE_EXECUTION]:
-                    del self.views[vid]
-                if not changed:
-                    return
+            self.views[view.id] = view
+            self._dirty.add(view.id)
+            self._dirty_pipelines.add(view.pipeline)
+        self.wake()
 
-    def _admit(self, views: list[ExecutionView]) -> bool:
-        """Let waiting executions into their next stage, honouring the execution mode."""
-        changed = False
+    def tick(self) -> None:
+        try:
+            self._pass()
+        finally:
+            with self.lock:
+                threads, self._to_start = self._to_start, []
+            for thread in threads:
+                thread.start()
+
+    def _pass(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if now - self._last_sweep >= TICK_SECONDS:  # timeouts: look at whatever is running
+                self._last_sweep = now
+                self._dirty |= {v.id for v in self.views.values() if v.running_actions()}
+            for _ in range(10_000):  # bounded: each pass either changes something or we stop
+                dirty, self._dirty = self._dirty, set()
+                pipelines, self._dirty_pipelines = self._dirty_pipelines, set()
+                if not dirty and not pipelines:
+                    return
+                for view in sorted((self.views[i] for i in dirty if i in self.views), key=lambda v: v.row.seq):
+                    self._advance(view)
+                for pipeline in pipelines:
+                    views = sorted((v for v in self.views.values() if v.pipeline == pipeline), key=lambda v: v.row.seq)
+                    self._admit(views, dirty)
+                for vid in [v for v in dirty | self._dirty if v in self.views
+                            and self.views[v].status not in S.ACTIVE_EXECUTION]:
+                    del self.views[vid]
+
+    def _admit(self, views: list[ExecutionView], dirty: set[str]) -> None:
+        """Let waiting executions into their next stage, honouring the execution mode. In
+        PARALLEL mode nothing waits on anyone, so only executions that changed can move."""
         waiting: dict[str, list[ExecutionView]] = {}
         for view in views:
+            if view.definition.execution_mode == "PARALLEL" and view.id not in dirty:
+                continue
             nxt = view.next_stage()
             if nxt is not None:
                 waiting.setdefault(nxt, []).append(view)
@@ -138,7 +167,6 @@ class Scheduler:
             if mode == "PARALLEL":
                 for view in queue:
                     self._enter(view, stage)
-                changed |= bool(queue)
                 continue
             if mode == "SUPERSEDED" and len(queue) > 1:
                 newest = queue[-1]
@@ -147,12 +175,9 @@ class Scheduler:
                         "reason": f"superseded by execution {newest.id} while waiting for stage {stage}",
                         "supersededBy": newest.id})
                 queue = [newest]
-                changed = True
             if any(v.holds(stage) for v in views):
                 continue
             self._enter(queue[0], stage)
-            changed = True
-        return changed
 
     def _enter(self, view: ExecutionView, stage: str) -> None:
         self._transition(view, "stage", S.IN_PROGRESS, stage)
@@ -251,8 +276,10 @@ class Scheduler:
         cancel = threading.Event()
         key = (view.id, stage.name, action.name, attempt)
         self.workers[key] = cancel
-        threading.Thread(target=self._work, args=(view, stage, action, attempt, cancel),
-                         name=f"action-{view.id[:8]}-{action.name}", daemon=True).start()
+        # Started by tick() once it lets go of the lock: Thread.start() waits for the new thread
+        # to be scheduled, which under load is long enough to stall every other execution.
+        self._to_start.append(threading.Thread(target=self._work, args=(view, stage, action, attempt, cancel),
+                                               name=f"action-{view.id[:8]}-{action.name}", daemon=True))
 
     def _work(self, view: ExecutionView, stage: StageDef, action: ActionDef, attempt: int,
               cancel: threading.Event) -> None:
@@ -323,6 +350,8 @@ class Scheduler:
         S.check_transition(scope, current, status)
         t = self.store.append(Transition(view.id, scope, status, stage, action, attempt, detail or {}, self.clock()))
         view.apply(t)
+        self._dirty.add(view.id)
+        self._dirty_pipelines.add(view.pipeline)
         for listener in self.listeners:
             listener(view, t)
         return t

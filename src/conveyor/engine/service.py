@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from conveyor.config.model import PipelineDef
 from conveyor.config.pipeline import load_pipeline_text
@@ -40,7 +39,6 @@ class Service:
         self.store = Store(self.home / "conveyor.db")
         self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
         self.lock = self.scheduler.lock
-        self._poll_intervals: dict[str, float] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -71,8 +69,7 @@ class Service:
         if pipeline is not None and definition.name != pipeline:
             raise UserError(f"{config_path} at {commit[:7]} defines pipeline '{definition.name}', not '{pipeline}'")
         first_registration = not any(p["name"] == definition.name for p in self.store.pipelines())
-        self.store.register_pipeline(definition.name, repository, config_path)
-        self._poll_intervals[repository] = definition.poll_interval
+        self.store.register_pipeline(definition.name, repository, config_path, definition.poll_interval)
         if first_registration:
             for ref, sha in mirror.heads().items():
                 if self.store.ref(repository, ref) is None:
@@ -149,8 +146,7 @@ class Service:
             row = self.store.create_execution(row, first)
             view = ExecutionView.build(row, self.store.transitions(row.id))
             if status == S.IN_PROGRESS:
-                self.scheduler.views[row.id] = view
-        self.scheduler.wake()
+                self.scheduler.track(view)
         with self.lock:  # the scheduler thread mutates live views
             return describe(view)
 
@@ -210,10 +206,12 @@ class Service:
     def _poll_loop(self) -> None:
         last: dict[str, float] = {}
         while not self._stop.wait(1.0):
+            intervals: dict[str, float] = {}  # a repository shared by pipelines: the shortest wins
             for reg in self.store.pipelines():
-                repo = reg["repository"]
-                interval = self._poll_intervals.get(repo, 15.0)
-                if interval <= 0 or time.time() - last.get(repo, 0) < interval:
+                if reg["poll_interval"] > 0:
+                    intervals[reg["repository"]] = min(reg["poll_interval"], intervals.get(reg["repository"], 1e9))
+            for repo, interval in intervals.items():
+                if time.time() - last.get(repo, 0) < interval:
                     continue
                 last[repo] = time.time()
                 try:
@@ -282,8 +280,7 @@ class Service:
             detail = {"retry": mode, "by": by}
             self.scheduler._transition(view, "execution", S.IN_PROGRESS, detail=detail)
             self.scheduler._transition(view, "stage", S.IN_PROGRESS, stage, detail={**detail, "reset": reset})
-            self.scheduler.views[view.id] = view
-        self.scheduler.wake()
+            self.scheduler.track(view)
         with self.lock:  # the scheduler thread mutates live views
             return describe(view)
 

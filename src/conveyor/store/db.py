@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS pipelines (
     name TEXT PRIMARY KEY,
     repository TEXT NOT NULL,
     config_path TEXT NOT NULL,
+    poll_interval REAL NOT NULL DEFAULT 15,
     registered_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS executions (
@@ -106,12 +107,13 @@ class Store:
             self._db.close()
 
     # -- pipelines
-    def register_pipeline(self, name: str, repository: str, config_path: str) -> None:
+    def register_pipeline(self, name: str, repository: str, config_path: str, poll_interval: float) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO pipelines (name, repository, config_path, registered_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET repository = excluded.repository, config_path = excluded.config_path",
-                (name, repository, config_path, time.time()))
+                "INSERT INTO pipelines (name, repository, config_path, poll_interval, registered_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET repository = excluded.repository, "
+                "config_path = excluded.config_path, poll_interval = excluded.poll_interval",
+                (name, repository, config_path, poll_interval, time.time()))
 
     def pipelines(self) -> list[dict]:
         with self._lock:

@@ -72,6 +72,11 @@ class Mirror:
             raise UserError(f"branch '{branch}' not found in {self.repository} (branches: {known})",
                             hint="push the branch first, or set `branch:` on the Git source") from None
 
+    def has(self, commit: str) -> bool:
+        if not (self.path / "HEAD").exists():
+            return False
+        return run(git("cat-file", "-e", f"{commit}^{{commit}}", git_dir=str(self.path)), check=False).returncode == 0
+
     def show(self, commit: str, path: str) -> str | None:
         done = run(git("show", f"{commit}:{path}", git_dir=str(self.path)), check=False)
         return done.stdout if done.returncode == 0 else None
@@ -114,6 +119,11 @@ class GitMirrors:
         name = Path(repository.rstrip("/")).name.removesuffix(".git") or "repo"
         digest = hashlib.sha256(repository.encode()).hexdigest()[:12]
         return self.root / f"{name}-{digest}.git"
+
+    def mirror(self, repository: str) -> Mirror:
+        """The mirror as it is, without fetching (it may not exist yet: see Mirror.has)."""
+        repository = normalize(repository)
+        return Mirror(repository, self.path(repository))
 
     def fetch(self, repository: str) -> Mirror:
         repository = normalize(repository)
