@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import action, git, wait_until
+from e2e_support import action, git, wait_until
 
 
 def pipeline(marks: Path) -> str:

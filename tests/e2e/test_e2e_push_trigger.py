@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 import time
 
-from conftest import git, wait_until
+from e2e_support import git, wait_until
 
 from conveyor.cli.demo import hook_script
 

@@ -4,16 +4,15 @@ source variables (aws-semantics §2.7, §2.9)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import shutil
 import stat
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conveyor.engine.artifacts import ArtifactStore, tree_digest
-from conveyor.engine.service import Service
+from engine_support import wait_until
 
 
 def make_tree(root: Path, files: dict[str, str], executable: tuple[str, ...] = ()) -> Path:
@@ -112,6 +111,11 @@ AUTHOR = {"GIT_AUTHOR_NAME": "Grace Hopper", "GIT_AUTHOR_EMAIL": "grace@example.
           "GIT_COMMITTER_EMAIL": "ci@example.com", "GIT_COMMITTER_DATE": "2024-05-07T10:00:00+00:00",
           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, **AUTHOR}).stdout
+
 PIPELINE = """\
 name: source
 pipeline:
@@ -123,30 +127,6 @@ pipeline:
       actions:
         - {name: Look, provider: Command, command: [ls, -a], inputArtifacts: [src]}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env={**os.environ, **AUTHOR}).stdout
-
-
-def wait_until(fn, timeout: float = 10.0, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-@pytest.fixture
-def svc(tmp_path):
-    service = Service(tmp_path / "home")
-    service.start(polling=False)
-    yield service
-    service.shutdown()
 
 
 def test_the_git_source_exports_the_committed_tree_and_its_variables(svc, tmp_path):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,36 +11,9 @@ import pytest
 
 from conveyor.engine.service import Service
 from conveyor.errors import Conflict, UserError
+from engine_support import GATE, make_repo, wait_until
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
-           "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-GATE = 'while [ ! -e "$GATES/$CONVEYOR_EXECUTION_ID" ]; do sleep 0.02; done'
 UNRESOLVED = "An action in this pipeline failed because one or more variables could not be resolved: Action name="
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
-
-
-def make_repo(path: Path, conveyor_yml: str) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    (path / "conveyor.yml").write_text(conveyor_yml)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial commit")
-    return path
-
-
-def wait_until(fn, timeout: float = 10.0, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 class FakeClock:
@@ -53,14 +25,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def svc(tmp_path):
-    service = Service(tmp_path / "home")
-    service.start(polling=False)
-    yield service
-    service.shutdown()
 
 
 @pytest.fixture

@@ -3,18 +3,14 @@ execution exposes, and a real run where one action's output variable reaches a l
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
 from conveyor.config.pipeline import load_pipeline_text
-from conveyor.engine.service import Service
 from conveyor.engine.variables import UnresolvedVariables, resolve
 from conveyor.engine.view import ExecutionView
 from conveyor.store.db import ExecutionRow, Transition
+from engine_support import git, wait_until
 
 MESSAGE = "An action in this pipeline failed because one or more variables could not be resolved: Action name="
 NAMESPACES = {
@@ -142,33 +138,6 @@ def test_a_running_action_exposes_no_namespace_yet():
 
 
 # --- a real run ---------------------------------------------------------------------------------
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com", "GIT_COMMITTER_NAME": "Ada",
-           "GIT_COMMITTER_EMAIL": "ada@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
-
-
-def wait_until(fn, timeout: float = 10.0, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-@pytest.fixture
-def svc(tmp_path):
-    service = Service(tmp_path / "home")
-    service.start(polling=False)
-    yield service
-    service.shutdown()
 
 
 RUN = """\
