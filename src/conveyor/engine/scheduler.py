@@ -50,6 +50,10 @@ class Scheduler:
         self._dirty_pipelines: set[str] = set()
         self._last_sweep = 0.0
         self._to_start: list[threading.Thread] = []
+        # Finished actions, handed over by their worker threads and recorded by the next pass, so
+        # that a burst of completions costs one commit and no contention on the engine lock.
+        self._completed: list[tuple] = []
+        self._completed_lock = threading.Lock()
         self.workers: dict[tuple[str, str, str, int], threading.Event] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -134,23 +138,54 @@ class Scheduler:
 
     def _pass(self) -> None:
         with self.lock:
-            now = time.monotonic()
-            if now - self._last_sweep >= TICK_SECONDS:  # timeouts: look at whatever is running
-                self._last_sweep = now
-                self._dirty |= {v.id for v in self.views.values() if v.running_actions()}
-            for _ in range(10_000):  # bounded: each pass either changes something or we stop
-                dirty, self._dirty = self._dirty, set()
-                pipelines, self._dirty_pipelines = self._dirty_pipelines, set()
-                if not dirty and not pipelines:
-                    return
-                for view in sorted((self.views[i] for i in dirty if i in self.views), key=lambda v: v.row.seq):
-                    self._advance(view)
-                for pipeline in pipelines:
-                    views = sorted((v for v in self.views.values() if v.pipeline == pipeline), key=lambda v: v.row.seq)
-                    self._admit(views, dirty)
-                for vid in [v for v in dirty | self._dirty if v in self.views
-                            and self.views[v].status not in S.ACTIVE_EXECUTION]:
-                    del self.views[vid]
+            try:
+                with self.store.transaction():
+                    self._reconcile()
+            except Exception:
+                # The rows were rolled back: what is in memory may be ahead of them. Start over
+                # from the rows, as after a restart, and start nothing this pass decided.
+                self._to_start.clear()
+                self._reload()
+                raise
+
+    def _reload(self) -> None:
+        self.views.clear()
+        for row in self.store.executions(active_only=True, limit=100_000):
+            view = ExecutionView.build(row, self.store.transitions(row.id))
+            if view.status in S.ACTIVE_EXECUTION:
+                self.views[row.id] = view
+                self._dirty.add(row.id)
+                self._dirty_pipelines.add(view.pipeline)
+        running = {(v.id, r.stage, r.action, r.attempt) for v in self.views.values() for r in v.running_actions()}
+        for key in [k for k in self.workers if k not in running]:
+            self.workers.pop(key).set()
+
+    def _reconcile(self) -> None:
+        with self._completed_lock:
+            completed, self._completed = self._completed, []
+        for execution_id, stage, action, attempt, status, detail in completed:
+            self.workers.pop((execution_id, stage, action, attempt), None)
+            view = self.views.get(execution_id)
+            current = view.stages[stage].actions.get(action) if view is not None else None
+            if current is not None and current.attempt == attempt and current.status == S.IN_PROGRESS:
+                self._transition(view, "action", status, stage, action, attempt, detail)
+        now = time.monotonic()
+        if now - self._last_sweep >= TICK_SECONDS:  # timeouts: look at whatever is running
+            self._last_sweep = now
+            self._dirty |= {v.id for v in self.views.values() if v.running_actions()}
+        for _ in range(10_000):  # bounded: each pass either changes something or we stop
+            dirty, self._dirty = self._dirty, set()
+            pipelines, self._dirty_pipelines = self._dirty_pipelines, set()
+            if not dirty and not pipelines:
+                return
+            for view in sorted((self.views[i] for i in dirty if i in self.views), key=lambda v: v.row.seq):
+                self._advance(view)
+            for pipeline in pipelines:
+                views = sorted((v for v in self.views.values() if v.pipeline == pipeline), key=lambda v: v.row.seq)
+                self._admit(views, dirty)
+            for vid in [v for v in dirty | self._dirty if v in self.views
+                        and self.views[v].status not in S.ACTIVE_EXECUTION]:
+                del self.views[vid]
 
     def _admit(self, views: list[ExecutionView], dirty: set[str]) -> None:
         """Let waiting executions into their next stage, honouring the execution mode. In
@@ -273,16 +308,19 @@ class Scheduler:
                 "customData": conf.get("customData"), "externalEntityLink": conf.get("externalEntityLink")})
             return
         self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt, {})
+        namespaces = view.variables()
+        inputs = {name: view.artifact(name) for name in action.input_artifacts}
         cancel = threading.Event()
         key = (view.id, stage.name, action.name, attempt)
         self.workers[key] = cancel
-        # Started by tick() once it lets go of the lock: Thread.start() waits for the new thread
-        # to be scheduled, which under load is long enough to stall every other execution.
-        self._to_start.append(threading.Thread(target=self._work, args=(view, stage, action, attempt, cancel),
-                                               name=f"action-{view.id[:8]}-{action.name}", daemon=True))
+        # Started by tick() after its commit and outside the lock: Thread.start() waits for the
+        # new thread to be scheduled, which under load is long enough to stall every execution.
+        self._to_start.append(threading.Thread(
+            target=self._work, args=(view, stage, action, attempt, cancel, namespaces, inputs),
+            name=f"action-{view.id[:8]}-{action.name}", daemon=True))
 
     def _work(self, view: ExecutionView, stage: StageDef, action: ActionDef, attempt: int,
-              cancel: threading.Event) -> None:
+              cancel: threading.Event, namespaces: dict, digests: dict) -> None:
         run_dir = self.run_dir(view.id, stage.name, action.name, attempt)
         run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(view.id, stage.name, action.name, attempt)
@@ -294,14 +332,11 @@ class Scheduler:
                 log_file.flush()
 
             try:
-                with self.lock:
-                    namespaces = view.variables()
-                    inputs = {}
-                    for name in action.input_artifacts:
-                        digest = view.artifact(name)
-                        if digest is None:
-                            raise ActionFailed(f"input artifact '{name}' has not been produced")
-                        inputs[name] = self.artifacts.path(digest)
+                inputs = {}
+                for name, digest in digests.items():
+                    if digest is None:
+                        raise ActionFailed(f"input artifact '{name}' has not been produced")
+                    inputs[name] = self.artifacts.path(digest)
                 conf = resolve(action.configuration, namespaces, action.name)
                 runner = self.runners.get(action.provider)
                 if runner is None:
@@ -328,13 +363,10 @@ class Scheduler:
                 detail, status = {"error": f"internal error: {exc}"}, S.FAILED
             if status == S.FAILED:
                 emit(f"[conveyor] {detail['error']}")
-        with self.lock:
-            self.workers.pop((view.id, stage.name, action.name, attempt), None)
-            if self._stop.is_set():
-                return  # shutting down: the attempt stays InProgress and is re-run at next start
-            current = view.stages[stage.name].actions.get(action.name)
-            if current is not None and current.attempt == attempt and current.status == S.IN_PROGRESS:
-                self._transition(view, "action", status, stage.name, action.name, attempt, detail)
+        if self._stop.is_set():
+            return  # shutting down: the attempt stays InProgress and is re-run at next start
+        with self._completed_lock:
+            self._completed.append((view.id, stage.name, action.name, attempt, status, detail))
         self.wake()
 
     # -- helpers

@@ -14,9 +14,10 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = 1
 
@@ -166,6 +167,19 @@ class Store:
         args.append(limit)
         with self._lock:
             return [_execution(r) for r in self._db.execute(sql, args)]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group appends into one commit (the scheduler commits a whole pass at once). Holds the
+        store's lock throughout, so other threads' writes wait rather than interleave."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- transitions
     def append(self, t: Transition) -> Transition:
