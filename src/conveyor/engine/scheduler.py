@@ -54,6 +54,7 @@ class Scheduler:
         # that a burst of completions costs one commit and no contention on the engine lock.
         self._completed: list[tuple] = []
         self._completed_lock = threading.Lock()
+        self._taken: list[tuple] = []  # results the current pass took from _completed
         self.workers: dict[tuple[str, str, str, int], threading.Event] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -98,10 +99,7 @@ class Scheduler:
         """Rebuild active executions from the rows. An action that was running when the daemon
         died is marked interrupted and will run again; a waiting approval simply keeps waiting."""
         with self.lock:
-            for row in self.store.executions(active_only=True, limit=100_000):
-                view = ExecutionView.build(row, self.store.transitions(row.id))
-                if view.status not in S.ACTIVE_EXECUTION:
-                    continue
+            for view in self._load_active():
                 self.track(view)
                 for run in view.running_actions():
                     if self._action_def(view, run.stage, run.action).provider == "Manual":
@@ -143,19 +141,24 @@ class Scheduler:
                     self._reconcile()
             except Exception:
                 # The rows were rolled back: what is in memory may be ahead of them. Start over
-                # from the rows, as after a restart, and start nothing this pass decided.
+                # from the rows, as after a restart, start nothing this pass decided, and hand
+                # the action results it had taken back to the next pass.
                 self._to_start.clear()
+                with self._completed_lock:
+                    self._completed = self._taken + self._completed
                 self._reload()
                 raise
+            self._taken = []
+
+    def _load_active(self) -> list[ExecutionView]:
+        views = (ExecutionView.build(row, self.store.transitions(row.id))
+                 for row in self.store.executions(active_only=True, limit=100_000))
+        return [v for v in views if v.status in S.ACTIVE_EXECUTION]
 
     def _reload(self) -> None:
         self.views.clear()
-        for row in self.store.executions(active_only=True, limit=100_000):
-            view = ExecutionView.build(row, self.store.transitions(row.id))
-            if view.status in S.ACTIVE_EXECUTION:
-                self.views[row.id] = view
-                self._dirty.add(row.id)
-                self._dirty_pipelines.add(view.pipeline)
+        for view in self._load_active():
+            self.track(view)
         running = {(v.id, r.stage, r.action, r.attempt) for v in self.views.values() for r in v.running_actions()}
         for key in [k for k in self.workers if k not in running]:
             self.workers.pop(key).set()
@@ -163,6 +166,7 @@ class Scheduler:
     def _reconcile(self) -> None:
         with self._completed_lock:
             completed, self._completed = self._completed, []
+        self._taken = completed
         for execution_id, stage, action, attempt, status, detail in completed:
             self.workers.pop((execution_id, stage, action, attempt), None)
             view = self.views.get(execution_id)
