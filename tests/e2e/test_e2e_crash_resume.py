@@ -5,6 +5,7 @@ running is stopped first); a waiting approval keeps its token."""
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -132,3 +133,54 @@ def test_kill_at_random_moments_loses_nothing(repo, daemon):
     assert runs(marks, "work") >= 1
     assert action(done, "Work", "Work")["status"] == "Succeeded"
     assert os.path.exists(daemon.home / "conveyor.db")
+
+
+@pytest.mark.podman
+def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_path, daemon):
+    from conveyor.providers.local.containers import detect_engine, image_exists
+    from conveyor.stack.components import BUSYBOX_IMAGE
+
+    engine = detect_engine()
+    if not image_exists(engine, BUSYBOX_IMAGE):
+        pytest.skip(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
+    work = tmp_path / "boxed"
+    work.mkdir()
+    git("init", "--quiet", "-b", "main", cwd=work)
+    (work / "conveyor.yml").write_text(textwrap.dedent(f"""\
+        name: boxed
+        pipeline:
+          pollIntervalSeconds: 0
+          stages:
+            - name: Source
+              actions:
+                - {{name: Source, provider: Git, outputArtifacts: [src]}}
+            - name: Work
+              actions:
+                - name: Boxed
+                  provider: Command
+                  image: {BUSYBOX_IMAGE}
+                  command: [sh, -c, "echo started; sleep 12; echo finished"]
+                  inputArtifacts: [src]
+        """))
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "-m", "boxed", cwd=work)
+    ex = daemon.json("run", "--repo", str(work))
+
+    def containers() -> list[str]:
+        out = subprocess.run([engine.binary, "ps", "--all", "--format", "{{.Names}}", "--filter",
+                              "label=conveyor.run"], capture_output=True, text=True).stdout
+        return [n for n in out.split() if ex["id"] in n]
+
+    first = wait_until(containers, 30, what="the action's container")
+    started = time.monotonic()
+    daemon.kill9()
+    assert containers() == first  # the container outlives the daemon…
+    daemon("up")
+    # …until recovery removes it, long before its 12 s sleep would have ended on its own.
+    wait_until(lambda: first[0] not in containers(), 8, what="the interrupted container to be removed")
+    assert time.monotonic() - started < 10
+    done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] == "Succeeded" and e, 60,
+                      what="the re-run to succeed")
+    boxed = action(done, "Work", "Boxed")
+    assert boxed["attempt"] == 2
+    assert "finished" in daemon("logs", ex["id"], "--stage", "Work").stdout
