@@ -82,3 +82,13 @@ def action(ex: dict, stage: str, name: str) -> dict:
                 if a["name"] == name:
                     return a
     raise KeyError((stage, name))
+
+
+def pipeline_repo(path: Path, conveyor_yml: str) -> Path:
+    """A git repository at `path` whose one commit holds `conveyor_yml`."""
+    path.mkdir(parents=True)
+    git("init", "--quiet", "-b", "main", cwd=path)
+    (path / "conveyor.yml").write_text(conveyor_yml)
+    git("add", "-A", cwd=path)
+    git("commit", "--quiet", "-m", "pipeline", cwd=path)
+    return path

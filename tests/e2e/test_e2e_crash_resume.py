@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import action, git, wait_until
+from e2e_support import action, pipeline_repo, wait_until
 
 
 def pipeline(marks: Path) -> str:
@@ -46,14 +46,8 @@ def pipeline(marks: Path) -> str:
 
 @pytest.fixture
 def repo(tmp_path):
-    work = tmp_path / "repo"
-    work.mkdir()
-    git("init", "--quiet", "-b", "main", cwd=work)
     marks = tmp_path / "marks"
-    (work / "conveyor.yml").write_text(pipeline(marks))
-    git("add", "-A", cwd=work)
-    git("commit", "--quiet", "-m", "crashy", cwd=work)
-    return work, marks
+    return pipeline_repo(tmp_path / "repo", pipeline(marks)), marks
 
 
 def runs(marks: Path, name: str) -> int:
@@ -143,10 +137,7 @@ def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_pat
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):
         pytest.skip(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
-    work = tmp_path / "boxed"
-    work.mkdir()
-    git("init", "--quiet", "-b", "main", cwd=work)
-    (work / "conveyor.yml").write_text(textwrap.dedent(f"""\
+    work = pipeline_repo(tmp_path / "boxed", textwrap.dedent(f"""\
         name: boxed
         pipeline:
           pollIntervalSeconds: 0
@@ -162,8 +153,6 @@ def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_pat
                   command: [sh, -c, "echo started; sleep 12; echo finished"]
                   inputArtifacts: [src]
         """))
-    git("add", "-A", cwd=work)
-    git("commit", "--quiet", "-m", "boxed", cwd=work)
     ex = daemon.json("run", "--repo", str(work))
 
     def containers() -> list[str]:
