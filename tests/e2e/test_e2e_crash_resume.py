@@ -113,6 +113,11 @@ def test_kill_while_waiting_for_approval_keeps_the_approval(repo, daemon):
     assert runs(marks, "work") == 1
     approval = action(done, "Approval", "Approve")["approval"]
     assert approval["comment"] == "after the crash" and approval["decision"] == "Approved"
+    # who approved, and why, is part of the history
+    row = daemon.json("history")[0]
+    assert [(a["action"], a["decision"], a["comment"]) for a in row["approvals"]] == [
+        ("Approval.Approve", "Approved", "after the crash")]
+    assert f"approved by {approval['by']}: after the crash" in daemon("history").stdout
 
 
 def test_kill_at_random_moments_loses_nothing(repo, daemon):

@@ -129,7 +129,7 @@ def status(args) -> int:
         return 0
     render.table(([p["name"], (p["latest"] or {}).get("status", "-"), render.short((p["latest"] or {}).get("id")),
                    render.commit_of(p["latest"] or {}), render.clock((p["latest"] or {}).get("startedAt")),
-                   render._waiting(p["latest"]) if p["latest"] else "", p["repository"]] for p in pipelines),
+                   render.detail(p["latest"]) if p["latest"] else "", p["repository"]] for p in pipelines),
                  ["PIPELINE", "STATUS", "EXECUTION", "COMMIT", "STARTED", "NOW", "REPOSITORY"])
     return 0
 

@@ -59,16 +59,23 @@ def history(rows: list[dict]) -> None:
         echo("no executions yet — start one with `conveyor run`")
         return
     table(([short(r["id"]), r["seq"], r["pipeline"], r["status"], r["trigger"].get("type", ""), commit_of(r),
-            clock(r["startedAt"]), duration(r["duration"]), r.get("reason") or _waiting(r)] for r in rows),
+            clock(r["startedAt"]), duration(r["duration"]), detail(r)] for r in rows),
           ["EXECUTION", "#", "PIPELINE", "STATUS", "TRIGGER", "COMMIT", "STARTED", "DURATION", "DETAIL"])
 
 
-def _waiting(r: dict) -> str:
+def waiting(r: dict) -> str:
     if r.get("awaitingApproval"):
         return "awaiting approval: " + ", ".join(r["awaitingApproval"])
     if r.get("waitingFor") and r["status"] == "InProgress":
         return f"waiting to enter {r['waitingFor']}"
     return ""
+
+
+def detail(r: dict) -> str:
+    """One line on an execution for tables: why it ended, what it waits for, or who approved."""
+    decisions = "; ".join(f"{a['decision'].lower()} by {a['by'] or '?'}" + (f": {a['comment']}" if a.get("comment") else "")
+                          for a in r.get("approvals") or [])
+    return r.get("reason") or waiting(r) or decisions
 
 
 def execution(ex: dict) -> None:
@@ -80,9 +87,9 @@ def execution(ex: dict) -> None:
          + (f" by {trig['by']}" if trig.get("by") else ""))
     for name, rev in (ex.get("revisions") or {}).items():
         echo(f"source    {name}: {rev['repository']} {rev['branch']}@{rev['commit'][:7]}")
-    waiting = _waiting(ex)
-    if waiting:
-        echo(f"now       {waiting}")
+    now = waiting(ex)
+    if now:
+        echo(f"now       {now}")
     echo("")
     for stage in ex["stages"]:
         span = duration(stage["endedAt"] - stage["startedAt"]) if stage.get("endedAt") and stage.get("startedAt") else ""

@@ -29,6 +29,7 @@ def summary(view: ExecutionView) -> dict[str, Any]:
         "currentStage": view.current,
         "waitingFor": waiting,
         "awaitingApproval": [f"{r.stage}.{r.action}" for r in approvals],
+        "approvals": _decisions(view),
         "reason": view.detail.get("reason") or _first_error(view),
     }
 
@@ -86,3 +87,10 @@ def _first_error(view: ExecutionView) -> str | None:
             if run is not None and run.detail.get("error"):
                 return f"{stage.name}.{run.action}: {run.detail['error']}"
     return None
+
+
+def _decisions(view: ExecutionView) -> list[dict[str, Any]]:
+    """Who approved or rejected what, when, and why: for history and audit."""
+    return [{"action": f"{stage.name}.{run.action}", "decision": run.detail["decision"], "by": run.detail.get("by"),
+             "comment": run.detail.get("comment"), "at": run.detail.get("decidedAt")}
+            for stage in view.stages.values() for run in stage.history if run.detail.get("decision")]
