@@ -1,3 +1,6 @@
+import socket
+import threading
+
 import pytest
 
 from conveyor.errors import ConveyorError, UserError
@@ -145,6 +148,57 @@ def test_docker_needs_a_running_engine_not_just_a_cli(monkeypatch):
     monkeypatch.setattr(containers.shutil, "which", lambda name: None)
     assert containers.docker_running() is False
     assert containers.detect_engine() == podman
+
+
+# --- the Docker-compatible API socket --------------------------------------------------------
+
+def test_api_service_and_what_a_build_container_mounts():
+    assert str(podman.api_service("/var/lib/conveyor/podman.sock")) == (
+        "podman system service --time=0 unix:///var/lib/conveyor/podman.sock")
+    conf = {"CONTAINERS_REGISTRIES_CONF": "/var/lib/conveyor/registries.conf"}
+    assert podman.api_service("/s.sock", conf).display() == (
+        "CONTAINERS_REGISTRIES_CONF=/var/lib/conveyor/registries.conf "
+        "podman system service --time=0 unix:///s.sock")
+    access = containers.engine_access("/var/lib/conveyor/podman.sock")
+    cmd = podman.run("localhost/conveyor/build:latest", ["docker", "version"], rm=True,
+                     mounts=access.mounts, env=access.env)
+    assert str(cmd) == (
+        "podman run --rm --env DOCKER_HOST=unix:///var/run/docker.sock "
+        "--volume /var/lib/conveyor/podman.sock:/var/run/docker.sock "
+        "localhost/conveyor/build:latest docker version")
+
+
+def test_a_docker_engine_is_reached_through_its_own_socket(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    service = containers.ensure_api_service(docker, str(tmp_path))
+    assert (service.socket, service.proc) == ("/var/run/docker.sock", None)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+    assert containers.host_docker_socket() == "/run/user/1000/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+    assert containers.host_docker_socket() == "/var/run/docker.sock"
+    service.stop()  # not ours: nothing to stop
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_api_answers_only_a_200_ping(tmp_path):
+    path = str(tmp_path / "api.sock")
+    assert not containers.api_answers(path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen()
+        replies = [b"HTTP/1.1 200 OK\r\n\r\nOK", b"HTTP/1.1 404 Not Found\r\n\r\n"]
+
+        def serve():
+            for reply in replies:
+                conn, _ = server.accept()
+                with conn:
+                    assert conn.recv(1024).startswith(b"GET /_ping HTTP/1.0\r\n")
+                    conn.sendall(reply)
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        assert containers.api_answers(path)
+        assert not containers.api_answers(path)
+        thread.join(5)
 
 
 # --- the real engine --------------------------------------------------------------------------

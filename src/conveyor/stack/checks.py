@@ -21,6 +21,7 @@ from conveyor.providers.local import containers
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
 from conveyor.stack import components as c
+from conveyor.stack import images
 from conveyor.stack.containers_conf import missing_settings
 
 SETUP_FIX = "conveyor setup"
@@ -93,17 +94,22 @@ def engine_status(eng: ContainerEngine) -> Status:
     return Status("engine", True, f"{eng.name} {version} ({why})")
 
 
-def image_origin(eng: ContainerEngine, ref: str) -> str | None:
-    """How an image was made (its origin label), '' when unlabelled, None when absent."""
+def image_labels(eng: ContainerEngine, ref: str) -> dict[str, str] | None:
+    """An image's labels ({} when it has none), None when the image is absent."""
     cmd = eng.image_inspect(ref, format="{{json .Config.Labels}}")
     done = run(cmd, check=False, dry_run=False)
     if not done.ok:
         return None
     try:
-        labels = json.loads(done.stdout.strip().splitlines()[0]) or {}
+        return json.loads(done.stdout.strip().splitlines()[0]) or {}
     except (ValueError, IndexError):
-        labels = {}
-    return labels.get(c.ORIGIN_LABEL, "")
+        return {}
+
+
+def image_origin(eng: ContainerEngine, ref: str) -> str | None:
+    """How an image was made (its origin label), '' when unlabelled, None when absent."""
+    labels = image_labels(eng, ref)
+    return None if labels is None else labels.get(c.ORIGIN_LABEL, "")
 
 
 def image_status(eng: ContainerEngine, ref: str) -> Status:
@@ -111,6 +117,27 @@ def image_status(eng: ContainerEngine, ref: str) -> Status:
     if origin is None:
         return Status(ref, False, "not built", SETUP_FIX)
     return Status(ref, True, origin or "present (made outside conveyor setup)")
+
+
+def recipe_current(labels: dict[str, str], recipe: str) -> bool:
+    """Made from `recipe` — or made outside `conveyor setup` (no recipe label): then it is
+    the user's image and stays as it is.
+
+    >>> recipe_current({c.RECIPE_LABEL: "abc"}, "abc"), recipe_current({}, "abc")
+    (True, True)
+    """
+    return labels.get(c.RECIPE_LABEL, recipe) == recipe
+
+
+def build_image_status(eng: ContainerEngine, ref: str = c.BUILD_IMAGE) -> Status:
+    labels = image_labels(eng, ref)
+    if labels is None:
+        return Status(ref, False, "not built", SETUP_FIX)
+    origin = labels.get(c.ORIGIN_LABEL) or "present (made outside conveyor setup)"
+    if not recipe_current(labels, images.build_recipe()):
+        return Status(ref, False, f"{origin}; out of date (its packages, Containerfile or aws "
+                                  f"shim changed)", SETUP_FIX)
+    return Status(ref, True, origin)
 
 
 def conf_text(path: str) -> str:
@@ -153,6 +180,7 @@ def default_checks() -> list[tuple[str, Check]]:
         (c.BUSYBOX_IMAGE, lambda: [image_status(engine(), c.BUSYBOX_IMAGE)]),
         ("run probe", lambda: [probe_status(engine())]),
         (c.BASE_IMAGE, lambda: [image_status(engine(), c.BASE_IMAGE)]),
+        (c.BUILD_IMAGE, lambda: [build_image_status(engine())]),
     ]
 
 

@@ -3,9 +3,9 @@ the podman settings some sandboxes need, and the pure decisions over them.
 
 Other modules import the image names from here:
 
-    >>> from conveyor.stack.components import BASE_IMAGE, BUSYBOX_IMAGE
-    >>> BASE_IMAGE
-    'localhost/conveyor/python:3-slim'
+    >>> from conveyor.stack.components import BASE_IMAGE, BUILD_IMAGE, BUSYBOX_IMAGE
+    >>> BASE_IMAGE, BUILD_IMAGE
+    ('localhost/conveyor/python:3-slim', 'localhost/conveyor/build:latest')
 """
 
 from __future__ import annotations
@@ -38,6 +38,32 @@ BUSYBOX_CMD = '["/bin/sh"]'
 MMDEBSTRAP_TIMEOUT = 900.0
 #: The statically linked busybox from Debian's busybox-static.
 BUSYBOX_BINARY = "/bin/busybox"
+
+#: The default image CodeBuild actions run in: a Debian root filesystem with what buildspecs
+#: call, a `docker` client (it drives the host's engine through a mounted API socket) and the
+#: `aws` shim (stack/aws_shim.py). Debian's Essential packages (coreutils, tar, gzip, grep, sed,
+#: findutils, diffutils, …) come with every root filesystem; these are added to them.
+BUILD_IMAGE = "localhost/conveyor/build:latest"
+BUILD_PACKAGES = ("bash", "ca-certificates", "git", "python3", "python-is-python3",
+                  "python3-pip", "python3-venv", "curl", "jq", "make", "zip", "unzip",
+                  "xz-utils", "procps")
+#: The root filesystem under BUILD_IMAGE, kept so that a new aws shim or docker client only
+#: rebuilds the top layer (~3 s instead of ~30 s); its layers are shared, so it costs no space.
+BUILD_ROOTFS_IMAGE = "localhost/conveyor/build-rootfs:bookworm"
+BUILD_CMD = '["/bin/bash"]'
+#: CodeBuild's images let `pip install` write to the system Python; Debian refuses (PEP 668)
+#: unless told otherwise. A build container is thrown away, so allow it.
+BUILD_ENV = ("LANG=C.UTF-8", "PIP_BREAK_SYSTEM_PACKAGES=1")
+#: Bookworm ships the docker client only inside docker.io (client and daemon, ~150 MB
+#: installed); setup takes just its client binary. Version 20.10 speaks API 1.41, which
+#: podman 4.3's Docker-compatible service serves (minimum 1.24), so no DOCKER_API_VERSION pin.
+DOCKER_CLIENT_PACKAGE = "docker.io"
+DOCKER_CLIENT_MEMBER = "usr/bin/docker"
+#: Where the docker client and the aws shim go in BUILD_IMAGE.
+BUILD_TOOLS_DIR = "/usr/local/bin"
+#: A digest of what BUILD_IMAGE is made from (packages, shim, Containerfile): when it no longer
+#: matches, `conveyor setup` rebuilds the image and doctor says it is out of date.
+RECIPE_LABEL = "io.conveyor.recipe"
 
 # --- packages -----------------------------------------------------------------------------
 

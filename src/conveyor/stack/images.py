@@ -1,9 +1,11 @@
-"""How Conveyor makes its two images without a registry.
+"""How Conveyor makes its images without a registry.
 
 BUSYBOX_IMAGE: a root filesystem tar holding Debian's static /bin/busybox and a symlink per
 applet, imported FROM scratch. BASE_IMAGE: a Debian root filesystem with Python made by
 mmdebstrap from Debian's packages, imported (used only when pulling python:3.12-slim fails).
-Both carry the ORIGIN_LABEL saying how they were made.
+BUILD_IMAGE: BUILD_ROOTFS_IMAGE (mmdebstrap, BUILD_PACKAGES) plus a layer holding the docker
+client taken from Debian's docker.io package and the aws shim. All carry the ORIGIN_LABEL
+saying how they were made; the build images also carry a RECIPE_LABEL (see `build_recipe`).
 
     >>> str(mmdebstrap_command("/tmp/base.tar"))
     'mmdebstrap --variant=apt --include=python3,python-is-python3,ca-certificates --format=tar bookworm /tmp/base.tar'
@@ -11,14 +13,22 @@ Both carry the ORIGIN_LABEL saying how they were made.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import shutil
 import tarfile
 from collections.abc import Iterable
 
 from conveyor.providers.local.process import Command
+from conveyor.stack import aws_shim
 from conveyor.stack.components import (
-    BASE_CMD, BASE_PACKAGES, BUSYBOX_BINARY, BUSYBOX_CMD, DEBIAN_SUITE, MMDEBSTRAP_TIMEOUT,
-    ORIGIN_LABEL)
+    APT_ENV, APT_TIMEOUT, BASE_CMD, BASE_PACKAGES, BUILD_CMD, BUILD_ENV, BUILD_PACKAGES,
+    BUILD_ROOTFS_IMAGE, BUILD_TOOLS_DIR, BUSYBOX_BINARY, BUSYBOX_CMD, DEBIAN_SUITE,
+    DOCKER_CLIENT_PACKAGE, MMDEBSTRAP_TIMEOUT, ORIGIN_LABEL, RECIPE_LABEL, short_version)
+
+#: The second stage of BUILD_IMAGE; its context holds just the two files it copies.
+BUILD_CONTAINERFILE = f"FROM {BUILD_ROOTFS_IMAGE}\nCOPY docker aws {BUILD_TOOLS_DIR}/\n"
 
 #: Fixed file times make the busybox layer byte-identical on every build.
 _EPOCH = 0
@@ -63,8 +73,8 @@ def busybox_import_changes(origin: str) -> list[str]:
     return [f"CMD {BUSYBOX_CMD}", _label(origin)]
 
 
-def mmdebstrap_command(tar_path: str) -> Command:
-    return Command(["mmdebstrap", "--variant=apt", "--include=" + ",".join(BASE_PACKAGES),
+def mmdebstrap_command(tar_path: str, packages: Iterable[str] = BASE_PACKAGES) -> Command:
+    return Command(["mmdebstrap", "--variant=apt", "--include=" + ",".join(packages),
                     "--format=tar", DEBIAN_SUITE, tar_path], timeout=MMDEBSTRAP_TIMEOUT)
 
 
@@ -81,8 +91,79 @@ def base_import_changes(origin: str) -> list[str]:
     return [f"CMD {BASE_CMD}", "ENV LANG=C.UTF-8", _label(origin)]
 
 
-def _label(origin: str) -> str:
-    return f'LABEL {ORIGIN_LABEL}="{origin}"'
+# --- BUILD_IMAGE -----------------------------------------------------------------------------
+
+def build_rootfs_origin() -> str:
+    return f"mmdebstrap {DEBIAN_SUITE} {','.join(BUILD_PACKAGES)}"
+
+
+def build_rootfs_changes() -> list[str]:
+    """The import changes of BUILD_ROOTFS_IMAGE, its recipe label last."""
+    return [*_build_rootfs_settings(), _label(build_rootfs_recipe(), RECIPE_LABEL)]
+
+
+def build_rootfs_recipe() -> str:
+    return _digest(_build_rootfs_settings())
+
+
+def build_recipe() -> str:
+    """A digest of everything BUILD_IMAGE is made from (rootfs recipe, Containerfile, shim);
+    stored in its RECIPE_LABEL, so a changed recipe shows the image is out of date."""
+    return _digest([build_rootfs_recipe(), BUILD_CONTAINERFILE, aws_shim_source()])
+
+
+def _build_rootfs_settings() -> list[str]:
+    """CMD, ENV and the origin label (which names the packages)."""
+    return [f"CMD {BUILD_CMD}", *(f"ENV {pair}" for pair in BUILD_ENV),
+            _label(build_rootfs_origin())]
+
+
+def build_origin(docker_version: str) -> str:
+    """
+    >>> build_origin("20.10.24+dfsg1-1+deb12u1+b6")
+    'mmdebstrap bookworm + docker.io 20.10.24 client + aws shim'
+    """
+    return (f"mmdebstrap {DEBIAN_SUITE} + {DOCKER_CLIENT_PACKAGE} {short_version(docker_version)} "
+            f"client + aws shim")
+
+
+def docker_client_download_command(directory: str) -> Command:
+    """Fetch the docker.io .deb into `directory` (it is not installed; only its client is used)."""
+    return Command(["apt-get", "download", DOCKER_CLIENT_PACKAGE], cwd=directory, env=APT_ENV,
+                   timeout=APT_TIMEOUT)
+
+
+def deb_version_command(deb: str) -> Command:
+    return Command(["dpkg-deb", "--field", deb, "Version"])
+
+
+def deb_extract_command(deb: str, directory: str) -> Command:
+    return Command(["dpkg-deb", "--extract", deb, directory])
+
+
+def aws_shim_source() -> str:
+    with open(aws_shim.__file__, encoding="utf-8") as f:
+        return f.read()
+
+
+def write_build_context(directory: str, docker_client: str) -> None:
+    """The second stage's context: Containerfile, the docker client and the aws shim (0755)."""
+    os.makedirs(directory, exist_ok=True)
+    shutil.copyfile(docker_client, os.path.join(directory, "docker"))
+    with open(os.path.join(directory, "aws"), "w", encoding="utf-8") as f:
+        f.write(aws_shim_source())
+    with open(os.path.join(directory, "Containerfile"), "w", encoding="utf-8") as f:
+        f.write(BUILD_CONTAINERFILE)
+    for name in ("docker", "aws"):
+        os.chmod(os.path.join(directory, name), 0o755)
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def _label(value: str, key: str = ORIGIN_LABEL) -> str:
+    return f'LABEL {key}="{value}"'
 
 
 def _info(name: str, kind: bytes, mode: int, *, size: int = 0,

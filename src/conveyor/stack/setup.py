@@ -4,13 +4,16 @@ Steps, each printing one line (✓ done or already there, → doing, ✗ failed 
 packages (apt, only the missing ones) → engine (a running Docker engine, else podman) →
 BUSYBOX_IMAGE (FROM scratch, busybox-static) → run probe (adding the sandbox settings to
 containers.conf only if the plain run fails for the reasons they fix) → BASE_IMAGE (pull and
-tag, else mmdebstrap + import). A second run only observes, so it takes seconds.
+tag, else mmdebstrap + import) → BUILD_IMAGE (mmdebstrap + import of BUILD_ROOTFS_IMAGE, then
+a layer with the docker client from docker.io's .deb and the aws shim). A second run only
+observes, so it takes seconds.
 
     >>> run_setup(print, dry_run=True)                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -45,6 +48,7 @@ def run_setup(echo: Echo, *, dry_run: bool = False) -> int:
         ensure_busybox_image(echo, eng, dry_run)
         ensure_run_works(echo, eng, dry_run)
         ensure_base_image(echo, eng, dry_run)
+        ensure_build_image(echo, eng, dry_run)
     except ConveyorError as exc:
         fix = f" — fix: {exc.hint}" if exc.hint else ""
         echo(f"✗ {exc}{fix}")
@@ -72,7 +76,7 @@ def ensure_packages(echo: Echo, dry_run: bool) -> None:
                           hint=f"sudo {fix}, or run `sudo conveyor setup`")
     echo(f"→ installing {', '.join(missing)}…")
     try:
-        run(Command(["apt-get", "update"], env=c.APT_ENV, timeout=c.APT_TIMEOUT), dry_run=dry_run)
+        run(_apt_update(), dry_run=dry_run)
         run(Command(["apt-get", "install", "-y", *missing], env=c.APT_ENV, timeout=c.APT_TIMEOUT),
             dry_run=dry_run)
     except ConveyorError as exc:
@@ -192,6 +196,70 @@ def ensure_base_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
         echo(f"✓ {c.BASE_IMAGE} ({origin}, {time.monotonic() - started:.0f} s)")
 
 
+def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
+    labels = checks.image_labels(eng, c.BUILD_IMAGE)
+    if labels is not None and checks.recipe_current(labels, images.build_recipe()):
+        echo(f"✓ {c.BUILD_IMAGE} ({labels.get(c.ORIGIN_LABEL) or 'present'})")
+        return
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=_big_tmp()) as tmp:
+        ensure_build_rootfs(echo, eng, tmp, dry_run)
+        echo(f"→ {'rebuilding' if labels is not None else 'building'} {c.BUILD_IMAGE}: the "
+             f"docker client from {c.DOCKER_CLIENT_PACKAGE} and the aws shim…")
+        version = fetch_docker_client(tmp, dry_run)
+        context = os.path.join(tmp, "context")
+        if dry_run:
+            echo(f"$ (write {context}: Containerfile, docker, aws)")
+        else:
+            images.write_build_context(context, os.path.join(tmp, "deb", c.DOCKER_CLIENT_MEMBER))
+        origin = images.build_origin(version)
+        build = eng.build(context, file=os.path.join(context, "Containerfile"),
+                          tags=[c.BUILD_IMAGE],
+                          labels={c.ORIGIN_LABEL: origin, c.RECIPE_LABEL: images.build_recipe()})
+        _run_step(build, f"building {c.BUILD_IMAGE}", dry_run)
+    if not dry_run:
+        echo(f"✓ {c.BUILD_IMAGE} ({origin}, {time.monotonic() - started:.0f} s)")
+
+
+def ensure_build_rootfs(echo: Echo, eng: ContainerEngine, tmp: str, dry_run: bool) -> None:
+    """BUILD_ROOTFS_IMAGE, unless the one there was made from the current recipe."""
+    labels = checks.image_labels(eng, c.BUILD_ROOTFS_IMAGE) or {}
+    if labels.get(c.RECIPE_LABEL) == images.build_rootfs_recipe():
+        return
+    origin = images.build_rootfs_origin()
+    echo(f"→ building {c.BUILD_ROOTFS_IMAGE} with {origin} (about 30 s)…")
+    tar = os.path.join(tmp, "rootfs.tar")
+    _run_step(images.mmdebstrap_command(tar, c.BUILD_PACKAGES),
+              f"building {c.BUILD_ROOTFS_IMAGE} with mmdebstrap", dry_run, hint=MMDEBSTRAP_FIX)
+    _run_step(eng.import_image(tar, c.BUILD_ROOTFS_IMAGE, images.build_rootfs_changes()),
+              f"importing {c.BUILD_ROOTFS_IMAGE}", dry_run)
+    if not dry_run:
+        os.remove(tar)
+
+
+def fetch_docker_client(tmp: str, dry_run: bool) -> str:
+    """Download docker.io's .deb into `tmp` and extract it to tmp/deb; returns its version.
+    Nothing is installed on the host."""
+    download = images.docker_client_download_command(tmp)
+    fix = f"apt-get update && cd /tmp && {download}"
+    if not _try(download, dry_run).ok:  # no or stale package lists: update once, then retry
+        _run_step(_apt_update(), "apt-get update", dry_run, hint=fix)
+        _run_step(download, f"downloading {c.DOCKER_CLIENT_PACKAGE}", dry_run, hint=fix)
+    if dry_run:
+        return "VERSION"
+    debs = glob.glob(os.path.join(tmp, f"{c.DOCKER_CLIENT_PACKAGE}_*.deb"))
+    if not debs:
+        raise SetupFailed(f"`{download}` left no .deb in {tmp}", hint=fix)
+    version = run(images.deb_version_command(debs[0]), dry_run=False).stdout.strip()
+    _run_step(images.deb_extract_command(debs[0], os.path.join(tmp, "deb")),
+              f"extracting {c.DOCKER_CLIENT_PACKAGE}", dry_run)
+    return version
+
+
+def _apt_update() -> Command:
+    return Command(["apt-get", "update"], env=c.APT_ENV, timeout=c.APT_TIMEOUT)
+
+
 def _try(cmd: Command, dry_run: bool) -> process.Completed:
     """Run a command whose failure is an expected outcome (a pull with no registry)."""
     try:
@@ -209,5 +277,5 @@ def _run_step(cmd: Command, what: str, dry_run: bool, hint: str | None = None) -
 
 
 def _big_tmp() -> str:
-    """/var/tmp is on disk where /tmp may be a small tmpfs; the rootfs tar is ~200 MB."""
+    """/var/tmp is on disk where /tmp may be a small tmpfs; a rootfs tar is 200–400 MB."""
     return "/var/tmp" if os.path.isdir("/var/tmp") else tempfile.gettempdir()

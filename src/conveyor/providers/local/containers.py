@@ -1,7 +1,8 @@
 """The container engine: podman by default, docker when a Docker engine is actually running.
 
 Builders return `Command`s (argv as data, nothing runs); `process.run`/`process.stream` run
-them. A few helpers at the bottom execute (`image_exists`, `run_probe`, `detect_engine`).
+them. A few helpers at the bottom execute (`image_exists`, `run_probe`, `detect_engine`,
+`ensure_api_service`).
 
     >>> engine = ContainerEngine("podman")
     >>> str(engine.run("localhost/app:1", ["python", "app.py"], name="web", detach=True,
@@ -13,10 +14,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conveyor.errors import ConveyorError, UserError
+from conveyor.providers.local import process
 from conveyor.providers.local.process import Command, Completed, run
 
 #: Engines we can drive; podman is the default (it needs no daemon).
@@ -29,6 +34,13 @@ DOCKER_INFO_TIMEOUT = 10.0
 LOCAL_REGISTRY_HOSTS = ("localhost", "127.0.0.1")
 #: How long a probe container may take (first run of an image sets up storage).
 PROBE_TIMEOUT = 60.0
+#: Where a docker client looks for its engine by default, on the host and in a container.
+DOCKER_SOCKET = "/var/run/docker.sock"
+#: The podman API service's socket and log, under the directory given to ensure_api_service.
+PODMAN_API_SOCKET = "podman.sock"
+PODMAN_API_LOG = "podman-api.log"
+#: How long `podman system service` may take to answer its first /_ping (~0.2 s here).
+API_START_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,27 @@ def registry_host(ref: str) -> str | None:
 def is_local_registry(ref: str) -> bool:
     host = registry_host(ref)
     return host is not None and host.rsplit(":", 1)[0] in LOCAL_REGISTRY_HOSTS
+
+
+@dataclass(frozen=True)
+class EngineAccess:
+    """The mounts and environment a container needs for its docker client to drive the host's
+    engine (builds run `docker build` and `docker push` this way; images and containers it
+    makes are the host's, and bind mounts it asks for name host paths)."""
+
+    mounts: tuple[Mount, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def engine_access(socket_path: str) -> EngineAccess:
+    """Mount the engine's API socket where docker clients look for it by default.
+
+    >>> access = engine_access("/var/lib/conveyor/podman.sock")
+    >>> [m.arg() for m in access.mounts], dict(access.env)
+    (['/var/lib/conveyor/podman.sock:/var/run/docker.sock'], {'DOCKER_HOST': 'unix:///var/run/docker.sock'})
+    """
+    return EngineAccess((Mount(socket_path, DOCKER_SOCKET),),
+                        {"DOCKER_HOST": f"unix://{DOCKER_SOCKET}"})
 
 
 @dataclass(frozen=True)
@@ -191,6 +224,12 @@ class ContainerEngine:
         """Prints just the client version, e.g. 4.3.1."""
         return self._cmd("version", "--format", "{{.Client.Version}}")
 
+    def api_service(self, socket_path: str, env: Mapping[str, str] | None = None) -> Command:
+        """podman's Docker-compatible API on a UNIX socket, never timing out (podman only).
+        `env` e.g. CONTAINERS_REGISTRIES_CONF: the service, not the client, reaches registries."""
+        return Command([self.binary, "system", "service", "--time=0", f"unix://{socket_path}"],
+                       env=dict(env) if env else None)
+
 
 # --- helpers that execute -------------------------------------------------------------------
 
@@ -225,3 +264,71 @@ def detect_engine() -> ContainerEngine:
     if chosen:
         return ContainerEngine(chosen)
     return ContainerEngine("docker" if docker_running() else "podman")
+
+
+# --- the Docker-compatible API socket ------------------------------------------------------
+
+@dataclass
+class ApiService:
+    """An engine API socket; `proc` is set only when we started the service (then `stop` it)."""
+
+    socket: str
+    proc: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            process.terminate(self.proc)
+            self.proc = None
+            if os.path.exists(self.socket):
+                os.unlink(self.socket)
+
+
+def api_answers(socket_path: str, timeout: float = 2.0) -> bool:
+    """Does a Docker-compatible API answer `GET /_ping` with 200 on this socket?"""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(socket_path)
+            conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            return conn.recv(64).split(b" ")[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+def host_docker_socket() -> str:
+    """A Docker engine's socket: $DOCKER_HOST when it is unix://, else DOCKER_SOCKET."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host.removeprefix("unix://") if host.startswith("unix://") else DOCKER_SOCKET
+
+
+def ensure_api_service(engine: ContainerEngine, directory: str,
+                       env: Mapping[str, str] | None = None,
+                       timeout: float = API_START_TIMEOUT) -> ApiService:
+    """The socket of the engine's Docker-compatible API. With podman, reuse the service
+    answering on DIRECTORY/podman.sock or start one with `env` added to its environment (its
+    output in DIRECTORY/podman-api.log); with docker, the engine's own socket.
+
+        >>> service = ensure_api_service(ContainerEngine("podman"), "/var/lib/conveyor")  # doctest: +SKIP
+        >>> engine_access(service.socket)   # what a build container mounts   # doctest: +SKIP
+        >>> service.stop()                  # only stops what it started        # doctest: +SKIP
+    """
+    if not engine.is_podman:
+        return ApiService(host_docker_socket())
+    sock = os.path.join(directory, PODMAN_API_SOCKET)
+    if api_answers(sock):
+        return ApiService(sock)
+    os.makedirs(directory, exist_ok=True)
+    if os.path.exists(sock):  # left by a service that died
+        os.unlink(sock)
+    log_path = os.path.join(directory, PODMAN_API_LOG)
+    service = ApiService(sock, process.start(engine.api_service(sock, env), log_path=log_path))
+    deadline = time.monotonic() + timeout
+    while not api_answers(sock):
+        code = service.proc.poll() if service.proc else None
+        if code is not None or time.monotonic() > deadline:
+            service.stop()
+            what = f"exited with {code}" if code is not None else f"did not answer in {timeout:g} s"
+            raise ConveyorError(f"`{engine.api_service(sock)}` {what}",
+                                hint=f"see {log_path}")
+        time.sleep(0.05)
+    return service
