@@ -9,7 +9,7 @@ from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 KINDS = ("conveyor", "pipeline", "buildspec", "appspec", "taskdef", "imagedefinitions")
-NOT_YET = {"buildspec": "the build release", "appspec": "the blue/green release", "taskdef": "the services release",
+NOT_YET = {"appspec": "the blue/green release", "taskdef": "the services release",
            "imagedefinitions": "the services release"}
 
 
@@ -47,9 +47,11 @@ def validate(args) -> int:
         kind = args.kind or detect_kind(path)
         if kind in NOT_YET:
             raise UserError(f"{path}: validating {kind} files arrives with {NOT_YET[kind]}",
-                            hint="`conveyor validate` checks conveyor.yml and CodePipeline JSON (--kind pipeline) today")
+                            hint="`conveyor validate` checks conveyor.yml, buildspec.yml and CodePipeline JSON (--kind pipeline) today")
         if kind == "pipeline":
             from conveyor.config.codepipeline import validate_file
+        elif kind == "buildspec":
+            from conveyor.config.buildspec import check_buildspec_file as validate_file
         else:
             from conveyor.config.pipeline import check_file as validate_file
         found = validate_file(path, str(path))
