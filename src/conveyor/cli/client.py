@@ -40,6 +40,9 @@ class Client:
     def post(self, path: str, body: dict | None = None) -> Any:
         return self._call("POST", path, body or {})
 
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path, None)
+
     def _call(self, method: str, path: str, body: dict | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from conveyor import __version__
-from conveyor.cli import commands, daemonctl, files
+from conveyor.cli import commands, daemonctl, files, secrets
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 
@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="re-run every action of the stage, not only failed ones")
     sp.add_argument("--follow", "-f", action="store_true")
     sp.add_argument("--json", action="store_true")
+
+    sp = cmd("secret", secrets.secret, "store secrets (encrypted at rest, masked in every log and API answer)")
+    ssub = sp.add_subparsers(dest="secret_command", metavar="set|ls|rm", parser_class=Parser, required=True)
+    ss = ssub.add_parser("set", help="set NAME from standard input (never from an argument)")
+    ss.add_argument("name")
+    ss = ssub.add_parser("ls", help="names and dates, never values")
+    ss.add_argument("--json", action="store_true")
+    ss = ssub.add_parser("rm", help="remove a secret")
+    ss.add_argument("name")
 
     sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
     sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")

@@ -27,6 +27,7 @@ from conveyor.engine.artifacts import ArtifactStore
 from conveyor.engine.variables import UnresolvedVariables, resolve
 from conveyor.engine.view import ExecutionView
 from conveyor.providers.local.git import GitMirrors
+from conveyor.secrets.masking import default_masker
 from conveyor.store.db import Store, Transition
 
 log = logging.getLogger("conveyor.engine")
@@ -330,9 +331,10 @@ class Scheduler:
         log_path = self.log_path(view.id, stage.name, action.name, attempt)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         staged: list[Path] = []
+        masker = default_masker()
         with open(log_path, "a", encoding="utf-8", errors="replace") as log_file:
             def emit(line: str) -> None:
-                log_file.write(line + "\n")
+                log_file.write(masker.mask(line) + "\n")  # whole lines, so no secret is split
                 log_file.flush()
 
             try:

@@ -24,6 +24,7 @@ from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
 from conveyor.providers.local.git import ZERO, Mirror, normalize
+from conveyor.secrets.store import SecretStore
 from conveyor.store.db import ExecutionRow, Store, Transition
 
 log = logging.getLogger("conveyor.service")
@@ -38,11 +39,13 @@ class Service:
         self.clock = clock  # tests pass a fake one to reach approval timeouts
         self.store = Store(self.home / "conveyor.db")
         self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
+        self.secrets = SecretStore(self.home)
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
     def start(self, polling: bool = True) -> None:
+        self.secrets.mask_all()  # every stored value is masked in logs and API answers from now on
         self.scheduler.start()
         if polling:
             self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
@@ -390,3 +393,18 @@ class Service:
             data = f.read(1 << 20)
         cut = data.rfind(b"\n") + 1 if len(data) == 1 << 20 else len(data)
         return data[:cut].decode("utf-8", errors="replace"), offset + cut
+
+    # -- secrets (values go in, never out: reads list names and dates only)
+    def set_secret(self, name: str, value: str, by: str = "") -> dict:
+        self.secrets.set(name, value)
+        log.info("secret %s set by %s", name, by or "?")
+        return {"name": name, "set": True}
+
+    def list_secrets(self) -> list[dict]:
+        return [{"name": s.name, "createdAt": s.created_at.timestamp(), "updatedAt": s.updated_at.timestamp()}
+                for s in self.secrets.list()]
+
+    def delete_secret(self, name: str, by: str = "") -> dict:
+        self.secrets.delete(name)
+        log.info("secret %s removed by %s", name, by or "?")
+        return {"name": name, "deleted": True}

@@ -183,7 +183,7 @@ class SecretStore:
         except InvalidTag:
             raise ConveyorError(f"secret '{name}' cannot be decrypted with {self.key_path}",
                                 hint="the key file was replaced, or secrets.db comes from another data directory; "
-                                     f"restore the matching key, or set the secret again") from None
+                                     "restore the matching key, or set the secret again") from None
 
     def list(self) -> list[SecretInfo]:
         """Names and dates only, by name; never values."""

@@ -1,5 +1,6 @@
 """The daemon's HTTP JSON API: a thin adapter over the Service. Every route but /api/v1/health
-needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600).
+needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600). Every answer
+passes through the secret masker, so no stored secret value leaves the daemon.
 
     GET  /api/v1/health
     GET  /api/v1/pipelines
@@ -11,6 +12,9 @@ needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600).
     POST /api/v1/executions/ID/approval              {decision, comment, stage, action, token}
     GET  /api/v1/executions/ID/logs
     GET  /api/v1/executions/ID/logs/STAGE/ACTION/ATTEMPT?offset=N
+    GET  /api/v1/secrets                             names and dates, never values
+    POST /api/v1/secrets                             {name, value}
+    DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
 """
 
@@ -28,6 +32,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from conveyor import __version__
 from conveyor.engine.service import Service
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.secrets.masking import default_masker
 
 log = logging.getLogger("conveyor.api")
 
@@ -57,6 +62,11 @@ class Api:
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs", lambda q, b, id: self.service.log_streams(id))
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs/(?P<stage>[^/]+)/(?P<action>[^/]+)/(?P<attempt>\d+)",
           self.log_text)
+        r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets())
+        r("POST", r"/api/v1/secrets", lambda q, b: self.service.set_secret(
+            str(b["name"]), str(b["value"]), by=str(b.get("by", ""))))
+        r("DELETE", r"/api/v1/secrets/(?P<name>.+)", lambda q, b, name: self.service.delete_secret(
+            name, by=str(q.get("by", ""))))
         r("POST", r"/api/v1/triggers/git", lambda q, b: self.service.on_push(
             str(b["repository"]), str(b["ref"]), str(b.get("before", "")), str(b["after"])))
 
@@ -91,7 +101,8 @@ class Api:
                 return 401, _error("Unauthorized", "missing or wrong API token",
                                    "the CLI reads the token from the data directory; use the same CONVEYOR_HOME")
             try:
-                return 200, fn(query, body, **{k: unquote(v) for k, v in match.groupdict().items()})
+                result = fn(query, body, **{k: unquote(v) for k, v in match.groupdict().items()})
+                return 200, default_masker().mask_json(result)
             except ConfigError as exc:
                 return 400, {**_error("ConfigError", str(exc), exc.hint),
                              "diagnostics": [d.to_json() for d in exc.diagnostics]}
@@ -156,6 +167,9 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:
             self._dispatch("POST")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.address_string(), format % args)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.engine.service import Service
+from conveyor.secrets.masking import MaskingFilter
 from conveyor.server.api import Api, make_server
 
 log = logging.getLogger("conveyor.daemon")
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())
     token = homes.read_or_create_token(root)
     service = Service(root)
     server = make_server(Api(service, token), args.host, args.port)
