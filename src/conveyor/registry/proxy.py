@@ -1,0 +1,340 @@
+"""The registry address users and builds push to: a small threaded HTTP proxy on 127.0.0.1 in
+front of the distribution registry, adding what ECR has and distribution lacks.
+
+    proxy = RegistryProxy(service.backend, store, token, port=5000)
+    proxy.start()        # podman login 127.0.0.1:5000 -u AWS; podman push 127.0.0.1:5000/orders:v1
+
+- Auth (ECR's `aws ecr get-login-password` flow): user AWS, password = the registry token.
+  Every write (POST, PUT, PATCH, DELETE) and `GET /v2/` need it; an anonymous /v2/ gets a 401
+  with `WWW-Authenticate: Basic realm=…`, which is how podman and docker learn to send
+  credentials and how `login` checks them. Other reads are open, so deploys pull without a
+  login (unlike ECR); the proxy listens on 127.0.0.1 only.
+- Tag mutability: a manifest PUT under a tag is checked with `mutability.check_push` against the
+  digest the tag has now (HEAD on the backend); a refusal is HTTP 400 `TAG_INVALID` with ECR's
+  message, printed by podman/docker as "tag invalid: The image tag 'v1' already exists …" (podman
+  then retries in other manifest formats, each refused the same way, as against ECR).
+- Accepted manifest PUTs are recorded in the RepositoryStore; a repository is created on first
+  push (MUTABLE) unless create_on_push is False, when writes to an undeclared name get ECR's
+  "repository does not exist" error.
+- Bodies (blobs, chunked uploads) are streamed in CHUNK pieces. Location headers already name
+  the proxy: the client's Host header is forwarded and the backend builds its URLs from it.
+Nothing here logs headers or query strings, so the token cannot reach a log line (and
+`service.SecretFilter` masks it on any handler).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from conveyor.registry.backend import Backend, BackendUnavailable
+from conveyor.registry.mutability import TagPolicy, check_push
+from conveyor.registry.repositories import REPOSITORY_NAME, RepositoryStore, image_size
+from conveyor.registry.service import LOGIN_USER
+from conveyor.registry.uris import DEFAULT_ACCOUNT_ID, DEFAULT_PORT, LOCAL_IP
+
+log = logging.getLogger("conveyor.registry.proxy")
+
+#: Streaming piece size for blob bodies, both ways.
+CHUNK = 64 * 1024
+#: ECR's (and distribution's) manifest size limit.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+#: An idle keep-alive connection (or a stalled upload) is closed after this long.
+CLIENT_TIMEOUT = 300.0
+#: How soon `stop` takes effect (serve_forever's poll interval).
+SHUTDOWN_POLL = 0.1
+REALM = "conveyor-registry"
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailers", "transfer-encoding", "upgrade", "expect"})
+READS = ("GET", "HEAD")
+_ROUTE = re.compile(r"/v2/(?P<name>.+?)/(?P<kind>manifests|blobs|tags)/(?P<rest>.*)")
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+
+
+class _ClientGone(Exception):
+    """The client stopped sending mid-body (closed, reset or timed out)."""
+
+
+def registry_error(code: str, message: str, detail: str | None = None) -> bytes:
+    """The distribution spec's error body, which podman and docker print as "<code>: message"."""
+    error = {"code": code, "message": message}
+    if detail:
+        error["detail"] = detail
+    return json.dumps({"errors": [error]}).encode()
+
+
+class RegistryProxy:
+    def __init__(self, backend: Backend, store: RepositoryStore, token: str, *,
+                 host: str = LOCAL_IP, port: int = DEFAULT_PORT, create_on_push: bool = True,
+                 account: str = DEFAULT_ACCOUNT_ID):
+        self.backend, self.store = backend, store
+        self.host, self.port = host, port
+        self.create_on_push = create_on_push
+        self.account = account
+        self._credentials = f"{LOGIN_USER}:{token}".encode()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        server = ThreadingHTTPServer((self.host, self.port), _Handler)
+        server.daemon_threads = True
+        server.proxy = self  # type: ignore[attr-defined]
+        self._server, self.port = server, server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL,),
+                                        name="registry-proxy", daemon=True)
+        self._thread.start()
+        log.info("registry proxy listening on %s", self.address)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def authorized(self, header: str | None) -> bool:
+        scheme, _, value = (header or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return False
+        return hmac.compare_digest(given, self._credentials)
+
+    def write_refusal(self, name: str) -> tuple[int, bytes] | None:
+        """Why a write to repository `name` cannot start, or None."""
+        if self.store.repository(name) is not None:
+            return None
+        if not self.create_on_push:
+            return 404, registry_error("NAME_UNKNOWN", f"The repository with name '{name}' does "
+                                       f"not exist in the registry with id '{self.account}'")
+        if not REPOSITORY_NAME.fullmatch(name) or not 2 <= len(name) <= 256:
+            return 400, registry_error("NAME_INVALID", f"Invalid repository name '{name}'")
+        return None
+
+    def repository_lock(self, name: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(name, threading.Lock())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "conveyor-registry"
+    timeout = CLIENT_TIMEOUT
+
+    @property
+    def proxy(self) -> RegistryProxy:
+        return self.server.proxy  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        started, self._status = time.monotonic(), 0
+        try:
+            self._handle()
+        except (_ClientGone, OSError, http.client.HTTPException):
+            self.close_connection = True  # either side dropped mid-stream: nothing to answer
+        finally:
+            path = urlsplit(self.path).path  # the query holds upload state: not for logs
+            log.info("%s %s %s %.0fms", self.command, path, self._status or "-",
+                     (time.monotonic() - started) * 1000)
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug(format, *args)
+
+    def _handle(self) -> None:
+        path = urlsplit(self.path).path
+        route = _ROUTE.fullmatch(path)
+        writing = self.command not in READS
+        if (writing or path == "/v2/") and not self.proxy.authorized(self.headers["Authorization"]):
+            self._reply(401, registry_error("UNAUTHORIZED", "authentication required",
+                                            f"log in as {LOGIN_USER} with the registry token"),
+                        {"WWW-Authenticate": f'Basic realm="{REALM}"'})
+            return
+        if writing and route:
+            refusal = self.proxy.write_refusal(route["name"])
+            if refusal:
+                self._reply(*refusal)
+                return
+        manifest = route is not None and route["kind"] == "manifests"
+        if manifest and self.command == "PUT":
+            self._put_manifest(route["name"], route["rest"])
+            return
+
+        def forget(status: int) -> None:
+            if manifest and self.command == "DELETE" and status == 202:
+                self.proxy.store.forget_image(route["name"], route["rest"])
+
+        self._forward(self._request_body(), before_reply=forget)
+
+    def _put_manifest(self, name: str, reference: str) -> None:
+        body = self._read_all(MAX_MANIFEST_BYTES)
+        if body is None:
+            self._reply(400, registry_error("MANIFEST_INVALID", "manifest is larger than 4 MiB"))
+            return
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        tag = None if _DIGEST.fullmatch(reference) else reference
+        store = self.proxy.store
+        with self.proxy.repository_lock(name):
+            if tag is not None:
+                repo = store.repository(name)
+                policy = repo.policy if repo else TagPolicy()
+                try:
+                    current = self.proxy.backend.manifest_digest(name, tag)
+                except BackendUnavailable as exc:
+                    self._reply(503, registry_error("UNAVAILABLE", str(exc)))
+                    return
+                rejection = check_push(policy, {tag: current} if current else {}, tag, digest,
+                                       repository=name)
+                if rejection is not None:
+                    store.record_rejection(name, tag, digest, rejection.message)
+                    log.warning("refused %s:%s -> %s: %s", name, tag, digest, rejection.message)
+                    self._reply(400, registry_error(rejection.registry_code, rejection.message,
+                                                    rejection.hint))
+                    return
+
+            def record(status: int) -> None:
+                if status == 201:
+                    store.record_push(name, tag, digest if tag else reference,
+                                      size=image_size(body),
+                                      media_type=self.headers.get("Content-Type"))
+
+            self._forward(iter([body]), len(body), before_reply=record)
+
+    # -- bodies
+    def _request_body(self) -> tuple[Iterator[bytes], int | None] | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(), None
+        length = int(self.headers.get("Content-Length") or 0)
+        return (self._read_exact(length), length) if length else None
+
+    def _read_exact(self, length: int) -> Iterator[bytes]:
+        while length > 0:
+            try:
+                piece = self.rfile.read(min(CHUNK, length))
+            except OSError as exc:
+                raise _ClientGone(str(exc)) from exc
+            if not piece:
+                raise _ClientGone("closed mid-body")
+            length -= len(piece)
+            yield piece
+
+    def _read_chunked(self) -> Iterator[bytes]:
+        while True:
+            try:
+                size = int(self._line().split(b";")[0].strip(), 16)
+            except ValueError as exc:
+                raise _ClientGone("malformed chunked body") from exc
+            if size == 0:
+                while self._line() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return
+            yield from self._read_exact(size)
+            self._line()  # the CRLF after each chunk
+
+    def _line(self) -> bytes:
+        try:
+            return self.rfile.readline(1024)
+        except OSError as exc:
+            raise _ClientGone(str(exc)) from exc
+
+    def _read_all(self, limit: int) -> bytes | None:
+        body = self._request_body()
+        data = bytearray()
+        for piece in body[0] if body else ():
+            data += piece
+            if len(data) > limit:
+                self.close_connection = True
+                return None
+        return bytes(data)
+
+    # -- the backend
+    def _forward(self, body, length: int | None = None,
+                 before_reply: Callable[[int], None] | None = None) -> int:
+        """Send the request on; `before_reply(status)` runs before the client sees the answer,
+        so a push the client saw succeed is always recorded."""
+        if isinstance(body, tuple):
+            body, length = body
+        conn = self.proxy.backend.connection()
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for key, value in self.headers.items():
+                if key.lower() not in HOP_BY_HOP | {"authorization", "content-length", "host"}:
+                    conn.putheader(key, value)
+            conn.putheader("Host", self.headers.get("Host") or self.proxy.address)
+            if body is None and self.command in ("POST", "PUT", "PATCH"):
+                conn.putheader("Content-Length", "0")
+            elif body is not None and length is not None:
+                conn.putheader("Content-Length", str(length))
+            elif body is not None:
+                conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for piece in body or ():
+                conn.send(piece if length is not None else b"%x\r\n%s\r\n" % (len(piece), piece))
+            if body is not None and length is None:
+                conn.send(b"0\r\n\r\n")
+            resp = conn.getresponse()
+        except OSError as exc:
+            conn.close()
+            log.warning("backend unavailable for %s %s: %s", self.command,
+                        urlsplit(self.path).path, exc)
+            return self._reply(503, registry_error("UNAVAILABLE", "the registry is restarting; "
+                                                   "try again in a few seconds"))
+        try:
+            if before_reply is not None:
+                before_reply(resp.status)
+            return self._relay(resp)
+        finally:
+            conn.close()
+
+    def _relay(self, resp) -> int:
+        self._status = resp.status
+        self.send_response_only(resp.status, resp.reason)
+        length = resp.getheader("Content-Length")
+        bodiless = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
+        for key, value in resp.getheaders():
+            if key.lower() not in HOP_BY_HOP:
+                self.send_header(key, value)
+        chunked = not bodiless and length is None
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if bodiless:
+            return resp.status
+        while piece := resp.read(CHUNK):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+        return resp.status
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> int:
+        self._status = status
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if self.close_connection or (status >= 400 and self.command not in READS):
+            self.close_connection = True  # an unread request body may follow
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return status

@@ -1,0 +1,229 @@
+"""Real podman (and the docker CLI through podman's Docker API) against the local registry:
+login, push, IMMUTABLE refusals as podman prints them, restart after a crash, and the names
+`conveyor setup` makes resolvable. Images and tags made here are removed afterwards."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from conveyor.errors import ConveyorError
+from conveyor.providers.local import containers, process
+from conveyor.providers.local.containers import ContainerEngine
+from conveyor.providers.local.process import Command, run
+from conveyor.registry import uris
+from conveyor.registry.local import LocalRegistry
+from conveyor.stack.components import BUSYBOX_IMAGE
+
+pytestmark = pytest.mark.podman
+
+IMMUTABLE_V1 = ("tag invalid: The image tag 'v1' already exists in the 'orders' repository and "
+                "cannot be overwritten because the repository is immutable.")
+
+
+def _need_stack():
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed; run `conveyor setup`")
+    try:
+        present = containers.image_exists(ContainerEngine("podman"), BUSYBOX_IMAGE)
+    except ConveyorError as exc:
+        pytest.skip(f"podman unusable ({exc}); run `conveyor setup`")
+    if not present:
+        pytest.skip(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
+
+
+class Podman:
+    """podman with a private auth file; remembers every name it adds, to remove them."""
+
+    def __init__(self, tmp_path, env=None):
+        self.authfile = str(tmp_path / "auth.json")
+        self.env = env or {}
+        self.names: list[str] = []
+        self.built: list[str] = []
+
+    def __call__(self, *args: str, input: bytes | None = None):
+        return run(Command(["podman", *args], env=self.env, input=input, timeout=120), check=False)
+
+    def login(self, host: str, password: str, tls_flag: bool = True):
+        flag = ["--tls-verify=false"] if tls_flag else []
+        return self("login", "--authfile", self.authfile, *flag, "--username", "AWS",
+                    "--password-stdin", host, input=password.encode())
+
+    def push(self, source: str, target: str, tls_flag: bool = True, digestfile=None):
+        if self("tag", source, target).ok:
+            self.names.append(target)
+        flag = ["--tls-verify=false"] if tls_flag else []
+        extra = ["--digestfile", str(digestfile)] if digestfile else []
+        return self("push", "--authfile", self.authfile, *flag, *extra, target)
+
+    def build_changed(self, tmp_path, name: str) -> str:
+        """A tiny image that differs from busybox by one file (COPY: no container runs)."""
+        ctx = tmp_path / "ctx"
+        ctx.mkdir(exist_ok=True)
+        (ctx / "changed.txt").write_text(f"{name}\n")
+        (ctx / "Containerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nCOPY changed.txt /changed.txt\n")
+        ref = f"localhost/conveyor-test/registry-{name}:latest"
+        assert self("build", "--quiet", "--tag", ref, str(ctx)).ok
+        self.built.append(ref)
+        return ref
+
+    def cleanup(self):
+        for name in self.names:  # untag only: busybox itself stays
+            self("untag", name, name)
+        for ref in self.built:
+            self("rmi", "--force", ref)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    _need_stack()
+    r = LocalRegistry(tmp_path / "home", port=0)
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def podman(tmp_path):
+    p = Podman(tmp_path)
+    yield p
+    p.cleanup()
+
+
+def test_login_push_and_immutable_tags_as_podman_sees_them(registry, podman, tmp_path):
+    host = registry.address
+    bad = podman.login(host, "wrong")
+    assert not bad.ok and "invalid username/password" in bad.stderr
+    assert podman.login(host, registry.token).ok
+
+    digestfile = tmp_path / "digest"
+    assert podman.push(BUSYBOX_IMAGE, f"{host}/orders:v1", digestfile=digestfile).ok
+    first = digestfile.read_text().strip()
+    [image] = registry.store.images("orders")
+    assert (image.digest, image.tags) == (first, ("v1",))
+    assert abs(image.pushed_at - time.time()) < 60
+
+    registry.store.declare("orders", "IMMUTABLE")
+    changed = podman.build_changed(tmp_path, "changed")
+    refused = podman.push(changed, f"{host}/orders:v1")
+    assert not refused.ok
+    assert IMMUTABLE_V1 in refused.stderr
+    assert registry.service.backend.manifest_digest("orders", "v1") == first
+
+    again = podman.push(BUSYBOX_IMAGE, f"{host}/orders:v1")  # same digest: not a change
+    assert again.ok, again.stderr
+    assert podman.push(changed, f"{host}/orders:v2", digestfile=digestfile).ok
+    second = digestfile.read_text().strip()
+    assert {i.digest: i.tags for i in registry.store.images("orders")} == {
+        first: ("v1",), second: ("v2",)}
+
+    registry.store.declare("orders", "IMMUTABLE_WITH_EXCLUSION",
+                           [{"filterType": "WILDCARD", "filter": "latest"}])
+    assert podman.push(BUSYBOX_IMAGE, f"{host}/orders:latest").ok
+    assert podman.push(changed, f"{host}/orders:latest").ok
+    assert not podman.push(changed, f"{host}/orders:v1").ok
+
+    assert podman.push(BUSYBOX_IMAGE, f"{host}/scratch:dev").ok  # created on first push: MUTABLE
+    assert podman.push(changed, f"{host}/scratch:dev").ok
+    assert registry.store.repository("scratch").mutability == "MUTABLE"
+
+    listing = [i.to_json() for i in registry.store.images("orders")]
+    assert [sorted(i["imageTags"]) for i in listing] == [["latest", "v2"], ["v1"]]
+    assert all(i["imagePushedAt"].endswith("Z") and i["imageSizeInBytes"] for i in listing)
+
+
+def test_a_killed_registry_comes_back_and_pushes_work_again(registry, podman):
+    assert podman.login(registry.address, registry.token).ok
+    os.kill(registry.service.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while registry.service.restarts < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert registry.service.restarts == 1
+    assert podman.push(BUSYBOX_IMAGE, f"{registry.address}/orders:after-crash").ok
+    assert registry.store.tags("orders") == {"after-crash": registry.store.images("orders")[0].digest}
+
+
+def test_the_registries_dropin_makes_the_tls_flag_unnecessary(registry, tmp_path):
+    conf = tmp_path / "registries.conf"
+    conf.write_text(uris.registries_dropin(registry.port))
+    p = Podman(tmp_path, env={"CONTAINERS_REGISTRIES_CONF": str(conf)})
+    try:
+        assert p.login(registry.address, registry.token, tls_flag=False).ok
+        assert p.push(BUSYBOX_IMAGE, f"{registry.address}/orders:v1", tls_flag=False).ok
+    finally:
+        p.cleanup()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare to give podman a private /etc/hosts")
+def test_the_ecr_style_host_works_with_the_hosts_line_and_dropin(registry, tmp_path):
+    """What `conveyor setup` writes, tried in a private mount namespace (no system file changes)."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(uris.hosts_with_entry(uris.HOSTS_PATH.read_text()))
+    conf = tmp_path / "registries.conf"
+    conf.write_text(uris.registries_dropin(registry.port))
+    target = uris.repository_uri("orders", registry.port) + ":v1"
+    script = (f"mount --bind {hosts} /etc/hosts && "
+              f"podman login --authfile {tmp_path}/a.json -u AWS --password-stdin "
+              f"{uris.ecr_host(port=registry.port)} && "
+              f"podman tag {BUSYBOX_IMAGE} {target} && "
+              f"podman push --authfile {tmp_path}/a.json {target}; rc=$?; "
+              f"podman untag {BUSYBOX_IMAGE} {target}; exit $rc")
+    done = run(Command(["unshare", "--mount", "sh", "-c", script], input=registry.token.encode(),
+                       env={"CONTAINERS_REGISTRIES_CONF": str(conf)}, timeout=120), check=False)
+    assert done.ok, done.stderr
+    assert list(registry.store.tags("orders")) == ["v1"]
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
+def test_the_docker_cli_pushes_through_podmans_docker_api(registry, tmp_path):
+    """How a build container's `docker push` reaches us: DOCKER_HOST → podman's API service on the
+    host. Podman's API forces TLS on `docker login` except for `localhost:` hosts, so logins there
+    use localhost:PORT; pushes to any local spelling work with credentials in config.json."""
+    conf = tmp_path / "registries.conf"
+    conf.write_text(uris.registries_dropin(registry.port))
+    sock = tmp_path / "podman.sock"
+    service = process.start(Command(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                                    env={"CONTAINERS_REGISTRIES_CONF": str(conf)}),
+                            log_path=str(tmp_path / "podman-service.log"))
+    env = {"DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(tmp_path / "docker")}
+    names = []
+    builder = Podman(tmp_path)
+
+    def docker(*args, input=None):
+        return run(Command(["docker", *args], env=env, input=input, timeout=120), check=False)
+
+    try:
+        deadline = time.monotonic() + 15
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        local = f"localhost:{registry.port}"
+        assert not docker("login", "-u", "AWS", "--password-stdin", local, input=b"wrong").ok
+        assert docker("login", "-u", "AWS", "--password-stdin", local,
+                      input=registry.token.encode()).ok
+        for target in (f"{local}/orders:v1", f"{registry.address}/orders:v2"):
+            names.append(target)
+            assert docker("tag", BUSYBOX_IMAGE, target).ok
+        config = json.loads((tmp_path / "docker" / "config.json").read_text())
+        auth = base64.b64encode(f"AWS:{registry.token}".encode()).decode()
+        config["auths"][registry.address] = {"auth": auth}  # what Conveyor can pre-seed
+        (tmp_path / "docker" / "config.json").write_text(json.dumps(config))
+        for target in names:
+            pushed = docker("push", target)
+            assert pushed.ok, pushed.stderr
+        registry.store.declare("orders", "IMMUTABLE")
+        other = builder.build_changed(tmp_path, "docker")
+        assert docker("tag", other, f"{local}/orders:v1").ok  # the name moves to the new image
+        refused = docker("push", f"{local}/orders:v1")
+        assert not refused.ok and IMMUTABLE_V1 in refused.stdout + refused.stderr
+    finally:
+        for target in names:
+            run(Command(["podman", "untag", target, target]), check=False)
+        builder.cleanup()
+        process.terminate(service)
