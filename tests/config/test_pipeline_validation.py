@@ -273,8 +273,6 @@ pipeline:
          "artifact(s), got 1"),
         ("conveyor.yml:15:11 pipeline.stages[1].actions[3].inputArtifacts: CodeBuild takes 1 to 5 input "
          "artifact(s), got 0"),
-        ("conveyor.yml:15:21 pipeline.stages[1].actions[3].provider: warning: provider 'CodeBuild' is not "
-         "available in this version of Conveyor: the action will fail when it runs"),
         ("conveyor.yml:16:54 pipeline.stages[1].actions[4].inputArtifacts: Command takes 0 to 5 input "
          "artifact(s), got 6"),
         ("conveyor.yml:16:82 pipeline.stages[1].actions[4].inputArtifacts[2]: input artifact 'a' is produced by "
@@ -405,11 +403,11 @@ def test_warnings_alone_do_not_fail_the_file():
     text = SOURCE + """\
     - name: Build
       actions:
-        - {name: C, provider: CodeBuild, inputArtifacts: [src]}
+        - {name: D, provider: ECS, environment: staging, service: orders, inputArtifacts: [src]}
 """
     pipeline = load_pipeline_text(text)
     assert [str(w) for w in pipeline.warnings] == [
-        ("conveyor.yml:12:21 pipeline.stages[1].actions[0].provider: warning: provider 'CodeBuild' is not "
+        ("conveyor.yml:12:21 pipeline.stages[1].actions[0].provider: warning: provider 'ECS' is not "
          "available in this version of Conveyor: the action will fail when it runs"),
     ]
 

@@ -41,6 +41,7 @@ class ActionContext:
     revision: dict[str, Any] | None = None  # Git sources: {repository, branch, commit}
     new_output: Callable[[], Path] = field(default=lambda: Path())  # a staging dir for an output artifact
     mirrors: Any = None
+    home: Path | None = None  # the data directory (secrets, engine socket)
 
     @property
     def primary_input(self) -> Path | None:

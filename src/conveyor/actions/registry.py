@@ -3,6 +3,7 @@ engine itself keeps an approval waiting until someone decides."""
 
 from __future__ import annotations
 
+from conveyor.actions.codebuild import CodeBuildAction
 from conveyor.actions.command import CommandAction
 from conveyor.actions.git_source import GitSource
 from conveyor.actions.wait import Wait
@@ -11,4 +12,5 @@ RUNNERS = {
     "Git": GitSource(),
     "Command": CommandAction(),
     "Wait": Wait(),
+    "CodeBuild": CodeBuildAction(),
 }

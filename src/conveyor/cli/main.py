@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from conveyor import __version__
-from conveyor.cli import commands, daemonctl, files, secrets
+from conveyor.cli import build, commands, daemonctl, files, secrets
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 
@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("source", choices=["codepipeline"])
     sp.add_argument("file", metavar="FILE")
     sp.add_argument("-o", "--output", default=None, help="write here instead of standard output")
+
+    sp = cmd("build", build.build, "run a buildspec locally, as the CodeBuild action does (no daemon needed)")
+    sp.add_argument("--buildspec", default="buildspec.yml", help="path, or relative to --source")
+    sp.add_argument("--source", default=".", help="source directory (copied; yours is not changed)")
+    sp.add_argument("--image", default=None, help="build image (default: Conveyor's, from `conveyor setup`)")
+    sp.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="override a variable")
+    sp.add_argument("--artifacts", default=None, metavar="DIR", help="keep the artifacts here")
+    sp.add_argument("--timeout", type=float, default=60, metavar="MINUTES")
 
     sp = cmd("run", commands.run, "start an execution of the pipeline of this repository")
     sp.add_argument("--repo", default=None, help="git repository (default: the one you stand in)")

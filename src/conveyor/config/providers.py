@@ -73,7 +73,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "environmentVariables": Key(dict, default={}),
         "primarySource": Key(str),
         "projectName": Key(str),
-    }, categories=("Build", "Test"), available=False),
+    }, categories=("Build", "Test")),
     Provider("Image", "Build", (1, 1), (0, 1), {
         "repository": Key(str, required=True),
         "dockerfile": Key(str, default="Containerfile"),

@@ -354,8 +354,8 @@ class Scheduler:
 
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
-                                    revision=view.row.revisions.get(action.name), new_output=new_output,
-                                    mirrors=self.mirrors)
+                                    revision=_revision_for(view, action), new_output=new_output,
+                                    mirrors=self.mirrors, home=self.home)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
                 detail: dict[str, Any] = {"artifacts": artifacts, "variables": result.variables,
@@ -408,3 +408,16 @@ def timeout_minutes(action: ActionDef) -> float:
     if action.timeout_minutes is not None:
         return float(action.timeout_minutes)
     return float(MANUAL_TIMEOUT_DEFAULT_MINUTES if action.provider == "Manual" else ACTION_TIMEOUT_DEFAULT_MINUTES)
+
+
+def _revision_for(view: ExecutionView, action: ActionDef) -> dict | None:
+    """A source's own revision; for other actions, the revision of the source that produced
+    their primary input (CODEBUILD_RESOLVED_SOURCE_VERSION), else the pipeline's first source."""
+    revisions = view.row.revisions
+    if action.name in revisions and action.provider == "Git":
+        return revisions[action.name]
+    primary = action.configuration.get("primarySource") or next(iter(action.input_artifacts), None)
+    for source in view.definition.sources():
+        if primary in source.output_artifacts and source.name in revisions:
+            return revisions[source.name]
+    return next(iter(revisions.values()), None)

@@ -1,0 +1,102 @@
+"""The `CodeBuild` action: the buildspec runner (conveyor.build.runner) with CodePipeline's
+wiring (aws-semantics §2.10): the primary input is CODEBUILD_SRC_DIR and the buildspec is read
+from it; other inputs are CODEBUILD_SRC_DIR_<name>; the primary artifact becomes the first
+output artifact and secondary artifacts go to the output artifacts of the same name;
+exported-variables become the action's output variables (`#{BuildVars.IMAGE_TAG}`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
+from conveyor.actions.command import _make_writable, container_name
+from conveyor.build.runner import BuildRequest, run_build
+from conveyor.config.buildspec import load_buildspec
+from conveyor.errors import ConfigError
+from conveyor.providers.local.containers import ContainerEngine, detect_engine, engine_access, ensure_api_service
+from conveyor.providers.local.process import run
+from conveyor.secrets.masking import default_masker
+from conveyor.stack.components import BUILD_IMAGE
+
+
+class CodeBuildAction:
+    def __init__(self, engine: ContainerEngine | None = None):
+        self._engine = engine
+
+    @property
+    def engine(self) -> ContainerEngine:
+        if self._engine is None:
+            self._engine = detect_engine()
+        return self._engine
+
+    def run(self, ctx: ActionContext) -> ActionResult:
+        conf = ctx.configuration
+        primary_name = conf.get("primarySource") or next(iter(ctx.inputs))
+        sources: dict[str, Path] = {}
+        for name, path in ctx.inputs.items():
+            dest = ctx.run_dir / "src" / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(path, dest, symlinks=True)
+            _make_writable(dest)
+            sources[name] = dest
+        primary = sources.pop(primary_name)
+        buildspec_path = primary / conf.get("buildspec", "buildspec.yml")
+        try:
+            spec = load_buildspec(buildspec_path, f"{primary_name}/{conf.get('buildspec', 'buildspec.yml')}")
+        except ConfigError as exc:
+            for d in exc.diagnostics:
+                ctx.log(str(d))
+            raise ActionFailed(f"the buildspec is invalid ({exc.error_count} error(s)); see the log") from None
+        for warning in spec.warnings:
+            ctx.log(str(warning))
+        store = None
+        if ctx.home is not None:
+            from conveyor.secrets.store import SecretStore
+
+            store = SecretStore(ctx.home)
+        mounts, extra_env = [], {}
+        if ctx.home is not None:
+            access = engine_access(ensure_api_service(self.engine, str(ctx.home / "engine")).socket)
+            mounts, extra_env = list(access.mounts), dict(access.env)
+        revision = next((r for r in [ctx.revision] if r), None)
+        commit = ctx.configuration.get("sourceVersion") or (revision or {}).get("commit")
+        artifacts_dir = ctx.run_dir / "artifacts"
+        req = BuildRequest(
+            source_dir=primary, image=conf.get("image") or BUILD_IMAGE, engine=self.engine,
+            project=conf.get("projectName") or ctx.pipeline, initiator=f"codepipeline/{ctx.pipeline}",
+            secondary_sources=sources, overrides={str(k): str(v) for k, v in (conf.get("environmentVariables") or {}).items()},
+            timeout_minutes=ctx.timeout / 60, cancel=ctx.cancel, artifacts_dir=artifacts_dir,
+            resolve_secret=store.resolve_reference if store else None, on_secret=default_masker().add,
+            extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
+            resolved_source_version=commit, source_version=commit)
+        result = run_build(spec, req, ctx.log)
+        if result.status != "SUCCEEDED":
+            failed = next((p for p in reversed(result.phases) if p.status != "SUCCEEDED"), None)
+            where = f" in {failed.phase}" + (f": {failed.context}" if failed and failed.context else "") if failed else ""
+            raise ActionFailed(f"build {result.status}{where}")
+        outputs = {}
+        names = list(ctx.action.output_artifacts)
+        if names and "" in result.artifacts:
+            outputs[names[0]] = self._stage(ctx, result.artifacts[""])
+        for ident, path in result.artifacts.items():
+            if ident and ident in names:
+                outputs[ident] = self._stage(ctx, path)
+        missing = [n for n in names if n not in outputs]
+        if missing:
+            raise ActionFailed(f"output artifact(s) {', '.join(missing)} were not produced: the buildspec needs "
+                               "`artifacts` (for the first) or `secondary-artifacts` named like them")
+        return ActionResult(outputs=outputs, variables=result.exported, summary=f"build {result.status}")
+
+    def _stage(self, ctx: ActionContext, path: Path) -> Path:
+        out = ctx.new_output()
+        shutil.copytree(path, out, dirs_exist_ok=True, symlinks=True)
+        return out
+
+    def cleanup(self, run_dir: Path) -> None:
+        try:
+            run(self.engine.rm(container_name(run_dir)), check=False)
+        except Exception:  # no engine: nothing can be left running in it
+            pass

@@ -1,0 +1,313 @@
+"""The CodeBuild-compatible runner: a buildspec run for real in a container, phase by phase, with
+CodeBuild's transitions (build.phases), environment (build.environment), log lines and artifact
+rules (build.artifacts), in one shell instance (build.shell).
+
+    result = run_build(load_buildspec("buildspec.yml"), BuildRequest(source_dir=Path("."), ...), print)
+    result.status            # SUCCEEDED | FAILED | TIMED_OUT | STOPPED | FAULT
+    result.exported          # env.exported-variables, read from the shell after the build phases
+
+Layout: the source is bind-mounted read-write at SOURCE_MOUNT (CODEBUILD_SRC_DIR); secondary
+sources at SOURCE_MOUNT_<name>. Variables (including resolved secrets) reach the shell through
+its standard input, never through argv, so `ps` does not show them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from conveyor.build import artifacts as A
+from conveyor.build import environment as E
+from conveyor.build import phases as P
+from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
+from conveyor.config.buildspec_model import BuildSpec, Phase
+from conveyor.errors import ConveyorError, UserError
+from conveyor.providers.local.containers import ContainerEngine, Mount
+
+SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N>/src/<host>/<repo>
+DEFAULT_REGION = "us-east-1"
+DEFAULT_PROJECT = "conveyor-local"
+DEFAULT_SHELL = "sh"  # aws-semantics §1.3: the Linux default is sh
+
+
+@dataclass
+class BuildRequest:
+    source_dir: Path  # a writable copy: the build changes it, as CodeBuild's does
+    image: str
+    engine: ContainerEngine
+    project: str = DEFAULT_PROJECT
+    build_number: int = 1
+    region: str = DEFAULT_REGION
+    initiator: str = "conveyor"
+    source_version: str | None = None
+    resolved_source_version: str | None = None
+    secondary_sources: dict[str, Path] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)  # StartBuild environmentVariablesOverride
+    timeout_minutes: float = P.DEFAULT_BUILD_TIMEOUT_MINUTES
+    cancel: threading.Event = field(default_factory=threading.Event)
+    resolve_secret: Callable[[str, str], str] | None = None  # (reference, kind) -> value
+    on_secret: Callable[[str], None] = lambda value: None  # register a value for masking
+    artifacts_dir: Path | None = None  # where UPLOAD_ARTIFACTS writes; None: no upload
+    extra_mounts: list[Mount] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKER_HOST for the engine socket
+    container_name: str | None = None  # known name, so a crashed daemon's build can be removed
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+@dataclass
+class PhaseRecord:
+    phase: str
+    status: str
+    started: float
+    ended: float
+    attempt: int = 1
+    context: str = ""
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    status: str
+    phases: list[PhaseRecord]
+    exported: dict[str, str]
+    artifacts: dict[str, Path]  # "" is the primary artifact, else the secondary identifier
+    duration: float
+
+
+class BuildFault(ConveyorError):
+    pass
+
+
+def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]) -> BuildResult:
+    build_uuid = str(uuid.uuid4())
+    build_id = E.build_id(req.project, build_uuid)
+    started_at = req.clock()
+    t0 = time.monotonic()
+    deadline = t0 + req.timeout_minutes * 60
+    log = _Log(on_line, req.clock)
+    env = _environment(spec, req, build_id, started_at)
+    records: list[PhaseRecord] = []
+    exported: dict[str, str] = {}
+    uploaded: dict[str, Path] = {}
+    shell_name = spec.env.shell or DEFAULT_SHELL
+    session: ShellSession | None = None
+    phase, attempt, verdict = P.SUBMITTED, 1, P.SUCCEEDED
+    while phase != P.COMPLETED:
+        began = time.monotonic()
+        log.line("entering_phase", phase=phase)
+        outcome, context = P.SUCCEEDED, ""
+        try:
+            if phase == P.PROVISIONING:
+                session = _start_shell(spec, req, shell_name, on_line)
+                _setup_shell(session, env, log)
+            elif phase == P.DOWNLOAD_SOURCE:
+                log.line("src_dir", path=SOURCE_MOUNT)
+                log.line("yaml_location", path=spec.source_file)
+            elif phase in P.COMMAND_PHASES:
+                assert session is not None
+                outcome, context = _command_phase(session, spec, phase, verdict, deadline, req, log)
+                if phase == P.POST_BUILD or (outcome in P.INTERRUPTIONS and session.alive):
+                    exported = _exported(session, spec)
+            elif phase == P.UPLOAD_ARTIFACTS and req.artifacts_dir is not None:
+                if session is not None and session.alive and not exported:
+                    exported = _exported(session, spec)
+                uploaded = _upload(spec, req, log)
+            elif phase == P.FINALIZING and session is not None:
+                session.close()
+        except A.ArtifactError as exc:
+            outcome, context = P.FAILED, f"{A.CLIENT_ERROR} Message: {exc}"
+            on_line(f"[Container] {E.timestamp(req.clock())} {exc}")
+        except (BuildFault, ShellGone, UserError) as exc:
+            outcome, context = P.FAULT, str(exc)
+            on_line(f"[Container] {E.timestamp(req.clock())} {exc}")
+        if phase not in P.COMMAND_PHASES:  # command phases print their own end, with the failed command
+            for text in E.phase_end_lines(req.clock(), phase, outcome):
+                on_line(text)
+        records.append(PhaseRecord(phase, outcome, began, time.monotonic(), attempt, context))
+        on_failure = _on_failure(spec.phases.get(_buildspec_name(phase)))
+        step = P.next_phase(phase, outcome, on_failure, attempt, message=context, verdict=verdict)
+        if step.phase in P.COMMAND_PHASES and session is not None and session.alive:
+            session.run(f"export CODEBUILD_BUILD_SUCCEEDING={step.succeeding}")
+        if step.phase == P.FINALIZING and session is not None and session.alive and not exported:
+            exported = _exported(session, spec)
+        phase, attempt, verdict = step.phase, step.attempt, step.verdict
+    if session is not None:
+        session.close()
+    return BuildResult(build_id, verdict, records, exported, uploaded, time.monotonic() - t0)
+
+
+# --- phases -------------------------------------------------------------------------------------
+
+def _command_phase(session: ShellSession, spec: BuildSpec, phase: str, verdict: str, deadline: float,
+                   req: BuildRequest, log: "_Log") -> tuple[str, str]:
+    """Run a buildspec phase's commands, then its `finally`; (outcome, phase-context message)."""
+    definition = spec.phases.get(_buildspec_name(phase))
+    if definition is None:
+        for text in E.phase_end_lines(req.clock(), phase, P.SUCCEEDED):
+            log.raw(text)
+        return P.SUCCEEDED, ""
+    for runtime, version in definition.runtime_versions.items():
+        log.raw(f"[Container] {E.timestamp(req.clock())} Runtime version {runtime}: {version} is not applicable "
+                f"in image {req.image}; using what the image has")
+    if definition.run_as:
+        log.raw(f"[Container] {E.timestamp(req.clock())} run-as {definition.run_as}: not supported locally, "
+                "running as the image's user")
+    commands_outcome, failed, status = _run_commands(session, spec, definition.commands, deadline, req, log)
+    finally_outcome = None
+    if definition.finally_ and P.runs_finally(commands_outcome):
+        finally_outcome, f_failed, f_status = _run_commands(session, spec, definition.finally_, deadline, req, log)
+        if failed is None and f_failed is not None:
+            failed, status = f_failed, f_status
+    outcome = P.phase_outcome(commands_outcome, finally_outcome)
+    message = E.command_error_message(failed, status) if failed is not None and status is not None else ""
+    log.line("phase_complete", phase=phase, status=outcome)
+    log.line("phase_context", code=E.COMMAND_EXECUTION_ERROR if message else "", message=message)
+    return outcome, message
+
+
+def _run_commands(session: ShellSession, spec: BuildSpec, commands: tuple[str, ...], deadline: float,
+                  req: BuildRequest, log: "_Log") -> tuple[str, str | None, int | None]:
+    for command in commands:
+        log.line("running_command", command=command)
+        text = f"( {command}\n)" if spec.separate_shells else command  # 0.1: each command its own shell
+        rc = session.run(text, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
+        if rc == TIMED_OUT:
+            log.raw(f"[Container] {E.timestamp(req.clock())} Build timed out after {req.timeout_minutes:g} minutes")
+            return P.TIMED_OUT, command, None
+        if rc == CANCELLED:
+            return P.STOPPED, command, None
+        if rc != 0:
+            log.line("command_failed", command=command, exit_status=rc)
+            return P.FAILED, command, rc
+        if not session.alive:  # the command ran `exit 0`: the shell is gone
+            return P.SUCCEEDED, None, None
+    return P.SUCCEEDED, None, None
+
+
+def _buildspec_name(phase: str) -> str:
+    return {v: k for k, v in P.BUILDSPEC_NAMES.items()}.get(phase, "")
+
+
+def _on_failure(definition: Phase | None) -> P.OnFailureSpec | None:
+    if definition is None or definition.on_failure is None:
+        return None
+    o = definition.on_failure
+    return P.OnFailureSpec(o.mode, o.count if o.count is not None else P.DEFAULT_RETRY_COUNT,
+                           o.regex or P.DEFAULT_RETRY_REGEX)
+
+
+def _exported(session: ShellSession, spec: BuildSpec) -> dict[str, str]:
+    names = list(spec.env.exported_variables)
+    if not names or not session.alive:
+        return {}
+    return session.variables(names)
+
+
+# --- environment and shell ----------------------------------------------------------------------
+
+def _environment(spec: BuildSpec, req: BuildRequest, build_id: str, started_at: datetime) -> dict[str, str]:
+    builtin = E.builtin_variables(
+        build_id=build_id, build_number=req.build_number, source_dir=SOURCE_MOUNT, region=req.region,
+        start_time=started_at, initiator=req.initiator, image=req.image, source_version=req.source_version,
+        resolved_source_version=req.resolved_source_version,
+        secondary_sources={name: f"{SOURCE_MOUNT}_{name}" for name in req.secondary_sources})
+    variables = dict(spec.env.variables)
+    for name, ref in spec.env.parameter_store.items():
+        variables[name] = _secret(req, ref, "parameter-store")
+    for name, ref in spec.env.secrets_manager.items():
+        variables[name] = _secret(req, ref, "secrets-manager")
+    env = E.merge_env(builtin, variables, req.overrides)
+    env.update(req.extra_env)
+    return env
+
+
+def _secret(req: BuildRequest, ref: str, kind: str) -> str:
+    if req.resolve_secret is None:
+        raise UserError(f"{kind} reference '{ref}' cannot be resolved: no secret store",
+                        hint="store it with `conveyor secret set NAME`")
+    value = req.resolve_secret(ref, kind)
+    req.on_secret(value)
+    return value
+
+
+def _start_shell(spec: BuildSpec, req: BuildRequest, shell: str, on_line: Callable[[str], None]) -> ShellSession:
+    mounts = [Mount(str(req.source_dir), SOURCE_MOUNT)]
+    mounts += [Mount(str(path), f"{SOURCE_MOUNT}_{name}") for name, path in req.secondary_sources.items()]
+    mounts += req.extra_mounts
+    base = req.engine.run(req.image, [], rm=True, mounts=mounts, workdir=SOURCE_MOUNT,
+                          name=req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}",
+                          labels={"conveyor.build": req.project})
+    argv = base.argv[:-1] if base.argv[-1] == req.image else list(base.argv)
+    argv = argv[:1] + ["run", "--interactive"] + argv[2:]
+    if shutil.which(argv[0]) is None:
+        raise BuildFault(f"container engine '{argv[0]}' not found", hint="run `conveyor setup`")
+    session = ShellSession([*argv, req.image, _shell_binary(shell)], on_line)
+    session.start()
+    return session
+
+
+def _shell_binary(shell: str) -> str:
+    return {"/bin/sh": "sh", "sh": "sh", "bash": "bash", "/bin/bash": "bash"}.get(shell, shell)
+
+
+def _setup_shell(session: ShellSession, env: dict[str, str], log: "_Log") -> None:
+    log.line("processing_env")
+    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+    if session.run(exports) != 0 or not session.alive:
+        raise BuildFault("the build container did not start its shell",
+                         hint="check the image has /bin/sh (or bash for env.shell: bash)")
+    session.run(f"cd {SOURCE_MOUNT}")
+
+
+# --- artifacts ----------------------------------------------------------------------------------
+
+def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
+    assert req.artifacts_dir is not None
+    groups = {}
+    if spec.artifacts is not None:
+        groups[""] = spec.artifacts
+    groups.update(spec.secondary_artifacts)
+    if not groups:
+        return {}
+    files = _list_files(req.source_dir)
+    out: dict[str, Path] = {}
+    for ident, art in groups.items():
+        log.line("expanding_base_directory", path=art.base_directory or ".")
+        log.line("assembling_file_list")
+        selection = A.expand(files, art.files, art.base_directory, art.discard_paths, art.exclude_paths)
+        for skipped in selection.skipped:
+            log.line("skipping_invalid_path", path=skipped)
+        target = req.artifacts_dir / (ident or "primary")
+        target.mkdir(parents=True, exist_ok=True)
+        for src, dest in selection.files:
+            (target / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(req.source_dir / src, target / dest, follow_symlinks=art.enable_symlinks)
+        out[ident] = target
+    return out
+
+
+def _list_files(root: Path) -> list[str]:
+    found = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            found.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return found
+
+
+class _Log:
+    def __init__(self, on_line: Callable[[str], None], clock: Callable[[], datetime]):
+        self.on_line, self.clock = on_line, clock
+
+    def line(self, kind: str, **fields: object) -> None:
+        self.on_line(E.log_line(kind, self.clock(), **fields))
+
+    def raw(self, text: str) -> None:
+        self.on_line(text)

@@ -1,0 +1,63 @@
+"""`conveyor build`: a buildspec run locally exactly as the CodeBuild action runs it (the local
+CodeBuild agent). Works without the daemon; exit 0 if the build SUCCEEDED, 1 otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from conveyor import home as homes
+from conveyor.build.runner import BuildRequest, run_build
+from conveyor.cli.render import duration, echo
+from conveyor.config.buildspec import load_buildspec
+from conveyor.errors import UserError
+from conveyor.providers.local.containers import detect_engine, image_exists
+from conveyor.secrets.masking import default_masker
+from conveyor.stack.components import BUILD_IMAGE
+
+
+def build(args) -> int:
+    source = Path(args.source).resolve()
+    if not source.is_dir():
+        raise UserError(f"--source {args.source} is not a directory")
+    buildspec = Path(args.buildspec)
+    if not buildspec.is_absolute() and not buildspec.exists():
+        buildspec = source / args.buildspec
+    spec = load_buildspec(buildspec, args.buildspec)
+    for warning in spec.warnings:
+        echo(str(warning), err=True)
+    engine = detect_engine()
+    image = args.image or BUILD_IMAGE
+    if not image_exists(engine, image):
+        hint = "run `conveyor setup`" if image == BUILD_IMAGE else f"build or pull {image} first"
+        raise UserError(f"image {image} is not available", hint=hint)
+    overrides = {}
+    for pair in args.env:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--env expects NAME=VALUE, got '{pair}'")
+        overrides[name] = value
+    root = homes.home()
+    store = None
+    if (root / "secrets.key").exists():
+        from conveyor.secrets.store import SecretStore
+
+        store = SecretStore(root)
+    masker = default_masker()
+    with tempfile.TemporaryDirectory(prefix="conveyor-build-") as tmp:
+        work = Path(tmp) / "src"
+        shutil.copytree(source, work, symlinks=True)  # a build changes its source; never the user's own
+        out = Path(args.artifacts).resolve() if args.artifacts else Path(tmp) / "artifacts"
+        req = BuildRequest(source_dir=work, image=image, engine=engine, overrides=overrides,
+                           timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
+                           resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add)
+        result = run_build(spec, req, lambda line: echo(masker.mask(line)))
+        echo("")
+        echo(f"build {result.build_id}: {result.status} in {duration(result.duration)}")
+        for name, value in result.exported.items():
+            echo(f"  exported {name}={masker.mask(value)}")
+        if args.artifacts:
+            for ident, path in result.artifacts.items():
+                echo(f"  artifact {ident or 'primary'}: {path}")
+    return 0 if result.status == "SUCCEEDED" else 1

@@ -1,0 +1,86 @@
+"""The CodeBuild action in a pipeline, through the real daemon: the buildspec runs in the build
+container, its exported variables and artifacts flow to the next action."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from e2e_support import action, pipeline_repo, wait_until
+
+BUILDSPEC = textwrap.dedent("""\
+    version: 0.2
+    env:
+      exported-variables: [IMAGE_TAG]
+    phases:
+      build:
+        commands:
+          - export IMAGE_TAG=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c1-7)
+          - mkdir -p dist && echo "built $IMAGE_TAG" > dist/app.txt
+          - printf '[{"name":"api","imageUri":"orders:%s"}]' "$IMAGE_TAG" > imagedefinitions.json
+          - test "$CODEBUILD_INITIATOR" = codepipeline/built
+    artifacts:
+      files: [imagedefinitions.json, dist/**/*]
+    """)
+
+PIPELINE = textwrap.dedent("""\
+    name: built
+    pipeline:
+      pollIntervalSeconds: 0
+      stages:
+        - name: Source
+          actions:
+            - {name: Source, provider: Git, outputArtifacts: [src], namespace: SourceVariables}
+        - name: Build
+          actions:
+            - {name: Build, provider: CodeBuild, inputArtifacts: [src], outputArtifacts: [build], namespace: BuildVars}
+        - name: Use
+          actions:
+            - name: Show
+              provider: Command
+              command: [sh, -c, "cat imagedefinitions.json dist/app.txt; echo tag=#{BuildVars.IMAGE_TAG}"]
+              inputArtifacts: [build]
+    """)
+
+
+@pytest.fixture
+def build_image():
+    from conveyor.providers.local.containers import detect_engine, image_exists
+    from conveyor.stack.components import BUILD_IMAGE
+
+    if not image_exists(detect_engine(), BUILD_IMAGE):
+        pytest.skip(f"{BUILD_IMAGE} is missing: run `conveyor setup`")
+
+
+@pytest.mark.podman
+def test_codebuild_action_exports_variables_and_artifacts(tmp_path, daemon, build_image):
+    repo = pipeline_repo(tmp_path / "repo", PIPELINE)
+    (repo / "buildspec.yml").write_text(BUILDSPEC)
+    from e2e_support import git
+
+    git("add", "-A", cwd=repo)
+    git("commit", "--quiet", "-m", "buildspec", cwd=repo)
+    sha = git("rev-parse", "HEAD", cwd=repo)
+    ex = daemon.json("run", "--repo", str(repo))
+    done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] not in ("InProgress",) and e, 120)
+    assert done["status"] == "Succeeded", done.get("reason")
+    assert action(done, "Build", "Build")["variables"] == {"IMAGE_TAG": sha[:7]}
+    logs = daemon("logs", ex["id"]).stdout
+    assert "Entering phase BUILD" in logs and "Phase complete: BUILD State: SUCCEEDED" in logs
+    assert f'[{{"name":"api","imageUri":"orders:{sha[:7]}"}}]' in logs
+    assert f"built {sha[:7]}" in logs and f"tag={sha[:7]}" in logs
+
+
+@pytest.mark.podman
+def test_a_failed_build_fails_the_action_with_the_phase_context(tmp_path, daemon, build_image):
+    repo = pipeline_repo(tmp_path / "repo", PIPELINE)
+    (repo / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - exit 3\n")
+    from e2e_support import git
+
+    git("add", "-A", cwd=repo)
+    git("commit", "--quiet", "-m", "failing buildspec", cwd=repo)
+    ex = daemon.json("run", "--repo", str(repo))
+    done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] not in ("InProgress",) and e, 120)
+    assert done["status"] == "Failed"
+    assert action(done, "Build", "Build")["error"] == (
+        "build FAILED in BUILD: Error while executing command: exit 3. Reason: exit status 3")
