@@ -3,7 +3,9 @@ container, its exported variables and artifacts flow to the next action."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 from e2e_support import action, pipeline_repo, wait_until
@@ -84,3 +86,44 @@ def test_a_failed_build_fails_the_action_with_the_phase_context(tmp_path, daemon
     assert done["status"] == "Failed"
     assert action(done, "Build", "Build")["error"] == (
         "build FAILED in BUILD: Error while executing command: exit 3. Reason: exit status 3")
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "reports" / "fixtures"
+
+
+@pytest.mark.podman
+@pytest.mark.parametrize("category, expected", [("Build", "Succeeded"), ("Test", "Failed")])
+def test_reports_are_stored_and_gate_a_test_action(tmp_path, daemon, build_image, category, expected):
+    """A real pytest JUnit report with failures: stored and shown for any CodeBuild action;
+    it fails the action only when the action is a Test action."""
+    repo = pipeline_repo(tmp_path / "repo", PIPELINE.replace(
+        "{name: Build, provider: CodeBuild,", f"{{name: Build, provider: CodeBuild, category: {category},"))
+    (repo / "reports").mkdir()
+    shutil.copy(FIXTURES / "pytest-junit-xunit2.xml", repo / "reports" / "junit.xml")
+    (repo / "buildspec.yml").write_text(BUILDSPEC + textwrap.dedent("""\
+        reports:
+          unit-tests:
+            files: ["**/*.xml"]
+            base-directory: reports
+            file-format: JUNITXML
+        """))
+    from e2e_support import git
+
+    git("add", "-A", cwd=repo)
+    git("commit", "--quiet", "-m", "with reports", cwd=repo)
+    ex = daemon.json("run", "--repo", str(repo))
+    done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] not in ("InProgress",) and e, 120)
+    assert done["status"] == expected
+    build = action(done, "Build", "Build")
+    [summary] = build["reports"]
+    assert (summary["name"], summary["status"], summary["format"]) == ("unit-tests", "FAILED", "JUNITXML")
+    assert summary["total"] == summary["passed"] + summary["failed"] + summary["errors"] + summary["skipped"]
+    assert summary["failed"] >= 1
+    if category == "Test":
+        assert build["error"].startswith("unit-tests: FAILED — ")
+    text = daemon("report", ex["id"]).stdout
+    assert "Build.Build (attempt 1) — JUNITXML report unit-tests: FAILED" in text
+    assert "  ✗ " in text
+    detail = daemon.json("report", ex["id"])
+    assert len([c for c in detail[0]["cases"] if c["status"] == "FAILED"]) == summary["failed"]
+    assert "Report group unit-tests: FAILED" in daemon("logs", ex["id"]).stdout

@@ -22,7 +22,9 @@ from conveyor.config.model import ActionDef
 
 
 class ActionFailed(Exception):
-    pass
+    def __init__(self, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.details = details or {}  # stored with the failure (e.g. test report summaries)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ActionResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # stored with the result (e.g. "reports")
 
 
 class ActionRunner(Protocol):

@@ -7,6 +7,7 @@ exported-variables become the action's output variables (`#{BuildVars.IMAGE_TAG}
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
 from conveyor.providers.local.containers import ContainerEngine, detect_engine, engine_access, ensure_api_service
 from conveyor.providers.local.process import run
+from conveyor.reports.summary import one_line
 from conveyor.secrets.masking import default_masker
 from conveyor.stack.components import BUILD_IMAGE
 
@@ -73,10 +75,13 @@ class CodeBuildAction:
             extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
             resolved_source_version=commit, source_version=commit)
         result = run_build(spec, req, ctx.log)
+        reports = [{k: v for k, v in r.items() if k not in ("cases", "coverageFiles")} for r in result.reports.values()]
+        if result.reports:
+            (ctx.run_dir / "reports.json").write_text(json.dumps(list(result.reports.values())))
         if result.status != "SUCCEEDED":
             failed = next((p for p in reversed(result.phases) if p.status != "SUCCEEDED"), None)
             where = f" in {failed.phase}" + (f": {failed.context}" if failed and failed.context else "") if failed else ""
-            raise ActionFailed(f"build {result.status}{where}")
+            raise ActionFailed(f"build {result.status}{where}", details={"reports": reports})
         outputs = {}
         names = list(ctx.action.output_artifacts)
         if names and "" in result.artifacts:
@@ -88,7 +93,13 @@ class CodeBuildAction:
         if missing:
             raise ActionFailed(f"output artifact(s) {', '.join(missing)} were not produced: the buildspec needs "
                                "`artifacts` (for the first) or `secondary-artifacts` named like them")
-        return ActionResult(outputs=outputs, variables=result.exported, summary=f"build {result.status}")
+        failing = [r for r in reports if r["type"] == "TEST" and r["status"] != "SUCCEEDED"]
+        if ctx.action.category == "Test" and failing:  # a Test action's reports gate the stage
+            raise ActionFailed("; ".join(one_line(r) for r in failing), details={"reports": reports})
+        tests = [r for r in reports if r["type"] == "TEST"]
+        text = f"build {result.status}" + (f", {sum(r['passed'] for r in tests)}/{sum(r['total'] for r in tests)} "
+                                           "tests passed" if tests else "")
+        return ActionResult(outputs=outputs, variables=result.exported, summary=text, details={"reports": reports})
 
     def _stage(self, ctx: ActionContext, path: Path) -> Path:
         out = ctx.new_output()

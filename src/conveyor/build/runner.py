@@ -80,6 +80,7 @@ class BuildResult:
     exported: dict[str, str]
     artifacts: dict[str, Path]  # "" is the primary artifact, else the secondary identifier
     duration: float
+    reports: dict[str, dict] = field(default_factory=dict)  # report group -> details (reports.summary)
 
 
 class BuildFault(ConveyorError):
@@ -97,6 +98,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     records: list[PhaseRecord] = []
     exported: dict[str, str] = {}
     uploaded: dict[str, Path] = {}
+    reports: dict[str, dict] = {}
     shell_name = spec.env.shell or DEFAULT_SHELL
     session: ShellSession | None = None
     phase, attempt, verdict = P.SUBMITTED, 1, P.SUCCEEDED
@@ -116,10 +118,12 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
                 outcome, context = _command_phase(session, spec, phase, verdict, deadline, req, log)
                 if phase == P.POST_BUILD or (outcome in P.INTERRUPTIONS and session.alive):
                     exported = _exported(session, spec)
-            elif phase == P.UPLOAD_ARTIFACTS and req.artifacts_dir is not None:
+            elif phase == P.UPLOAD_ARTIFACTS:
                 if session is not None and session.alive and not exported:
                     exported = _exported(session, spec)
-                uploaded = _upload(spec, req, log)
+                reports = _reports(spec, req, log)  # a report never fails the build (CodeBuild)
+                if req.artifacts_dir is not None:
+                    uploaded = _upload(spec, req, log)
             elif phase == P.FINALIZING and session is not None:
                 session.close()
         except A.ArtifactError as exc:
@@ -141,7 +145,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
         phase, attempt, verdict = step.phase, step.attempt, step.verdict
     if session is not None:
         session.close()
-    return BuildResult(build_id, verdict, records, exported, uploaded, time.monotonic() - t0)
+    return BuildResult(build_id, verdict, records, exported, uploaded, time.monotonic() - t0, reports)
 
 
 # --- phases -------------------------------------------------------------------------------------
@@ -267,7 +271,21 @@ def _setup_shell(session: ShellSession, env: dict[str, str], log: "_Log") -> Non
     session.run(f"cd {SOURCE_MOUNT}")
 
 
-# --- artifacts ----------------------------------------------------------------------------------
+# --- reports and artifacts ----------------------------------------------------------------------
+
+def _reports(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, dict]:
+    from conveyor.reports import summary as S
+    from conveyor.reports.group import parse_group
+
+    out = {}
+    for name, group in spec.reports.items():
+        base = req.source_dir / (group.base_directory or ".")
+        result = parse_group(base, list(group.files), group.file_format)
+        out[name] = S.details(name, result)
+        log.raw(f"[Container] {E.timestamp(req.clock())} Report group {S.one_line(out[name])}")
+    return out
+
+
 
 def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
     assert req.artifacts_dir is not None

@@ -231,3 +231,11 @@ def demo(args) -> int:
     from conveyor.cli.demo import run_demo
 
     return run_demo(yes=args.yes, directory=args.dir)
+
+
+def report(args) -> int:
+    client = Client.connect()
+    execution_id = args.execution or _latest_id(client)
+    rows = client.get(f"/api/v1/executions/{execution_id}/reports")
+    render.as_json(rows) if args.json else render.reports(rows)
+    return 0

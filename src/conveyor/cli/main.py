@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stage", default=None)
     sp.add_argument("--action", default=None)
     sp.add_argument("--json", action="store_true")
+    sp = cmd("report", commands.report, "test and coverage reports of an execution, failures first")
+    sp.add_argument("execution", nargs="?")
+    sp.add_argument("--json", action="store_true")
     for name, fn in (("approve", commands.approve), ("reject", commands.reject)):
         sp = cmd(name, fn, f"{name} the manual approval an execution waits for")
         sp.add_argument("execution")

@@ -8,6 +8,8 @@ import time
 from datetime import datetime
 from typing import Any, Iterable
 
+from conveyor.reports.summary import one_line
+
 STATUS_MARK = {"Succeeded": "✓", "Failed": "✗", "InProgress": "…", "Stopped": "■", "Stopping": "■",
                "Abandoned": "■", "Superseded": "↷", "Cancelled": "■", "Pending": "·", None: "·"}
 
@@ -101,6 +103,8 @@ def execution(ex: dict) -> None:
                  f"{a['status'] or '-':<11} {took:<7}{attempt} {a.get('summary') or ''}".rstrip())
             if a.get("error"):
                 echo(f"        error: {a['error']}")
+            for report in a.get("reports") or []:
+                echo(f"        report {one_line(report)}")
             approval = a.get("approval") or {}
             if approval.get("customData") and a["status"] == "InProgress":
                 echo(f"        review: {approval['customData']}")
@@ -155,3 +159,19 @@ def stage_timings(ex: dict) -> None:
         took = stage["endedAt"] - stage["startedAt"] if stage.get("endedAt") and stage.get("startedAt") else None
         rows.append([stage["name"], stage["status"] or "-", duration(took)])
     table(rows, ["STAGE", "STATUS", "TOOK"])
+
+
+def reports(rows: list[dict]) -> None:
+    if not rows:
+        echo("no test or coverage reports in this execution (buildspec `reports:` produce them)")
+        return
+    for r in rows:
+        echo(f"{r['stage']}.{r['action']} (attempt {r['attempt']}) — {r['format']} report {one_line(r)}")
+        for case in r.get("cases") or []:
+            if case["status"] in ("FAILED", "ERROR"):
+                where = f" ({case['file']}:{case['line']})" if case.get("file") and case.get("line") else ""
+                echo(f"  ✗ {case['prefix'] + '.' if case.get('prefix') else ''}{case['name']}{where}")
+                if case.get("message"):
+                    echo(f"      {case['message'].splitlines()[0][:200]}")
+        for problem in r.get("problems") or []:
+            echo(f"  ! {problem}")

@@ -57,6 +57,7 @@ def describe(view: ExecutionView) -> dict[str, Any]:
                     "error": ar.detail.get("error") or (ar.detail.get("reason") if ar.status == S.ABANDONED else None),
                     "variables": ar.detail.get("variables"),
                     "artifacts": ar.detail.get("artifacts"),
+                    "reports": ar.detail.get("reports"),
                 })
                 if a.provider == "Manual":
                     entry["approval"] = {k: ar.detail.get(k) for k in (

@@ -358,10 +358,12 @@ class Scheduler:
                                     mirrors=self.mirrors, home=self.home)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
-                detail: dict[str, Any] = {"artifacts": artifacts, "variables": result.variables,
+                detail: dict[str, Any] = {**result.details, "artifacts": artifacts, "variables": result.variables,
                                           "summary": result.summary}
                 status = S.SUCCEEDED
-            except (ActionFailed, UnresolvedVariables) as exc:
+            except ActionFailed as exc:
+                detail, status = {**exc.details, "error": str(exc)}, S.FAILED
+            except UnresolvedVariables as exc:
                 detail, status = {"error": str(exc)}, S.FAILED
             except Exception as exc:
                 emit(traceback.format_exc())

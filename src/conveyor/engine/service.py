@@ -408,3 +408,21 @@ class Service:
         self.secrets.delete(name)
         log.info("secret %s removed by %s", name, by or "?")
         return {"name": name, "deleted": True}
+
+    def reports(self, execution_id: str) -> list[dict]:
+        """Every test and coverage report of an execution, with its cases (latest attempts)."""
+        import json
+
+        view = self.view(execution_id)
+        out = []
+        for stage in view.definition.stages:
+            run = view.stages.get(stage.name)
+            for action in stage.actions:
+                ar = run.actions.get(action.name) if run else None
+                if ar is None:
+                    continue
+                path = self.scheduler.run_dir(view.id, stage.name, action.name, ar.attempt) / "reports.json"
+                if path.exists():
+                    for group in json.loads(path.read_text()):
+                        out.append({"stage": stage.name, "action": action.name, "attempt": ar.attempt, **group})
+        return out

@@ -12,6 +12,7 @@ passes through the secret masker, so no stored secret value leaves the daemon.
     POST /api/v1/executions/ID/approval              {decision, comment, stage, action, token}
     GET  /api/v1/executions/ID/logs
     GET  /api/v1/executions/ID/logs/STAGE/ACTION/ATTEMPT?offset=N
+    GET  /api/v1/executions/ID/reports               test and coverage reports, with their cases
     GET  /api/v1/secrets                             names and dates, never values
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
@@ -60,6 +61,7 @@ class Api:
             id, str(b.get("decision", "")), comment=str(b.get("comment", "")), by=str(b.get("by", "")),
             stage=b.get("stage"), action=b.get("action"), token=b.get("token")))
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs", lambda q, b, id: self.service.log_streams(id))
+        r("GET", r"/api/v1/executions/(?P<id>[^/]+)/reports", lambda q, b, id: self.service.reports(id))
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs/(?P<stage>[^/]+)/(?P<action>[^/]+)/(?P<attempt>\d+)",
           self.log_text)
         r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets())
