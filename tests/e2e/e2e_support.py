@@ -38,7 +38,9 @@ class Conveyor:
 
     def __init__(self, home: Path, port: int):
         self.home = home
-        self.env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_PORT": str(port), **GIT_ENV}
+        # Each daemon gets its own registry port, so test daemons never fight over the default one.
+        self.env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_PORT": str(port),
+                    "CONVEYOR_REGISTRY_PORT": str(free_port()), **GIT_ENV}
 
     def __call__(self, *args: str, check: bool = True, cwd: Path | None = None, input: str | None = None):
         done = subprocess.run([sys.executable, "-m", "conveyor.cli.main", *args], env=self.env, cwd=cwd,

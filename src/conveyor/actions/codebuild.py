@@ -63,6 +63,7 @@ class CodeBuildAction:
         if ctx.home is not None:
             access = engine_access(ensure_api_service(self.engine, str(ctx.home / "engine")).socket)
             mounts, extra_env = list(access.mounts), dict(access.env)
+            extra_env.update(registry_env(ctx.home))
         revision = next((r for r in [ctx.revision] if r), None)
         commit = ctx.configuration.get("sourceVersion") or (revision or {}).get("commit")
         artifacts_dir = ctx.run_dir / "artifacts"
@@ -111,3 +112,16 @@ class CodeBuildAction:
             run(self.engine.rm(container_name(run_dir)), check=False)
         except Exception:  # no engine: nothing can be left running in it
             pass
+
+
+def registry_env(home: Path) -> dict[str, str]:
+    """What a buildspec needs to log in and push to the local registry the ECR way:
+    `aws ecr get-login-password | docker login --username AWS --password-stdin $CONVEYOR_REGISTRY`."""
+    from conveyor.registry.local import read_endpoint
+    from conveyor.registry.service import read_or_create_token
+
+    endpoint = read_endpoint(home)
+    if endpoint is None:
+        return {}
+    return {"CONVEYOR_REGISTRY": endpoint["host"], "CONVEYOR_REGISTRY_ADDRESS": endpoint["address"],
+            "CONVEYOR_REGISTRY_PASSWORD": read_or_create_token(home), "AWS_ACCOUNT_ID": endpoint["account"]}

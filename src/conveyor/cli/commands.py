@@ -239,3 +239,22 @@ def report(args) -> int:
     rows = client.get(f"/api/v1/executions/{execution_id}/reports")
     render.as_json(rows) if args.json else render.reports(rows)
     return 0
+
+
+def image(args) -> int:
+    client = Client.connect()
+    q = f"?repository={args.repository}" if args.repository else ""
+    data = client.get(f"/api/v1/images{q}")
+    if args.json:
+        render.as_json(data)
+        return 0
+    if not data["repositories"]:
+        echo(f"no repositories in the local registry ({data['registry']}) yet")
+        return 0
+    rows = []
+    for repo in data["repositories"]:
+        for img in repo["images"] or [{"imageDigest": "", "imageTags": [], "imagePushedAt": None}]:
+            rows.append([repo["repositoryUri"], ",".join(img["imageTags"]) or "<untagged>", img["imageDigest"][:19],
+                         img.get("imagePushedAt") or "-", repo["imageTagMutability"]])
+    render.table(rows, ["REPOSITORY", "TAGS", "DIGEST", "PUSHED", "MUTABILITY"])
+    return 0

@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     ss = ssub.add_parser("rm", help="remove a secret")
     ss.add_argument("name")
 
+    sp = cmd("image", commands.image, "images in the local registry (ECR semantics)")
+    isub = sp.add_subparsers(dest="image_command", metavar="ls", parser_class=Parser, required=True)
+    ls = isub.add_parser("ls", help="repositories, tags, digests and push times")
+    ls.add_argument("repository", nargs="?")
+    ls.add_argument("--json", action="store_true")
+
     sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
     sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")
     sp.add_argument("--dir", default=None, help="where to create the demo repositories")

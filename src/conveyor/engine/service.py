@@ -40,6 +40,7 @@ class Service:
         self.store = Store(self.home / "conveyor.db")
         self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
         self.secrets = SecretStore(self.home)
+        self.registry = None  # a conveyor.registry.local.LocalRegistry when the daemon runs one
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -77,6 +78,7 @@ class Service:
             for ref, sha in mirror.heads().items():
                 if self.store.ref(repository, ref) is None:
                     self.store.set_ref(repository, ref, sha)
+        self._declare_repositories(definition)
         values = self._variables(definition, variables or {})
         revisions = self._revisions(definition, repository, commit, branch)
         return self._create(definition, revisions, values, trigger or {"type": "StartPipelineExecution"})
@@ -426,3 +428,30 @@ class Service:
                     for group in json.loads(path.read_text()):
                         out.append({"stage": stage.name, "action": action.name, "attempt": ar.attempt, **group})
         return out
+
+    # -- registry
+    def _declare_repositories(self, definition: PipelineDef) -> None:
+        """conveyor.yml `repositories:` (ECR's repository settings) apply to the local registry."""
+        repos = definition.raw.get("repositories") or {}
+        if self.registry is None or not isinstance(repos, dict):
+            return
+        for name, conf in repos.items():
+            conf = conf if isinstance(conf, dict) else {}
+            try:
+                self.registry.store.declare(
+                    name, conf.get("imageTagMutability", "MUTABLE"),
+                    conf.get("imageTagMutabilityExclusionFilters") or (), conf.get("lifecyclePolicy"))
+            except (ValueError, ConveyorError) as exc:
+                raise UserError(f"repositories.{name}: {exc}") from None
+
+    def images(self, repository: str | None = None) -> dict:
+        if self.registry is None:
+            raise ConveyorError("no local registry is running", hint="run `conveyor setup`, then `conveyor up`")
+        store = self.registry.store
+        repos = [r for r in store.repositories() if repository is None or r.name == repository]
+        if repository is not None and not repos:
+            raise NotFound(f"no repository '{repository}' in the local registry",
+                           hint="push an image to it, or declare it under `repositories:` in conveyor.yml")
+        return {"registry": self.registry.address,
+                "repositories": [{**r.to_json(), "repositoryUri": self.registry.repository_uri(r.name),
+                                  "images": [i.to_json() for i in store.images(r.name)]} for r in repos]}

@@ -66,3 +66,25 @@ class LocalRegistry:
         self.proxy.stop()
         self.service.stop()
         self.store.close()
+
+
+def endpoint_path(home: Path) -> Path:
+    return Path(home) / "registry.json"
+
+
+def write_endpoint(registry: LocalRegistry) -> None:
+    """What builds need to reach the running registry (the token stays in its own 0600 file)."""
+    import json
+
+    endpoint_path(registry.home).write_text(json.dumps({
+        "address": registry.address, "port": registry.port, "account": registry.account,
+        "region": registry.region, "host": uris.ecr_host(registry.account, registry.region) + f":{registry.port}"}))
+
+
+def read_endpoint(home: Path) -> dict | None:
+    import json
+
+    try:
+        return json.loads(endpoint_path(home).read_text())
+    except (OSError, ValueError):
+        return None

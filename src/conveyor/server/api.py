@@ -13,6 +13,7 @@ passes through the secret masker, so no stored secret value leaves the daemon.
     GET  /api/v1/executions/ID/logs
     GET  /api/v1/executions/ID/logs/STAGE/ACTION/ATTEMPT?offset=N
     GET  /api/v1/executions/ID/reports               test and coverage reports, with their cases
+    GET  /api/v1/images?repository=NAME              the local registry's repositories and images
     GET  /api/v1/secrets                             names and dates, never values
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
@@ -64,6 +65,7 @@ class Api:
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/reports", lambda q, b, id: self.service.reports(id))
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs/(?P<stage>[^/]+)/(?P<action>[^/]+)/(?P<attempt>\d+)",
           self.log_text)
+        r("GET", r"/api/v1/images", lambda q, b: self.service.images(q.get("repository")))
         r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets())
         r("POST", r"/api/v1/secrets", lambda q, b: self.service.set_secret(
             str(b["name"]), str(b["value"]), by=str(b.get("by", ""))))

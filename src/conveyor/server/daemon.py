@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.engine.service import Service
-from conveyor.secrets.masking import MaskingFilter
+from conveyor.registry import uris
+from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
+from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.server.api import Api, make_server
 
 log = logging.getLogger("conveyor.daemon")
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    registry = start_registry(root)
+    service.registry = registry
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
     homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
@@ -58,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         service.shutdown()
+        if registry is not None:
+            registry.stop()
+            endpoint_path(root).unlink(missing_ok=True)
         for path in (homes.pid_path(root), homes.endpoint_path(root)):
             try:
                 if path.exists() and str(os.getpid()) in path.read_text():
@@ -66,6 +74,26 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         log.info("conveyor daemon stopped")
     return 0
+
+
+def start_registry(root: Path):
+    """The local registry (ECR semantics), supervised for as long as the daemon runs. Without
+    the distribution binary (`conveyor setup` installs it) the daemon runs without one."""
+    if shutil.which("docker-registry") is None:
+        log.warning("docker-registry is not installed: no local registry (fix: conveyor setup)")
+        return None
+    port = int(os.environ.get("CONVEYOR_REGISTRY_PORT", uris.DEFAULT_PORT))
+    registry = LocalRegistry(root, port=port)
+    try:
+        registry.start()
+    except Exception as exc:  # the port is taken, say: the pipelines still run
+        log.error("the local registry did not start: %s (set CONVEYOR_REGISTRY_PORT to another port)", exc)
+        registry.stop()
+        return None
+    default_masker().add(registry.token)
+    write_endpoint(registry)
+    log.info("local registry on %s (%s)", registry.address, registry.repository_uri("NAME"))
+    return registry
 
 
 if __name__ == "__main__":
