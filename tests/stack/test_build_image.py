@@ -35,6 +35,7 @@ def test_rootfs_import_changes_end_with_the_recipe():
 def test_second_stage_containerfile():
     assert images.BUILD_CONTAINERFILE == (
         "FROM localhost/conveyor/build-rootfs:bookworm\n"
+        "COPY docker-client /usr/local/libexec/docker-client\n"
         "COPY docker aws /usr/local/bin/\n")
 
 
@@ -49,7 +50,7 @@ def test_docker_client_commands():
 
 def test_origin_names_the_client_version():
     assert images.build_origin("20.10.24+dfsg1-1+deb12u1+b6") == (
-        "mmdebstrap bookworm + docker.io 20.10.24 client + aws shim")
+        "mmdebstrap bookworm + docker.io 20.10.24 client + docker login and aws shims")
 
 
 def test_build_context_holds_executables_and_the_containerfile(tmp_path):
@@ -57,11 +58,12 @@ def test_build_context_holds_executables_and_the_containerfile(tmp_path):
     client.write_bytes(b"\x7fELF docker")
     context = tmp_path / "context"
     images.write_build_context(str(context), str(client))
-    assert sorted(os.listdir(context)) == ["Containerfile", "aws", "docker"]
-    assert (context / "docker").read_bytes() == b"\x7fELF docker"
+    assert sorted(os.listdir(context)) == ["Containerfile", "aws", "docker", "docker-client"]
+    assert (context / "docker-client").read_bytes() == b"\x7fELF docker"
+    assert (context / "docker").read_text() == images.docker_shim_source()
     assert (context / "aws").read_text() == images.aws_shim_source()
     assert (context / "Containerfile").read_text() == images.BUILD_CONTAINERFILE
-    for name in ("aws", "docker"):
+    for name in ("aws", "docker", "docker-client"):
         assert stat.S_IMODE((context / name).stat().st_mode) == 0o755
 
 
@@ -69,7 +71,10 @@ def test_the_recipe_follows_the_shim_and_the_packages(monkeypatch):
     before, rootfs = images.build_recipe(), images.build_rootfs_recipe()
     assert len(before) == 12 and before == images.build_recipe()
     monkeypatch.setattr(images, "aws_shim_source", lambda: "#!/usr/bin/python3\n")
-    assert images.build_recipe() != before
+    after_aws = images.build_recipe()
+    assert after_aws != before
+    monkeypatch.setattr(images, "docker_shim_source", lambda: "#!/usr/bin/python3\n")
+    assert images.build_recipe() != after_aws
     assert images.build_rootfs_recipe() == rootfs  # a new shim keeps the root filesystem
     monkeypatch.setattr(images, "BUILD_PACKAGES", (*c.BUILD_PACKAGES, "vim"))
     assert images.build_rootfs_recipe() != rootfs

@@ -20,6 +20,7 @@ from conveyor.errors import ConveyorError
 from conveyor.providers.local import containers
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
+from conveyor.registry import uris
 from conveyor.stack import components as c
 from conveyor.stack import images
 from conveyor.stack.containers_conf import missing_settings
@@ -135,8 +136,8 @@ def build_image_status(eng: ContainerEngine, ref: str = c.BUILD_IMAGE) -> Status
         return Status(ref, False, "not built", SETUP_FIX)
     origin = labels.get(c.ORIGIN_LABEL) or "present (made outside conveyor setup)"
     if not recipe_current(labels, images.build_recipe()):
-        return Status(ref, False, f"{origin}; out of date (its packages, Containerfile or aws "
-                                  f"shim changed)", SETUP_FIX)
+        return Status(ref, False, f"{origin}; out of date (its packages, Containerfile, docker "
+                                  f"wrapper or aws shim changed)", SETUP_FIX)
     return Status(ref, True, origin)
 
 
@@ -170,12 +171,74 @@ def probe_status(eng: ContainerEngine, image: str = c.BUSYBOX_IMAGE) -> Status:
     return Status(name, False, error, f"see `{eng.run(image, ['true'], rm=True)}`")
 
 
+def registry_host_name() -> str:
+    """The local ECR-style host without its port: the name /etc/hosts must resolve.
+
+    >>> registry_host_name()
+    '000000000000.dkr.ecr.us-east-1.localhost'
+    """
+    return f"{uris.DEFAULT_ACCOUNT_ID}.dkr.ecr.{uris.DEFAULT_REGION}.{uris.LOCAL_DOMAIN}"
+
+
+def hosts_address(text: str, name: str) -> str | None:
+    """The address the first line naming `name` maps it to (None when no line does).
+
+    >>> hosts_address("127.0.0.1 localhost\\n10.0.0.9 a b # c\\n", "b")
+    '10.0.0.9'
+    """
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if name in fields[1:]:
+            return fields[0]
+    return None
+
+
+def hosts_status(path: str | None = None) -> Status:
+    """Does the hosts file resolve the local ECR-style host name? (A line the user wrote wins,
+    whatever its address: `conveyor setup` adds one only when no line names the host.)"""
+    path = path or c.hosts_path()
+    name = registry_host_name()
+    try:
+        text = conf_text(path)
+    except OSError as exc:
+        return Status("registry host", False, f"cannot read {path}: {exc.strerror}", SETUP_FIX)
+    if uris.hosts_with_entry(text) != text:
+        return Status("registry host", False, f"{name} is not in {path}", SETUP_FIX)
+    return Status("registry host", True, f"{name} → {hosts_address(text, name)} ({path})")
+
+
+def registries_dropin_status(path: str | None = None, port: int | None = None) -> Status:
+    """Is the registries.conf drop-in that lets podman (and its Docker API) talk plain HTTP to
+    the local registry there, for this port, exactly as `conveyor setup` writes it?"""
+    path = path or c.registries_dropin_path()
+    port = c.registry_port() if port is None else port
+    try:
+        text = conf_text(path)
+    except OSError as exc:
+        return Status("registry drop-in", False, f"cannot read {path}: {exc.strerror}", SETUP_FIX)
+    if not text:
+        return Status("registry drop-in", False, f"{path} is missing (podman would use TLS for "
+                                                 f"the local registry)", SETUP_FIX)
+    if text != uris.registries_dropin(port):
+        return Status("registry drop-in", False, f"{path} differs from what `conveyor setup` "
+                                                 f"writes for port {port}", SETUP_FIX)
+    return Status("registry drop-in", True, f"{', '.join(registry_addresses(port))} over plain "
+                                            f"HTTP ({path})")
+
+
+def registry_addresses(port: int) -> list[str]:
+    """Every spelling of the local registry the drop-in covers."""
+    return [uris.local_address(port), f"localhost:{port}", uris.ecr_host(port=port)]
+
+
 # --- the doctor's table -------------------------------------------------------------------
 
 def default_checks() -> list[tuple[str, Check]]:
     """Everything doctor looks at, in the order it is shown, by name."""
     return [
         ("packages", package_statuses),
+        ("registry host", lambda: [hosts_status()]),
+        ("registry drop-in", lambda: [registries_dropin_status()]),
         ("engine", lambda: [engine_status(engine())]),
         (c.BUSYBOX_IMAGE, lambda: [image_status(engine(), c.BUSYBOX_IMAGE)]),
         ("run probe", lambda: [probe_status(engine())]),

@@ -15,6 +15,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from conveyor.errors import UserError
+from conveyor.registry import uris
+
 # --- images -------------------------------------------------------------------------------
 
 #: The Python base image services and builds start FROM when no registry is reachable.
@@ -59,11 +62,42 @@ BUILD_ENV = ("LANG=C.UTF-8", "PIP_BREAK_SYSTEM_PACKAGES=1")
 #: podman 4.3's Docker-compatible service serves (minimum 1.24), so no DOCKER_API_VERSION pin.
 DOCKER_CLIENT_PACKAGE = "docker.io"
 DOCKER_CLIENT_MEMBER = "usr/bin/docker"
-#: Where the docker client and the aws shim go in BUILD_IMAGE.
+#: Where the docker wrapper (stack/docker_shim.py) and the aws shim go in BUILD_IMAGE; the real
+#: docker client goes to DOCKER_CLIENT_PATH, and the wrapper execs it for everything but a
+#: `docker login` to the local registry (podman's API would insist on TLS there).
 BUILD_TOOLS_DIR = "/usr/local/bin"
+DOCKER_CLIENT_PATH = "/usr/local/libexec/docker-client"
 #: A digest of what BUILD_IMAGE is made from (packages, shim, Containerfile): when it no longer
 #: matches, `conveyor setup` rebuilds the image and doctor says it is out of date.
 RECIPE_LABEL = "io.conveyor.recipe"
+
+# --- the local registry's names on this machine -----------------------------------------------
+
+#: Overrides of what `conveyor setup` writes for the local registry (tests point them at tmp).
+HOSTS_FILE_ENV = "CONVEYOR_HOSTS_FILE"
+REGISTRIES_DROPIN_ENV = "CONVEYOR_REGISTRIES_DROPIN"
+#: The registry proxy's port, when not uris.DEFAULT_PORT.
+REGISTRY_PORT_ENV = "CONVEYOR_REGISTRY_PORT"
+
+
+def hosts_path() -> str:
+    return os.environ.get(HOSTS_FILE_ENV) or str(uris.HOSTS_PATH)
+
+
+def registries_dropin_path() -> str:
+    return os.environ.get(REGISTRIES_DROPIN_ENV) or str(uris.REGISTRIES_DROPIN)
+
+
+def registry_port() -> int:
+    """uris.DEFAULT_PORT (5000), or $CONVEYOR_REGISTRY_PORT (as the daemon's registry reads it)."""
+    raw = os.environ.get(REGISTRY_PORT_ENV, "").strip()
+    if not raw:
+        return uris.DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise UserError(f"{REGISTRY_PORT_ENV}={raw!r} is not a TCP port",
+                        hint=f"set {REGISTRY_PORT_ENV} to a number from 1 to 65535, or unset it")
+    return int(raw)
+
 
 # --- packages -----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ BUSYBOX_IMAGE: a root filesystem tar holding Debian's static /bin/busybox and a 
 applet, imported FROM scratch. BASE_IMAGE: a Debian root filesystem with Python made by
 mmdebstrap from Debian's packages, imported (used only when pulling python:3.12-slim fails).
 BUILD_IMAGE: BUILD_ROOTFS_IMAGE (mmdebstrap, BUILD_PACKAGES) plus a layer holding the docker
-client taken from Debian's docker.io package and the aws shim. All carry the ORIGIN_LABEL
+client taken from Debian's docker.io package (as DOCKER_CLIENT_PATH), the docker wrapper in front
+of it (stack/docker_shim.py) and the aws shim. All carry the ORIGIN_LABEL
 saying how they were made; the build images also carry a RECIPE_LABEL (see `build_recipe`).
 
     >>> str(mmdebstrap_command("/tmp/base.tar"))
@@ -21,14 +22,18 @@ import tarfile
 from collections.abc import Iterable
 
 from conveyor.providers.local.process import Command
-from conveyor.stack import aws_shim
+from conveyor.stack import aws_shim, docker_shim
 from conveyor.stack.components import (
     APT_ENV, APT_TIMEOUT, BASE_CMD, BASE_PACKAGES, BUILD_CMD, BUILD_ENV, BUILD_PACKAGES,
     BUILD_ROOTFS_IMAGE, BUILD_TOOLS_DIR, BUSYBOX_BINARY, BUSYBOX_CMD, DEBIAN_SUITE,
-    DOCKER_CLIENT_PACKAGE, MMDEBSTRAP_TIMEOUT, ORIGIN_LABEL, RECIPE_LABEL, short_version)
+    DOCKER_CLIENT_PACKAGE, DOCKER_CLIENT_PATH, MMDEBSTRAP_TIMEOUT, ORIGIN_LABEL, RECIPE_LABEL,
+    short_version)
 
-#: The second stage of BUILD_IMAGE; its context holds just the two files it copies.
-BUILD_CONTAINERFILE = f"FROM {BUILD_ROOTFS_IMAGE}\nCOPY docker aws {BUILD_TOOLS_DIR}/\n"
+#: The second stage of BUILD_IMAGE; its context holds just the files it copies: the real
+#: client as `docker-client`, the wrapper as `docker`, and `aws`.
+BUILD_CONTAINERFILE = (f"FROM {BUILD_ROOTFS_IMAGE}\n"
+                       f"COPY docker-client {DOCKER_CLIENT_PATH}\n"
+                       f"COPY docker aws {BUILD_TOOLS_DIR}/\n")
 
 #: Fixed file times make the busybox layer byte-identical on every build.
 _EPOCH = 0
@@ -107,9 +112,10 @@ def build_rootfs_recipe() -> str:
 
 
 def build_recipe() -> str:
-    """A digest of everything BUILD_IMAGE is made from (rootfs recipe, Containerfile, shim);
+    """A digest of everything BUILD_IMAGE is made from (rootfs recipe, Containerfile, shims);
     stored in its RECIPE_LABEL, so a changed recipe shows the image is out of date."""
-    return _digest([build_rootfs_recipe(), BUILD_CONTAINERFILE, aws_shim_source()])
+    return _digest([build_rootfs_recipe(), BUILD_CONTAINERFILE, aws_shim_source(),
+                    docker_shim_source()])
 
 
 def _build_rootfs_settings() -> list[str]:
@@ -121,10 +127,10 @@ def _build_rootfs_settings() -> list[str]:
 def build_origin(docker_version: str) -> str:
     """
     >>> build_origin("20.10.24+dfsg1-1+deb12u1+b6")
-    'mmdebstrap bookworm + docker.io 20.10.24 client + aws shim'
+    'mmdebstrap bookworm + docker.io 20.10.24 client + docker login and aws shims'
     """
     return (f"mmdebstrap {DEBIAN_SUITE} + {DOCKER_CLIENT_PACKAGE} {short_version(docker_version)} "
-            f"client + aws shim")
+            f"client + docker login and aws shims")
 
 
 def docker_client_download_command(directory: str) -> Command:
@@ -146,15 +152,22 @@ def aws_shim_source() -> str:
         return f.read()
 
 
+def docker_shim_source() -> str:
+    with open(docker_shim.__file__, encoding="utf-8") as f:
+        return f.read()
+
+
 def write_build_context(directory: str, docker_client: str) -> None:
-    """The second stage's context: Containerfile, the docker client and the aws shim (0755)."""
+    """The second stage's context: Containerfile, the real docker client (`docker-client`), the
+    docker wrapper (`docker`) and the aws shim, executables 0755."""
     os.makedirs(directory, exist_ok=True)
-    shutil.copyfile(docker_client, os.path.join(directory, "docker"))
-    with open(os.path.join(directory, "aws"), "w", encoding="utf-8") as f:
-        f.write(aws_shim_source())
+    shutil.copyfile(docker_client, os.path.join(directory, "docker-client"))
+    for name, source in (("docker", docker_shim_source()), ("aws", aws_shim_source())):
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            f.write(source)
     with open(os.path.join(directory, "Containerfile"), "w", encoding="utf-8") as f:
         f.write(BUILD_CONTAINERFILE)
-    for name in ("docker", "aws"):
+    for name in ("docker-client", "docker", "aws"):
         os.chmod(os.path.join(directory, name), 0o755)
 
 

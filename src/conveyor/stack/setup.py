@@ -1,11 +1,13 @@
 """`conveyor setup`: make this machine able to run Conveyor, doing only what is missing.
 
 Steps, each printing one line (✓ done or already there, → doing, ✗ failed with the fix):
-packages (apt, only the missing ones) → engine (a running Docker engine, else podman) →
+packages (apt, only the missing ones) → registry names (the /etc/hosts line for the local
+ECR-style host and the registries.conf drop-in making the local registry plain HTTP, both from
+conveyor.registry.uris, written only when missing or different) → engine (a running Docker engine, else podman) →
 BUSYBOX_IMAGE (FROM scratch, busybox-static) → run probe (adding the sandbox settings to
 containers.conf only if the plain run fails for the reasons they fix) → BASE_IMAGE (pull and
 tag, else mmdebstrap + import) → BUILD_IMAGE (mmdebstrap + import of BUILD_ROOTFS_IMAGE, then
-a layer with the docker client from docker.io's .deb and the aws shim). A second run only
+a layer with the docker client from docker.io's .deb, the docker wrapper and the aws shim). A second run only
 observes, so it takes seconds.
 
     >>> run_setup(print, dry_run=True)                     # doctest: +SKIP
@@ -13,9 +15,11 @@ observes, so it takes seconds.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +28,7 @@ from conveyor.errors import ConveyorError
 from conveyor.providers.local import containers, process
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
+from conveyor.registry import uris
 from conveyor.stack import checks, images
 from conveyor.stack import components as c
 from conveyor.stack.containers_conf import merge_settings
@@ -42,6 +47,7 @@ def run_setup(echo: Echo, *, dry_run: bool = False) -> int:
     """Bring the local stack up to date; 0 when everything is ready, 1 otherwise."""
     try:
         ensure_packages(echo, dry_run)
+        ensure_registry_names(echo, dry_run)
         eng = ensure_engine(echo, dry_run)
         if eng is None:
             return 0
@@ -88,6 +94,99 @@ def ensure_packages(echo: Echo, dry_run: bool) -> None:
         if not status.ok:
             raise SetupFailed(f"{status.name}: still not installed after apt-get", hint=fix)
         echo(f"✓ {status.name} {status.detail}")
+
+
+def ensure_registry_names(echo: Echo, dry_run: bool, *, hosts: str | None = None,
+                          dropin: str | None = None, port: int | None = None) -> None:
+    """The local ECR-style registry host resolves and is plain HTTP for podman and its Docker
+    API. One line each: ✓ when already so, → when written."""
+    ensure_hosts_entry(echo, hosts or c.hosts_path(), dry_run)
+    ensure_registries_dropin(echo, dropin or c.registries_dropin_path(),
+                             c.registry_port() if port is None else port, dry_run)
+
+
+def ensure_hosts_entry(echo: Echo, path: str, dry_run: bool) -> None:
+    status = checks.hosts_status(path)
+    if status.ok:
+        echo(status.line())
+        return
+    line = uris.hosts_line()
+    echo(f"→ adding {checks.registry_host_name()} → {uris.LOCAL_IP} to {path}")
+    merged = uris.hosts_with_entry(checks.conf_text(path))
+    if dry_run:
+        echo(f"$ (append to {path}: {line!r})")
+        return
+    shown = line.replace("	", " ")
+    _write_system_file(path, merged, f"run `sudo conveyor setup`, or add the line yourself: "
+                                     f"echo '{shown}' | sudo tee -a {path}")
+
+
+def ensure_registries_dropin(echo: Echo, path: str, port: int, dry_run: bool) -> None:
+    status = checks.registries_dropin_status(path, port)
+    if status.ok:
+        echo(status.line())
+        return
+    text = uris.registries_dropin(port)
+    verb = "replacing" if os.path.exists(path) else "adding"
+    echo(f"→ {verb} {path} ({', '.join(checks.registry_addresses(port))} over plain HTTP)")
+    if dry_run:
+        echo(f"$ (write {path}: {text!r})")
+        return
+    _write_system_file(path, text, "run `sudo conveyor setup`")
+
+
+def _write_system_file(path: str, text: str, hint: str) -> None:
+    try:
+        write_atomic(path, text)
+    except PermissionError as exc:
+        raise SetupFailed(f"cannot write {path}: {exc.strerror}", hint=hint) from exc
+
+
+def write_atomic(path: str, text: str, default_mode: int = 0o644) -> None:
+    """Replace `path` (through a symlink, keeping its mode and owner) with `text`: written to a
+    temporary file beside it and renamed over it, so readers see the old or the new file, never
+    half of one. A file that cannot be renamed over (a bind mount, like a container's
+    /etc/hosts) is rewritten in place instead — appending when only lines were added."""
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".conveyor-tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st else default_mode)
+        if st and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError:
+                pass
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV):
+                raise
+            _rewrite_in_place(path, text)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _rewrite_in_place(path: str, text: str) -> None:
+    with open(path, "r+", encoding="utf-8") as f:
+        current = f.read()
+        if text.startswith(current):
+            f.write(text[len(current):])  # at the end: only the new lines
+        else:
+            f.seek(0)
+            f.write(text)
+            f.truncate()
 
 
 def ensure_engine(echo: Echo, dry_run: bool) -> ContainerEngine | None:
@@ -157,13 +256,7 @@ def write_sandbox_settings(path: str, echo: Echo, dry_run: bool) -> None:
     if dry_run:
         echo(f"$ (write {path}: {merged!r})")
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-    tmp = f"{path}.conveyor-tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(merged)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, merged)
 
 
 def ensure_base_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
@@ -205,11 +298,12 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=_big_tmp()) as tmp:
         ensure_build_rootfs(echo, eng, tmp, dry_run)
         echo(f"→ {'rebuilding' if labels is not None else 'building'} {c.BUILD_IMAGE}: the "
-             f"docker client from {c.DOCKER_CLIENT_PACKAGE} and the aws shim…")
+             f"docker client from {c.DOCKER_CLIENT_PACKAGE}, the docker wrapper and the aws "
+             f"shim…")
         version = fetch_docker_client(tmp, dry_run)
         context = os.path.join(tmp, "context")
         if dry_run:
-            echo(f"$ (write {context}: Containerfile, docker, aws)")
+            echo(f"$ (write {context}: Containerfile, docker-client, docker, aws)")
         else:
             images.write_build_context(context, os.path.join(tmp, "deb", c.DOCKER_CLIENT_MEMBER))
         origin = images.build_origin(version)
