@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
@@ -16,7 +17,8 @@ from conveyor.actions.command import _make_writable, container_name
 from conveyor.build.runner import BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
-from conveyor.providers.local.containers import ContainerEngine, detect_engine, engine_access, ensure_api_service
+from conveyor.providers.local.containers import (ApiService, ContainerEngine, detect_engine, engine_access,
+                                                 ensure_api_service)
 from conveyor.providers.local.process import run
 from conveyor.reports.summary import one_line
 from conveyor.secrets.masking import default_masker
@@ -26,6 +28,8 @@ from conveyor.stack.components import BUILD_IMAGE
 class CodeBuildAction:
     def __init__(self, engine: ContainerEngine | None = None):
         self._engine = engine
+        self._services: dict[Path, ApiService] = {}
+        self._lock = threading.Lock()
 
     @property
     def engine(self) -> ContainerEngine:
@@ -61,7 +65,7 @@ class CodeBuildAction:
             store = SecretStore(ctx.home)
         mounts, extra_env = [], {}
         if ctx.home is not None:
-            access = engine_access(ensure_api_service(self.engine, str(ctx.home / "engine")).socket)
+            access = engine_access(self._api_service(ctx.home).socket)
             mounts, extra_env = list(access.mounts), dict(access.env)
             extra_env.update(registry_env(ctx.home))
         revision = next((r for r in [ctx.revision] if r), None)
@@ -101,6 +105,20 @@ class CodeBuildAction:
         text = f"build {result.status}" + (f", {sum(r['passed'] for r in tests)}/{sum(r['total'] for r in tests)} "
                                            "tests passed" if tests else "")
         return ActionResult(outputs=outputs, variables=result.exported, summary=text, details={"reports": reports})
+
+    def _api_service(self, home: Path) -> ApiService:
+        """The engine's API socket for this data dir: started once, stopped by `close`."""
+        with self._lock:
+            service = self._services.get(home)
+            if service is None or not Path(service.socket).exists():
+                service = self._services[home] = ensure_api_service(self.engine, str(home / "engine"))
+            return service
+
+    def close(self, home: Path | None = None) -> None:
+        """Stop the engine API services this runner started (all, or the one of `home`)."""
+        with self._lock:
+            for key in [k for k in self._services if home is None or k == home]:
+                self._services.pop(key).stop()
 
     def _stage(self, ctx: ActionContext, path: Path) -> Path:
         out = ctx.new_output()

@@ -55,6 +55,9 @@ class Service:
     def shutdown(self) -> None:
         self._stop.set()
         self.scheduler.shutdown()
+        for runner in self.scheduler.runners.values():
+            if hasattr(runner, "close"):
+                runner.close(self.home)  # e.g. the engine API service builds used
         self.store.close()
 
     # -- starting executions
