@@ -1,5 +1,6 @@
 """The README's main job: `conveyor demo --yes` runs the orders-service pipeline end to end —
-a push triggers it, the unit tests run in a container, the image is built, the approval given."""
+a push triggers it, the CodeBuild action runs the example's buildspec (unit tests with a JUnit
+report, the image, a push to the local registry), the approval is given."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 from conveyor.providers.local.containers import detect_engine, image_exists
+from conveyor.registry.uris import DEFAULT_PORT
 from conveyor.stack.components import BASE_IMAGE
 
 
@@ -17,20 +19,27 @@ def test_demo_runs_end_to_end(conveyor):
     engine = detect_engine()
     if not image_exists(engine, BASE_IMAGE):
         pytest.skip(f"{BASE_IMAGE} is missing: run `conveyor setup`")
+    # the registry port the insecure-registry drop-in of `conveyor setup` names
+    conveyor.env["CONVEYOR_REGISTRY_PORT"] = str(DEFAULT_PORT)
     done = conveyor("demo", "--yes")
     out = done.stdout
     assert "remote: conveyor: started execution" in out
-    for stage in ("Source", "Test", "Build", "Approval"):
+    for stage in ("Source", "Build", "Approval"):
         assert re.search(rf"^{stage}\s+Succeeded\s", out, re.M), out
-    image = re.search(r"image built and tested: (\S+)", out).group(1)
+    assert re.search(r"^tests: unit-tests: SUCCEEDED — (\d+) tests, \1 passed, 0 failed$", out, re.M), out
+    image = re.search(r"image built, tested and pushed to the local registry: (\S+)", out).group(1)
     try:
         assert image_exists(engine, image)
         ex = conveyor.json("history")[0]
         assert ex["status"] == "Succeeded" and ex["trigger"]["type"] == "GitPush"
+        assert image.endswith(f"/orders-service:{ex['commit'][:7]}")
         detail = conveyor.execution(ex["id"])
-        approval = detail["stages"][3]["actions"][0]["approval"]
+        approval = detail["stages"][2]["actions"][0]["approval"]
         assert approval["by"] == "conveyor-demo" and approval["decision"] == "Approved"
-        logs = conveyor("logs", ex["id"], "--stage", "Test").stdout
-        assert re.search(r"Ran \d+ tests", logs) and "OK" in logs
+        logs = conveyor("logs", ex["id"], "--stage", "Build").stdout
+        assert re.search(r"Ran \d+ tests", logs) and "Phase complete: POST_BUILD State: SUCCEEDED" in logs
+        [repo] = conveyor.json("image", "ls", "orders-service")["repositories"]
+        assert [i["imageTags"] for i in repo["images"]] == [[ex["commit"][:7]]]
     finally:
         subprocess.run([engine.binary, "rmi", "-f", image], capture_output=True)
+        conveyor("down", check=False)

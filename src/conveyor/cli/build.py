@@ -12,7 +12,8 @@ from conveyor.build.runner import BuildRequest, run_build
 from conveyor.cli.render import duration, echo
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import UserError
-from conveyor.providers.local.containers import detect_engine, image_exists
+from conveyor.actions.codebuild import registry_env
+from conveyor.providers.local.containers import detect_engine, engine_access, ensure_api_service, image_exists
 from conveyor.secrets.masking import default_masker
 from conveyor.stack.components import BUILD_IMAGE
 
@@ -49,10 +50,22 @@ def build(args) -> int:
         work = Path(tmp) / "src"
         shutil.copytree(source, work, symlinks=True)  # a build changes its source; never the user's own
         out = Path(args.artifacts).resolve() if args.artifacts else Path(tmp) / "artifacts"
+        # docker in the build reaches the host's engine; the local registry when the daemon runs one
+        api = ensure_api_service(engine, str(Path(tmp) / "engine"))
+        access = engine_access(api.socket)
+        extra_env = {**access.env, **registry_env(root)}
+        if "CONVEYOR_REGISTRY_PASSWORD" in extra_env:
+            masker.add(extra_env["CONVEYOR_REGISTRY_PASSWORD"])
+        commit = _head(source)
         req = BuildRequest(source_dir=work, image=image, engine=engine, overrides=overrides,
+                           source_version=commit, resolved_source_version=commit,
                            timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
-                           resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add)
-        result = run_build(spec, req, lambda line: echo(masker.mask(line)))
+                           resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add,
+                           extra_mounts=list(access.mounts), extra_env=extra_env)
+        try:
+            result = run_build(spec, req, lambda line: echo(masker.mask(line)))
+        finally:
+            api.stop()
         echo("")
         echo(f"build {result.build_id}: {result.status} in {duration(result.duration)}")
         for name, value in result.exported.items():
@@ -61,3 +74,11 @@ def build(args) -> int:
             for ident, path in result.artifacts.items():
                 echo(f"  artifact {ident or 'primary'}: {path}")
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _head(source: Path) -> str | None:
+    """CODEBUILD_RESOLVED_SOURCE_VERSION for a git checkout (unset for a plain directory)."""
+    import subprocess
+
+    done = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None

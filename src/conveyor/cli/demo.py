@@ -2,7 +2,9 @@
 
 It creates a bare "origin" repository with a post-receive hook that calls `conveyor run
 --from-hook`, clones it, copies examples/orders-service in, commits, starts the daemon and
-pushes. The push triggers the pipeline; the demo follows it and, with --yes, approves.
+pushes. The push triggers the pipeline — the CodeBuild action runs the example's buildspec.yml:
+unit tests with a JUnit report, an image build, a push to the local registry — and the demo
+follows it and, with --yes, approves.
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ def hook_script(root: Path) -> str:
 
 def preflight() -> None:
     from conveyor.providers.local.containers import detect_engine, image_exists
-    from conveyor.stack.components import BASE_IMAGE
+    from conveyor.stack.components import BASE_IMAGE, BUILD_IMAGE
 
-    if not image_exists(detect_engine(), BASE_IMAGE):
-        raise UserError(f"the base image {BASE_IMAGE} is missing", hint="run `conveyor setup` first")
+    engine = detect_engine()
+    for image in (BASE_IMAGE, BUILD_IMAGE):
+        if not image_exists(engine, image):
+            raise UserError(f"the image {image} is missing", hint="run `conveyor setup` first")
 
 
 def run_demo(yes: bool, directory: str | None) -> int:
@@ -118,12 +122,17 @@ def run_demo(yes: bool, directory: str | None) -> int:
         time.sleep(FOLLOW_INTERVAL)
     echo("")
     render.stage_timings(ex)
-    image = _output(ex, "Build", "Image", "IMAGE_URI")
+    image = _output(ex, "Build", "Build", "IMAGE_URI")
     echo("")
     echo(f"execution {render.short(ex['id'])}: {ex['status']} in {render.duration(ex['duration'])} "
          f"(demo total {render.duration(time.time() - started)})")
+    for stage in ex["stages"]:
+        for a in stage["actions"]:
+            for report in a.get("reports") or []:
+                echo(f"tests: {render.one_line(report)}")
     if image:
-        echo(f"image built and tested: {image}")
+        echo(f"image built, tested and pushed to the local registry: {image}")
+        echo("  see it: conveyor image ls orders-service")
     echo(f"see it again: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])}")
     return 0 if ex["status"] == "Succeeded" else 1
 

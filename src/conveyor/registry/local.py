@@ -78,7 +78,7 @@ def write_endpoint(registry: LocalRegistry) -> None:
 
     endpoint_path(registry.home).write_text(json.dumps({
         "address": registry.address, "port": registry.port, "account": registry.account,
-        "region": registry.region, "host": uris.ecr_host(registry.account, registry.region) + f":{registry.port}"}))
+        "region": registry.region, "host": uris.ecr_host(registry.account, registry.region, registry.port)}))
 
 
 def read_endpoint(home: Path) -> dict | None:
