@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -99,58 +100,51 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     exported: dict[str, str] = {}
     uploaded: dict[str, Path] = {}
     reports: dict[str, dict] = {}
-    shell_name = spec.env.shell or DEFAULT_SHELL
-    session: ShellSession | None = None
+    shell = BuildShell(spec, req, env, on_line)
     phase, attempt, verdict = P.SUBMITTED, 1, P.SUCCEEDED
     while phase != P.COMPLETED:
         began = time.monotonic()
         log.line("entering_phase", phase=phase)
-        outcome, context = P.SUCCEEDED, ""
+        outcome, context, code = P.SUCCEEDED, "", ""
         try:
             if phase == P.PROVISIONING:
-                session = _start_shell(spec, req, shell_name, on_line)
-                _setup_shell(session, env, log)
+                log.line("processing_env")
+                shell.start()
             elif phase == P.DOWNLOAD_SOURCE:
                 log.line("src_dir", path=SOURCE_MOUNT)
                 log.line("yaml_location", path=spec.source_file)
             elif phase in P.COMMAND_PHASES:
-                assert session is not None
-                outcome, context = _command_phase(session, spec, phase, verdict, deadline, req, log)
-                if phase == P.POST_BUILD or (outcome in P.INTERRUPTIONS and session.alive):
-                    exported = _exported(session, spec)
+                outcome, context = _command_phase(shell, spec, phase, verdict, deadline, req, log)
+                if phase == P.POST_BUILD:
+                    exported = _exported(shell, spec)
             elif phase == P.UPLOAD_ARTIFACTS:
-                if session is not None and session.alive and not exported:
-                    exported = _exported(session, spec)
+                if not exported and outcome not in P.INTERRUPTIONS:
+                    exported = _exported(shell, spec)
                 reports = _reports(spec, req, log)  # a report never fails the build (CodeBuild)
                 if req.artifacts_dir is not None:
                     uploaded = _upload(spec, req, log)
-            elif phase == P.FINALIZING and session is not None:
-                session.close()
+            elif phase == P.FINALIZING:
+                shell.close()
         except A.ArtifactError as exc:
-            outcome, context = P.FAILED, f"{A.CLIENT_ERROR} Message: {exc}"
-            on_line(f"[Container] {E.timestamp(req.clock())} {exc}")
+            outcome, context, code = P.FAILED, str(exc), A.CLIENT_ERROR
         except (BuildFault, ShellGone, UserError) as exc:
-            outcome, context = P.FAULT, str(exc)
-            on_line(f"[Container] {E.timestamp(req.clock())} {exc}")
-        if phase not in P.COMMAND_PHASES:  # command phases print their own end, with the failed command
-            for text in E.phase_end_lines(req.clock(), phase, outcome):
-                on_line(text)
+            outcome, context, code = P.FAULT, str(exc), "CLIENT_ERROR" if isinstance(exc, UserError) else "FAULT"
+        if phase not in P.COMMAND_PHASES or outcome == P.FAULT:  # command phases print their own end
+            log.line("phase_complete", phase=phase, status=outcome)
+            log.line("phase_context", code=code, message=context)
         records.append(PhaseRecord(phase, outcome, began, time.monotonic(), attempt, context))
         on_failure = _on_failure(spec.phases.get(_buildspec_name(phase)))
         step = P.next_phase(phase, outcome, on_failure, attempt, message=context, verdict=verdict)
-        if step.phase in P.COMMAND_PHASES and session is not None and session.alive:
-            session.run(f"export CODEBUILD_BUILD_SUCCEEDING={step.succeeding}")
-        if step.phase == P.FINALIZING and session is not None and session.alive and not exported:
-            exported = _exported(session, spec)
+        if step.phase in P.COMMAND_PHASES:
+            shell.setenv("CODEBUILD_BUILD_SUCCEEDING", step.succeeding)
         phase, attempt, verdict = step.phase, step.attempt, step.verdict
-    if session is not None:
-        session.close()
+    shell.close()
     return BuildResult(build_id, verdict, records, exported, uploaded, time.monotonic() - t0, reports)
 
 
 # --- phases -------------------------------------------------------------------------------------
 
-def _command_phase(session: ShellSession, spec: BuildSpec, phase: str, verdict: str, deadline: float,
+def _command_phase(shell: BuildShell, spec: BuildSpec, phase: str, verdict: str, deadline: float,
                    req: BuildRequest, log: "_Log") -> tuple[str, str]:
     """Run a buildspec phase's commands, then its `finally`; (outcome, phase-context message)."""
     definition = spec.phases.get(_buildspec_name(phase))
@@ -164,10 +158,10 @@ def _command_phase(session: ShellSession, spec: BuildSpec, phase: str, verdict: 
     if definition.run_as:
         log.raw(f"[Container] {E.timestamp(req.clock())} run-as {definition.run_as}: not supported locally, "
                 "running as the image's user")
-    commands_outcome, failed, status = _run_commands(session, spec, definition.commands, deadline, req, log)
+    commands_outcome, failed, status = _run_commands(shell, spec, definition.commands, deadline, req, log)
     finally_outcome = None
     if definition.finally_ and P.runs_finally(commands_outcome):
-        finally_outcome, f_failed, f_status = _run_commands(session, spec, definition.finally_, deadline, req, log)
+        finally_outcome, f_failed, f_status = _run_commands(shell, spec, definition.finally_, deadline, req, log)
         if failed is None and f_failed is not None:
             failed, status = f_failed, f_status
     outcome = P.phase_outcome(commands_outcome, finally_outcome)
@@ -177,12 +171,12 @@ def _command_phase(session: ShellSession, spec: BuildSpec, phase: str, verdict: 
     return outcome, message
 
 
-def _run_commands(session: ShellSession, spec: BuildSpec, commands: tuple[str, ...], deadline: float,
+def _run_commands(shell: BuildShell, spec: BuildSpec, commands: tuple[str, ...], deadline: float,
                   req: BuildRequest, log: "_Log") -> tuple[str, str | None, int | None]:
     for command in commands:
         log.line("running_command", command=command)
         text = f"( {command}\n)" if spec.separate_shells else command  # 0.1: each command its own shell
-        rc = session.run(text, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
+        rc = shell.run(text, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
         if rc == TIMED_OUT:
             log.raw(f"[Container] {E.timestamp(req.clock())} Build timed out after {req.timeout_minutes:g} minutes")
             return P.TIMED_OUT, command, None
@@ -191,8 +185,6 @@ def _run_commands(session: ShellSession, spec: BuildSpec, commands: tuple[str, .
         if rc != 0:
             log.line("command_failed", command=command, exit_status=rc)
             return P.FAILED, command, rc
-        if not session.alive:  # the command ran `exit 0`: the shell is gone
-            return P.SUCCEEDED, None, None
     return P.SUCCEEDED, None, None
 
 
@@ -208,11 +200,9 @@ def _on_failure(definition: Phase | None) -> P.OnFailureSpec | None:
                            o.regex or P.DEFAULT_RETRY_REGEX)
 
 
-def _exported(session: ShellSession, spec: BuildSpec) -> dict[str, str]:
+def _exported(shell: BuildShell, spec: BuildSpec) -> dict[str, str]:
     names = list(spec.env.exported_variables)
-    if not names or not session.alive:
-        return {}
-    return session.variables(names)
+    return shell.variables(names) if names else {}
 
 
 # --- environment and shell ----------------------------------------------------------------------
@@ -242,33 +232,81 @@ def _secret(req: BuildRequest, ref: str, kind: str) -> str:
     return value
 
 
-def _start_shell(spec: BuildSpec, req: BuildRequest, shell: str, on_line: Callable[[str], None]) -> ShellSession:
-    mounts = [Mount(str(req.source_dir), SOURCE_MOUNT)]
-    mounts += [Mount(str(path), f"{SOURCE_MOUNT}_{name}") for name, path in req.secondary_sources.items()]
-    mounts += req.extra_mounts
-    base = req.engine.run(req.image, [], rm=True, mounts=mounts, workdir=SOURCE_MOUNT,
-                          name=req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}",
-                          labels={"conveyor.build": req.project})
-    argv = base.argv[:-1] if base.argv[-1] == req.image else list(base.argv)
-    argv = argv[:1] + ["run", "--interactive"] + argv[2:]
-    if shutil.which(argv[0]) is None:
-        raise BuildFault(f"container engine '{argv[0]}' not found", hint="run `conveyor setup`")
-    session = ShellSession([*argv, req.image, _shell_binary(shell)], on_line)
-    session.start()
-    return session
+class BuildShell:
+    """The build's shell, kept alive across commands and phases. CodeBuild runs each command as
+    its own script with the environment and directory the previous one left, so `exit N` ends
+    only that command: when a command takes the shell down, a new container and shell start in
+    the state saved after the last command that finished (`ShellSession.snapshot`)."""
+
+    def __init__(self, spec: BuildSpec, req: BuildRequest, env: dict[str, str], on_line: Callable[[str], None]):
+        self.spec, self.req, self.env, self.on_line = spec, req, env, on_line
+        self.base_name = req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}"
+        self.starts = 0
+        self.session: ShellSession | None = None
+        self.state: tuple[str, str] = (SOURCE_MOUNT, "")
+        self.forced: dict[str, str] = {}
+
+    @property
+    def alive(self) -> bool:
+        return self.session is not None and self.session.alive
+
+    def start(self) -> None:
+        req = self.req
+        self.starts += 1
+        name = self.base_name if self.starts == 1 else f"{self.base_name}-{self.starts}"
+        mounts = [Mount(str(req.source_dir), SOURCE_MOUNT)]
+        mounts += [Mount(str(path), f"{SOURCE_MOUNT}_{n}") for n, path in req.secondary_sources.items()]
+        mounts += req.extra_mounts
+        base = req.engine.run(req.image, [], rm=True, mounts=mounts, workdir=SOURCE_MOUNT, name=name,
+                              labels={"conveyor.build": req.project})
+        argv = base.argv[:-1] if base.argv[-1] == req.image else list(base.argv)
+        argv = argv[:1] + ["run", "--interactive"] + argv[2:]
+        if shutil.which(argv[0]) is None:
+            raise BuildFault(f"container engine '{argv[0]}' not found", hint="run `conveyor setup`")
+
+        def stop_container() -> None:  # sh as PID 1 ignores SIGTERM: stop the container itself
+            subprocess.run([argv[0], "kill", name], capture_output=True, timeout=30)
+
+        self.session = ShellSession([*argv, req.image, _shell_binary(self.spec.env.shell or DEFAULT_SHELL)],
+                                    self.on_line, stopper=stop_container)
+        self.session.start()
+        exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in self.env.items())
+        forced = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in self.forced.items())
+        pwd, saved = self.state
+        setup = "\n".join(part for part in (exports, saved, forced, f"cd {shlex.quote(pwd)}") if part)
+        if self.session.run(setup) != 0 or not self.session.alive:
+            raise BuildFault("the build container did not start its shell",
+                             hint="check the image has /bin/sh (or /bin/bash for env.shell: bash)")
+
+    def run(self, command: str, *, timeout: float, cancel: threading.Event) -> int:
+        if not self.alive:
+            self.start()
+        assert self.session is not None
+        rc = self.session.run(command, timeout=timeout, cancel=cancel)
+        if rc == 0 and self.session.alive:
+            self.state = self.session.snapshot()
+        return rc
+
+    def setenv(self, name: str, value: str) -> None:
+        self.forced[name] = value  # wins over the saved state when the shell has to start again
+        if self.alive:
+            assert self.session is not None
+            self.session.run(f"export {name}={shlex.quote(value)}")
+
+    def variables(self, names: list[str]) -> dict[str, str]:
+        if not self.alive:
+            self.start()  # the state saved after the last good command
+        assert self.session is not None
+        return self.session.variables(names)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
 
 
 def _shell_binary(shell: str) -> str:
-    return {"/bin/sh": "sh", "sh": "sh", "bash": "bash", "/bin/bash": "bash"}.get(shell, shell)
-
-
-def _setup_shell(session: ShellSession, env: dict[str, str], log: "_Log") -> None:
-    log.line("processing_env")
-    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
-    if session.run(exports) != 0 or not session.alive:
-        raise BuildFault("the build container did not start its shell",
-                         hint="check the image has /bin/sh (or bash for env.shell: bash)")
-    session.run(f"cd {SOURCE_MOUNT}")
+    # absolute: a buildspec may set PATH to anything (literally, §1.3) and the shell must still run
+    return {"/bin/sh": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash", "/bin/bash": "/bin/bash"}.get(shell, shell)
 
 
 # --- reports and artifacts ----------------------------------------------------------------------
@@ -300,10 +338,13 @@ def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
     for ident, art in groups.items():
         log.line("expanding_base_directory", path=art.base_directory or ".")
         log.line("assembling_file_list")
-        selection = A.expand(files, art.files, art.base_directory, art.discard_paths, art.exclude_paths)
+        selection = A.expand(files, art.files, art.base_directory, art.discard_paths, art.exclude_paths,
+                             allow_empty=True)
         for skipped in selection.skipped:
             log.line("skipping_invalid_path", path=skipped)
-        target = req.artifacts_dir / (ident or "primary")
+        if not selection.files:
+            raise A.NoMatchingArtifactPaths()
+        target = req.artifacts_dir / "primary" if not ident else req.artifacts_dir / "secondary" / ident
         target.mkdir(parents=True, exist_ok=True)
         for src, dest in selection.files:
             (target / dest).parent.mkdir(parents=True, exist_ok=True)

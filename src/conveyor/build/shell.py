@@ -10,8 +10,10 @@ How: the shell runs a small POSIX loop that reads each command from a private fi
 (the commands' own stdin is /dev/null, so a command that reads stdin cannot eat the next one),
 checks its syntax with `SHELL -n` (a syntax error fails the command instead of killing the
 shell), evals it in the shell itself, and prints an end marker with the exit status. The marker
-carries a random token, so command output cannot forge it. A command that exits the shell
-(`exit 3`) ends the session: run() returns the shell's exit status and `alive` turns False.
+carries a random token, so command output cannot forge it. stderr is merged into stdout inside
+the shell, so the two keep their order. A command that exits the shell (`exit 3`) ends the
+session: run() returns the shell's exit status and `alive` turns False; `snapshot()` taken
+before lets a caller start a new session in the same state.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ CANCELLED = -1001
 KILL_GRACE = 5.0
 
 _LOOP = r"""
-exec 3<&0 0</dev/null
+exec 3<&0 0</dev/null 2>&1
 __cv_cmd=
 while IFS= read -r __cv_line <&3; do
   case "$__cv_line" in
@@ -49,6 +51,9 @@ while IFS= read -r __cv_line <&3; do
         fi
       done
       printf '__CV_DONE_@T@ 0\n' ;;
+    "__CV_STATE_@T@")
+      printf '__CV_PWD_@T@ %s\n' "$(pwd)"; export -p
+      printf '__CV_DONE_@T@ 0\n' ;;
     *) __cv_cmd="$__cv_cmd$__cv_line
 " ;;
   esac
@@ -62,7 +67,7 @@ class ShellGone(ConveyorError):
 
 class ShellSession:
     def __init__(self, shell_argv: list[str], on_line: Callable[[str], None], *, env: dict[str, str] | None = None,
-                 cwd: str | None = None):
+                 cwd: str | None = None, stopper: Callable[[], None] | None = None):
         """`shell_argv` starts the shell (its last item is the shell binary: `sh`, `bash`, or a
         container engine's `run -i … IMAGE sh`); the session appends `-c LOOP SHELL`."""
         self.token = secrets.token_hex(8)
@@ -70,6 +75,7 @@ class ShellSession:
         self._argv = [*shell_argv, "-c", _LOOP.replace("@T@", self.token), shell_argv[-1]]
         self._env = env
         self._cwd = cwd
+        self._stopper = stopper  # stops what the shell runs in (a container), before any signal
         self._proc: subprocess.Popen | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._done = f"__CV_DONE_{self.token} "
@@ -131,6 +137,15 @@ class ShellSession:
                 out[name] = line if out[name] == "" else out[name] + "\n" + line
         return out
 
+    def snapshot(self) -> tuple[str, str]:
+        """(pwd, `export -p` text): enough to rebuild this shell's state in a new one."""
+        captured: list[str] = []
+        self._send(f"__CV_STATE_{self.token}\n")
+        self._wait(30, None, sink=captured.append)
+        marker = f"__CV_PWD_{self.token} "
+        pwd = next((line[len(marker):] for line in captured if line.startswith(marker)), "")
+        return pwd, "\n".join(line for line in captured if not line.startswith(marker))
+
     def _send(self, text: str) -> None:
         if not self.alive or self._proc is None or self._proc.stdin is None:
             raise ShellGone(f"the build shell has exited (status {self.exit_status})")
@@ -173,6 +188,11 @@ class ShellSession:
                 emit(line)
 
     def _stop(self) -> None:
+        if self._stopper is not None:
+            try:
+                self._stopper()
+            except Exception:  # fall back to signals
+                pass
         self._kill(signal.SIGTERM)
         assert self._proc is not None
         try:
