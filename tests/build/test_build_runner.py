@@ -50,7 +50,7 @@ def build(tmp_path: Path, buildspec_text: str, files: dict[str, str] | None = No
           **request_overrides) -> tuple[BuildResult, list[str]]:
     """Write `files` into tmp_path/src, run the buildspec there, upload to tmp_path/out."""
     src = tmp_path / "src"
-    src.mkdir()
+    src.mkdir(parents=True)
     for rel, content in (files or {}).items():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_text(content)
@@ -920,3 +920,45 @@ def test_stderr_is_logged_with_its_command(tmp_path):
         "next",
         *ok_end(BUILD),
     ]
+
+
+# --- cache (§1.10) -------------------------------------------------------------------------------
+
+CACHED = """
+    version: 0.2
+    phases:
+      install:
+        commands:
+          - ls /root/.cache/tool/lib.txt deps/pkg.txt 2>&1 || true
+      build:
+        commands:
+          - mkdir -p /root/.cache/tool deps
+          - '[ -e deps/pkg.txt ] || echo downloaded > deps/pkg.txt'
+          - '[ -e /root/.cache/tool/lib.txt ] || echo fetched > /root/.cache/tool/lib.txt'
+    cache:
+      key: deps-$(codebuild-hash-files lock.txt)
+      fallback-keys: [deps-]
+      paths: ['/root/.cache/**/*', 'deps/**/*']
+    """
+
+
+def test_cache_is_saved_after_a_build_and_restored_in_the_next(tmp_path):
+    cache_dir = tmp_path / "cache"
+    first, lines1 = build(tmp_path / "one", CACHED, files={"lock.txt": "v1"}, cache_dir=cache_dir)
+    assert first.status == SUCCEEDED
+    assert any(line.endswith("No cache found for key deps-" + _sha("lock.txt", "v1")) for line in lines1)
+    assert [p.name for p in cache_dir.glob("*.tar")] == [f"deps-{_sha('lock.txt', 'v1')}.tar"]
+    second, lines2 = build(tmp_path / "two", CACHED, files={"lock.txt": "v1"}, cache_dir=cache_dir)
+    assert second.status == SUCCEEDED
+    install = phase_log(lines2, INSTALL)
+    assert "/root/.cache/tool/lib.txt" in install and "deps/pkg.txt" in install  # restored before INSTALL
+    # a new key: no exact copy, the fallback prefix finds the newest one
+    third, lines3 = build(tmp_path / "three", CACHED, files={"lock.txt": "v2"}, cache_dir=cache_dir)
+    assert any(f"Restoring cache from key deps-{_sha('lock.txt', 'v1')}" in line for line in lines3)
+    assert len(list(cache_dir.glob("*.tar"))) == 2
+
+
+def _sha(name: str, text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(name.encode() + b"\0" + text.encode()).hexdigest()

@@ -78,7 +78,8 @@ class CodeBuildAction:
             timeout_minutes=ctx.timeout / 60, cancel=ctx.cancel, artifacts_dir=artifacts_dir,
             resolve_secret=store.resolve_reference if store else None, on_secret=default_masker().add,
             extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
-            resolved_source_version=commit, source_version=commit)
+            resolved_source_version=commit, source_version=commit,
+            cache_dir=(ctx.home / "cache" / (conf.get("projectName") or ctx.pipeline)) if ctx.home else None)
         result = run_build(spec, req, ctx.log)
         reports = [{k: v for k, v in r.items() if k not in ("cases", "coverageFiles")} for r in result.reports.values()]
         if result.reports:

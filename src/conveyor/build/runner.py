@@ -33,6 +33,7 @@ from conveyor.config.buildspec_model import BuildSpec, Phase
 from conveyor.errors import ConveyorError, UserError
 from conveyor.providers.local.containers import ContainerEngine, Mount
 
+CACHE_MOUNT = "/codebuild/local-cache"  # the LOCAL cache's copies, one tar per key
 SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N>/src/<host>/<repo>
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT = "conveyor-local"
@@ -60,6 +61,7 @@ class BuildRequest:
     extra_mounts: list[Mount] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKER_HOST for the engine socket
     container_name: str | None = None  # known name, so a crashed daemon's build can be removed
+    cache_dir: Path | None = None  # where `cache:` copies live between builds (LOCAL cache); None: off
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -100,12 +102,14 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     exported: dict[str, str] = {}
     uploaded: dict[str, Path] = {}
     reports: dict[str, dict] = {}
-    shell = BuildShell(spec, req, env, on_line)
+    cache = _Cache(spec, req, log)
+    shell = BuildShell(spec, req, env, on_line, cache)
     phase, attempt, verdict = P.SUBMITTED, 1, P.SUCCEEDED
     while phase != P.COMPLETED:
         began = time.monotonic()
         log.line("entering_phase", phase=phase)
         outcome, context, code = P.SUCCEEDED, "", ""
+        outcome_so_far = verdict
         try:
             if phase == P.PROVISIONING:
                 log.line("processing_env")
@@ -113,6 +117,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
             elif phase == P.DOWNLOAD_SOURCE:
                 log.line("src_dir", path=SOURCE_MOUNT)
                 log.line("yaml_location", path=spec.source_file)
+                cache.restore(shell)
             elif phase in P.COMMAND_PHASES:
                 outcome, context = _command_phase(shell, spec, phase, verdict, deadline, req, log)
                 if phase == P.POST_BUILD:
@@ -121,6 +126,8 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
                 if not exported and outcome not in P.INTERRUPTIONS:
                     exported = _exported(shell, spec)
                 reports = _reports(spec, req, log)  # a report never fails the build (CodeBuild)
+                if outcome_so_far == P.SUCCEEDED:
+                    cache.save(shell)
                 if req.artifacts_dir is not None:
                     uploaded = _upload(spec, req, log)
             elif phase == P.FINALIZING:
@@ -238,8 +245,10 @@ class BuildShell:
     only that command: when a command takes the shell down, a new container and shell start in
     the state saved after the last command that finished (`ShellSession.snapshot`)."""
 
-    def __init__(self, spec: BuildSpec, req: BuildRequest, env: dict[str, str], on_line: Callable[[str], None]):
+    def __init__(self, spec: BuildSpec, req: BuildRequest, env: dict[str, str], on_line: Callable[[str], None],
+                 cache: "_Cache | None" = None):
         self.spec, self.req, self.env, self.on_line = spec, req, env, on_line
+        self.cache = cache
         self.base_name = req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}"
         self.starts = 0
         self.session: ShellSession | None = None
@@ -257,6 +266,8 @@ class BuildShell:
         mounts = [Mount(str(req.source_dir), SOURCE_MOUNT)]
         mounts += [Mount(str(path), f"{SOURCE_MOUNT}_{n}") for n, path in req.secondary_sources.items()]
         mounts += req.extra_mounts
+        if self.cache is not None and self.cache.enabled:
+            mounts.append(Mount(str(self.cache.directory), CACHE_MOUNT))
         base = req.engine.run(req.image, [], rm=True, mounts=mounts, workdir=SOURCE_MOUNT, name=name,
                               labels={"conveyor.build": req.project})
         argv = base.argv[:-1] if base.argv[-1] == req.image else list(base.argv)
@@ -359,6 +370,84 @@ def _list_files(root: Path) -> list[str]:
         for name in names:
             found.append(os.path.relpath(os.path.join(dirpath, name), root))
     return found
+
+
+class _Cache:
+    """`cache:` (aws-semantics §1.10) as CodeBuild's LOCAL cache: paths are saved as one tar per
+    key after a successful build and restored before INSTALL; a key's copy is never overwritten;
+    fallback-keys pick the newest copy whose key they prefix. Without `key`, one copy per project."""
+
+    DEFAULT_KEY = "default"
+
+    def __init__(self, spec: BuildSpec, req: BuildRequest, log: "_Log"):
+        self.spec, self.req, self.log = spec, req, log
+        self.enabled = spec.cache is not None and req.cache_dir is not None
+        self.directory = req.cache_dir
+        self.key = self.DEFAULT_KEY
+        if self.enabled:
+            assert spec.cache is not None and self.directory is not None
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if spec.cache.key:
+                self.key = A.cache_key(spec.cache.key, self._hash_files)
+
+    def _hash_files(self, globs: list[str]) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for rel in sorted(f for f in _list_files(self.req.source_dir) if any(A.artifact_match(g, f) for g in globs)):
+            h.update(rel.encode() + b"\0" + (self.req.source_dir / rel).read_bytes())
+        return h.hexdigest()
+
+    def _stored(self) -> list[str]:
+        assert self.directory is not None
+        files = sorted(self.directory.glob("*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [p.name[:-4] for p in files]
+
+    def _run(self, shell: "BuildShell", command: str) -> int:
+        if not shell.alive:
+            shell.start()
+        assert shell.session is not None
+        return shell.session.run(command)
+
+    def restore(self, shell: "BuildShell") -> None:
+        if not self.enabled:
+            return
+        assert self.spec.cache is not None
+        if self.spec.cache.action == "save":
+            return
+        stored = self._stored()
+        if self.spec.cache.key:
+            chosen = A.choose_cache(self.key, A.check_fallback_keys(self.spec.cache.fallback_keys, self.key), stored)
+        else:
+            chosen = self.key if self.key in stored else None
+        if chosen is None:
+            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} No cache found for key {self.key}")
+            return
+        self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Restoring cache from key {chosen}")
+        self._run(shell, f"tar -xf {shlex.quote(f'{CACHE_MOUNT}/{chosen}.tar')} -C / 2>&1 | tail -n 3")
+
+    def save(self, shell: "BuildShell") -> None:
+        if not self.enabled:
+            return
+        assert self.spec.cache is not None and self.directory is not None
+        if self.spec.cache.action == "restore":
+            return
+        if self.spec.cache.key and self.key in self._stored():
+            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Cache for key {self.key} exists; not saved again")
+            return
+        roots = []
+        for pattern in self.spec.cache.paths:
+            root = pattern.split("/**", 1)[0].rstrip("/*") or "/"
+            roots.append(root if root.startswith("/") else f"{SOURCE_MOUNT}/{root}")
+        target = f"{CACHE_MOUNT}/{self.key}.tar"
+        quoted = " ".join(shlex.quote(r) for r in roots)
+        script = (f'set --; for p in {quoted}; do [ -e "$p" ] && set -- "$@" "${{p#/}}"; done; '
+                  f'[ $# -eq 0 ] || (cd / && tar -cf {shlex.quote(target + ".tmp")} "$@" && '
+                  f'mv {shlex.quote(target + ".tmp")} {shlex.quote(target)})')
+        if self._run(shell, script) == 0:
+            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Saved cache for key {self.key}")
+        else:
+            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Could not save the cache for key {self.key}")
 
 
 class _Log:

@@ -61,7 +61,8 @@ def build(args) -> int:
                            source_version=commit, resolved_source_version=commit,
                            timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
                            resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add,
-                           extra_mounts=list(access.mounts), extra_env=extra_env)
+                           extra_mounts=list(access.mounts), extra_env=extra_env,
+                           cache_dir=root / "cache" / f"local-{source.name}")
         try:
             result = run_build(spec, req, lambda line: echo(masker.mask(line)))
         finally:
