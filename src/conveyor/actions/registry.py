@@ -6,6 +6,7 @@ from __future__ import annotations
 from conveyor.actions.codebuild import CodeBuildAction
 from conveyor.actions.command import CommandAction
 from conveyor.actions.git_source import GitSource
+from conveyor.actions.image import ImageAction
 from conveyor.actions.wait import Wait
 
 RUNNERS = {
@@ -13,4 +14,5 @@ RUNNERS = {
     "Command": CommandAction(),
     "Wait": Wait(),
     "CodeBuild": CodeBuildAction(),
+    "Image": ImageAction(),
 }

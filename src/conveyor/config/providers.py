@@ -82,7 +82,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "target": Key(str),
         "tags": Key(list),
         "containerName": Key(str),
-    }, available=False),
+    }, output_variables=("ImageDigest", "ImageTag", "ImageURI", "RegistryId", "RepositoryName")),
     Provider("ECS", "Deploy", (1, 1), (0, 0), {
         "environment": Key(str, required=True),
         "service": Key(str, required=True),
