@@ -66,3 +66,36 @@ class ActionRunner(Protocol):
 
     def cleanup(self, run_dir: Path) -> None:
         """Stop whatever an interrupted attempt left running (called after a daemon crash)."""
+
+
+class EngineUser:
+    """For providers that run containers: the engine is detected on first use (podman, or a
+    running Docker engine), so importing a provider never runs a command."""
+
+    def __init__(self, engine: Any = None):
+        self._engine = engine
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from conveyor.providers.local.containers import detect_engine
+
+            self._engine = detect_engine()
+        return self._engine
+
+
+def writable_copy(source: Path, dest: Path) -> Path:
+    """A fresh, writable copy of a (read-only, content-addressed) input artifact."""
+    import os
+    import shutil
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest, symlinks=True)
+    for dirpath, _dirs, files in os.walk(dest):
+        os.chmod(dirpath, 0o755)
+        for name in files:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                os.chmod(full, os.lstat(full).st_mode | 0o200)
+    return dest

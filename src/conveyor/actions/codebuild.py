@@ -12,12 +12,12 @@ import shutil
 import threading
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
-from conveyor.actions.command import _make_writable, container_name
+from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
+from conveyor.actions.command import container_name
 from conveyor.build.runner import BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
-from conveyor.providers.local.containers import (ApiService, ContainerEngine, detect_engine, engine_access,
+from conveyor.providers.local.containers import (ApiService, ContainerEngine, engine_access,
                                                  ensure_api_service)
 from conveyor.providers.local.process import run
 from conveyor.reports.summary import one_line
@@ -25,29 +25,18 @@ from conveyor.secrets.masking import default_masker
 from conveyor.stack.components import BUILD_IMAGE
 
 
-class CodeBuildAction:
+class CodeBuildAction(EngineUser):
     def __init__(self, engine: ContainerEngine | None = None):
-        self._engine = engine
+        super().__init__(engine)
         self._services: dict[Path, ApiService] = {}
         self._lock = threading.Lock()
-
-    @property
-    def engine(self) -> ContainerEngine:
-        if self._engine is None:
-            self._engine = detect_engine()
-        return self._engine
 
     def run(self, ctx: ActionContext) -> ActionResult:
         conf = ctx.configuration
         primary_name = conf.get("primarySource") or next(iter(ctx.inputs))
         sources: dict[str, Path] = {}
         for name, path in ctx.inputs.items():
-            dest = ctx.run_dir / "src" / name
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(path, dest, symlinks=True)
-            _make_writable(dest)
-            sources[name] = dest
+            sources[name] = writable_copy(path, ctx.run_dir / "src" / name)
         primary = sources.pop(primary_name)
         buildspec_path = primary / conf.get("buildspec", "buildspec.yml")
         try:

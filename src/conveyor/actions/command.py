@@ -18,9 +18,9 @@ import shutil
 import signal
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
+from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
 from conveyor.engine.globs import glob_match
-from conveyor.providers.local.containers import ContainerEngine, Mount, detect_engine
+from conveyor.providers.local.containers import Mount
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, run, stream
 
 CONTAINER_WORKSPACE = "/workspace"
@@ -38,26 +38,17 @@ def container_name(run_dir: Path) -> str:
     return safe[:120]
 
 
-class CommandAction:
-    def __init__(self, engine: ContainerEngine | None = None):
-        self._engine = engine
-
-    @property
-    def engine(self) -> ContainerEngine:
-        if self._engine is None:
-            self._engine = detect_engine()
-        return self._engine
+class CommandAction(EngineUser):
 
     def run(self, ctx: ActionContext) -> ActionResult:
         conf = ctx.configuration
         workspace = ctx.run_dir / "workspace"
-        if workspace.exists():
-            shutil.rmtree(workspace)
         primary = ctx.primary_input
         if primary is not None:
-            shutil.copytree(primary, workspace, symlinks=True)
-            _make_writable(workspace)
+            writable_copy(primary, workspace)
         else:
+            if workspace.exists():
+                shutil.rmtree(workspace)
             workspace.mkdir(parents=True)
         output_env = ctx.run_dir / "output.env"
         output_env.write_text("")
@@ -158,13 +149,6 @@ def _env_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
-def _make_writable(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for name in files:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                os.chmod(full, os.lstat(full).st_mode | 0o200)
 
 
 def _read_output_env(path: Path, wanted: list | None) -> dict[str, str]:

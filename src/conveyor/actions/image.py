@@ -37,9 +37,7 @@ import shutil
 import time
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
-from conveyor.actions.command import _make_writable
-from conveyor.providers.local.containers import ContainerEngine, detect_engine
+from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, stream
 
 #: How many characters of the commit id make the default tag.
@@ -53,15 +51,7 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 NO_REGISTRY = "the local registry is not running: start the daemon's registry: conveyor setup; conveyor up"
 
 
-class ImageAction:
-    def __init__(self, engine: ContainerEngine | None = None):
-        self._engine = engine
-
-    @property
-    def engine(self) -> ContainerEngine:
-        if self._engine is None:
-            self._engine = detect_engine()
-        return self._engine
+class ImageAction(EngineUser):
 
     def run(self, ctx: ActionContext) -> ActionResult:
         from conveyor.registry.local import read_endpoint
@@ -132,12 +122,7 @@ class ImageAction:
         primary = ctx.primary_input
         if primary is None:
             raise ActionFailed("the Image action needs an input artifact holding the build context")
-        dest = ctx.run_dir / "source"
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(primary, dest, symlinks=True)
-        _make_writable(dest)
-        return dest
+        return writable_copy(primary, ctx.run_dir / "source")
 
     def _dockerfile(self, source: Path, name: str) -> Path:
         path = _inside(source, name, "dockerfile")
