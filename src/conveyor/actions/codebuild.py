@@ -57,8 +57,7 @@ class CodeBuildAction(EngineUser):
             access = engine_access(self._api_service(ctx.home).socket)
             mounts, extra_env = list(access.mounts), dict(access.env)
             extra_env.update(registry_env(ctx.home))
-        revision = next((r for r in [ctx.revision] if r), None)
-        commit = ctx.configuration.get("sourceVersion") or (revision or {}).get("commit")
+        commit = ctx.configuration.get("sourceVersion") or (ctx.revision or {}).get("commit")
         artifacts_dir = ctx.run_dir / "artifacts"
         req = BuildRequest(
             source_dir=primary, image=conf.get("image") or BUILD_IMAGE, engine=self.engine,

@@ -38,6 +38,7 @@ SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT = "conveyor-local"
 DEFAULT_SHELL = "sh"  # aws-semantics §1.3: the Linux default is sh
+_BUILDSPEC_NAMES = {phase: name for name, phase in P.BUILDSPEC_NAMES.items()}
 
 
 @dataclass
@@ -109,7 +110,6 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
         began = time.monotonic()
         log.line("entering_phase", phase=phase)
         outcome, context, code = P.SUCCEEDED, "", ""
-        outcome_so_far = verdict
         try:
             if phase == P.PROVISIONING:
                 log.line("processing_env")
@@ -126,7 +126,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
                 if not exported and outcome not in P.INTERRUPTIONS:
                     exported = _exported(shell, spec)
                 reports = _reports(spec, req, log)  # a report never fails the build (CodeBuild)
-                if outcome_so_far == P.SUCCEEDED:
+                if verdict == P.SUCCEEDED:
                     cache.save(shell)
                 if req.artifacts_dir is not None:
                     uploaded = _upload(spec, req, log)
@@ -196,7 +196,7 @@ def _run_commands(shell: BuildShell, spec: BuildSpec, commands: tuple[str, ...],
 
 
 def _buildspec_name(phase: str) -> str:
-    return {v: k for k, v in P.BUILDSPEC_NAMES.items()}.get(phase, "")
+    return _BUILDSPEC_NAMES.get(phase, "")
 
 
 def _on_failure(definition: Phase | None) -> P.OnFailureSpec | None:

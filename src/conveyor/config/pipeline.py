@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conveyor.config.checker import Checker
+from conveyor.config.checker import Checker, type_name
 from conveyor.config.located import Document, KeyPath, load_file, load_text
 from conveyor.config.model import EXECUTION_MODES, PipelineDef, action_configuration
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS, TIMEOUT_RANGE_MINUTES
@@ -57,7 +57,7 @@ def _validated(doc: Document) -> PipelineDef:
 def check_document(doc: Document) -> list[Diagnostic]:
     chk = Checker(doc)
     if not isinstance(doc.data, dict):
-        chk.error((), f"expected a mapping at the top level (name:, pipeline:, ...), got {_kind(doc.data)}")
+        chk.error((), f"expected a mapping at the top level (name:, pipeline:, ...), got {type_name(doc.data)}")
         return chk.diagnostics
     chk.keys((), TOP_KEYS)
     name = chk.get((), "name", str, required=True)
@@ -73,11 +73,6 @@ def check_document(doc: Document) -> list[Diagnostic]:
     chk.get((), "notifications", (dict, list))
     return sorted(chk.diagnostics)
 
-
-def _kind(value: Any) -> str:
-    from conveyor.config.checker import type_name
-
-    return type_name(value)
 
 
 def _check_environment(chk: Checker, path: KeyPath, env: Any) -> None:
@@ -274,7 +269,7 @@ def _check_provider_rules(chk: Checker, ap: KeyPath, provider: str, conf: dict, 
                 elif str(k).startswith("CONVEYOR_"):
                     chk.error(where("env") + (k,), "the CONVEYOR_ prefix is reserved")
                 if not isinstance(v, (str, int, float, bool)):
-                    chk.error(where("env") + (k,), f"expected a string value, got {_kind(v)}")
+                    chk.error(where("env") + (k,), f"expected a string value, got {type_name(v)}")
     if provider == "Wait":
         secs = conf.get("seconds")
         if isinstance(secs, (int, float)) and not isinstance(secs, bool) and secs < 0:

@@ -10,9 +10,7 @@ from conveyor.engine.view import ExecutionView
 
 def summary(view: ExecutionView) -> dict[str, Any]:
     commit = next((r.get("commit") for r in view.row.revisions.values()), None)
-    waiting = view.next_stage() if view.status == S.IN_PROGRESS and view.current else None
-    if view.status == S.IN_PROGRESS and view.current is None:
-        waiting = view.next_stage()
+    waiting = view.next_stage()  # None unless InProgress between stages
     approvals = [r for r in view.running_actions() if "token" in r.detail]
     end = view.ended_at or view.updated_at
     return {

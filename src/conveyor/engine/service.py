@@ -31,6 +31,7 @@ log = logging.getLogger("conveyor.service")
 
 DEFAULT_CONFIG_PATH = "conveyor.yml"
 RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
+DEFINITION_CACHE_SIZE = 64
 
 
 class Service:
@@ -43,6 +44,7 @@ class Service:
         self.registry = None  # a conveyor.registry.local.LocalRegistry when the daemon runs one
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
+        self._definitions: dict[tuple[str, str, str], PipelineDef] = {}
         self._poller: threading.Thread | None = None
 
     def start(self, polling: bool = True) -> None:
@@ -99,6 +101,16 @@ class Service:
         return head
 
     def _definition(self, mirror: Mirror, commit: str, config_path: str) -> PipelineDef:
+        """The definition at a commit; commits never change, so each is read and validated once
+        (a push reads it to check triggers, then starts the execution with it)."""
+        key = (mirror.repository, commit, config_path)
+        if key not in self._definitions:
+            if len(self._definitions) >= DEFINITION_CACHE_SIZE:
+                self._definitions.pop(next(iter(self._definitions)))
+            self._definitions[key] = self._read_definition(mirror, commit, config_path)
+        return self._definitions[key]
+
+    def _read_definition(self, mirror: Mirror, commit: str, config_path: str) -> PipelineDef:
         text = mirror.show(commit, config_path)
         if text is None:
             raise UserError(f"{config_path} not found in {mirror.repository} at {commit[:7]}",
