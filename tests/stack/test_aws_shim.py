@@ -92,3 +92,15 @@ def test_the_shim_uses_only_the_standard_library():
     assert "conveyor" not in {line.split()[1].split(".")[0] for line in source.splitlines()
                               if line.startswith(("import ", "from "))}
     assert json.loads(json.dumps(aws_shim.caller_identity({})))["Account"] == "000000000000"
+
+
+def test_with_an_ecr_alias_the_build_is_in_the_aliased_account():
+    """`conveyor setup --ecr-alias`: builds get the alias's account (aliases.build_env), so a
+    buildspec that asks STS for it spells the aliased host."""
+    from conveyor.registry.aliases import EcrAlias, build_env
+
+    env = build_env([EcrAlias("111122223333", "eu-west-3")], "000000000000.dkr.ecr.us-east-1.localhost:5000")
+    assert aws("sts", "get-caller-identity", "--query", "Account", "--output", "text", **env) == (
+        0, "111122223333\n", "")
+    code, out, _ = aws("sts", "get-caller-identity", **env)
+    assert json.loads(out)["Arn"] == "arn:aws:iam::111122223333:user/conveyor"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
 from conveyor.actions.command import container_name
-from conveyor.build.runner import BuildRequest, run_build
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
 from conveyor.providers.local.containers import (ApiService, ContainerEngine, engine_access,
@@ -52,11 +52,12 @@ class CodeBuildAction(EngineUser):
             from conveyor.secrets.store import SecretStore
 
             store = SecretStore(ctx.home)
-        mounts, extra_env = [], {}
+        mounts, extra_env, region = [], {}, None
         if ctx.home is not None:
             access = engine_access(self._api_service(ctx.home).socket)
             mounts, extra_env = list(access.mounts), dict(access.env)
-            extra_env.update(registry_env(ctx.home))
+            registry, region = split_region(registry_env(ctx.home))
+            extra_env.update(registry)
         commit = ctx.configuration.get("sourceVersion") or (ctx.revision or {}).get("commit")
         artifacts_dir = ctx.run_dir / "artifacts"
         req = BuildRequest(
@@ -67,7 +68,8 @@ class CodeBuildAction(EngineUser):
             resolve_secret=store.resolve_reference if store else None, on_secret=default_masker().add,
             extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
             resolved_source_version=commit, source_version=commit,
-            cache_dir=(ctx.home / "cache" / (conf.get("projectName") or ctx.pipeline)) if ctx.home else None)
+            cache_dir=(ctx.home / "cache" / (conf.get("projectName") or ctx.pipeline)) if ctx.home else None,
+            region=region or DEFAULT_REGION)
         result = run_build(spec, req, ctx.log)
         reports = [{k: v for k, v in r.items() if k not in ("cases", "coverageFiles")} for r in result.reports.values()]
         if result.reports:
@@ -123,12 +125,24 @@ class CodeBuildAction(EngineUser):
 
 def registry_env(home: Path) -> dict[str, str]:
     """What a buildspec needs to log in and push to the local registry the ECR way:
-    `aws ecr get-login-password | docker login --username AWS --password-stdin $CONVEYOR_REGISTRY`."""
-    from conveyor.registry.local import read_endpoint
+    `aws ecr get-login-password | docker login --username AWS --password-stdin $CONVEYOR_REGISTRY`.
+    When the registry answers for ECR aliases (`conveyor setup --ecr-alias`), the first one's
+    account and region too, so `$AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com` is
+    that alias (aliases.build_env)."""
+    from conveyor.registry.aliases import build_env
+    from conveyor.registry.local import endpoint_aliases, read_endpoint
     from conveyor.registry.service import read_or_create_token
 
     endpoint = read_endpoint(home)
     if endpoint is None:
         return {}
     return {"CONVEYOR_REGISTRY": endpoint["host"], "CONVEYOR_REGISTRY_ADDRESS": endpoint["address"],
-            "CONVEYOR_REGISTRY_PASSWORD": read_or_create_token(home), "AWS_ACCOUNT_ID": endpoint["account"]}
+            "CONVEYOR_REGISTRY_PASSWORD": read_or_create_token(home), "AWS_ACCOUNT_ID": endpoint["account"],
+            **build_env(endpoint_aliases(endpoint), endpoint["host"])}
+
+
+def split_region(env: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    """`env` without AWS_DEFAULT_REGION/AWS_REGION, and that region: passed as the build's region
+    rather than as extra variables, it yields to a buildspec's or an override's own value."""
+    rest = {k: v for k, v in env.items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    return rest, env.get("AWS_DEFAULT_REGION")

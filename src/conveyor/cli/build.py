@@ -12,7 +12,8 @@ from conveyor.build.runner import BuildRequest, run_build
 from conveyor.cli.render import duration, echo
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import UserError
-from conveyor.actions.codebuild import registry_env
+from conveyor.actions.codebuild import registry_env, split_region
+from conveyor.build.runner import DEFAULT_REGION
 from conveyor.providers.local.containers import detect_engine, engine_access, ensure_api_service, image_exists
 from conveyor.secrets.masking import default_masker
 from conveyor.stack.components import BUILD_IMAGE
@@ -53,7 +54,8 @@ def build(args) -> int:
         # docker in the build reaches the host's engine; the local registry when the daemon runs one
         api = ensure_api_service(engine, str(Path(tmp) / "engine"))
         access = engine_access(api.socket)
-        extra_env = {**access.env, **registry_env(root)}
+        registry, region = split_region(registry_env(root))  # an ECR alias's region yields to --env
+        extra_env = {**access.env, **registry}
         if "CONVEYOR_REGISTRY_PASSWORD" in extra_env:
             masker.add(extra_env["CONVEYOR_REGISTRY_PASSWORD"])
         commit = _head(source)
@@ -62,7 +64,7 @@ def build(args) -> int:
                            timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
                            resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add,
                            extra_mounts=list(access.mounts), extra_env=extra_env,
-                           cache_dir=root / "cache" / f"local-{source.name}")
+                           cache_dir=root / "cache" / f"local-{source.name}", region=region or DEFAULT_REGION)
         try:
             result = run_build(spec, req, lambda line: echo(masker.mask(line)))
         finally:

@@ -6,13 +6,22 @@ authenticating proxy in front of it, and the repository store.
     registry.repository_uri("orders")      # '000000000000.dkr.ecr.us-east-1.localhost:5000/orders'
     registry.store.images("orders")
     registry.stop()
+
+With ECR aliases (aliases.py) the proxy also answers on each alias's address, port 80; an
+address it cannot bind is logged with the fix and left out of `served_aliases` (and so of
+registry.json, so builds are not told about an alias nobody answers for).
 """
 
 from __future__ import annotations
 
+import errno
+import json
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from conveyor.registry import uris
+from conveyor.registry.aliases import ALIAS_PORT, EcrAlias
 from conveyor.registry.proxy import RegistryProxy
 from conveyor.registry.repositories import RepositoryStore
 from conveyor.registry.service import (
@@ -20,6 +29,8 @@ from conveyor.registry.service import (
     SecretFilter,
     read_or_create_token,
 )
+
+log = logging.getLogger("conveyor.registry")
 
 
 def store_path(home: Path) -> Path:
@@ -29,9 +40,12 @@ def store_path(home: Path) -> Path:
 class LocalRegistry:
     def __init__(self, home: Path, port: int = uris.DEFAULT_PORT, *,
                  account: str = uris.DEFAULT_ACCOUNT_ID, region: str = uris.DEFAULT_REGION,
-                 create_on_push: bool = True):
+                 create_on_push: bool = True, aliases: Sequence[EcrAlias] = (),
+                 alias_port: int = ALIAS_PORT):
         self.home = Path(home)
         self.account, self.region = account, region
+        self.aliases, self.alias_port = list(aliases), alias_port
+        self.served_aliases: list[EcrAlias] = []
         self.service = RegistryService(self.home)
         self.store = RepositoryStore(store_path(self.home), backend=self.service.backend)
         self.token = read_or_create_token(self.home)
@@ -61,6 +75,21 @@ class LocalRegistry:
         except OSError:
             self.service.stop()
             raise
+        self._serve_aliases()
+
+    def _serve_aliases(self) -> None:
+        for ip in dict.fromkeys(alias.ip for alias in self.aliases):
+            names = [alias for alias in self.aliases if alias.ip == ip]
+            try:
+                address = self.proxy.add_listener(ip, self.alias_port)
+            except OSError as exc:
+                log.warning("ECR alias %s is not answered: cannot listen on %s:%d (%s); fix: %s",
+                            ", ".join(a.host for a in names), ip, self.alias_port,
+                            exc.strerror or exc, alias_bind_fix(exc, ip, self.alias_port))
+                continue
+            self.served_aliases += names
+            for alias in names:
+                log.info("ECR alias %s → this registry on %s", alias.host, address)
 
     def stop(self) -> None:
         self.proxy.stop()
@@ -72,19 +101,33 @@ def endpoint_path(home: Path) -> Path:
     return Path(home) / "registry.json"
 
 
+def alias_bind_fix(exc: OSError, ip: str, port: int = ALIAS_PORT) -> str:
+    if exc.errno == errno.EACCES:
+        return (f"run the daemon as root, or let it bind port {port}: "
+                f"sysctl -w net.ipv4.ip_unprivileged_port_start={port}")
+    return (f"stop what listens on {ip}:{port}, or move the alias to another address: "
+            f"CONVEYOR_ECR_ALIAS_IP=127.0.0.3 conveyor setup --ecr-alias HOST; then restart the "
+            f"daemon")
+
+
 def write_endpoint(registry: LocalRegistry) -> None:
     """What builds need to reach the running registry (the token stays in its own 0600 file)."""
-    import json
-
     endpoint_path(registry.home).write_text(json.dumps({
         "address": registry.address, "port": registry.port, "account": registry.account,
-        "region": registry.region, "host": uris.ecr_host(registry.account, registry.region, registry.port)}))
+        "region": registry.region, "host": uris.ecr_host(registry.account, registry.region, registry.port),
+        "aliases": [alias.to_json() for alias in registry.served_aliases]}))
 
 
 def read_endpoint(home: Path) -> dict | None:
-    import json
-
     try:
         return json.loads(endpoint_path(home).read_text())
     except (OSError, ValueError):
         return None
+
+
+def endpoint_aliases(endpoint: dict) -> list[EcrAlias]:
+    """The ECR aliases the running registry answers for, as registry.json lists them."""
+    try:
+        return [EcrAlias.from_json(alias) for alias in endpoint.get("aliases") or []]
+    except (KeyError, TypeError):
+        return []

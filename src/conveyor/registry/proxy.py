@@ -8,7 +8,8 @@ front of the distribution registry, adding what ECR has and distribution lacks.
   Every write (POST, PUT, PATCH, DELETE) and `GET /v2/` need it; an anonymous /v2/ gets a 401
   with `WWW-Authenticate: Basic realm=…`, which is how podman and docker learn to send
   credentials and how `login` checks them. Other reads are open, so deploys pull without a
-  login (unlike ECR); the proxy listens on 127.0.0.1 only.
+  login (unlike ECR); the proxy listens on loopback addresses only: 127.0.0.1, plus port 80 of
+  each ECR alias's address (`add_listener`, aliases.py), served exactly alike.
 - Tag mutability: a manifest PUT under a tag is checked with `mutability.check_push` against the
   digest the tag has now (HEAD on the backend); a refusal is HTTP 400 `TAG_INVALID` with ECR's
   message, printed by podman/docker as "tag invalid: The image tag 'v1' already exists …" (podman
@@ -82,8 +83,7 @@ class RegistryProxy:
         self.create_on_push = create_on_push
         self.account = account
         self._credentials = f"{LOGIN_USER}:{token}".encode()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._servers: list[ThreadingHTTPServer] = []
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -92,20 +92,29 @@ class RegistryProxy:
         return f"{self.host}:{self.port}"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer((self.host, self.port), _Handler)
+        self.port = self._listen(self.host, self.port)
+
+    def add_listener(self, host: str, port: int) -> str:
+        """Answer on `host:port` too (an ECR alias's address), with the same auth, tag
+        immutability and repository locks; returns the address. OSError when it cannot bind."""
+        return f"{host}:{self._listen(host, port)}"
+
+    def _listen(self, host: str, port: int) -> int:
+        server = ThreadingHTTPServer((host, port), _Handler)
         server.daemon_threads = True
         server.proxy = self  # type: ignore[attr-defined]
-        self._server, self.port = server, server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL,),
-                                        name="registry-proxy", daemon=True)
-        self._thread.start()
-        log.info("registry proxy listening on %s", self.address)
+        self._servers.append(server)
+        port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL,),
+                         name=f"registry-proxy-{host}:{port}", daemon=True).start()
+        log.info("registry proxy listening on %s:%d", host, port)
+        return port
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
     def authorized(self, header: str | None) -> bool:
         scheme, _, value = (header or "").partition(" ")

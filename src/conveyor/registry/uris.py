@@ -25,11 +25,13 @@ Where each form works:
   commands executed by the host's engine can reach the registry.
 - a real `*.amazonaws.com` host is never redirected (AWS must keep working); `to_local` rewrites
   it instead. The local registry has one namespace: account and region are not part of a name.
+  The one exception is opt-in: `conveyor setup --ecr-alias HOST` (aliases.py).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -178,12 +180,22 @@ def hosts_with_entry(text: str, account: str = DEFAULT_ACCOUNT_ID,
 
 
 def registries_dropin(port: int = DEFAULT_PORT, account: str = DEFAULT_ACCOUNT_ID,
-                      region: str = DEFAULT_REGION) -> str:
+                      region: str = DEFAULT_REGION, alias_hosts: Iterable[str] = ()) -> str:
     """registries.conf(5) v2 text marking every local spelling as plain HTTP, for podman and
-    the Docker-compatible API (which has no --tls-verify). Goes to REGISTRIES_DROPIN."""
-    blocks = [f'[[registry]]\nlocation = "{host}"\ninsecure = true\n'
-              for host in (local_address(port), f"localhost:{port}",
-                           ecr_host(account, region, port))]
-    header = ("# Conveyor's local registry (ECR stand-in) speaks plain HTTP on 127.0.0.1 only.\n"
+    the Docker-compatible API (which has no --tls-verify). Goes to REGISTRIES_DROPIN.
+
+    `alias_hosts` are real ECR hosts /etc/hosts sends to this machine (`conveyor setup
+    --ecr-alias`, registry/aliases.py): `insecure` makes podman fall back to plain HTTP on
+    port 80 for them. Without any, the text is what it was before aliases existed."""
+    blocks = [_insecure(host) for host in (local_address(port), f"localhost:{port}",
+                                           ecr_host(account, region, port))]
+    where = "loopback addresses" if alias_hosts else LOCAL_IP
+    header = (f"# Conveyor's local registry (ECR stand-in) speaks plain HTTP on {where} only.\n"
               "# Written by `conveyor setup`.\n\n")
-    return header + "\n".join(blocks)
+    aliases = [f"# ECR alias (conveyor setup --ecr-alias): /etc/hosts sends it to this machine\n"
+               f"{_insecure(host)}" for host in alias_hosts]
+    return header + "\n".join([*blocks, *aliases])
+
+
+def _insecure(host: str) -> str:
+    return f'[[registry]]\nlocation = "{host}"\ninsecure = true\n'

@@ -20,9 +20,11 @@ from pathlib import Path
 from conveyor import home as homes
 from conveyor.engine.service import Service
 from conveyor.registry import uris
+from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
 from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
 from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.server.api import Api, make_server
+from conveyor.stack.components import hosts_path
 
 log = logging.getLogger("conveyor.daemon")
 
@@ -83,7 +85,7 @@ def start_registry(root: Path):
         log.warning("docker-registry is not installed: no local registry (fix: conveyor setup)")
         return None
     port = int(os.environ.get("CONVEYOR_REGISTRY_PORT", uris.DEFAULT_PORT))
-    registry = LocalRegistry(root, port=port)
+    registry = LocalRegistry(root, port=port, aliases=configured_aliases())
     try:
         registry.start()
     except Exception as exc:  # the port is taken, say: the pipelines still run
@@ -94,6 +96,19 @@ def start_registry(root: Path):
     write_endpoint(registry)
     log.info("local registry on %s (%s)", registry.address, registry.repository_uri("NAME"))
     return registry
+
+
+def configured_aliases() -> list[EcrAlias]:
+    """The ECR aliases `conveyor setup --ecr-alias` wrote into /etc/hosts: the names that
+    resolve to this machine, so the ones the registry must answer for (read once, at start)."""
+    path = hosts_path()
+    try:
+        return aliases_in_hosts(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        log.warning("cannot read %s (%s): no ECR aliases", path, exc.strerror)
+        return []
 
 
 if __name__ == "__main__":

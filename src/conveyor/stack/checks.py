@@ -9,10 +9,12 @@ Nothing here changes the machine (the run probe starts and removes a throwaway c
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -21,6 +23,8 @@ from conveyor.providers.local import containers
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
 from conveyor.registry import uris
+from conveyor.registry.aliases import EcrAlias, alias_hosts, aliases_in_hosts
+from conveyor.registry.proxy import REALM
 from conveyor.stack import components as c
 from conveyor.stack import images
 from conveyor.stack.containers_conf import missing_settings
@@ -28,6 +32,8 @@ from conveyor.stack.containers_conf import missing_settings
 SETUP_FIX = "conveyor setup"
 
 OK, FAIL = "✓", "✗"
+#: A registry proxy on loopback answers at once; nothing answering fails at once too.
+ALIAS_PROBE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -207,11 +213,14 @@ def hosts_status(path: str | None = None) -> Status:
     return Status("registry host", True, f"{name} → {hosts_address(text, name)} ({path})")
 
 
-def registries_dropin_status(path: str | None = None, port: int | None = None) -> Status:
+def registries_dropin_status(path: str | None = None, port: int | None = None,
+                             aliases: Sequence[EcrAlias] | None = None) -> Status:
     """Is the registries.conf drop-in that lets podman (and its Docker API) talk plain HTTP to
-    the local registry there, for this port, exactly as `conveyor setup` writes it?"""
+    the local registry there, for this port and the ECR aliases in /etc/hosts (or `aliases`),
+    exactly as `conveyor setup` writes it?"""
     path = path or c.registries_dropin_path()
     port = c.registry_port() if port is None else port
+    aliases = configured_aliases() if aliases is None else aliases
     try:
         text = conf_text(path)
     except OSError as exc:
@@ -219,16 +228,87 @@ def registries_dropin_status(path: str | None = None, port: int | None = None) -
     if not text:
         return Status("registry drop-in", False, f"{path} is missing (podman would use TLS for "
                                                  f"the local registry)", SETUP_FIX)
-    if text != uris.registries_dropin(port):
+    if text != uris.registries_dropin(port, alias_hosts=alias_hosts(aliases)):
+        also = f" and the ECR aliases in {c.hosts_path()}" if aliases else ""
         return Status("registry drop-in", False, f"{path} differs from what `conveyor setup` "
-                                                 f"writes for port {port}", SETUP_FIX)
-    return Status("registry drop-in", True, f"{', '.join(registry_addresses(port))} over plain "
-                                            f"HTTP ({path})")
+                                                 f"writes for port {port}{also}", SETUP_FIX)
+    return Status("registry drop-in", True, f"{', '.join(registry_addresses(port, aliases))} "
+                                            f"over plain HTTP ({path})")
 
 
-def registry_addresses(port: int) -> list[str]:
+def registry_addresses(port: int, aliases: Sequence[EcrAlias] = ()) -> list[str]:
     """Every spelling of the local registry the drop-in covers."""
-    return [uris.local_address(port), f"localhost:{port}", uris.ecr_host(port=port)]
+    return [uris.local_address(port), f"localhost:{port}", uris.ecr_host(port=port),
+            *alias_hosts(aliases)]
+
+
+# --- ECR aliases (`conveyor setup --ecr-alias`, registry/aliases.py) ---------------------
+
+def configured_aliases(path: str | None = None) -> list[EcrAlias]:
+    """The ECR aliases in the hosts file: the only record of them."""
+    try:
+        return aliases_in_hosts(conf_text(path or c.hosts_path()))
+    except OSError:
+        return []  # hosts_status says why the file cannot be read
+
+
+def answering(address: str, timeout: float = ALIAS_PROBE_TIMEOUT) -> str:
+    """Who answers registry requests on `address`: "conveyor" (the proxy's Basic challenge),
+    "other" or "nothing"."""
+    conn = http.client.HTTPConnection(address, timeout=timeout)
+    try:
+        conn.request("GET", "/v2/")
+        resp = conn.getresponse()
+    except (OSError, http.client.HTTPException):
+        return "nothing"
+    finally:
+        conn.close()
+    challenge = resp.getheader("WWW-Authenticate") or ""
+    return "conveyor" if resp.status == 401 and f'realm="{REALM}"' in challenge else "other"
+
+
+def ecr_alias_statuses(hosts: str | None = None, dropin: str | None = None,
+                       probe: Callable[[str], str] = answering) -> list[Status]:
+    """One line per alias: the name resolves to its address, the drop-in makes it plain HTTP,
+    and nothing but Conveyor answers there. No aliases, no lines."""
+    hosts, dropin = hosts or c.hosts_path(), dropin or c.registries_dropin_path()
+    try:
+        text, insecure = conf_text(hosts), insecure_locations(conf_text(dropin))
+    except OSError:
+        return []  # hosts_status and registries_dropin_status say why
+    return [alias_status(alias, hosts_address(text, alias.host), hosts, alias.host in insecure,
+                         dropin, probe(alias.address)) for alias in aliases_in_hosts(text)]
+
+
+def alias_status(alias: EcrAlias, resolves_to: str | None, hosts: str, insecure: bool,
+                 dropin: str, answer: str) -> Status:
+    name = "ecr alias"
+    if resolves_to != alias.ip:
+        return Status(name, False, f"{alias.host} resolves to {resolves_to}, not {alias.ip}: an "
+                                   f"earlier line in {hosts} names it",
+                      f"delete the line mapping {alias.host} to {resolves_to} from {hosts}")
+    if not insecure:
+        return Status(name, False, f"{alias.host} is not marked insecure in {dropin} (podman "
+                                   f"would insist on HTTPS)", SETUP_FIX)
+    if answer == "other":
+        return Status(name, False, f"something other than Conveyor's registry answers on "
+                                   f"{alias.address}",
+                      f"stop it, or move the alias: {c.ECR_ALIAS_IP_ENV}=127.0.0.3 conveyor setup "
+                      f"--ecr-alias {alias.host}")
+    served = ("the local registry" if answer == "conveyor" else
+              "nothing answers yet: `conveyor up`, or restart a daemon started before the alias")
+    return Status(name, True, f"{alias.host} → {alias.address}, {served} (this machine cannot "
+                              f"reach the real registry; undo: conveyor setup --remove-ecr-alias "
+                              f"{alias.host})")
+
+
+def insecure_locations(dropin_text: str) -> set[str]:
+    """The registries a registries.conf text marks `insecure = true`."""
+    try:
+        registries = tomllib.loads(dropin_text).get("registry", [])
+    except tomllib.TOMLDecodeError:
+        return set()
+    return {r.get("location") for r in registries if isinstance(r, dict) and r.get("insecure")}
 
 
 # --- the doctor's table -------------------------------------------------------------------
@@ -239,6 +319,7 @@ def default_checks() -> list[tuple[str, Check]]:
         ("packages", package_statuses),
         ("registry host", lambda: [hosts_status()]),
         ("registry drop-in", lambda: [registries_dropin_status()]),
+        ("ecr alias", ecr_alias_statuses),
         ("engine", lambda: [engine_status(engine())]),
         (c.BUSYBOX_IMAGE, lambda: [image_status(engine(), c.BUSYBOX_IMAGE)]),
         ("run probe", lambda: [probe_status(engine())]),

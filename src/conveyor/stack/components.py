@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from conveyor.errors import UserError
 from conveyor.registry import uris
+from conveyor.registry.aliases import DEFAULT_ALIAS_IP, check_alias_ip
 
 # --- images -------------------------------------------------------------------------------
 
@@ -78,6 +79,8 @@ HOSTS_FILE_ENV = "CONVEYOR_HOSTS_FILE"
 REGISTRIES_DROPIN_ENV = "CONVEYOR_REGISTRIES_DROPIN"
 #: The registry proxy's port, when not uris.DEFAULT_PORT.
 REGISTRY_PORT_ENV = "CONVEYOR_REGISTRY_PORT"
+#: The loopback address `--ecr-alias` names resolve to, when not aliases.DEFAULT_ALIAS_IP.
+ECR_ALIAS_IP_ENV = "CONVEYOR_ECR_ALIAS_IP"
 
 
 def hosts_path() -> str:
@@ -97,6 +100,12 @@ def registry_port() -> int:
         raise UserError(f"{REGISTRY_PORT_ENV}={raw!r} is not a TCP port",
                         hint=f"set {REGISTRY_PORT_ENV} to a number from 1 to 65535, or unset it")
     return int(raw)
+
+
+def ecr_alias_ip() -> str:
+    """aliases.DEFAULT_ALIAS_IP (127.0.0.2), or $CONVEYOR_ECR_ALIAS_IP."""
+    raw = os.environ.get(ECR_ALIAS_IP_ENV, "").strip()
+    return check_alias_ip(raw, ECR_ALIAS_IP_ENV) if raw else DEFAULT_ALIAS_IP
 
 
 # --- packages -----------------------------------------------------------------------------

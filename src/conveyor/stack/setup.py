@@ -2,8 +2,9 @@
 
 Steps, each printing one line (✓ done or already there, → doing, ✗ failed with the fix):
 packages (apt, only the missing ones) → registry names (the /etc/hosts line for the local
-ECR-style host and the registries.conf drop-in making the local registry plain HTTP, both from
-conveyor.registry.uris, written only when missing or different) → engine (a running Docker engine, else podman) →
+ECR-style host, the opt-in ECR alias lines of `--ecr-alias` (registry/aliases.py) and the
+registries.conf drop-in making the local registry plain HTTP, from conveyor.registry.uris and
+.aliases, written only when missing or different) → engine (a running Docker engine, else podman) →
 BUSYBOX_IMAGE (FROM scratch, busybox-static) → run probe (adding the sandbox settings to
 containers.conf only if the plain run fails for the reasons they fix) → BASE_IMAGE (pull and
 tag, else mmdebstrap + import) → BUILD_IMAGE (mmdebstrap + import of BUILD_ROOTFS_IMAGE, then
@@ -15,6 +16,7 @@ observes, so it takes seconds.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import glob
 import os
@@ -22,13 +24,16 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from conveyor.errors import ConveyorError
 from conveyor.providers.local import containers, process
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
 from conveyor.registry import uris
+from conveyor.registry.aliases import (EcrAlias, alias_hosts, alias_line, aliases_in_hosts,
+                                       foreign_address, hosts_with_alias, hosts_without_alias,
+                                       parse_alias)
 from conveyor.stack import checks, images
 from conveyor.stack import components as c
 from conveyor.stack.containers_conf import merge_settings
@@ -39,15 +44,35 @@ Echo = Callable[[str], None]
 MMDEBSTRAP_FIX = "check that deb.debian.org is reachable (apt-get update), then `conveyor setup`"
 
 
+ECR_ALIAS_HELP = (
+    "make the real ECR registry HOST (ACCOUNT.dkr.ecr.REGION.amazonaws.com, or ACCOUNT:REGION) "
+    "resolve to the local registry on this machine, so a buildspec that hard-codes it pushes "
+    "here unchanged; builds then get the first alias's account and region. This machine can "
+    "no longer reach that real ECR registry. Repeatable; restart the daemon afterwards")
+REMOVE_ECR_ALIAS_HELP = "undo --ecr-alias HOST: the name resolves to the real registry again"
+
+
 class SetupFailed(ConveyorError):
     """A step failed; the message and hint are already the one line to show."""
 
 
-def run_setup(echo: Echo, *, dry_run: bool = False) -> int:
-    """Bring the local stack up to date; 0 when everything is ready, 1 otherwise."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ECR alias options of `conveyor setup` (cli/main.py adds them to the subcommand)."""
+    parser.add_argument("--ecr-alias", action="append", default=[], metavar="HOST",
+                        help=ECR_ALIAS_HELP)
+    parser.add_argument("--remove-ecr-alias", action="append", default=[], metavar="HOST",
+                        help=REMOVE_ECR_ALIAS_HELP)
+
+
+def run_setup(echo: Echo, *, dry_run: bool = False, ecr_aliases: Sequence[str] = (),
+              remove_ecr_aliases: Sequence[str] = ()) -> int:
+    """Bring the local stack up to date; 0 when everything is ready, 1 otherwise. A malformed
+    alias is a UserError before anything is done."""
+    add = [parse_alias(text, c.ecr_alias_ip()) for text in ecr_aliases]
+    remove = [parse_alias(text).host for text in remove_ecr_aliases]
     try:
         ensure_packages(echo, dry_run)
-        ensure_registry_names(echo, dry_run)
+        ensure_registry_names(echo, dry_run, add=add, remove=remove)
         eng = ensure_engine(echo, dry_run)
         if eng is None:
             return 0
@@ -97,12 +122,16 @@ def ensure_packages(echo: Echo, dry_run: bool) -> None:
 
 
 def ensure_registry_names(echo: Echo, dry_run: bool, *, hosts: str | None = None,
-                          dropin: str | None = None, port: int | None = None) -> None:
+                          dropin: str | None = None, port: int | None = None,
+                          add: Sequence[EcrAlias] = (), remove: Sequence[str] = ()) -> None:
     """The local ECR-style registry host resolves and is plain HTTP for podman and its Docker
-    API. One line each: ✓ when already so, → when written."""
-    ensure_hosts_entry(echo, hosts or c.hosts_path(), dry_run)
+    API, and so do the ECR aliases (those there, plus `add`, minus the hosts in `remove`). One
+    line each: ✓ when already so, → when written."""
+    hosts = hosts or c.hosts_path()
+    ensure_hosts_entry(echo, hosts, dry_run)
+    aliases = ensure_ecr_aliases(echo, hosts, add, remove, dry_run)
     ensure_registries_dropin(echo, dropin or c.registries_dropin_path(),
-                             c.registry_port() if port is None else port, dry_run)
+                             c.registry_port() if port is None else port, dry_run, aliases)
 
 
 def ensure_hosts_entry(echo: Echo, path: str, dry_run: bool) -> None:
@@ -121,14 +150,53 @@ def ensure_hosts_entry(echo: Echo, path: str, dry_run: bool) -> None:
                                      f"echo '{shown}' | sudo tee -a {path}")
 
 
-def ensure_registries_dropin(echo: Echo, path: str, port: int, dry_run: bool) -> None:
-    status = checks.registries_dropin_status(path, port)
+def ensure_ecr_aliases(echo: Echo, path: str, add: Sequence[EcrAlias], remove: Sequence[str],
+                       dry_run: bool) -> list[EcrAlias]:
+    """The alias lines of the hosts file with `add` in and the hosts in `remove` out; returns
+    the aliases it then holds (in dry-run mode, would hold)."""
+    text = checks.conf_text(path)
+    planned = text
+    for host in remove:
+        planned = hosts_without_alias(planned, host)
+    for alias in add:
+        other = foreign_address(planned, alias.host)
+        if other is not None:
+            raise SetupFailed(f"{alias.host} is already mapped to {other} in {path} by a line "
+                              f"Conveyor did not write",
+                              hint=f"delete that line, then run `conveyor setup --ecr-alias "
+                                   f"{alias.host}` again")
+        planned = hosts_with_alias(planned, alias)
+    before = {alias.host: alias for alias in aliases_in_hosts(text)}
+    after = aliases_in_hosts(planned)
+    for host in remove:
+        echo(f"→ removing ECR alias {host} from {path}: it resolves to the real registry again"
+             if host in before else f"✓ ecr alias: {host} is not configured (nothing to remove)")
+    for alias in after:
+        if before.get(alias.host) == alias:
+            echo(f"✓ ecr alias: {alias.host} → {alias.ip} ({path})")
+        else:
+            echo(f"→ adding ECR alias {alias.host} → {alias.ip} to {path}: this machine can no "
+                 f"longer reach that real ECR registry (undo: conveyor setup --remove-ecr-alias "
+                 f"{alias.host}); restart a running daemon so it answers for it")
+    if planned != text and dry_run:
+        echo(f"$ (write {path}: the ECR alias lines {[alias_line(a) for a in after]!r})")
+    elif planned != text:
+        again = " ".join(["sudo conveyor setup", *(f"--ecr-alias {a.host}" for a in add),
+                          *(f"--remove-ecr-alias {host}" for host in remove)])
+        _write_system_file(path, planned, f"run `{again}`")
+    return after
+
+
+def ensure_registries_dropin(echo: Echo, path: str, port: int, dry_run: bool,
+                             aliases: Sequence[EcrAlias] = ()) -> None:
+    status = checks.registries_dropin_status(path, port, aliases)
     if status.ok:
         echo(status.line())
         return
-    text = uris.registries_dropin(port)
+    text = uris.registries_dropin(port, alias_hosts=alias_hosts(aliases))
     verb = "replacing" if os.path.exists(path) else "adding"
-    echo(f"→ {verb} {path} ({', '.join(checks.registry_addresses(port))} over plain HTTP)")
+    echo(f"→ {verb} {path} ({', '.join(checks.registry_addresses(port, aliases))} over plain "
+         f"HTTP)")
     if dry_run:
         echo(f"$ (write {path}: {text!r})")
         return
