@@ -403,11 +403,11 @@ def test_warnings_alone_do_not_fail_the_file():
     text = SOURCE + """\
     - name: Build
       actions:
-        - {name: D, provider: ECS, environment: staging, service: orders, inputArtifacts: [src]}
+        - {name: D, provider: CodeDeployToECS, environment: production, service: orders, inputArtifacts: [src]}
 """
     pipeline = load_pipeline_text(text)
     assert [str(w) for w in pipeline.warnings] == [
-        ("conveyor.yml:12:21 pipeline.stages[1].actions[0].provider: warning: provider 'ECS' is not "
+        ("conveyor.yml:12:21 pipeline.stages[1].actions[0].provider: warning: provider 'CodeDeployToECS' is not "
          "available in this version of Conveyor: the action will fail when it runs"),
     ]
 

@@ -10,7 +10,7 @@ from e2e_support import Conveyor, free_port
 def conveyor(tmp_path):
     c = Conveyor(tmp_path / "home", free_port())
     yield c
-    c("down", check=False)
+    c("down", "--all", check=False)  # the data plane outlives the daemon: take it down too
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The README's main job: `conveyor demo --yes` runs the orders-service pipeline end to end —
 a push triggers it, the CodeBuild action runs the example's buildspec (unit tests with a JUnit
-report, the image, a push to the local registry), the approval is given."""
+report, the image, a push to the local registry), the ECS action rolls the image out to staging
+behind HAProxy, and the approval is given."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_demo_runs_end_to_end(conveyor):
     done = conveyor("demo", "--yes")
     out = done.stdout
     assert "remote: conveyor: started execution" in out
-    for stage in ("Source", "Build", "Approval"):
+    for stage in ("Source", "Build", "DeployStaging", "Approval"):
         assert re.search(rf"^{stage}\s+Succeeded\s", out, re.M), out
     assert re.search(r"^tests: unit-tests: SUCCEEDED — (\d+) tests, \1 passed, 0 failed$", out, re.M), out
     image = re.search(r"image built, tested and pushed to the local registry: (\S+)", out).group(1)
@@ -34,12 +35,17 @@ def test_demo_runs_end_to_end(conveyor):
         assert ex["status"] == "Succeeded" and ex["trigger"]["type"] == "GitPush"
         assert image.endswith(f"/orders-service:{ex['commit'][:7]}")
         detail = conveyor.execution(ex["id"])
-        approval = detail["stages"][2]["actions"][0]["approval"]
+        approval = detail["stages"][3]["actions"][0]["approval"]
         assert approval["by"] == "conveyor-demo" and approval["decision"] == "Approved"
         logs = conveyor("logs", ex["id"], "--stage", "Build").stdout
         assert re.search(r"Ran \d+ tests", logs) and "Phase complete: POST_BUILD State: SUCCEEDED" in logs
         [repo] = conveyor.json("image", "ls", "orders-service")["repositories"]
         assert [i["imageTags"] for i in repo["images"]] == [[ex["commit"][:7]]]
+        # staging serves the commit just pushed, behind HAProxy
+        assert re.search(rf"curl http://127.0.0.1:8081/version → .*\"commit\": \"{ex['commit']}.*the commit just pushed",
+                         out), out
+        svc = conveyor.json("service", "describe", "staging", "orders")
+        assert (svc["runningCount"], svc["healthyCount"], svc["rolloutState"]) == (2, 2, "COMPLETED")
     finally:
+        conveyor("down", "--all", check=False)
         subprocess.run([engine.binary, "rmi", "-f", image], capture_output=True)
-        conveyor("down", check=False)

@@ -111,6 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-App-Version", self.server.version)  # which release answered (deploy benchmarks)
         if allow:
             self.send_header("Allow", allow)
         if location:
@@ -140,6 +141,7 @@ class OrdersServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a stuck client must not keep the process alive past the drain timeout
     block_on_close = False
+    request_queue_size = 256  # the default backlog of 5 drops connections under a load balancer's bursts
 
     def __init__(self, address: tuple[str, int], *, version: str, commit: str | None,
                  store: OrderStore | None = None, log_line: Callable[[str], None] = log) -> None:

@@ -61,6 +61,11 @@ class ApiTest(unittest.TestCase):
         status, _, body = self.request("GET", "/version")
         self.assertEqual((status, body), (200, {"version": "1.2.3", "commit": "abc1234"}))
 
+    def test_every_answer_names_the_release(self):
+        for method, path in (("GET", "/health"), ("GET", "/nope")):
+            _, headers, _ = self.request(method, path)
+            self.assertEqual(headers.get("X-App-Version"), "1.2.3")
+
     def test_version_defaults_to_dev(self):
         server = make_server("127.0.0.1", 0, environ={})
         try:

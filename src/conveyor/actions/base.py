@@ -44,6 +44,8 @@ class ActionContext:
     new_output: Callable[[], Path] = field(default=lambda: Path())  # a staging dir for an output artifact
     mirrors: Any = None
     home: Path | None = None  # the data directory (secrets, engine socket)
+    services: Any = None  # conveyor.ecs.controller.ServiceController, for deploy actions
+    definition: Any = None  # the execution's PipelineDef (environments for deploy actions)
 
     @property
     def primary_input(self) -> Path | None:

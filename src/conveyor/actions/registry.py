@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from conveyor.actions.codebuild import CodeBuildAction
 from conveyor.actions.command import CommandAction
+from conveyor.actions.ecs_deploy import EcsDeployAction
 from conveyor.actions.git_source import GitSource
 from conveyor.actions.image import ImageAction
 from conveyor.actions.wait import Wait
@@ -15,4 +16,5 @@ RUNNERS = {
     "Wait": Wait(),
     "CodeBuild": CodeBuildAction(),
     "Image": ImageAction(),
+    "ECS": EcsDeployAction(),
 }

@@ -66,6 +66,26 @@ def start_daemon(root: Path, port: int | None = None, host: str | None = None, p
 
 def down(args) -> int:
     root = homes.home()
+    code = _stop_daemon(root)
+    if getattr(args, "all", False):
+        stop_data_plane(root)
+    return code
+
+
+def stop_data_plane(root: Path) -> None:
+    """Tasks and load balancers outlive the daemon (they serve while it is down); `down --all`
+    takes them down too."""
+    from conveyor.ecs.tasks import PodRuntime
+    from conveyor.lb.haproxy import LoadBalancer
+
+    PodRuntime(root).remove_all()
+    for directory in sorted((root / "lb").glob("*")):
+        if directory.is_dir():
+            LoadBalancer(directory, directory.name).stop()
+    echo("services and load balancers of this data directory are down")
+
+
+def _stop_daemon(root: Path) -> int:
     pid = _pid(root)
     if pid is None:
         echo("Conveyor is not running")

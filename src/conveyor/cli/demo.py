@@ -14,7 +14,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+import json
 import time
+import urllib.request
 from pathlib import Path
 
 import conveyor
@@ -133,8 +135,29 @@ def run_demo(yes: bool, directory: str | None) -> int:
     if image:
         echo(f"image built, tested and pushed to the local registry: {image}")
         echo("  see it: conveyor image ls orders-service")
+    _show_staging(client, commit)
     echo(f"see it again: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])}")
     return 0 if ex["status"] == "Succeeded" else 1
+
+
+def _show_staging(client, commit: str) -> None:
+    """The staging URL, and what it answers: the commit just pushed."""
+    try:
+        svc = client.get("/api/v1/services/staging/orders")
+    except ConveyorError:
+        return
+    url = (svc.get("loadBalancer") or {}).get("url")
+    if not url:
+        return
+    echo(f"staging: {svc['taskDefinition']} on {svc['runningCount']} task(s) behind HAProxy at {url}")
+    try:
+        with urllib.request.urlopen(url + "version", timeout=5) as resp:
+            body = json.loads(resp.read())
+        same = (body.get("commit") or "").startswith(commit[:7])
+        echo(f"  curl {url}version → {json.dumps(body)}" + ("  (the commit just pushed)" if same else ""))
+    except (OSError, ValueError) as exc:
+        echo(f"  curl {url}version failed: {exc}")
+    echo("  see it: conveyor service describe staging orders  |  conveyor deploy status staging orders")
 
 
 def _wait_for_execution(client, commit: str) -> dict:

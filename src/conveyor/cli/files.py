@@ -9,14 +9,14 @@ from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 KINDS = ("conveyor", "pipeline", "buildspec", "appspec", "taskdef", "imagedefinitions")
-NOT_YET = {"appspec": "the blue/green release", "taskdef": "the services release",
-           "imagedefinitions": "the services release"}
+NOT_YET = {"appspec": "the blue/green release"}
 
 
 def setup(args) -> int:
     from conveyor.stack.setup import run_setup
 
-    return run_setup(echo, dry_run=args.dry_run)
+    return run_setup(echo, dry_run=args.dry_run, ecr_aliases=args.ecr_alias,
+                     remove_ecr_aliases=args.remove_ecr_alias)
 
 
 def doctor(args) -> int:
@@ -47,11 +47,16 @@ def validate(args) -> int:
         kind = args.kind or detect_kind(path)
         if kind in NOT_YET:
             raise UserError(f"{path}: validating {kind} files arrives with {NOT_YET[kind]}",
-                            hint="`conveyor validate` checks conveyor.yml, buildspec.yml and CodePipeline JSON (--kind pipeline) today")
+                            hint="`conveyor validate` checks conveyor.yml, buildspec.yml, CodePipeline JSON (--kind "
+                                 "pipeline), task definitions and imagedefinitions.json / imageDetail.json today")
         if kind == "pipeline":
             from conveyor.config.codepipeline import validate_file
         elif kind == "buildspec":
             from conveyor.config.buildspec import check_buildspec_file as validate_file
+        elif kind == "taskdef":
+            from conveyor.ecs.taskdef import check_taskdef_file as validate_file
+        elif kind == "imagedefinitions":
+            from conveyor.ecs.imagedefs import check_imagedefinitions_file as validate_file
         else:
             from conveyor.config.pipeline import check_file as validate_file
         found = validate_file(path, str(path))

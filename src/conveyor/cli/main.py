@@ -9,9 +9,10 @@ import argparse
 import sys
 
 from conveyor import __version__
-from conveyor.cli import build, commands, daemonctl, files, secrets
+from conveyor.cli import build, commands, daemonctl, files, secrets, services
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
+from conveyor.stack.setup import add_arguments as setup_arguments
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = cmd("setup", files.setup, "install or verify podman, the registry, HAProxy, mmdebstrap and base images")
     sp.add_argument("--dry-run", action="store_true", help="print what would run")
+    setup_arguments(sp)
     sp = cmd("doctor", files.doctor, "check every component and print the fix for anything wrong")
     sp.add_argument("--json", action="store_true")
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=None)
     sp.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     sp.add_argument("--no-poll", action="store_true", help="do not poll watched branches")
-    cmd("down", daemonctl.down, "stop the daemon")
+    sp = cmd("down", daemonctl.down, "stop the daemon (services keep serving)")
+    sp.add_argument("--all", action="store_true", help="also stop every service task and load balancer")
 
     sp = cmd("init", files.init, "write a starter conveyor.yml and buildspec.yml for this repository")
     sp.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -124,6 +127,35 @@ def build_parser() -> argparse.ArgumentParser:
     ls = isub.add_parser("ls", help="repositories, tags, digests and push times")
     ls.add_argument("repository", nargs="?")
     ls.add_argument("--json", action="store_true")
+
+    sp = cmd("service", services.service, "services (ECS semantics): tasks behind HAProxy, kept at their desired count")
+    vsub = sp.add_subparsers(dest="service_command", metavar="ls|describe|scale|logs", parser_class=Parser, required=True)
+    vs = vsub.add_parser("ls", help="every service, its task definition and counts")
+    vs.add_argument("--json", action="store_true")
+    vs = vsub.add_parser("describe", help="deployments, tasks, targets and the latest service events")
+    vs.add_argument("env", metavar="ENV")
+    vs.add_argument("service", metavar="SERVICE")
+    vs.add_argument("--json", action="store_true")
+    vs = vsub.add_parser("scale", help="set the desired count")
+    vs.add_argument("env", metavar="ENV")
+    vs.add_argument("service", metavar="SERVICE")
+    vs.add_argument("count", type=int, metavar="N")
+    vs.add_argument("--json", action="store_true")
+    vs = vsub.add_parser("logs", help="the containers' output")
+    vs.add_argument("env", metavar="ENV")
+    vs.add_argument("service", metavar="SERVICE")
+    vs.add_argument("--tail", type=int, default=100)
+    vs.add_argument("--json", action="store_true")
+
+    sp = cmd("deploy", services.deploy, "deploy an image to a service (rolling update), or `deploy status ENV SERVICE`")
+    sp.add_argument("words", nargs="+", metavar="[status] ENV SERVICE")
+    sp.add_argument("--image", action="append", default=[], metavar="[CONTAINER=]URI",
+                    help="image for the load-balanced (or only) container, or for CONTAINER; repeatable")
+    sp.add_argument("--file", default=None, help="conveyor.yml declaring the service (default: ./conveyor.yml "
+                                                 "when the service does not exist yet)")
+    sp.add_argument("--no-wait", action="store_true", help="return once the deployment has started")
+    sp.add_argument("--timeout", type=float, default=60, metavar="MINUTES")
+    sp.add_argument("--json", action="store_true")
 
     sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
     sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")

@@ -76,14 +76,9 @@ def check_document(doc: Document) -> list[Diagnostic]:
 
 
 def _check_environment(chk: Checker, path: KeyPath, env: Any) -> None:
-    if not chk.is_type(path, env, dict):
-        return
-    target = chk.get(path, "target", str)
-    if target is not None:
-        chk.one_of(path + ("target",), target, ("local", "aws"), "target")
-    services = chk.get(path, "services", dict) or {}
-    for svc, body in services.items():
-        chk.is_type(path + ("services", svc), body, dict)
+    from conveyor.config.environments import check_environment
+
+    check_environment(chk, path, env)
 
 
 def _check_pipeline(chk: Checker) -> None:

@@ -87,7 +87,8 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "environment": Key(str, required=True),
         "service": Key(str, required=True),
         "file": Key(str, default="imagedefinitions.json"),
-    }, output_variables=(), available=False),
+        "deploymentTimeout": Key((int, float), doc="minutes to wait for steady state (at most 60)"),
+    }, output_variables=()),
     Provider("CodeDeployToECS", "Deploy", (1, 5), (0, 0), {
         "environment": Key(str, required=True),
         "service": Key(str, required=True),

@@ -41,6 +41,7 @@ class Scheduler:
         self.store = store
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
+        self.services = None  # the ServiceController deploy actions drive (set by the daemon)
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -355,7 +356,8 @@ class Scheduler:
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
-                                    mirrors=self.mirrors, home=self.home)
+                                    mirrors=self.mirrors, home=self.home, services=self.services,
+                                    definition=view.definition)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
                 detail: dict[str, Any] = {**result.details, "artifacts": artifacts, "variables": result.variables,

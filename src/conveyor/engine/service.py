@@ -20,6 +20,7 @@ from conveyor.config.pipeline import load_pipeline_text
 from conveyor.engine import states as S
 from conveyor.engine.describe import describe, summary
 from conveyor.engine.globs import Criteria, TriggerFilter, any_accepts
+from conveyor.ecs.controller import ServiceController
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
@@ -42,6 +43,8 @@ class Service:
         self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
         self.secrets = SecretStore(self.home)
         self.registry = None  # a conveyor.registry.local.LocalRegistry when the daemon runs one
+        self.services = ServiceController(self.home, secrets=self.secrets, clock=clock)
+        self.scheduler.services = self.services
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
         self._definitions: dict[tuple[str, str, str], PipelineDef] = {}
@@ -50,6 +53,7 @@ class Service:
     def start(self, polling: bool = True) -> None:
         self.secrets.mask_all()  # every stored value is masked in logs and API answers from now on
         self.scheduler.start()
+        self.services.start()
         if polling:
             self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
             self._poller.start()
@@ -57,6 +61,7 @@ class Service:
     def shutdown(self) -> None:
         self._stop.set()
         self.scheduler.shutdown()
+        self.services.shutdown()
         for runner in self.scheduler.runners.values():
             if hasattr(runner, "close"):
                 runner.close(self.home)  # e.g. the engine API service builds used

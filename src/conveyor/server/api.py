@@ -71,6 +71,14 @@ class Api:
             str(b["name"]), str(b["value"]), by=str(b.get("by", ""))))
         r("DELETE", r"/api/v1/secrets/(?P<name>.+)", lambda q, b, name: self.service.delete_secret(
             name, by=str(q.get("by", ""))))
+        svc = r"/api/v1/services/(?P<env>[^/]+)/(?P<name>[^/]+)"
+        r("GET", r"/api/v1/services", lambda q, b: self.service.services.services())
+        r("GET", svc, lambda q, b, env, name: self.service.services.describe(env, name))
+        r("POST", svc + "/scale", lambda q, b, env, name: self.service.services.scale(
+            env, name, int(b["count"]), by=str(b.get("by", ""))))
+        r("GET", svc + "/logs", lambda q, b, env, name: self.service.services.logs(env, name, int(q.get("tail", 100))))
+        r("GET", svc + "/deployment", lambda q, b, env, name: self.service.services.deployment_status(env, name))
+        r("POST", svc + "/deployments", self.deploy)
         r("POST", r"/api/v1/triggers/git", lambda q, b: self.service.on_push(
             str(b["repository"]), str(b["ref"]), str(b.get("before", "")), str(b["after"])))
 
@@ -89,6 +97,19 @@ class Api:
             commit=b.get("commit"), config_path=b.get("configPath") or "conveyor.yml",
             variables={str(k): str(v) for k, v in variables.items()},
             trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))})
+
+    def deploy(self, q: dict, b: dict, env: str, name: str) -> dict:
+        """A deployment outside a pipeline (`conveyor deploy ENV SERVICE --image URI`)."""
+        from conveyor.ecs.imagedefs import ImageDefinition
+        from conveyor.ecs.spec import ServiceSpec
+
+        images = [ImageDefinition(str(i["name"]), str(i["imageUri"])) for i in b.get("images") or []]
+        spec = ServiceSpec.from_config(env, name, b["service"]) if b.get("service") else None
+        dep = self.service.services.deploy(env, name, spec=spec, taskdef=b.get("taskdef"), images=images,
+                                           origin={"by": str(b.get("by", "")), "via": "conveyor deploy"},
+                                           source=str(b.get("taskdefSource") or "taskdef.json"),
+                                           images_source="--image")
+        return self.service.services._deployment_json(dep)
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))

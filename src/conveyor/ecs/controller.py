@@ -1,0 +1,783 @@
+"""The service controller: ECS's scheduler for local environments.
+
+A loop observes the world (the engine's containers, HAProxy's targets, container health checks),
+compares it with the desired state in the store (services, their PRIMARY deployment, desired
+count) and takes the next step of a rolling update (rolling.step), persisting every change. Any
+pass may be interrupted: a restarted daemon adopts the running tasks, never restarts them.
+
+Slow effects (starting a pod, stopping one after its drain) run on worker threads; the task's
+row says what is under way (PENDING, STOPPING), so a worker lost in a crash is finished by the
+next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from conveyor.ecs import rolling
+from conveyor.ecs.imagedefs import ImageDefinition, apply_image_definitions
+from conveyor.ecs.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
+from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
+                                PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
+from conveyor.ecs.taskdef import ContainerDefinition, TaskDefinition, parse_taskdef
+from conveyor.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
+from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
+from conveyor.lb.haproxy import LoadBalancer
+from conveyor.lb.model import Listener, validate_topology
+
+log = logging.getLogger("conveyor.services")
+
+#: How often the loop passes while something moves, and while all is steady.
+BUSY_INTERVAL = 0.25
+IDLE_INTERVAL = 1.0
+WORKERS = 8
+
+
+@dataclass
+class _Health:
+    """Container health-check bookkeeping for one container of one task (in memory: after a
+    restart the checks simply start counting again; the task's stored health stays)."""
+
+    failures: int = 0
+    status: str = "UNKNOWN"
+    next_at: float = 0.0
+    output: str = ""
+    running: bool = False
+
+
+@dataclass
+class _Backoff:
+    failures: int = 0
+    next_start_at: float = 0.0
+
+
+class ServiceController:
+    def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
+                 runtime: PodRuntime | None = None):
+        self.home = Path(home)
+        self.clock = clock
+        self.store = EcsStore(self.home / "services.db", clock=clock)
+        self.runtime = runtime or PodRuntime(self.home)
+        self.secrets = secrets
+        self.lock = threading.RLock()
+        self._lbs: dict[str, LoadBalancer] = {}
+        self._topology: dict[str, tuple] = {}
+        self._busy: dict[str, Future] = {}
+        self._health: dict[tuple[str, str], _Health] = {}
+        self._backoff: dict[tuple[str, str], _Backoff] = {}
+        self._steady: dict[tuple[str, str], bool] = {}
+        self._taskdefs: dict[str, TaskDefinition] = {}
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="task")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._moving = False
+
+    # -- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="services", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop steering; the data plane (tasks, HAProxy) keeps serving."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:  # a bug must not stop the control plane; the next pass retries
+                log.exception("service reconcile pass failed")
+            self._wake.wait(BUSY_INTERVAL if self._moving else IDLE_INTERVAL)
+            self._wake.clear()
+
+    # -- the API
+    def deploy(self, environment: str, service: str, *, spec: ServiceSpec | None = None,
+               taskdef: dict | None = None, images: list[ImageDefinition] = (), origin: dict | None = None,
+               source: str = "taskdef.json", images_source: str = "imagedefinitions.json") -> Deployment:
+        """Register a task definition revision (the given one, or the service's current one)
+        with the images replaced by container name, and make it the service's PRIMARY
+        deployment. Deploying what the service already runs starts nothing (idempotent)."""
+        with self.lock:
+            row = self.store.service(environment, service)
+            if spec is None:
+                if row is None:
+                    raise NotFound(f"no service '{service}' in environment '{environment}'",
+                                   hint="declare it under environments: in conveyor.yml and deploy it from a "
+                                        "pipeline, or run `conveyor deploy` where that conveyor.yml is")
+                spec = ServiceSpec.from_json(row.spec)
+            if spec.controller != "ECS":
+                raise UserError(f"service {service} in {environment} uses the {spec.controller} deployment controller",
+                                hint="a rolling deployment needs controller: ECS; CODE_DEPLOY services are "
+                                     "deployed by the CodeDeployToECS action")
+            current = self._taskdef(row.taskdef) if row else None
+            if taskdef is not None:
+                base, problems = parse_taskdef(taskdef, source)
+                errors = [d for d in problems if getattr(d, "severity", "error") == "error"]
+                if base is None or errors:
+                    raise ConfigError(errors or problems)
+            elif current is not None:
+                base = current
+            else:
+                raise UserError(f"service {service} in {environment} has no task definition yet",
+                                hint="deploy it once from its pipeline or with --file conveyor.yml")
+            images = [i if i.name else ImageDefinition(_default_container(spec, base, images_source), i.image_uri)
+                      for i in images]
+            new = apply_image_definitions(base, images, images_source)
+            new = _fill_placeholders(new, current, images_source)
+            _check_load_balancer(spec, new, source)
+            if spec.target_group is not None:  # what HAProxy would refuse, before anything changes
+                validate_topology([Listener(spec.load_balancer.port, spec.target_group.name,
+                                            spec.load_balancer.bind)], [spec.target_group])
+            name, _ = self.store.register_taskdef(new.family, new.raw)
+            self._taskdefs.pop(name, None)
+            desired = spec.desired_count
+            if row is not None:
+                declared_before = row.spec.get("desired_count")
+                desired = row.desired_count if declared_before == spec.desired_count else spec.desired_count
+            self.store.put_service(environment, service, spec.to_json(), row.taskdef if row else name, desired)
+            primary = self._primary(environment, service)
+            if primary is not None and primary.taskdef == name and primary.rollout_state != FAILED:
+                self._wake.set()
+                return primary
+            dep = self.store.create_deployment(environment, service, name, origin or {})
+            self.store.event(environment, service, f"(service {service}) started deployment {dep.id} of {name}.")
+            self._steady.pop((environment, service), None)
+            self._wake.set()
+            return dep
+
+    def scale(self, environment: str, service: str, count: int, by: str = "") -> dict:
+        if not 0 <= count <= 100:
+            raise UserError(f"desired count {count} is out of range", hint="use 0-100")
+        with self.lock:
+            self._service_row(environment, service)
+            self.store.set_desired_count(environment, service, count)
+            self.store.event(environment, service, f"(service {service}) desired count set to {count}"
+                             + (f" by {by}." if by else "."))
+            self._steady.pop((environment, service), None)
+        self._wake.set()
+        return self.describe(environment, service)
+
+    def services(self) -> list[dict]:
+        return [self._summary(row) for row in self.store.services()]
+
+    def describe(self, environment: str, service: str) -> dict:
+        row = self._service_row(environment, service)
+        out = self._summary(row)
+        out["deployments"] = [self._deployment_json(d) for d in self.store.deployments(environment, service, limit=10)]
+        out["tasks"] = [t.to_json() for t in self.store.tasks(environment, service)]
+        out["events"] = self.store.events(environment, service, limit=20)
+        spec = ServiceSpec.from_json(row.spec)
+        if spec.load_balancer is not None:
+            lb = spec.load_balancer
+            out["loadBalancer"] = {"url": f"http://{lb.bind}:{lb.port}/", "targetGroup": spec.target_group.name,
+                                   "targets": [vars(t) for t in self._targets(spec)]}
+        return out
+
+    def deployment_status(self, environment: str, service: str) -> dict:
+        """What the latest deployment is waiting for, in words and numbers (`deploy status`)."""
+        row = self._service_row(environment, service)
+        spec = ServiceSpec.from_json(row.spec)
+        deps = self.store.deployments(environment, service, limit=5)
+        if not deps:
+            return {"service": service, "environment": environment, "deployment": None, "waitingFor": "no deployment yet"}
+        dep = deps[0]
+        tasks = self.store.tasks(environment, service)
+        targets = {t.target_id: t for t in self._targets(spec)}
+        new = [t for t in tasks if t.deployment_id == dep.id and t.last_status in (PENDING, RUNNING)]
+        healthy = [t for t in new if t.healthy_at]
+        old = [t for t in tasks if t.deployment_id != dep.id and t.last_status in (PENDING, RUNNING)]
+        draining = [t for t in tasks if t.last_status in (DEACTIVATING, STOPPING)]
+        parts = [f"{len(healthy)}/{row.desired_count} new tasks healthy"]
+        for t in new:
+            if t.healthy_at:
+                continue
+            parts.append(f"task {t.id} {self._task_problem(t, targets.get(t.id), spec)}")
+        if old:
+            parts.append(f"{len(old)} old task(s) still serving")
+        if draining:
+            parts.append(f"{len(draining)} task(s) draining/stopping")
+        waiting = "; ".join(parts)
+        if dep.rollout_state == COMPLETED:
+            waiting = "nothing: the deployment is complete"
+        elif dep.rollout_state == FAILED:
+            waiting = f"nothing: the deployment failed ({dep.reason})"
+        return {"service": service, "environment": environment, "deployment": self._deployment_json(dep),
+                "waitingFor": waiting, "desiredCount": row.desired_count,
+                "newTasks": {"running": len(new), "healthy": len(healthy)}, "oldTasks": len(old),
+                "draining": len(draining), "events": self.store.events(environment, service, limit=10)}
+
+    def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
+             progress: Callable[[str], None] | None = None) -> Deployment:
+        """Until the deployment is COMPLETED or FAILED (returned), or timeout (TimeoutError).
+        A deployment that a newer one replaced while IN_PROGRESS counts as FAILED."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            dep = self.store.deployment(dep_id)
+            if dep is None:
+                raise NotFound(f"no deployment {dep_id}")
+            if dep.rollout_state in (COMPLETED, FAILED):
+                return dep
+            if dep.status != PRIMARY:
+                dep.rollout_state, dep.reason = FAILED, dep.reason or "a newer deployment replaced it"
+                return dep
+            if progress:
+                status = self.deployment_status(dep.environment, dep.service)["waitingFor"]
+                if status != last:
+                    progress(status)
+                    last = status
+            if time.monotonic() > deadline:
+                raise TimeoutError(dep_id)
+            if cancel.wait(0.25):
+                raise InterruptedError(dep_id)
+
+    def logs(self, environment: str, service: str, tail: int = 100) -> list[dict]:
+        row = self._service_row(environment, service)
+        out = []
+        for task in self.store.tasks(environment, service):
+            td = self._taskdef(task.taskdef)
+            for c in td.containers if td else ():
+                out.append({"task": task.id, "container": c.name, "text": self.runtime.logs(task.id, c.name, tail)})
+        del row
+        return out
+
+    def remove_all(self) -> None:
+        """Take the whole data plane of this data directory down (`conveyor down --all`)."""
+        self.runtime.remove_all()
+        for lb in self._lbs.values():
+            lb.stop()
+
+    # -- one pass
+    def reconcile(self) -> None:
+        with self.lock:
+            rows = self.store.services()
+            if not rows:  # nothing deployed from this data directory: nothing to watch
+                self._moving = False
+                return
+            pods = self.runtime.observe()
+            moving = False
+            for env in {r.environment for r in rows}:
+                self._apply_load_balancer(env, [r for r in rows if r.environment == env])
+            for row in rows:
+                if row.status != "ACTIVE":
+                    continue
+                moving |= self._reconcile_service(row, pods)
+            live = self.store.live_task_ids()
+            for task_id in pods:
+                if task_id not in live and task_id not in self._busy:  # left over by a crash
+                    log.info("removing task %s: no longer known", task_id)
+                    self._submit(task_id, self.runtime.remove, task_id)
+            self._moving = moving or bool(self._busy)
+
+    def _reconcile_service(self, row, pods: dict[str, PodState]) -> bool:
+        env, name = row.environment, row.name
+        spec = ServiceSpec.from_json(row.spec)
+        tasks = self.store.tasks(env, name)
+        targets = {t.target_id: t for t in self._targets(spec)}
+        for task in tasks:
+            self._observe_task(task, pods.get(task.id), targets, spec)
+        tasks = self.store.tasks(env, name)
+        deps = self.store.deployments(env, name, live_only=True)
+        primary = next((d for d in deps if d.status == PRIMARY), None)
+        if primary is None:
+            return False
+        self._roll(spec, row.desired_count, primary, tasks)
+        tasks = self.store.tasks(env, name)
+        for dep in deps:
+            if dep.status == ACTIVE and not any(t.deployment_id == dep.id for t in tasks):
+                self.store.update_deployment(dep.id, status=INACTIVE)
+        return self._check_steady(spec, row.desired_count, self._primary(env, name), tasks)
+
+    def _observe_task(self, task: Task, pod: PodState | None, targets: dict, spec: ServiceSpec) -> None:
+        if task.id in self._busy:
+            return
+        now = self.clock()
+        td = self._taskdef(task.taskdef)
+        tg = spec.target_group
+        if task.last_status == PENDING:  # its start worker was lost (daemon restart): adopt or clean
+            if pod and td and all(pod.containers.get(c.name) and pod.containers[c.name].running
+                                  for c in td.essential_containers()):
+                ports = self.runtime.ports(task.id, _published(spec, td))
+                self.store.update_task(task.id, last_status=RUNNING, running_at=now,
+                                       host_port=ports.get(spec.load_balancer.container_port) if spec.load_balancer else None)
+            else:
+                self._finish_stop(task, "Task provisioning was interrupted (the daemon restarted)", failed=0)
+            return
+        if task.last_status == RUNNING:
+            exited = _exited_essential(td, pod)
+            if exited is not None:
+                cname, code = exited
+                self._begin_stop(task, spec, f"Essential container in task exited: container {cname} exited "
+                                            f"with code {code}", failed=1, drain=False)
+                return
+            health = self._container_health(task, td, now)
+            if health == "UNHEALTHY":
+                self._begin_stop(task, spec, "Task failed container health checks", failed=1, drain=False)
+                return
+            target = targets.get(task.id)
+            if tg is not None and task.host_port and target is None:
+                self._lb(spec.environment).register(tg.name, task.id, "127.0.0.1", task.host_port)
+            in_grace = task.running_at and now - task.running_at < spec.health_check_grace_period
+            if tg is not None and target is not None and not in_grace and _elb_failed(task, target, spec, now):
+                self._begin_stop(task, spec, f"Task failed ELB health checks in (target-group {tg.name}): "
+                                             f"{target.description or target.reason}", failed=1, drain=True)
+                return
+            healthy = self._is_healthy(task, td, spec, target, health, now)
+            if healthy and not task.healthy_at:
+                self.store.update_task(task.id, healthy_at=now, health="HEALTHY" if health == "HEALTHY" else task.health)
+                self._on_healthy(task, spec)
+            elif not healthy and task.healthy_at:
+                self.store.update_task(task.id, healthy_at=None)
+            if health != task.health:
+                self.store.update_task(task.id, health=health)
+            return
+        if task.last_status == DEACTIVATING:
+            if tg is None or task.id not in targets or self._lb(spec.environment).drained(tg.name, task.id):
+                if tg is not None:
+                    self._lb(spec.environment).remove(tg.name, task.id)
+                self.store.update_task(task.id, last_status=STOPPING)
+                self._submit(task.id, self._stop_task, task, td)
+            return
+        if task.last_status == STOPPING:
+            self._submit(task.id, self._stop_task, task, td)
+
+    def _container_health(self, task: Task, td: TaskDefinition | None, now: float) -> str:
+        """ECS task health: UNHEALTHY if an essential container's check failed `retries` times
+        in a row (failures during startPeriod do not count); HEALTHY if all checked essential
+        containers passed; UNKNOWN otherwise (including no checks at all)."""
+        statuses = []
+        for c in (td.essential_containers() if td else ()):
+            if c.health_check is None:
+                continue
+            h = self._health.setdefault((task.id, c.name), _Health())
+            if not h.running and now >= h.next_at:
+                h.running = True
+                self._pool.submit(self._run_health_check, task, c, h)
+            statuses.append(h.status)
+        if not statuses:
+            return "UNKNOWN"
+        if "UNHEALTHY" in statuses:
+            return "UNHEALTHY"
+        return "HEALTHY" if all(s == "HEALTHY" for s in statuses) else "UNKNOWN"
+
+    def _run_health_check(self, task: Task, container: ContainerDefinition, h: _Health) -> None:
+        check = container.health_check
+        try:
+            ok, output = self.runtime.health_check(task.id, container)
+            now = self.clock()
+            in_start_period = task.running_at is not None and now - task.running_at < check.start_period
+            if ok:
+                h.failures, h.status = 0, "HEALTHY"
+            elif not in_start_period or h.status == "HEALTHY":
+                h.failures += 1
+                if h.failures >= check.retries:
+                    h.status = "UNHEALTHY"
+            h.output = output
+            # checks start fast (so a new task becomes HEALTHY quickly), then keep ECS's interval
+            h.next_at = now + (min(1.0, check.interval) if h.status == "UNKNOWN" else check.interval)
+        except Exception:
+            log.exception("health check of %s/%s failed to run", task.id, container.name)
+            h.next_at = self.clock() + check.interval
+        finally:
+            h.running = False
+            self._wake.set()
+
+    def _is_healthy(self, task: Task, td, spec: ServiceSpec, target, health: str, now: float) -> bool:
+        has_checks = td is not None and any(c.health_check for c in td.essential_containers())
+        if spec.target_group is not None:
+            if target is None or target.state != "healthy":
+                return False
+            return health == "HEALTHY" if has_checks else True
+        if has_checks:
+            return health == "HEALTHY"
+        return task.running_at is not None and now - task.running_at >= NO_HEALTH_CHECK_SETTLE_SECONDS
+
+    def _on_healthy(self, task: Task, spec: ServiceSpec) -> None:
+        self._backoff.pop((spec.environment, spec.name), None)
+        dep = self.store.deployment(task.deployment_id)
+        if dep and dep.status == PRIMARY and dep.rollout_state == IN_PROGRESS:
+            timings = dict(dep.timings)
+            timings.setdefault("firstTaskHealthy", self.clock() - dep.created_at)
+            changes: dict[str, Any] = {"timings": timings}
+            if spec.circuit_breaker.reset_on_healthy_task and dep.failed_tasks:
+                changes["failed_tasks"] = 0
+            self.store.update_deployment(dep.id, **changes)
+
+    # -- rolling update
+    def _roll(self, spec: ServiceSpec, desired: int, primary: Deployment, tasks: list[Task]) -> None:
+        active = [t for t in tasks if t.last_status in (PENDING, RUNNING)]
+        new = [t for t in active if t.deployment_id == primary.id]
+        old = [t for t in active if t.deployment_id != primary.id]
+        stopping = [t for t in tasks if t.last_status in (DEACTIVATING, STOPPING)]
+        counts = rolling.Counts(desired=desired, new_active=len(new), new_healthy=sum(1 for t in new if t.healthy_at),
+                                old_active=len(old), old_healthy=sum(1 for t in old if t.healthy_at),
+                                stopping=len(stopping))
+        b = rolling.bounds(desired, spec.rolling.minimum_healthy_percent, spec.rolling.maximum_percent)
+        move = rolling.step(counts, b)
+        start = move.start
+        backoff = self._backoff.get((spec.environment, spec.name))
+        if primary.rollout_state == FAILED or (backoff and self.clock() < backoff.next_start_at):
+            start = 0  # a FAILED deployment launches no more tasks; a crash loop waits
+        for _ in range(start):
+            self._start_task(spec, primary)
+        for task in _stop_order(new, old, desired)[:move.stop]:
+            self._begin_stop(task, spec, "Scaling activity initiated by (deployment "
+                             f"{task.deployment_id})" if task.deployment_id != primary.id
+                             else "Service desired count lowered", failed=0, drain=True)
+        if move.reason:
+            self.store.event(spec.environment, spec.name, f"(service {spec.name}) is " + move.reason.format(
+                min=spec.rolling.minimum_healthy_percent, max=spec.rolling.maximum_percent) + ".")
+
+    def _start_task(self, spec: ServiceSpec, dep: Deployment) -> None:
+        td = self._taskdef(dep.taskdef)
+        task = Task(id=new_id(), environment=spec.environment, service=spec.name, deployment_id=dep.id,
+                    taskdef=dep.taskdef, last_status=PENDING, created_at=self.clock())
+        self.store.add_task(task)  # the row first: a pod without a row is an orphan we remove
+        timings = dict(dep.timings)
+        if "firstTaskStarted" not in timings:
+            timings["firstTaskStarted"] = self.clock() - dep.created_at
+            self.store.update_deployment(dep.id, timings=timings)
+        self._submit(task.id, self._run_start, task, td, spec)
+
+    def _run_start(self, task: Task, td: TaskDefinition, spec: ServiceSpec) -> None:
+        published = _published(spec, td)
+        try:
+            ports = self.runtime.start(task.id, spec.environment, spec.name, td, self._secret,
+                                       published, wait_healthy=self._wait_container_healthy)
+        except TaskStartError as exc:
+            self._start_failed(task, spec, str(exc))
+            return
+        except Exception as exc:
+            log.exception("task %s failed to start", task.id)
+            self._start_failed(task, spec, f"CannotStartContainerError: {exc}")
+            return
+        with self.lock:
+            current = self.store.task(task.id)
+            if current is None or current.last_status != PENDING:
+                return
+            host_port = ports.get(spec.load_balancer.container_port) if spec.load_balancer else None
+            self.store.update_task(task.id, last_status=RUNNING, running_at=self.clock(), host_port=host_port)
+            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has started 1 tasks: (task {task.id}).")
+
+    def _start_failed(self, task: Task, spec: ServiceSpec, reason: str) -> None:
+        with self.lock:
+            self.store.update_task(task.id, last_status=STOPPED, stopped_at=self.clock(), stop_code="TaskFailedToStart",
+                                   stopped_reason=reason, failed=1)
+            self.store.event(spec.environment, spec.name,
+                             f"(service {spec.name}) failed to start task {task.id}: {reason}")
+            self._count_failure(task, spec, reason)
+
+    def _wait_container_healthy(self, task_id: str, container_name: str) -> bool:
+        task = self.store.task(task_id)
+        td = self._taskdef(task.taskdef) if task else None
+        c = td.container(container_name) if td else None
+        if c is None or c.health_check is None:
+            return True
+        ok, _ = self.runtime.health_check(task_id, c)
+        return ok
+
+    def _begin_stop(self, task: Task, spec: ServiceSpec, reason: str, *, failed: int, drain: bool) -> None:
+        now = self.clock()
+        tg = spec.target_group
+        self.store.update_task(task.id, last_status=DEACTIVATING, stopping_at=now, stopped_reason=reason,
+                               failed=failed, stop_code="ServiceSchedulerInitiated" if not failed else "TaskFailed")
+        if tg is not None:
+            lb = self._lb(spec.environment)
+            if drain:
+                lb.deregister(tg.name, task.id)
+            else:
+                lb.remove(tg.name, task.id)
+        if failed:
+            self.store.event(spec.environment, spec.name,
+                             f"(service {spec.name}) has stopped 1 running tasks: (task {task.id}) {reason}.")
+            self._count_failure(task, spec, reason)
+        else:
+            self.store.event(spec.environment, spec.name,
+                             f"(service {spec.name}) has begun draining connections on 1 tasks: (task {task.id}).")
+
+    def _count_failure(self, task: Task, spec: ServiceSpec, reason: str) -> None:
+        key = (spec.environment, spec.name)
+        backoff = self._backoff.setdefault(key, _Backoff())
+        backoff.failures += 1
+        backoff.next_start_at = self.clock() + rolling.restart_delay(backoff.failures)
+        dep = self.store.deployment(task.deployment_id)
+        if dep is None or dep.status != PRIMARY or dep.rollout_state != IN_PROGRESS:
+            return
+        failed = dep.failed_tasks + 1
+        self.store.update_deployment(dep.id, failed_tasks=failed)
+        cb = spec.circuit_breaker
+        row = self.store.service(spec.environment, spec.name)
+        threshold = cb.threshold(row.desired_count if row else spec.desired_count)
+        if not cb.enable or failed < threshold:
+            return
+        why = (f"ECS deployment circuit breaker: {failed} task(s) failed (threshold {threshold}); "
+               f"last: {reason}")
+        self.store.update_deployment(dep.id, rollout_state=FAILED, reason=why, completed_at=self.clock())
+        self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {dep.id}) deployment failed: {why}")
+        if cb.rollback:
+            self._roll_back(spec, dep)
+
+    def _roll_back(self, spec: ServiceSpec, failed: Deployment) -> None:
+        previous = next((d for d in self.store.deployments(spec.environment, spec.name, limit=100)
+                         if d.seq < failed.seq and d.rollout_state == COMPLETED), None)
+        if previous is None:
+            self.store.event(spec.environment, spec.name,
+                             f"(service {spec.name}) ECS deployment circuit breaker: no completed deployment to roll back to.")
+            return
+        dep = self.store.create_deployment(spec.environment, spec.name, previous.taskdef,
+                                           {"rollback": True, "of": failed.id, "to": previous.id})
+        self.store.update_deployment(failed.id, timings={**failed.timings, "rolledBackBy": dep.id})
+        self.store.event(spec.environment, spec.name, f"(service {spec.name}) ECS deployment circuit breaker: "
+                                                      f"rolling back to deploymentId {previous.id}.")
+        self._backoff.pop((spec.environment, spec.name), None)
+
+    def _stop_task(self, task: Task, td: TaskDefinition | None) -> None:
+        timeout = max([c.stop_timeout or DEFAULT_STOP_TIMEOUT for c in td.containers] if td else [DEFAULT_STOP_TIMEOUT])
+        self.runtime.stop(task.id, timeout)
+        with self.lock:
+            self._finish_stop(task, None, failed=None)
+
+    def _finish_stop(self, task: Task, reason: str | None, failed: int | None) -> None:
+        changes: dict[str, Any] = {"last_status": STOPPED, "stopped_at": self.clock()}
+        if reason:
+            changes["stopped_reason"] = reason
+            self.runtime.remove(task.id)
+        if failed is not None:
+            changes["failed"] = failed
+        self.store.update_task(task.id, **changes)
+        for key in [k for k in self._health if k[0] == task.id]:
+            del self._health[key]
+        self._wake.set()
+
+    def _check_steady(self, spec: ServiceSpec, desired: int, primary: Deployment | None, tasks: list[Task]) -> bool:
+        """ECS's steady state: one deployment, desired tasks running, all healthy. Returns
+        whether the service is still moving."""
+        if primary is None:
+            return False
+        key = (spec.environment, spec.name)
+        live = [t for t in tasks if t.last_status != STOPPED]
+        others = [t for t in live if t.deployment_id != primary.id]
+        mine = [t for t in live if t.deployment_id == primary.id]
+        steady = (not others and len(mine) == desired and all(t.last_status == RUNNING and t.healthy_at for t in mine))
+        if steady and primary.rollout_state == IN_PROGRESS:
+            timings = {**primary.timings, "completed": self.clock() - primary.created_at}
+            self.store.update_deployment(primary.id, rollout_state=COMPLETED, completed_at=self.clock(), timings=timings)
+            self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {primary.id}) deployment completed.")
+        if steady and not self._steady.get(key):
+            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")
+        self._steady[key] = steady
+        return not steady
+
+    # -- helpers
+    def _submit(self, task_id: str, fn: Callable, *args: Any) -> None:
+        if task_id in self._busy:
+            return
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("task worker %s failed", task_id)
+            finally:
+                with self.lock:
+                    self._busy.pop(task_id, None)
+                self._wake.set()
+
+        self._busy[task_id] = self._pool.submit(run)
+
+    def _secret(self, value_from: str) -> str:
+        if self.secrets is None:
+            raise NotFound(f"no secret store to resolve {value_from}")
+        kind = "parameter-store" if ":ssm:" in value_from or not value_from.startswith("arn:") and "/" in value_from \
+            else "secrets-manager"
+        return self.secrets.resolve_reference(value_from, kind)
+
+    def _taskdef(self, name: str | None) -> TaskDefinition | None:
+        if not name:
+            return None
+        if name not in self._taskdefs:
+            body = self.store.taskdef(name)
+            if body is None:
+                return None
+            td, _ = parse_taskdef(body, name)
+            if td is None:
+                return None
+            self._taskdefs[name] = td
+        return self._taskdefs[name]
+
+    def _primary(self, environment: str, service: str) -> Deployment | None:
+        return next((d for d in self.store.deployments(environment, service, live_only=True) if d.status == PRIMARY),
+                    None)
+
+    def _service_row(self, environment: str, service: str):
+        row = self.store.service(environment, service)
+        if row is None:
+            known = ", ".join(f"{r.environment}/{r.name}" for r in self.store.services()) or "none yet"
+            raise NotFound(f"no service '{service}' in environment '{environment}' (services: {known})")
+        return row
+
+    def _lb(self, environment: str) -> LoadBalancer:
+        if environment not in self._lbs:
+            self._lbs[environment] = LoadBalancer(self.home / "lb" / environment, environment)
+        return self._lbs[environment]
+
+    def _apply_load_balancer(self, environment: str, rows: list) -> None:
+        listeners, groups = [], []
+        for row in rows:
+            spec = ServiceSpec.from_json(row.spec)
+            tg = spec.target_group
+            if tg is None:
+                continue
+            groups.append(tg)
+            listeners.append(Listener(port=spec.load_balancer.port, target_group=tg.name, bind=spec.load_balancer.bind))
+        if not groups:
+            return
+        topology = (tuple(listeners), tuple(groups))
+        lb = self._lb(environment)
+        if self._topology.get(environment) != topology:
+            lb.apply(listeners, groups)
+            self._topology[environment] = topology
+        elif lb.ensure_running():
+            log.warning("HAProxy of environment %s was down: restarted with its targets", environment)
+
+    def _targets(self, spec: ServiceSpec) -> list:
+        tg = spec.target_group
+        if tg is None or spec.environment not in self._topology and not (self.home / "lb" / spec.environment).exists():
+            return []
+        try:
+            return self._lb(spec.environment).targets(tg.name)
+        except Exception:  # HAProxy down: the next pass restarts it
+            return []
+
+    def _summary(self, row) -> dict:
+        spec = ServiceSpec.from_json(row.spec)
+        tasks = self.store.tasks(row.environment, row.name)
+        primary = self._primary(row.environment, row.name)
+        return {"environment": row.environment, "serviceName": row.name, "status": row.status,
+                "taskDefinition": row.taskdef, "desiredCount": row.desired_count,
+                "runningCount": sum(1 for t in tasks if t.last_status == RUNNING),
+                "pendingCount": sum(1 for t in tasks if t.last_status == PENDING),
+                "healthyCount": sum(1 for t in tasks if t.last_status == RUNNING and t.healthy_at),
+                "rolloutState": primary.rollout_state if primary else None,
+                "url": (f"http://{spec.load_balancer.bind}:{spec.load_balancer.port}/" if spec.load_balancer else None),
+                "deploymentController": spec.controller}
+
+    def _deployment_json(self, dep: Deployment) -> dict:
+        tasks = [t for t in self.store.tasks(dep.environment, dep.service) if t.deployment_id == dep.id]
+        return {"id": dep.id, "status": dep.status, "taskDefinition": dep.taskdef, "rolloutState": dep.rollout_state,
+                "rolloutStateReason": dep.reason, "failedTasks": dep.failed_tasks,
+                "runningCount": sum(1 for t in tasks if t.last_status == RUNNING),
+                "pendingCount": sum(1 for t in tasks if t.last_status == PENDING),
+                "createdAt": dep.created_at, "updatedAt": dep.updated_at, "completedAt": dep.completed_at,
+                "origin": dep.origin, "timings": dep.timings}
+
+    def _task_problem(self, task: Task, target, spec: ServiceSpec) -> str:
+        if task.last_status == PENDING:
+            return "starting"
+        problems = [f"{cname}: {h.output or 'no result yet'}" for (tid, cname), h in self._health.items()
+                    if tid == task.id and h.status != "HEALTHY"]
+        if target is not None and target.state != "healthy":
+            what = target.description or target.reason or target.state
+            lb = spec.load_balancer
+            problems.insert(0, f"target {target.state}: {what} on {lb.health_check.path}" if lb else what)
+        elif target is None and spec.target_group is not None:
+            problems.insert(0, "not yet registered with the load balancer")
+        return "failing health check: " + "; ".join(problems) if problems else "waiting for health checks"
+
+
+def _published(spec: ServiceSpec, td: TaskDefinition) -> list[int]:
+    ports = {pm.container_port for c in td.containers for pm in c.port_mappings if pm.protocol == "tcp"}
+    if spec.load_balancer:
+        ports.add(spec.load_balancer.container_port)
+    return sorted(ports)
+
+
+def _exited_essential(td: TaskDefinition | None, pod: PodState | None) -> tuple[str, int | None] | None:
+    if td is None:
+        return None
+    for c in td.essential_containers():
+        state = pod.containers.get(c.name) if pod else None
+        if state is None:
+            return c.name, None
+        if not state.running:
+            return c.name, state.exit_code
+    return None
+
+
+def _elb_failed(task: Task, target, spec: ServiceSpec, now: float) -> bool:
+    """ALB: a target that failed `unhealthyThresholdCount` checks in a row is unhealthy, and ECS
+    replaces its task. A new target still in its first checks is `initial`; one that never
+    passes is failed once its threshold of checks has had time to run."""
+    if target.state == "unhealthy" and target.reason != "Elb.InitialHealthChecking":
+        return True
+    if target.state in ("initial", "unhealthy") and task.running_at and not task.healthy_at:
+        hc = spec.load_balancer.health_check
+        window = hc.interval * (hc.unhealthy_threshold + 1) + hc.timeout + 1.0
+        return now - task.running_at - spec.health_check_grace_period > window
+    return False
+
+
+def _stop_order(new: list[Task], old: list[Task], desired: int) -> list[Task]:
+    """Which tasks go first: unhealthy old ones, unhealthy surplus new ones, healthy old ones
+    (oldest first), healthy surplus new ones."""
+    surplus = new[desired:] if len(new) > desired else []
+    return ([t for t in old if not t.healthy_at] + [t for t in surplus if not t.healthy_at]
+            + sorted((t for t in old if t.healthy_at), key=lambda t: t.created_at)
+            + [t for t in surplus if t.healthy_at])
+
+
+def _fill_placeholders(td: TaskDefinition, current: TaskDefinition | None, source: str) -> TaskDefinition:
+    """A template's `<IMAGE1_NAME>`-style image not given by the image definitions keeps the
+    image the service runs now; with nothing running there is no image to use: an error."""
+    fills, missing = {}, []
+    for c in td.containers:
+        if c.image.startswith("<") and c.image.endswith(">"):
+            before = current.container(c.name) if current else None
+            if before is not None and not before.image.startswith("<"):
+                fills[c.name] = before.image
+            else:
+                missing.append(f"{c.name} ({c.image})")
+    if missing:
+        raise UserError(f"{source} gives no image for container(s) {', '.join(missing)} of task definition "
+                        f"{td.family}, and the service runs none yet",
+                        hint="add {\"name\": CONTAINER, \"imageUri\": URI} entries to imagedefinitions.json")
+    return td.with_images(fills) if fills else td
+
+
+def _default_container(spec: ServiceSpec, td: TaskDefinition, source: str) -> str:
+    """The container an image without a name is for: the load-balanced one, or the only one."""
+    if spec.load_balancer is not None:
+        return spec.load_balancer.container
+    if len(td.containers) == 1:
+        return td.containers[0].name
+    raise UserError(f"{source}: say which container the image is for "
+                    f"(containers: {', '.join(c.name for c in td.containers)})", hint="--image NAME=URI")
+
+
+def _check_load_balancer(spec: ServiceSpec, td: TaskDefinition, source: str) -> None:
+    lb = spec.load_balancer
+    if lb is None:
+        return
+    c = td.container(lb.container)
+    if c is None:
+        raise UserError(f"loadBalancer.container '{lb.container}' of service {spec.name} is not a container of "
+                        f"{source} (containers: {', '.join(x.name for x in td.containers)})")
+    ports = [pm.container_port for pm in c.port_mappings]
+    if ports and lb.container_port not in ports:
+        raise UserError(f"loadBalancer.containerPort {lb.container_port} of service {spec.name} is not among "
+                        f"container {c.name}'s portMappings in {source} ({', '.join(map(str, ports))})")

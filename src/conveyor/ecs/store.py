@@ -1,0 +1,334 @@
+"""Where services, task definition revisions, deployments, tasks and service events live: SQLite
+(WAL) in the data directory, so the daemon can die at any moment and pick up where it was.
+
+Task definitions are immutable numbered revisions (`family:3`). A deployment and a task are
+rows whose status moves forward; every change of note is also an appended service event, the
+history `conveyor service describe` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS taskdefs (
+    family TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    registered_at REAL NOT NULL,
+    PRIMARY KEY (family, revision)
+);
+CREATE TABLE IF NOT EXISTS services (
+    environment TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    taskdef TEXT NOT NULL,
+    desired_count INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'ACTIVE',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (environment, name)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    taskdef TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rollout_state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    failed_tasks INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    completed_at REAL,
+    origin TEXT NOT NULL DEFAULT '{}',
+    timings TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS deployments_service ON deployments (environment, service, seq);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    taskdef TEXT NOT NULL,
+    last_status TEXT NOT NULL,
+    health TEXT NOT NULL DEFAULT 'UNKNOWN',
+    host_port INTEGER,
+    created_at REAL NOT NULL,
+    running_at REAL,
+    healthy_at REAL,
+    stopping_at REAL,
+    stopped_at REAL,
+    stop_code TEXT,
+    stopped_reason TEXT,
+    failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tasks_service ON tasks (environment, service, last_status);
+CREATE TABLE IF NOT EXISTS service_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    at REAL NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS service_events_service ON service_events (environment, service, seq);
+"""
+
+#: Task lastStatus values Conveyor uses (a subset of ECS's, same meaning).
+PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = "PENDING", "RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"
+LIVE = (PENDING, RUNNING, DEACTIVATING, STOPPING)
+#: Deployment status and rolloutState (DescribeServices).
+PRIMARY, ACTIVE, INACTIVE = "PRIMARY", "ACTIVE", "INACTIVE"
+IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
+#: ECS keeps the latest 100 events per service.
+EVENTS_KEPT = 100
+
+
+@dataclass
+class Task:
+    id: str
+    environment: str
+    service: str
+    deployment_id: str
+    taskdef: str
+    last_status: str
+    health: str = "UNKNOWN"
+    host_port: int | None = None
+    created_at: float = 0.0
+    running_at: float | None = None
+    healthy_at: float | None = None
+    stopping_at: float | None = None
+    stopped_at: float | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    failed: int = 0
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class Deployment:
+    id: str
+    seq: int
+    environment: str
+    service: str
+    taskdef: str
+    status: str
+    rollout_state: str
+    reason: str = ""
+    failed_tasks: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    completed_at: float | None = None
+    origin: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class ServiceRow:
+    environment: str
+    name: str
+    spec: dict
+    taskdef: str
+    desired_count: int
+    status: str
+    created_at: float
+    updated_at: float
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex[:12]
+
+
+class EcsStore:
+    def __init__(self, path: str | Path, clock=time.time):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _all(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args))
+
+    # -- task definitions
+    def register_taskdef(self, family: str, body: dict) -> tuple[str, bool]:
+        """A new revision `family:N`, unless the latest revision has the same body: then that
+        one (a re-run of the same deploy registers nothing). Returns (arn-ish name, created)."""
+        text = json.dumps(body, sort_keys=True)
+        with self.transaction() as db:
+            last = db.execute("SELECT revision, body FROM taskdefs WHERE family = ? ORDER BY revision DESC LIMIT 1",
+                              (family,)).fetchone()
+            if last and json.dumps(json.loads(last["body"]), sort_keys=True) == text:
+                return f"{family}:{last['revision']}", False
+            revision = (last["revision"] if last else 0) + 1
+            db.execute("INSERT INTO taskdefs (family, revision, body, registered_at) VALUES (?, ?, ?, ?)",
+                       (family, revision, text, self.clock()))
+        return f"{family}:{revision}", True
+
+    def taskdef(self, name: str) -> dict | None:
+        family, _, revision = name.rpartition(":")
+        rows = self._all("SELECT body FROM taskdefs WHERE family = ? AND revision = ?", (family, int(revision)))
+        return json.loads(rows[0]["body"]) if rows else None
+
+    def taskdef_revisions(self, family: str) -> list[dict]:
+        return [{"taskDefinition": f"{family}:{r['revision']}", "registeredAt": r["registered_at"]}
+                for r in self._all("SELECT revision, registered_at FROM taskdefs WHERE family = ? ORDER BY revision",
+                                   (family,))]
+
+    # -- services
+    def service(self, environment: str, name: str) -> ServiceRow | None:
+        rows = self._all("SELECT * FROM services WHERE environment = ? AND name = ?", (environment, name))
+        return _service(rows[0]) if rows else None
+
+    def services(self, environment: str | None = None) -> list[ServiceRow]:
+        if environment:
+            rows = self._all("SELECT * FROM services WHERE environment = ? ORDER BY name", (environment,))
+        else:
+            rows = self._all("SELECT * FROM services ORDER BY environment, name")
+        return [_service(r) for r in rows]
+
+    def put_service(self, environment: str, name: str, spec: dict, taskdef: str, desired_count: int) -> None:
+        now = self.clock()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO services (environment, name, spec, taskdef, desired_count, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, name) DO UPDATE SET spec = excluded.spec, "
+                "taskdef = excluded.taskdef, desired_count = excluded.desired_count, updated_at = excluded.updated_at, "
+                "status = 'ACTIVE'",
+                (environment, name, json.dumps(spec), taskdef, desired_count, now, now))
+
+    def set_desired_count(self, environment: str, name: str, count: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE services SET desired_count = ?, updated_at = ? WHERE environment = ? AND name = ?",
+                             (count, self.clock(), environment, name))
+
+    # -- deployments
+    def create_deployment(self, environment: str, service: str, taskdef: str, origin: dict) -> Deployment:
+        """The new PRIMARY; the previous PRIMARY becomes ACTIVE (it still has tasks)."""
+        now = self.clock()
+        dep_id = new_id("ecs-svc/")
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
+            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE environment = ? AND service = ? "
+                       "AND status = ?", (ACTIVE, now, environment, service, PRIMARY))
+            db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
+                       "created_at, updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin)))
+            db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
+                       (taskdef, now, environment, service))
+        return self.deployment(dep_id)
+
+    def deployment(self, dep_id: str) -> Deployment | None:
+        rows = self._all("SELECT * FROM deployments WHERE id = ?", (dep_id,))
+        return _deployment(rows[0]) if rows else None
+
+    def deployments(self, environment: str, service: str, *, live_only: bool = False, limit: int = 50) -> list[Deployment]:
+        where = " AND status != 'INACTIVE'" if live_only else ""
+        rows = self._all(f"SELECT * FROM deployments WHERE environment = ? AND service = ?{where} "
+                         "ORDER BY seq DESC LIMIT ?", (environment, service, limit))
+        return [_deployment(r) for r in rows]
+
+    def update_deployment(self, dep_id: str, **changes: Any) -> None:
+        if "timings" in changes:
+            changes["timings"] = json.dumps(changes["timings"])
+        changes["updated_at"] = self.clock()
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        with self._lock:
+            self._db.execute(f"UPDATE deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
+
+    # -- tasks
+    def add_task(self, task: Task) -> None:
+        values = task.to_json()
+        with self._lock:
+            self._db.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                             tuple(values.values()))
+
+    def update_task(self, task_id: str, **changes: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        with self._lock:
+            self._db.execute(f"UPDATE tasks SET {cols} WHERE id = ?", (*changes.values(), task_id))
+
+    def task(self, task_id: str) -> Task | None:
+        rows = self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return Task(**dict(rows[0])) if rows else None
+
+    def tasks(self, environment: str, service: str, *, live_only: bool = True, limit: int = 200) -> list[Task]:
+        if live_only:
+            rows = self._all("SELECT * FROM tasks WHERE environment = ? AND service = ? AND last_status != 'STOPPED' "
+                             "ORDER BY created_at", (environment, service))
+        else:
+            rows = self._all("SELECT * FROM tasks WHERE environment = ? AND service = ? ORDER BY created_at DESC "
+                             "LIMIT ?", (environment, service, limit))
+        return [Task(**dict(r)) for r in rows]
+
+    def live_task_ids(self) -> set[str]:
+        return {r["id"] for r in self._all("SELECT id FROM tasks WHERE last_status != 'STOPPED'")}
+
+    # -- events
+    def event(self, environment: str, service: str, message: str) -> bool:
+        """Append a service event unless it repeats the latest one (ECS de-duplicates)."""
+        with self._lock:
+            last = self._db.execute("SELECT message FROM service_events WHERE environment = ? AND service = ? "
+                                    "ORDER BY seq DESC LIMIT 1", (environment, service)).fetchone()
+            if last and last["message"] == message:
+                return False
+            self._db.execute("INSERT INTO service_events (environment, service, at, message) VALUES (?, ?, ?, ?)",
+                             (environment, service, self.clock(), message))
+            self._db.execute("DELETE FROM service_events WHERE environment = ? AND service = ? AND seq <= "
+                             "(SELECT seq FROM service_events WHERE environment = ? AND service = ? "
+                             "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                             (environment, service, environment, service, EVENTS_KEPT))
+            return True
+
+    def events(self, environment: str, service: str, limit: int = 20, since_seq: int = 0) -> list[dict]:
+        rows = self._all("SELECT seq, at, message FROM service_events WHERE environment = ? AND service = ? "
+                         "AND seq > ? ORDER BY seq DESC LIMIT ?", (environment, service, since_seq, limit))
+        return [dict(r) for r in rows]
+
+
+def _service(row: sqlite3.Row) -> ServiceRow:
+    d = dict(row)
+    d["spec"] = json.loads(d["spec"])
+    return ServiceRow(**d)
+
+
+def _deployment(row: sqlite3.Row) -> Deployment:
+    d = dict(row)
+    d["origin"] = json.loads(d["origin"])
+    d["timings"] = json.loads(d["timings"])
+    return Deployment(**d)
