@@ -211,9 +211,204 @@ def scenario_ratecheck(args: argparse.Namespace) -> dict:
             "runs": runs}
 
 
+# -- deploy scenarios: a real daemon, real pods, real HAProxy (needs `conveyor setup`)
+
+EXAMPLE = ROOT / "examples" / "orders-service"
+IMAGE = "localhost/conveyor-bench/orders"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_images(versions: tuple[str, ...] = ("v1", "v2")) -> dict[str, str]:
+    """The example app, once per version (APP_VERSION baked in: the X-App-Version header)."""
+    from conveyor.stack.components import BASE_IMAGE
+
+    base = f"{IMAGE}:base"
+    subprocess.run(["podman", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", base,
+                    "-f", str(EXAMPLE / "Containerfile"), str(EXAMPLE)], check=True, capture_output=True)
+    out = {}
+    for v in versions:
+        subprocess.run(["podman", "build", "--quiet", "-t", f"{IMAGE}:{v}", "-f", "-", str(EXAMPLE)],
+                       input=f"FROM {base}\nENV APP_VERSION={v}\n".encode(), check=True, capture_output=True)
+        out[v] = f"{IMAGE}:{v}"
+    return out
+
+
+class Stack:
+    """A Conveyor daemon with its own data directory, and one staging service behind HAProxy."""
+
+    def __init__(self, desired: int = 2, circuit_breaker: bool = True):
+        import tempfile
+        import textwrap
+
+        self.dir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+        self.port = _free_port()
+        self.env = {**os.environ, "CONVEYOR_HOME": str(self.dir / "home"), "CONVEYOR_PORT": str(_free_port()),
+                    "CONVEYOR_REGISTRY_PORT": str(_free_port())}
+        taskdef = {"family": "orders", "networkMode": "awsvpc", "containerDefinitions": [{
+            "name": "api", "image": "<IMAGE1_NAME>", "essential": True, "stopTimeout": 5, "memory": 256,
+            "portMappings": [{"containerPort": 8080}], "environment": [{"name": "PORT", "value": "8080"}]}]}
+        (self.dir / "taskdef.json").write_text(json.dumps(taskdef))
+        (self.dir / "conveyor.yml").write_text(textwrap.dedent(f"""\
+            name: bench
+            pipeline:
+              stages:
+                - {{name: Source, actions: [{{name: Source, provider: Git, outputArtifacts: [src]}}]}}
+                - {{name: Deploy, actions: [{{name: Deploy, provider: ECS, environment: staging, service: orders,
+                                              inputArtifacts: [src]}}]}}
+            environments:
+              staging:
+                services:
+                  orders:
+                    taskDefinition: taskdef.json
+                    desiredCount: {desired}
+                    loadBalancer: {{port: {self.port}, container: api, containerPort: 8080,
+                                    deregistrationDelaySeconds: 2,
+                                    healthCheck: {{path: /health, intervalSeconds: 1, healthyThresholdCount: 2}}}}
+                    deployment: {{controller: ECS, circuitBreaker: {{enable: {str(circuit_breaker).lower()},
+                                                                     rollback: true}}}}
+            """))
+        self.url = f"http://127.0.0.1:{self.port}/health"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "conveyor.cli.main", *args], env=self.env, capture_output=True,
+                              text=True, timeout=600)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"conveyor {' '.join(args)}: {done.stdout}{done.stderr}")
+        return done
+
+    def deploy(self, image: str, check: bool = True) -> dict:
+        t0 = time.monotonic()
+        done = self.cli("deploy", "staging", "orders", "--image", image, "--file", str(self.dir / "conveyor.yml"),
+                        "--timeout", "5", check=check)
+        status = json.loads(self.cli("deploy", "status", "staging", "orders", "--json").stdout)
+        return {"seconds": round(time.monotonic() - t0, 2), "exit": done.returncode,
+                "deployment": status["deployment"], "stderr": done.stderr.strip()[-300:]}
+
+    def __enter__(self) -> Self:
+        self.cli("up")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cli("down", "--all", check=False)
+
+
+def _deploy_runs(args: argparse.Namespace, crash: bool) -> dict:
+    images = build_images()
+    runs = []
+    with Stack() as stack:
+        stack.deploy(images["v1"])
+        current = "v1"
+        for i in range(args.repeat):
+            target = "crash" if crash else ("v2" if current == "v1" else "v1")
+            image = _crash_image() if crash else images[target]
+            out = measure_during(stack.url, lambda: stack.deploy(image, check=not crash), rate=args.rate,
+                                 min_requests=args.requests, keepalive_fraction=args.keepalive_fraction,
+                                 final_version=None if crash else target)
+            out["from"], out["to"] = current, target
+            if not crash:
+                current = target
+            runs.append(out)
+            _progress(f"{'crash' if crash else 'rolling'} run {i + 1}/{args.repeat} ({out['from']} -> {out['to']}, "
+                      f"deploy {out['action']['result']['seconds']} s)", out["load"])
+    return _summary(args, runs, extra_targets={} if not crash else {
+        "old version kept serving (answers not from v1, max over runs)":
+            _check(max(sum(n for v, n in r["load"]["versions"].items() if v != "v1") for r in runs), "==", 0),
+        "deploy reported failed (every run)": _check(int(all(r["action"]["result"]["exit"] == 1 for r in runs)),
+                                                     "==", 1)})
+
+
+def _crash_image() -> str:
+    from conveyor.stack.components import BUSYBOX_IMAGE
+
+    return BUSYBOX_IMAGE  # no python3 inside: the app's container exits at once
+
+
+def scenario_rolling(args: argparse.Namespace) -> dict:
+    """A rolling deploy (2 tasks, min 100 %, max 200 %) under load, v1 <-> v2, --repeat times."""
+    return _deploy_runs(args, crash=False)
+
+
+def scenario_crash(args: argparse.Namespace) -> dict:
+    """A release whose tasks exit at start: the circuit breaker trips and rolls back; v1 keeps serving."""
+    return _deploy_runs(args, crash=True)
+
+
+def scenario_naive(args: argparse.Namespace) -> dict:
+    """The baseline: one container on the listener's port, stopped, then the new one started (an SSH deploy)."""
+    images = build_images()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/health"
+    name = f"conveyor-bench-naive-{port}"
+
+    def start(image: str) -> None:
+        subprocess.run(["podman", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", image],
+                       check=True, capture_output=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(url, timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def redeploy(image: str) -> dict:
+        t0 = time.monotonic()
+        subprocess.run(["podman", "rm", "-f", "-t", "5", name], check=True, capture_output=True)
+        start(image)
+        return {"seconds": round(time.monotonic() - t0, 2)}
+
+    runs = []
+    start(images["v1"])
+    current = "v1"
+    try:
+        for i in range(args.repeat):
+            target = "v2" if current == "v1" else "v1"
+            out = measure_during(url, lambda: redeploy(images[target]), rate=args.rate, min_requests=args.requests,
+                                 keepalive_fraction=args.keepalive_fraction, final_version=target)
+            out["from"], out["to"], current = current, target, target
+            runs.append(out)
+            _progress(f"naive run {i + 1}/{args.repeat}", out["load"])
+    finally:
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True)
+    return _summary(args, runs, expect_failures=True)
+
+
+def _summary(args: argparse.Namespace, runs: list[dict], extra_targets: dict | None = None,
+             expect_failures: bool = False) -> dict:
+    keys = ("total", "failed", "longest_gap_ms", "achieved_rate", "max_lag_ms")
+    med = {k: statistics.median(r["load"][k] for r in runs) for k in keys}
+    med["deploy_seconds"] = statistics.median(r["action"]["seconds"] for r in runs)
+    settled = [r["version_settled_s"] for r in runs if r.get("version_settled_s") is not None]
+    if settled:
+        med["all_answers_new_version_after_s"] = statistics.median(settled)
+    out = {"config": {"rate": args.rate, "requests": args.requests, "repeat": args.repeat,
+                      "keepalive_fraction": args.keepalive_fraction},
+           "median": med, "runs": runs}
+    if not expect_failures:
+        out["targets"] = {
+            "failed_requests (max over runs)": _check(max(r["load"]["failed"] for r in runs), "==", 0),
+            "longest_gap_ms (max over runs)":
+                _check(max(r["load"]["longest_gap_ms"] for r in runs), "<", TARGET_LONGEST_GAP_MS),
+            "requests per run (min)": _check(min(r["load"]["total"] for r in runs), ">=", args.requests),
+            **(extra_targets or {})}
+    return out
+
+
 SCENARIOS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "selftest": scenario_selftest,
     "ratecheck": scenario_ratecheck,
+    "rolling": scenario_rolling,
+    "crash": scenario_crash,
+    "naive": scenario_naive,
 }
 
 
@@ -254,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--repeat", type=int, default=3, help="runs; results carry their medians (default 3)")
         p.add_argument("--keepalive-fraction", type=float, default=0.5)
         p.add_argument("--output", type=Path, help="default bench/results/zero_downtime-<scenario>-<date>.json")
-        if name == "selftest":
+        if name in ("selftest", "rolling", "crash", "naive"):
             p.add_argument("--rate", type=float, default=1000.0, help="requests/s (default 1000)")
             p.add_argument("--requests", type=int, default=TARGET_MIN_REQUESTS, help="per run (default 20000)")
         if name == "ratecheck":

@@ -3,6 +3,7 @@ from state.json when it dies, and reloads seamlessly; deploy-shaped load sees no
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -233,3 +234,38 @@ def test_a_failed_reload_keeps_the_running_configuration_serving(lb, apps):
     # the port is free again: the same apply() now goes through
     lb.apply([Listener(port, "web"), Listener(taken, "web")], [TargetGroup("web", FAST_CHECK)])
     assert get(taken) == (200, "app") and states(lb, "web") == {"t": ("healthy", 100)}
+
+
+def test_a_second_load_balancer_cannot_silently_share_a_listener_port(lb, tmp_path):
+    port = free_port()
+    lb.apply([Listener(port, "web")], [TargetGroup("web", FAST_CHECK)])
+    other = LoadBalancer(tmp_path / "other", "other")
+    try:
+        with pytest.raises(LoadBalancerError, match="Address already in use"):
+            other.apply([Listener(port, "web")], [TargetGroup("web", FAST_CHECK)])
+    finally:
+        other.stop()
+    assert get(port)[0] == 503  # still the first one's (empty) target group
+
+
+def test_an_idle_keep_alive_connection_survives_a_reload(lb, apps):
+    first, second = free_port(), free_port()
+    groups = [TargetGroup("web", FAST_CHECK)]
+    lb.apply([Listener(first, "web")], groups)
+    app = apps("app")
+    lb.register("web", "t", "127.0.0.1", app.port)
+    assert healthy(lb, "web", "t")
+    conn = http.client.HTTPConnection("127.0.0.1", first, timeout=5)
+    try:
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"app"
+        lb.apply([Listener(first, "web"), Listener(second, "web")], groups)
+        time.sleep(0.3)  # idle across the reload: the old worker keeps the connection open
+        assert lb.haproxy.old_workers()
+        conn.request("GET", "/")  # a client that does not retry would fail if it were closed
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"app")
+        assert response.getheader("Connection") == "close"  # and now it moves on
+    finally:
+        conn.close()
+    assert wait_for(lambda: not lb.haproxy.old_workers())

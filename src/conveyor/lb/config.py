@@ -16,6 +16,9 @@ Choices made for "zero failed requests" (each is a named line below):
   a target that refuses or drops a request is retried on another target; the layer-7 retries
   are disabled for non-idempotent methods (RFC 9110 §9.2.2), only connection failures are
   retried for POST/PATCH.
+- `noreuseport`: a second HAProxy (a stale one from a deleted directory, another environment)
+  cannot silently share a listener port and take part of its traffic: it fails to start.
+  Reloads do not need SO_REUSEPORT: the master hands the listening sockets to the new worker.
 - `option idle-close-on-response`: on a seamless reload, idle keep-alive client connections
   of the old process are not closed under the client (which would race its next request); the
   next response carries `Connection: close` instead.
@@ -173,6 +176,7 @@ def render_config(listeners: list[Listener], target_groups: list[TargetGroup],
         f"    server-state-file {SERVER_STATE_FILE}",
         f"    hard-stop-after {ms(hard_stop_after(target_groups))}",
         f"    nbthread {max(1, min(MAX_THREADS, threads))}",
+        "    noreuseport",
         "    log stdout format raw local0",
         "",
         "defaults",

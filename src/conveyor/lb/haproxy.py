@@ -19,6 +19,12 @@ Differences from ALB, on purpose or by HAProxy's nature:
   all of them). A target group without targets answers 503, as on ALB.
 - After HAProxy itself died and ensure_running() restarted it, targets start healthy until
   their first check (HAProxy's start-up rule); a refused connection is retried elsewhere.
+- A target group no listener forwards to reports its targets `unused` (as ALB does), though
+  HAProxy keeps checking them.
+- After a reload, a client's idle keep-alive connection held by the old worker gets one more
+  request routed by the old worker's view of the targets (then `Connection: close`); runtime
+  changes made after the reload reach only the new worker. Reloads happen only when listeners
+  or target groups change, never on a deploy.
 """
 
 from __future__ import annotations
@@ -232,11 +238,7 @@ class LoadBalancer:
             current.weights[listener_port] = weights
             self._save(current)
             name = cfg.map_file(listener_port)
-            text = cfg.render_map(weights)
-            store_path = self.directory / name
-            tmp = store_path.with_name(f".{name}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, store_path)  # what a reload or restart will load
+            self.haproxy.write_map(name, cfg.render_map(weights))  # for a reload or restart
             if self.haproxy.running():
                 self._replace_map(name, cfg.map_entries(weights))
 

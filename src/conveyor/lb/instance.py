@@ -73,6 +73,9 @@ class HAProxyInstance:
         except RuntimeUnavailable:
             return []
 
+    def write_map(self, name: str, text: str) -> None:
+        _atomic_write(self.directory / name, text)
+
     def write(self, config_text: str, maps: dict[str, str]) -> None:
         """Write the map files and the configuration, the configuration only once `haproxy -c`
         accepts it (the running HAProxy re-reads it on reload)."""
