@@ -211,3 +211,23 @@ def test_circuit_breaker_rolls_back_a_release_that_crashes_and_old_tasks_keep_se
     assert states[1] == ("orders:2", "FAILED")
     assert any("rolling back to deploymentId" in e["message"] for e in d["events"])
     wait_until(lambda: describe(service_daemon)["rolloutState"] == "COMPLETED", 30, what="rollback complete")
+
+
+def test_scale_logs_and_a_wrong_container_name(tmp_path, service_daemon, images):
+    port = free_port()
+    root = project(tmp_path, port, desired=1)
+    deploy(service_daemon, root, images["v1"])
+    d = service_daemon.json("service", "scale", "staging", "orders", "2")
+    assert d["desiredCount"] == 2
+    wait_until(lambda: describe(service_daemon)["healthyCount"] == 2, 30, what="scaled out to 2")
+    service_daemon("service", "scale", "staging", "orders", "1")
+    wait_until(lambda: len(describe(service_daemon)["tasks"]) == 1, 30, what="scaled in to 1")
+    logs = service_daemon("service", "logs", "staging", "orders").stdout
+    assert "orders-service v1 listening on" in logs
+    [row] = service_daemon.json("service", "ls")
+    assert (row["serviceName"], row["desiredCount"], row["runningCount"]) == ("orders", 1, 1)
+    # imagedefinitions naming a container the task definition does not have: nothing changes
+    bad = service_daemon("deploy", "staging", "orders", "--image", f"web={images['v2']}", check=False)
+    assert bad.returncode == 2
+    assert '"web"' in bad.stderr and "api" in bad.stderr, bad.stderr
+    assert describe(service_daemon)["taskDefinition"] == "orders:1"
