@@ -63,6 +63,9 @@ class EcsDeployAction:
         except TimeoutError:
             raise ActionFailed(f"deployment {dep.id} did not reach steady state within {minutes:g} minutes: "
                                + controller.deployment_status(env, name)["waitingFor"]) from None
+        except InterruptedError:  # the execution was stopped: the deployment itself carries on
+            raise ActionFailed(f"stopped while deployment {dep.id} was in progress (it continues; "
+                               f"see `conveyor deploy status {env} {name}`)") from None
         details = {"deploymentId": final.id, "taskDefinition": final.taskdef, "timings": final.timings}
         if final.rollout_state != "COMPLETED":
             raise ActionFailed(f"deployment {final.id} failed: {final.reason}", details)
