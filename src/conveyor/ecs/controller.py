@@ -22,10 +22,12 @@ from typing import Any, Callable
 
 from conveyor.ecs import rolling
 from conveyor.ecs.imagedefs import ImageDefinition, apply_image_definitions
+from conveyor.ecs.revisions import check_load_balancer, default_container, fill_placeholders
 from conveyor.ecs.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
 from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
                                 PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
 from conveyor.ecs.taskdef import ContainerDefinition, TaskDefinition, parse_taskdef
+from conveyor.ecs.views import ServiceViews
 from conveyor.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
 from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
@@ -57,7 +59,7 @@ class _Backoff:
     next_start_at: float = 0.0
 
 
-class ServiceController:
+class ServiceController(ServiceViews):
     def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
                  runtime: PodRuntime | None = None):
         self.home = Path(home)
@@ -135,11 +137,11 @@ class ServiceController:
             else:
                 raise UserError(f"service {service} in {environment} has no task definition yet",
                                 hint="deploy it once from its pipeline or with --file conveyor.yml")
-            images = [i if i.name else ImageDefinition(_default_container(spec, base, images_source), i.image_uri)
+            images = [i if i.name else ImageDefinition(default_container(spec, base, images_source), i.image_uri)
                       for i in images]
             new = apply_image_definitions(base, images, images_source)
-            new = _fill_placeholders(new, current, images_source)
-            _check_load_balancer(spec, new, source)
+            new = fill_placeholders(new, current, images_source)
+            check_load_balancer(spec, new, source)
             if spec.target_group is not None:  # what HAProxy would refuse, before anything changes
                 validate_topology([Listener(spec.load_balancer.port, spec.target_group.name,
                                             spec.load_balancer.bind)], [spec.target_group])
@@ -172,55 +174,6 @@ class ServiceController:
         self._wake.set()
         return self.describe(environment, service)
 
-    def services(self) -> list[dict]:
-        return [self._summary(row) for row in self.store.services()]
-
-    def describe(self, environment: str, service: str) -> dict:
-        row = self._service_row(environment, service)
-        out = self._summary(row)
-        out["deployments"] = [self._deployment_json(d) for d in self.store.deployments(environment, service, limit=10)]
-        out["tasks"] = [t.to_json() for t in self.store.tasks(environment, service)]
-        out["events"] = self.store.events(environment, service, limit=20)
-        spec = ServiceSpec.from_json(row.spec)
-        if spec.load_balancer is not None:
-            lb = spec.load_balancer
-            out["loadBalancer"] = {"url": f"http://{lb.bind}:{lb.port}/", "targetGroup": spec.target_group.name,
-                                   "targets": [vars(t) for t in self._targets(spec)]}
-        return out
-
-    def deployment_status(self, environment: str, service: str) -> dict:
-        """What the latest deployment is waiting for, in words and numbers (`deploy status`)."""
-        row = self._service_row(environment, service)
-        spec = ServiceSpec.from_json(row.spec)
-        deps = self.store.deployments(environment, service, limit=5)
-        if not deps:
-            return {"service": service, "environment": environment, "deployment": None, "waitingFor": "no deployment yet"}
-        dep = deps[0]
-        tasks = self.store.tasks(environment, service)
-        targets = {t.target_id: t for t in self._targets(spec)}
-        new = [t for t in tasks if t.deployment_id == dep.id and t.last_status in (PENDING, RUNNING)]
-        healthy = [t for t in new if t.healthy_at]
-        old = [t for t in tasks if t.deployment_id != dep.id and t.last_status in (PENDING, RUNNING)]
-        draining = [t for t in tasks if t.last_status in (DEACTIVATING, STOPPING)]
-        parts = [f"{len(healthy)}/{row.desired_count} new tasks healthy"]
-        for t in new:
-            if t.healthy_at:
-                continue
-            parts.append(f"task {t.id} {self._task_problem(t, targets.get(t.id), spec)}")
-        if old:
-            parts.append(f"{len(old)} old task(s) still serving")
-        if draining:
-            parts.append(f"{len(draining)} task(s) draining/stopping")
-        waiting = "; ".join(parts)
-        if dep.rollout_state == COMPLETED:
-            waiting = "nothing: the deployment is complete"
-        elif dep.rollout_state == FAILED:
-            waiting = f"nothing: the deployment failed ({dep.reason})"
-        return {"service": service, "environment": environment, "deployment": self._deployment_json(dep),
-                "waitingFor": waiting, "desiredCount": row.desired_count,
-                "newTasks": {"running": len(new), "healthy": len(healthy)}, "oldTasks": len(old),
-                "draining": len(draining), "events": self.store.events(environment, service, limit=10)}
-
     def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
              progress: Callable[[str], None] | None = None) -> Deployment:
         """Until the deployment is COMPLETED or FAILED (returned), or timeout (TimeoutError).
@@ -247,13 +200,12 @@ class ServiceController:
                 raise InterruptedError(dep_id)
 
     def logs(self, environment: str, service: str, tail: int = 100) -> list[dict]:
-        row = self._service_row(environment, service)
+        self._service_row(environment, service)
         out = []
         for task in self.store.tasks(environment, service):
             td = self._taskdef(task.taskdef)
             for c in td.containers if td else ():
                 out.append({"task": task.id, "container": c.name, "text": self.runtime.logs(task.id, c.name, tail)})
-        del row
         return out
 
     def remove_all(self) -> None:
@@ -272,7 +224,13 @@ class ServiceController:
             pods = self.runtime.observe()
             moving = False
             for env in {r.environment for r in rows}:
-                self._apply_load_balancer(env, [r for r in rows if r.environment == env])
+                in_env = [r for r in rows if r.environment == env]
+                try:
+                    self._apply_load_balancer(env, in_env)
+                except ConveyorError as exc:  # e.g. a listener port taken: say so where users look
+                    log.error("load balancer of environment %s: %s", env, exc)
+                    for r in in_env:
+                        self.store.event(env, r.name, f"(service {r.name}) load balancer problem: {exc}")
             for row in rows:
                 if row.status != "ACTIVE":
                     continue
@@ -664,40 +622,6 @@ class ServiceController:
         except Exception:  # HAProxy down: the next pass restarts it
             return []
 
-    def _summary(self, row) -> dict:
-        spec = ServiceSpec.from_json(row.spec)
-        tasks = self.store.tasks(row.environment, row.name)
-        primary = self._primary(row.environment, row.name)
-        return {"environment": row.environment, "serviceName": row.name, "status": row.status,
-                "taskDefinition": row.taskdef, "desiredCount": row.desired_count,
-                "runningCount": sum(1 for t in tasks if t.last_status == RUNNING),
-                "pendingCount": sum(1 for t in tasks if t.last_status == PENDING),
-                "healthyCount": sum(1 for t in tasks if t.last_status == RUNNING and t.healthy_at),
-                "rolloutState": primary.rollout_state if primary else None,
-                "url": (f"http://{spec.load_balancer.bind}:{spec.load_balancer.port}/" if spec.load_balancer else None),
-                "deploymentController": spec.controller}
-
-    def _deployment_json(self, dep: Deployment) -> dict:
-        tasks = [t for t in self.store.tasks(dep.environment, dep.service) if t.deployment_id == dep.id]
-        return {"id": dep.id, "status": dep.status, "taskDefinition": dep.taskdef, "rolloutState": dep.rollout_state,
-                "rolloutStateReason": dep.reason, "failedTasks": dep.failed_tasks,
-                "runningCount": sum(1 for t in tasks if t.last_status == RUNNING),
-                "pendingCount": sum(1 for t in tasks if t.last_status == PENDING),
-                "createdAt": dep.created_at, "updatedAt": dep.updated_at, "completedAt": dep.completed_at,
-                "origin": dep.origin, "timings": dep.timings}
-
-    def _task_problem(self, task: Task, target, spec: ServiceSpec) -> str:
-        if task.last_status == PENDING:
-            return "starting"
-        problems = [f"{cname}: {h.output or 'no result yet'}" for (tid, cname), h in self._health.items()
-                    if tid == task.id and h.status != "HEALTHY"]
-        if target is not None and target.state != "healthy":
-            what = target.description or target.reason or target.state
-            lb = spec.load_balancer
-            problems.insert(0, f"target {target.state}: {what} on {lb.health_check.path}" if lb else what)
-        elif target is None and spec.target_group is not None:
-            problems.insert(0, "not yet registered with the load balancer")
-        return "failing health check: " + "; ".join(problems) if problems else "waiting for health checks"
 
 
 def _published(spec: ServiceSpec, td: TaskDefinition) -> list[int]:
@@ -739,45 +663,3 @@ def _stop_order(new: list[Task], old: list[Task], desired: int) -> list[Task]:
     return ([t for t in old if not t.healthy_at] + [t for t in surplus if not t.healthy_at]
             + sorted((t for t in old if t.healthy_at), key=lambda t: t.created_at)
             + [t for t in surplus if t.healthy_at])
-
-
-def _fill_placeholders(td: TaskDefinition, current: TaskDefinition | None, source: str) -> TaskDefinition:
-    """A template's `<IMAGE1_NAME>`-style image not given by the image definitions keeps the
-    image the service runs now; with nothing running there is no image to use: an error."""
-    fills, missing = {}, []
-    for c in td.containers:
-        if c.image.startswith("<") and c.image.endswith(">"):
-            before = current.container(c.name) if current else None
-            if before is not None and not before.image.startswith("<"):
-                fills[c.name] = before.image
-            else:
-                missing.append(f"{c.name} ({c.image})")
-    if missing:
-        raise UserError(f"{source} gives no image for container(s) {', '.join(missing)} of task definition "
-                        f"{td.family}, and the service runs none yet",
-                        hint="add {\"name\": CONTAINER, \"imageUri\": URI} entries to imagedefinitions.json")
-    return td.with_images(fills) if fills else td
-
-
-def _default_container(spec: ServiceSpec, td: TaskDefinition, source: str) -> str:
-    """The container an image without a name is for: the load-balanced one, or the only one."""
-    if spec.load_balancer is not None:
-        return spec.load_balancer.container
-    if len(td.containers) == 1:
-        return td.containers[0].name
-    raise UserError(f"{source}: say which container the image is for "
-                    f"(containers: {', '.join(c.name for c in td.containers)})", hint="--image NAME=URI")
-
-
-def _check_load_balancer(spec: ServiceSpec, td: TaskDefinition, source: str) -> None:
-    lb = spec.load_balancer
-    if lb is None:
-        return
-    c = td.container(lb.container)
-    if c is None:
-        raise UserError(f"loadBalancer.container '{lb.container}' of service {spec.name} is not a container of "
-                        f"{source} (containers: {', '.join(x.name for x in td.containers)})")
-    ports = [pm.container_port for pm in c.port_mappings]
-    if ports and lb.container_port not in ports:
-        raise UserError(f"loadBalancer.containerPort {lb.container_port} of service {spec.name} is not among "
-                        f"container {c.name}'s portMappings in {source} ({', '.join(map(str, ports))})")

@@ -109,7 +109,7 @@ class Api:
                                            origin={"by": str(b.get("by", "")), "via": "conveyor deploy"},
                                            source=str(b.get("taskdefSource") or "taskdef.json"),
                                            images_source="--image")
-        return self.service.services._deployment_json(dep)
+        return self.service.services.deployment_json(dep)
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))
