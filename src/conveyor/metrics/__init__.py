@@ -1,0 +1,1 @@
+"""Metrics (HAProxy statistics sampled every second into SQLite) and CloudWatch-style alarms."""
