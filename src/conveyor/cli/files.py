@@ -9,7 +9,7 @@ from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 KINDS = ("conveyor", "pipeline", "buildspec", "appspec", "taskdef", "imagedefinitions")
-NOT_YET = {"appspec": "the blue/green release"}
+NOT_YET: dict[str, str] = {}  # kind -> the release that brings its validation
 
 
 def setup(args) -> int:
@@ -48,11 +48,14 @@ def validate(args) -> int:
         if kind in NOT_YET:
             raise UserError(f"{path}: validating {kind} files arrives with {NOT_YET[kind]}",
                             hint="`conveyor validate` checks conveyor.yml, buildspec.yml, CodePipeline JSON (--kind "
-                                 "pipeline), task definitions and imagedefinitions.json / imageDetail.json today")
+                                 "pipeline), ECS AppSpecs, task definitions and imagedefinitions.json / "
+                                 "imageDetail.json today")
         if kind == "pipeline":
             from conveyor.config.codepipeline import validate_file
         elif kind == "buildspec":
             from conveyor.config.buildspec import check_buildspec_file as validate_file
+        elif kind == "appspec":
+            from conveyor.codedeploy.appspec import check_appspec_file as validate_file
         elif kind == "taskdef":
             from conveyor.ecs.taskdef import check_taskdef_file as validate_file
         elif kind == "imagedefinitions":
