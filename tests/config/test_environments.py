@@ -86,6 +86,8 @@ staging:
     worker:
       desiredCount: 0
 production:
+  alarms:
+    orders-5xx: {metric: HTTPCode_Target_5XX_Count, threshold: 1, comparisonOperator: GreaterThanOrEqualToThreshold}
   services:
     orders:
       loadBalancer: {port: 8082, container: api, containerPort: 8080, healthCheck: {port: 8080, matcher: 200}}

@@ -12,6 +12,9 @@ definition: the file must exist and hold the load balancer's container and conta
 file is read next to conveyor.yml, or through `read_taskdef` (say, from a commit); when
 conveyor.yml is not a file on disk and no reader is given, that part is skipped. The runtime
 model with defaults is conveyor.ecs.spec.
+
+A CODE_DEPLOY service's deployment group (config or strategy, hooks, alarms, probe...) is checked
+by conveyor.config.deployment_group, the environment's `alarms:` by conveyor.config.alarms.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conveyor.codedeploy.group import GROUP_KEYS
+from conveyor.config.alarms import check_alarm_definitions
 from conveyor.config.checker import Checker, did_you_mean
+from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
 from conveyor.config.located import Document, KeyPath, format_path
 from conveyor.ecs import rolling
 from conveyor.ecs.taskdef import parse_taskdef, read_taskdef_document
@@ -35,21 +41,19 @@ TaskdefReader = Callable[[str], tuple[str, str] | None]
 
 NAME = r"[A-Za-z0-9_-]+"
 NAME_LIMIT = 64
-ENVIRONMENT_KEYS = ("target", "services")
+ENVIRONMENT_KEYS = ("target", "services", "alarms")
 SERVICE_KEYS = ("taskDefinition", "desiredCount", "healthCheckGracePeriodSeconds", "loadBalancer", "deployment")
 LOAD_BALANCER_KEYS = ("port", "bind", "testPort", "container", "containerPort", "deregistrationDelaySeconds",
                       "healthCheck")
 HEALTH_CHECK_KEYS = ("path", "port", "intervalSeconds", "timeoutSeconds", "healthyThresholdCount",
                      "unhealthyThresholdCount", "matcher")
-CODE_DEPLOY_KEYS = ("appspec", "config", "terminationWaitMinutes", "alarms", "autoRollback", "deploymentReadyOption",
-                    "waitTimeMinutes")
+CODE_DEPLOY_KEYS = GROUP_KEYS  # validated by conveyor.config.deployment_group
 DEPLOYMENT_KEYS = ("controller", "minimumHealthyPercent", "maximumPercent", "circuitBreaker") + CODE_DEPLOY_KEYS
 CIRCUIT_BREAKER_KEYS = ("enable", "rollback", "resetOnHealthyTask", "threshold")
 THRESHOLD_KEYS = ("type", "value")
 TARGETS = ("local", "aws")
 CONTROLLERS = ("ECS", "CODE_DEPLOY")
 THRESHOLD_TYPES = ("COUNT", "BOUNDED_PERCENT", "UNBOUNDED_PERCENT")
-DEPLOYMENT_READY_OPTIONS = ("CONTINUE_DEPLOYMENT", "STOP_DEPLOYMENT")
 
 MAX_LOCAL_DESIRED_COUNT = 100
 MAX_GRACE_PERIOD_SECONDS = 2147483647      # ECS healthCheckGracePeriodSeconds
@@ -62,7 +66,6 @@ THRESHOLD_COUNT_RANGE = (2, 10)
 MATCHER_CODES = (200, 499)
 # The local default interval (conveyor.ecs.spec / conveyor.lb.model), which a timeout is compared with.
 DEFAULT_INTERVAL_SECONDS = 2
-CODE_DEPLOY_MINUTES_RANGE = (0, 2880)      # CodeDeploy terminationWaitTimeInMinutes / waitTimeInMinutes
 DEFAULT_TASK_DEFINITION = "taskdef.json"  # as CodeDeployToECS's TaskDefinitionTemplatePath
 
 
@@ -84,6 +87,7 @@ def check_environment(chk: Checker, path: KeyPath, env: Any, *, read_taskdef: Ta
     target = chk.get(path, "target", str)
     if target is not None:
         chk.one_of(path + ("target",), target, TARGETS, "target")
+    check_alarm_definitions(chk, path, aws=target == "aws")
     services = chk.get(path, "services", dict) or {}
     reader = read_taskdef if read_taskdef is not None else _reader_next_to(chk.doc.file)
     for name, body in services.items():
@@ -240,16 +244,8 @@ def _check_deployment(chk: Checker, dp: KeyPath, desired: int) -> None:
     for key in CODE_DEPLOY_KEYS:
         if key in (chk.at(dp) or {}) and controller != "CODE_DEPLOY":
             chk.error(dp + (key,), f"'{key}' applies to controller CODE_DEPLOY only (this service uses {controller})")
-    for key in ("appspec", "config"):
-        chk.get(dp, key, str)
-    for key in ("terminationWaitMinutes", "waitTimeMinutes"):
-        _number(chk, dp, key, *CODE_DEPLOY_MINUTES_RANGE, unit=" minutes")
-    for i, alarm in enumerate(chk.get(dp, "alarms", list) or []):
-        chk.is_type(dp + ("alarms", i), alarm, str, "an alarm name")
-    chk.get(dp, "autoRollback", bool)
-    option = chk.get(dp, "deploymentReadyOption", str)
-    if option is not None:
-        chk.one_of(dp + ("deploymentReadyOption",), option, DEPLOYMENT_READY_OPTIONS, "deploymentReadyOption")
+    if controller == "CODE_DEPLOY":
+        check_code_deploy(chk, dp)
 
 
 def _check_circuit_breaker(chk: Checker, cp: KeyPath) -> None:
