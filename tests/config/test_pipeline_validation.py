@@ -404,11 +404,18 @@ def test_warnings_alone_do_not_fail_the_file():
     - name: Build
       actions:
         - {name: D, provider: CodeDeployToECS, environment: production, service: orders, inputArtifacts: [src]}
+environments:
+  production:
+    services:
+      orders:
+        loadBalancer: {port: 18080, testPort: 19080, container: api, containerPort: 8080}
+        deployment: {controller: CODE_DEPLOY, waitTimeMinutes: 5}
 """
     pipeline = load_pipeline_text(text)
     assert [str(w) for w in pipeline.warnings] == [
-        ("conveyor.yml:12:21 pipeline.stages[1].actions[0].provider: warning: provider 'CodeDeployToECS' is not "
-         "available in this version of Conveyor: the action will fail when it runs"),
+        ("conveyor.yml:18:47 environments.production.services.orders.deployment.waitTimeMinutes: warning: "
+         "waitTimeMinutes only applies with deploymentReadyOption: STOP_DEPLOYMENT (how long green waits for "
+         "`conveyor deploy continue`); it is ignored here"),
     ]
 
 

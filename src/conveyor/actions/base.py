@@ -45,6 +45,7 @@ class ActionContext:
     mirrors: Any = None
     home: Path | None = None  # the data directory (secrets, engine socket)
     services: Any = None  # conveyor.ecs.controller.ServiceController, for deploy actions
+    deploys: Any = None  # conveyor.codedeploy.controller.DeployController, for CodeDeployToECS
     definition: Any = None  # the execution's PipelineDef (environments for deploy actions)
 
     @property

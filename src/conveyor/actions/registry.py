@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from conveyor.actions.codebuild import CodeBuildAction
 from conveyor.actions.command import CommandAction
+from conveyor.actions.codedeploy_ecs import CodeDeployToEcsAction
 from conveyor.actions.ecs_deploy import EcsDeployAction
 from conveyor.actions.git_source import GitSource
 from conveyor.actions.image import ImageAction
@@ -17,4 +18,5 @@ RUNNERS = {
     "CodeBuild": CodeBuildAction(),
     "Image": ImageAction(),
     "ECS": EcsDeployAction(),
+    "CodeDeployToECS": CodeDeployToEcsAction(),
 }

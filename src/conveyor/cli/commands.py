@@ -230,7 +230,7 @@ def retry(args) -> int:
 def demo(args) -> int:
     from conveyor.cli.demo import run_demo
 
-    return run_demo(yes=args.yes, directory=args.dir)
+    return run_demo(yes=args.yes, directory=args.dir, bad_release=args.bad_release)
 
 
 def report(args) -> int:

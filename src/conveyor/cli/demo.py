@@ -65,7 +65,7 @@ def preflight() -> None:
             raise UserError(f"the image {image} is missing", hint="run `conveyor setup` first")
 
 
-def run_demo(yes: bool, directory: str | None) -> int:
+def run_demo(yes: bool, directory: str | None, bad_release: bool = False) -> int:
     root = homes.home()
     started = time.time()
     preflight()
@@ -102,26 +102,9 @@ def run_demo(yes: bool, directory: str | None) -> int:
         if line.startswith("remote:"):
             echo("   " + line)
 
-    ex = _wait_for_execution(client, commit)
-    echo(f"4. the push started execution {render.short(ex['id'])}; following it")
-    progress = render.Progress()
-    approved = False
-    while True:
-        ex = client.get(f"/api/v1/executions/{ex['id']}")
-        progress.update(ex)
-        if ex["status"] in TERMINAL:
-            break
-        if ex.get("awaitingApproval") and not approved:
-            if not yes:
-                echo("")
-                echo("The pipeline waits for your approval (run the demo with --yes to approve automatically):")
-                echo(f"  conveyor status {render.short(ex['id'])}")
-                echo(f"  conveyor approve {render.short(ex['id'])} --comment 'ship it'")
-                return 0
-            client.post(f"/api/v1/executions/{ex['id']}/approval", {
-                "decision": "Approved", "comment": "approved by `conveyor demo --yes`", "by": "conveyor-demo"})
-            approved = True
-        time.sleep(FOLLOW_INTERVAL)
+    ex = _follow(client, commit, yes, "4. the push started execution {id}; following it")
+    if ex is None:
+        return 0
     echo("")
     render.stage_timings(ex)
     image = _output(ex, "Build", "Build", "IMAGE_URI")
@@ -136,8 +119,120 @@ def run_demo(yes: bool, directory: str | None) -> int:
         echo(f"image built, tested and pushed to the local registry: {image}")
         echo("  see it: conveyor image ls orders-service")
     _show_staging(client, commit)
+    _show_production(client, commit, ex)
     echo(f"see it again: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])}")
-    return 0 if ex["status"] == "Succeeded" else 1
+    if ex["status"] != "Succeeded":
+        return 1
+    if bad_release:
+        return _bad_release(client, work, yes)
+    return 0
+
+
+def _follow(client, commit: str, yes: bool, title: str) -> dict | None:
+    """Follow the execution the push of `commit` started, approving with --yes. None when it
+    waits for an approval nobody gave."""
+    ex = _wait_for_execution(client, commit)
+    echo(title.format(id=render.short(ex["id"])))
+    progress = render.Progress()
+    approved = False
+    while True:
+        ex = client.get(f"/api/v1/executions/{ex['id']}")
+        progress.update(ex)
+        if ex["status"] in TERMINAL:
+            return ex
+        if ex.get("awaitingApproval") and not approved:
+            if not yes:
+                echo("")
+                echo("The pipeline waits for your approval (run the demo with --yes to approve automatically):")
+                echo(f"  conveyor status {render.short(ex['id'])}")
+                echo(f"  conveyor approve {render.short(ex['id'])} --comment 'ship it'")
+                return None
+            client.post(f"/api/v1/executions/{ex['id']}/approval", {
+                "decision": "Approved", "comment": "approved by `conveyor demo --yes`", "by": "conveyor-demo"})
+            approved = True
+        time.sleep(FOLLOW_INTERVAL)
+
+
+def _show_production(client, commit: str, ex: dict) -> None:
+    """The production URL, what it answers, and how the blue/green release went."""
+    try:
+        status = client.get("/api/v1/services/production/orders/deployment")
+    except ConveyorError:
+        return
+    d = status.get("deployment")
+    if not d:
+        return
+    url = status["productionUrl"]
+    echo(f"production: {d['taskdef']} (blue/green, {d['status']}) at {url} — test listener {status['testUrl']}")
+    try:
+        with urllib.request.urlopen(url + "version", timeout=5) as resp:
+            body = json.loads(resp.read())
+        same = (body.get("commit") or "").startswith(commit[:7])
+        echo(f"  curl {url}version → {json.dumps(body)}" + ("  (the commit just pushed)" if same else ""))
+    except (OSError, ValueError) as exc:
+        echo(f"  curl {url}version failed: {exc}")
+    events = ", ".join(f"{e['lifecycleEventName']} {e['status']}" for e in d["lifecycleEvents"]
+                       if e.get("hook"))
+    if events:
+        echo(f"  hooks: {events}")
+    timings = d.get("timings") or {}
+    if "allProductionTraffic" in timings:
+        lead = d["created_at"] + timings["allProductionTraffic"] - _pushed_at(ex)
+        echo(f"  lead time: commit pushed → all production traffic on it in {render.duration(lead)} "
+             f"(canary at {render.duration(timings.get('firstProductionTraffic'))} into the deployment)")
+    echo("  see it: conveyor deploy status production orders  |  conveyor alarms production orders  |  "
+         "conveyor rollback production orders")
+
+
+def _pushed_at(ex: dict) -> float:
+    return float(ex.get("startedAt") or ex.get("created_at") or ex.get("createdAt") or time.time())
+
+
+def _bad_release(client, work: Path, yes: bool) -> int:
+    """Ship a release that passes its health checks but fails half its requests, with a steady
+    load on production; the alarm on green's 5xx stops it and traffic stays on blue."""
+    from conveyor.loadgen import LoadGenerator
+
+    taskdef_path = work / "taskdef.json"
+    taskdef = json.loads(taskdef_path.read_text())
+    env = taskdef["containerDefinitions"][0].setdefault("environment", [])
+    env += [{"name": "FAULT_RATE", "value": "0.5"}, {"name": "FAULT_AFTER", "value": "8"}]
+    taskdef_path.write_text(json.dumps(taskdef, indent=2) + "\n")
+    _git("commit", "--quiet", "-am", "orders-service: a release that fails under traffic (FAULT_RATE=0.5 after 8 requests per task)", cwd=work)
+    commit = _git("rev-parse", "HEAD", cwd=work).strip()
+    echo("")
+    echo(f"5. --bad-release: git push origin main ({commit[:7]}): after 8 good answers per task (enough to pass\n   the smoke test), half of its requests fail with 500; /health stays fine")
+    load = LoadGenerator("http://127.0.0.1:8080/version", rate=50, duration=600, max_requests=100_000)
+    load.start()
+    pushed = subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=work, capture_output=True, text=True)
+    if pushed.returncode != 0:
+        load.stop()
+        raise ConveyorError(f"git push failed: {pushed.stderr.strip()[-300:]}")
+    ex = _follow(client, commit, yes, "6. execution {id}: following it, with 50 requests/s on production")
+    result = load.stop()
+    if ex is None:
+        return 0
+    echo("")
+    render.stage_timings(ex)
+    status = client.get("/api/v1/services/production/orders/deployment")
+    d = status.get("deployment") or {}
+    echo("")
+    echo(f"execution {render.short(ex['id'])}: {ex['status']} (as it should: the release was bad)")
+    echo(f"deployment {d.get('id')}: {d.get('status')} — {d.get('error_code')}: {d.get('error_message')}")
+    info = d.get("rollbackInfo") or {}
+    if info.get("rollbackDeploymentId"):
+        echo(f"  rolled back ({info['rollbackDeploymentId']}): traffic back on blue in "
+             f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms")
+    for alarm in status.get("alarms", []):
+        fired = [h for h in alarm.get("history", []) if h.get("state") == "ALARM"]
+        if fired:
+            echo(f"  alarm {alarm['name']} fired: {fired[0].get('reason')}")
+    echo(f"production listener during the bad release: {result.total} requests, {result.failed()} failed, "
+         f"answered by {dict(result.versions)}"
+         + (f"; failures: {dict(result.status_counts)} {dict(result.error_counts)}" if result.failed() else ""))
+    echo("  see it: conveyor deploy status production orders  |  conveyor alarms production orders")
+    rolled_back = d.get("error_code") == "ALARM_ACTIVE" and bool(info.get("rollbackDeploymentId"))
+    return 0 if rolled_back and result.failed() == 0 else 1
 
 
 def _show_staging(client, commit: str) -> None:

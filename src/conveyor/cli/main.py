@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from conveyor import __version__
-from conveyor.cli import build, commands, daemonctl, files, secrets, services
+from conveyor.cli import build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 from conveyor.stack.setup import add_arguments as setup_arguments
@@ -147,8 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("--tail", type=int, default=100)
     vs.add_argument("--json", action="store_true")
 
-    sp = cmd("deploy", services.deploy, "deploy an image to a service (rolling update), or `deploy status ENV SERVICE`")
-    sp.add_argument("words", nargs="+", metavar="[status] ENV SERVICE")
+    sp = cmd("deploy", services.deploy, "deploy an image to a service (rolling or blue/green), or "
+                                        "`deploy status|continue|stop|promote ENV SERVICE`")
+    sp.add_argument("words", nargs="+", metavar="[status|continue|stop|promote] ENV SERVICE")
+    sp.add_argument("--reason", default="", help="why (continue, stop, promote): kept in the deployment's history")
+    sp.add_argument("--rollback", action="store_true", help="stop: also send traffic back to blue")
+    sp.add_argument("--no-rollback", action="store_true", help="stop: leave traffic and tasks as they are")
+    sp.add_argument("--wait-type", choices=("READY_WAIT", "TERMINATION_WAIT"), default=None,
+                    help="continue: which wait to end (default: the one the deployment is in)")
     sp.add_argument("--image", action="append", default=[], metavar="[CONTAINER=]URI",
                     help="image for the load-balanced (or only) container, or for CONTAINER; repeatable")
     sp.add_argument("--file", default=None, help="conveyor.yml declaring the service (default: ./conveyor.yml "
@@ -157,9 +163,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--timeout", type=float, default=60, metavar="MINUTES")
     sp.add_argument("--json", action="store_true")
 
+    sp = cmd("rollback", services.rollback, "back to the previous revision: instant while blue is warm")
+    sp.add_argument("env", metavar="ENV")
+    sp.add_argument("service", metavar="SERVICE")
+    sp.add_argument("--reason", default="", help="why: kept in the deployment's history")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("metrics", releases.metrics, "per-second metrics of a service's target groups and listeners")
+    sp.add_argument("env", metavar="ENV")
+    sp.add_argument("service", metavar="SERVICE")
+    sp.add_argument("--seconds", type=int, default=60, help="how far back (default 60)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("alarms", releases.alarms, "a service's alarms: state, reason, history")
+    sp.add_argument("env", metavar="ENV")
+    sp.add_argument("service", metavar="SERVICE")
+    sp.add_argument("--json", action="store_true")
+
     sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
     sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")
     sp.add_argument("--dir", default=None, help="where to create the demo repositories")
+    sp.add_argument("--bad-release", action="store_true",
+                    help="then ship a release that fails under traffic: watch the alarm roll it back")
     return p
 
 

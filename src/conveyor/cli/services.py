@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from conveyor.cli import render
+from conveyor.cli import releases, render
 from conveyor.cli.client import Client
 from conveyor.cli.render import echo
 from conveyor.errors import ConveyorError, UserError
 
 #: `conveyor deploy VERB ENV SERVICE` verbs; anything else is `conveyor deploy ENV SERVICE`.
-DEPLOY_VERBS = ("status",)
+DEPLOY_VERBS = ("status", "continue", "stop", "promote")
 TERMINAL = ("COMPLETED", "FAILED")
 
 
@@ -103,20 +103,30 @@ def deploy(args) -> int:
         data = client.get(_path(env, name) + "/deployment")
         if args.json:
             render.as_json(data)
+        elif data.get("controller") == "CODE_DEPLOY":
+            releases.show_status(data)
         else:
             _status(data)
         return 0
+    if verb in ("continue", "stop", "promote"):
+        return releases.action(client, _path(env, name), verb, args, _who())
     body: dict = {"by": _who(), "images": _images(args.image)}
     if args.file or (not _exists(client, env, name) and Path("conveyor.yml").is_file()):
         body.update(_from_file(Path(args.file or "conveyor.yml"), env, name))
     dep = client.post(_path(env, name) + "/deployments", body)
     if not args.json:
-        echo(f"deployment {dep['id']}: {env}/{name} → {dep['taskDefinition']}")
+        echo(f"deployment {dep['id']}: {env}/{name} → {dep.get('taskDefinition') or dep.get('taskdef')}")
     if args.no_wait:
         if args.json:
             render.as_json(dep)
         return 0
+    if dep.get("kind") == "codedeploy":
+        return releases.wait(client, _path(env, name), dep["id"], args)
     return _wait(client, env, name, dep["id"], args)
+
+
+def rollback(args) -> int:
+    return releases.action(Client.connect(), _path(args.env, args.service), "rollback", args, _who())
 
 
 def _wait(client: Client, env: str, name: str, dep_id: str, args) -> int:
@@ -204,7 +214,17 @@ def _from_file(path: Path, env: str, name: str) -> dict:
         raise UserError(f"{taskdef_path}: not found (environments.{env}.services.{name}.taskDefinition)") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{taskdef_path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    return {"service": body, "taskdef": taskdef, "taskdefSource": str(taskdef_path)}
+    out = {"service": body, "taskdef": taskdef, "taskdefSource": str(taskdef_path),
+           "environmentAlarms": (definition.environments.get(env) or {}).get("alarms") or {},
+           "workdir": str(path.parent.resolve())}
+    deployment = body.get("deployment") or {}
+    if deployment.get("controller") == "CODE_DEPLOY":
+        appspec_path = path.parent / str(deployment.get("appspec", "appspec.yaml"))
+        if appspec_path.is_file():
+            out.update(appspec=appspec_path.read_text(encoding="utf-8"), appspecSource=str(appspec_path))
+        elif "appspec" in deployment:
+            raise UserError(f"{appspec_path}: not found (environments.{env}.services.{name}.deployment.appspec)")
+    return out
 
 
 def _who() -> str:

@@ -96,9 +96,12 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "taskDefinitionTemplatePath": Key(str, default="taskdef.json"),
         "appSpecTemplateArtifact": Key(str),
         "appSpecTemplatePath": Key(str, default="appspec.yaml"),
-        "image1ArtifactName": Key(str),
-        "image1ContainerName": Key(str),
-    }, output_variables=(), available=False),
+        # Image<N>ContainerName is the placeholder <NAME> to replace in the task definition with the
+        # ImageURI of imageDetail.json in Image<N>ArtifactName (aws-semantics §3.5), not a container name.
+        **{f"image{n}{what}": Key(str) for n in range(1, 5) for what in ("ArtifactName", "ContainerName")},
+        "applicationName": Key(str, doc="the CodeDeploy application, as in CodePipeline; accepted, not needed locally"),
+        "deploymentGroupName": Key(str, doc="its deployment group, as in CodePipeline; accepted, not needed locally"),
+    }, output_variables=()),
 ]}
 
 ACTION_KEYS = ("name", "provider", "category", "runOrder", "configuration", "inputArtifacts",

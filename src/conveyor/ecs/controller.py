@@ -27,11 +27,12 @@ from conveyor.ecs.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
 from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
                                 PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
 from conveyor.ecs.taskdef import ContainerDefinition, TaskDefinition, parse_taskdef
+from conveyor.ecs.task_sets import TaskSets
 from conveyor.ecs.views import ServiceViews
 from conveyor.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
 from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
-from conveyor.lb.model import Listener, validate_topology
+from conveyor.lb.model import validate_topology
 
 log = logging.getLogger("conveyor.services")
 
@@ -59,7 +60,7 @@ class _Backoff:
     next_start_at: float = 0.0
 
 
-class ServiceController(ServiceViews):
+class ServiceController(TaskSets, ServiceViews):
     def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
                  runtime: PodRuntime | None = None):
         self.home = Path(home)
@@ -126,27 +127,7 @@ class ServiceController(ServiceViews):
                 raise UserError(f"service {service} in {environment} uses the {spec.controller} deployment controller",
                                 hint="a rolling deployment needs controller: ECS; CODE_DEPLOY services are "
                                      "deployed by the CodeDeployToECS action")
-            current = self._taskdef(row.taskdef) if row else None
-            if taskdef is not None:
-                base, problems = parse_taskdef(taskdef, source)
-                errors = [d for d in problems if getattr(d, "severity", "error") == "error"]
-                if base is None or errors:
-                    raise ConfigError(errors or problems)
-            elif current is not None:
-                base = current
-            else:
-                raise UserError(f"service {service} in {environment} has no task definition yet",
-                                hint="deploy it once from its pipeline or with --file conveyor.yml")
-            images = [i if i.name else ImageDefinition(default_container(spec, base, images_source), i.image_uri)
-                      for i in images]
-            new = apply_image_definitions(base, images, images_source)
-            new = fill_placeholders(new, current, images_source)
-            check_load_balancer(spec, new, source)
-            if spec.target_group is not None:  # what HAProxy would refuse, before anything changes
-                validate_topology([Listener(spec.load_balancer.port, spec.target_group.name,
-                                            spec.load_balancer.bind)], [spec.target_group])
-            name, _ = self.store.register_taskdef(new.family, new.raw)
-            self._taskdefs.pop(name, None)
+            name = self._register_revision(spec, row, taskdef, images, source, images_source)
             desired = spec.desired_count
             if row is not None:
                 declared_before = row.spec.get("desired_count")
@@ -162,6 +143,48 @@ class ServiceController(ServiceViews):
             self._wake.set()
             return dep
 
+    def _register_revision(self, spec: ServiceSpec, row, taskdef: dict | None, images: list[ImageDefinition],
+                           source: str, images_source: str) -> str:
+        """Register the task definition revision a deployment runs: the given one (or the
+        service's current one) with images replaced by container name and placeholders left by
+        imagedefinitions filled from the running revision. Returns `family:N`."""
+        current = self._taskdef(row.taskdef) if row else None
+        if taskdef is not None:
+            base, problems = parse_taskdef(taskdef, source)
+            errors = [d for d in problems if getattr(d, "severity", "error") == "error"]
+            if base is None or errors:
+                raise ConfigError(errors or problems)
+        elif current is not None:
+            base = current
+        else:
+            raise UserError(f"service {spec.name} in {spec.environment} has no task definition yet",
+                            hint="deploy it once from its pipeline or with --file conveyor.yml")
+        images = [i if i.name else ImageDefinition(default_container(spec, base, images_source), i.image_uri)
+                  for i in images]
+        new = apply_image_definitions(base, images, images_source)
+        new = fill_placeholders(new, current, images_source)
+        check_load_balancer(spec, new, source)
+        if spec.target_group is not None:  # what HAProxy would refuse, before anything changes
+            validate_topology(spec.listeners, spec.target_groups)
+        name, _ = self.store.register_taskdef(new.family, new.raw)
+        self._taskdefs.pop(name, None)
+        return name
+
+    def register_service(self, spec: ServiceSpec, *, taskdef: dict | None = None,
+                         images: list[ImageDefinition] = (), source: str = "taskdef.json",
+                         images_source: str = "imagedefinitions.json") -> str:
+        """Blue/green: store the service's declaration and register the revision a deployment
+        will run (the deploy controller creates the task sets). Returns `family:N`."""
+        with self.lock:
+            row = self.store.service(spec.environment, spec.name)
+            name = self._register_revision(spec, row, taskdef, images, source, images_source)
+            desired = spec.desired_count
+            if row is not None and row.spec.get("desired_count") == spec.desired_count:
+                desired = row.desired_count
+            self.store.put_service(spec.environment, spec.name, spec.to_json(), row.taskdef if row else name, desired)
+            self._wake.set()
+            return name
+
     def scale(self, environment: str, service: str, count: int, by: str = "") -> dict:
         if not 0 <= count <= 100:
             raise UserError(f"desired count {count} is out of range", hint="use 0-100")
@@ -173,6 +196,25 @@ class ServiceController(ServiceViews):
             self._steady.pop((environment, service), None)
         self._wake.set()
         return self.describe(environment, service)
+
+    def roll_back_to_previous(self, environment: str, service: str, *, who: str, reason: str = "") -> Deployment:
+        """`conveyor rollback` of a rolling service: deploy the last revision that completed
+        before the current one, as a new (rolling) deployment."""
+        with self.lock:
+            row = self._service_row(environment, service)
+            primary = self._primary(environment, service)
+            current = primary.taskdef if primary else row.taskdef
+            previous = next((d for d in self.store.deployments(environment, service, limit=100)
+                             if d.rollout_state == COMPLETED and d.taskdef != current), None)
+            if previous is None:
+                raise UserError(f"{environment}/{service} has no earlier completed revision to roll back to")
+            dep = self.store.create_deployment(environment, service, previous.taskdef,
+                                               {"rollback": True, "to": previous.id, "by": who, "reason": reason})
+            self.store.event(environment, service, f"(service {service}) rollback to {previous.taskdef} by {who}"
+                             + (f": {reason}" if reason else "") + f" (deployment {dep.id}).")
+            self._steady.pop((environment, service), None)
+        self._wake.set()
+        return dep
 
     def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
              progress: Callable[[str], None] | None = None) -> Deployment:
@@ -251,6 +293,8 @@ class ServiceController(ServiceViews):
             self._observe_task(task, pods.get(task.id), targets, spec)
         tasks = self.store.tasks(env, name)
         deps = self.store.deployments(env, name, live_only=True)
+        if spec.blue_green:
+            return self._reconcile_task_sets(spec, row.desired_count, deps, tasks)
         primary = next((d for d in deps if d.status == PRIMARY), None)
         if primary is None:
             return False
@@ -266,7 +310,7 @@ class ServiceController(ServiceViews):
             return
         now = self.clock()
         td = self._taskdef(task.taskdef)
-        tg = spec.target_group
+        tg = self._task_target_group(task, spec)
         if task.last_status == PENDING:  # its start worker was lost (daemon restart): adopt or clean
             if pod and td and all(pod.containers.get(c.name) and pod.containers[c.name].running
                                   for c in td.essential_containers()):
@@ -451,7 +495,7 @@ class ServiceController(ServiceViews):
 
     def _begin_stop(self, task: Task, spec: ServiceSpec, reason: str, *, failed: int, drain: bool) -> None:
         now = self.clock()
-        tg = spec.target_group
+        tg = self._task_target_group(task, spec)
         self.store.update_task(task.id, last_status=DEACTIVATING, stopping_at=now, stopped_reason=reason,
                                failed=failed, stop_code="ServiceSchedulerInitiated" if not failed else "TaskFailed")
         if tg is not None:
@@ -474,10 +518,12 @@ class ServiceController(ServiceViews):
         backoff.failures += 1
         backoff.next_start_at = self.clock() + rolling.restart_delay(backoff.failures)
         dep = self.store.deployment(task.deployment_id)
-        if dep is None or dep.status != PRIMARY or dep.rollout_state != IN_PROGRESS:
+        if dep is None or dep.rollout_state != IN_PROGRESS or (dep.status != PRIMARY and dep.scale is None):
             return
         failed = dep.failed_tasks + 1
         self.store.update_deployment(dep.id, failed_tasks=failed)
+        if dep.scale is not None:  # a blue/green task set: the deploy controller judges failures
+            return
         cb = spec.circuit_breaker
         row = self.store.service(spec.environment, spec.name)
         threshold = cb.threshold(row.desired_count if row else spec.desired_count)
@@ -594,15 +640,26 @@ class ServiceController(ServiceViews):
             self._lbs[environment] = LoadBalancer(self.home / "lb" / environment, environment)
         return self._lbs[environment]
 
+    def load_balancer(self, environment: str) -> LoadBalancer:
+        """The environment's load balancer (HAProxy), for the deploy controller and the sampler."""
+        return self._lb(environment)
+
+    def load_balancers(self) -> dict[str, LoadBalancer]:
+        """Load balancers of environments that have one."""
+        return {env: self._lb(env) for env in self._topology}
+
+    def _task_target_group(self, task: Task, spec: ServiceSpec):
+        if not spec.blue_green:
+            return spec.target_group
+        dep = self.store.deployment(task.deployment_id)
+        return spec.target_group_named(dep.target_group if dep else None)
+
     def _apply_load_balancer(self, environment: str, rows: list) -> None:
         listeners, groups = [], []
         for row in rows:
             spec = ServiceSpec.from_json(row.spec)
-            tg = spec.target_group
-            if tg is None:
-                continue
-            groups.append(tg)
-            listeners.append(Listener(port=spec.load_balancer.port, target_group=tg.name, bind=spec.load_balancer.bind))
+            groups += spec.target_groups
+            listeners += spec.listeners
         if not groups:
             return
         topology = (tuple(listeners), tuple(groups))
@@ -614,13 +671,16 @@ class ServiceController(ServiceViews):
             log.warning("HAProxy of environment %s was down: restarted with its targets", environment)
 
     def _targets(self, spec: ServiceSpec) -> list:
-        tg = spec.target_group
-        if tg is None or spec.environment not in self._topology and not (self.home / "lb" / spec.environment).exists():
+        if spec.target_group is None or spec.environment not in self._topology and not (
+                self.home / "lb" / spec.environment).exists():
             return []
-        try:
-            return self._lb(spec.environment).targets(tg.name)
-        except Exception:  # HAProxy down: the next pass restarts it
-            return []
+        out = []
+        for tg in spec.target_groups:
+            try:
+                out += self._lb(spec.environment).targets(tg.name)
+            except Exception:  # HAProxy down: the next pass restarts it
+                pass
+        return out
 
 
 

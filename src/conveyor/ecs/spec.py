@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor.ecs import rolling
-from conveyor.lb.model import HealthCheck, TargetGroup
+from conveyor.lb.model import HealthCheck, Listener, TargetGroup
 
 #: Local defaults, faster than AWS's (ALB: interval 30 s, healthy threshold 5, delay 300 s),
 #: so that a deploy takes seconds. The AWS values are one line away in conveyor.yml.
@@ -86,9 +86,11 @@ class ServiceSpec:
     rolling: RollingSpec = field(default_factory=RollingSpec)
     circuit_breaker: CircuitBreakerSpec = field(default_factory=CircuitBreakerSpec)
     deployment: dict = field(default_factory=dict, compare=False)  # the raw block (CODE_DEPLOY keys)
+    #: `environments.<env>.alarms`: the alarms a CODE_DEPLOY deployment block may name.
+    environment_alarms: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_config(cls, environment: str, name: str, raw: dict) -> "ServiceSpec":
+    def from_config(cls, environment: str, name: str, raw: dict, environment_alarms: dict | None = None) -> "ServiceSpec":
         dep = raw.get("deployment") or {}
         cb = dep.get("circuitBreaker") or {}
         threshold = cb.get("threshold") or {}
@@ -107,15 +109,44 @@ class ServiceSpec:
                 threshold_type=str(threshold.get("type", "BOUNDED_PERCENT")),
                 threshold_value=float(threshold.get("value", rolling.CIRCUIT_BREAKER_PERCENT)),
                 reset_on_healthy_task=bool(cb.get("resetOnHealthyTask", True))),
-            deployment=dict(dep))
+            deployment=dict(dep), environment_alarms=dict(environment_alarms or {}))
+
+    @property
+    def blue_green(self) -> bool:
+        return self.controller == "CODE_DEPLOY"
 
     @property
     def target_group(self) -> TargetGroup | None:
+        """The service's target group (rolling), or the first of its pair (blue/green)."""
         if self.load_balancer is None:
             return None
-        return TargetGroup(name=target_group_name(self.environment, self.name),
-                           health_check=self.load_balancer.health_check,
-                           deregistration_delay=self.load_balancer.deregistration_delay)
+        return self.target_groups[0]
+
+    @property
+    def target_groups(self) -> list[TargetGroup]:
+        """One target group, or for CODE_DEPLOY the pair whose roles swap on every deployment
+        (aws-semantics §5.1: targetGroupPairInfoList)."""
+        if self.load_balancer is None:
+            return []
+        names = ([f"{target_group_name(self.environment, self.name)}-{n}" for n in (1, 2)] if self.blue_green
+                 else [target_group_name(self.environment, self.name)])
+        return [TargetGroup(name=n, health_check=self.load_balancer.health_check,
+                            deregistration_delay=self.load_balancer.deregistration_delay) for n in names]
+
+    def target_group_named(self, name: str | None) -> TargetGroup | None:
+        return next((tg for tg in self.target_groups if tg.name == name), self.target_group)
+
+    @property
+    def listeners(self) -> list[Listener]:
+        """The production listener and, for blue/green with a testPort, the test listener. Both
+        default to the first target group; a deployment routes them with forward weights."""
+        if self.load_balancer is None:
+            return []
+        lb, first = self.load_balancer, self.target_groups[0].name
+        out = [Listener(port=lb.port, target_group=first, bind=lb.bind)]
+        if self.blue_green and lb.test_port:
+            out.append(Listener(port=lb.test_port, target_group=first, bind=lb.bind))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,7 +161,7 @@ class ServiceSpec:
                            if lb else None),
             controller=data["controller"], rolling=RollingSpec(**data["rolling"]),
             circuit_breaker=CircuitBreakerSpec(**data["circuit_breaker"]),
-            deployment=data.get("deployment") or {})
+            deployment=data.get("deployment") or {}, environment_alarms=data.get("environment_alarms") or {})
 
 
 def target_group_name(environment: str, service: str) -> str:
@@ -140,5 +171,6 @@ def target_group_name(environment: str, service: str) -> str:
 
 def service_specs(environments: dict, environment: str) -> dict[str, ServiceSpec]:
     env = (environments or {}).get(environment) or {}
-    return {name: ServiceSpec.from_config(environment, name, body or {})
+    alarms = env.get("alarms") if isinstance(env.get("alarms"), dict) else {}
+    return {name: ServiceSpec.from_config(environment, name, body or {}, alarms)
             for name, body in (env.get("services") or {}).items()}

@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS deployments (
     updated_at REAL NOT NULL,
     completed_at REAL,
     origin TEXT NOT NULL DEFAULT '{}',
-    timings TEXT NOT NULL DEFAULT '{}'
+    timings TEXT NOT NULL DEFAULT '{}',
+    target_group TEXT,
+    scale INTEGER
 );
 CREATE INDEX IF NOT EXISTS deployments_service ON deployments (environment, service, seq);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -132,6 +134,9 @@ class Deployment:
     completed_at: float | None = None
     origin: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    #: Blue/green task sets only: the target group its tasks register in, and how many it keeps.
+    target_group: str | None = None
+    scale: int | None = None
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -165,6 +170,10 @@ class EcsStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
             self._db.executescript(SCHEMA)
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(deployments)")}
+            for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER")):  # data dirs from before
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE deployments ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -252,6 +261,36 @@ class EcsStore:
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
         return self.deployment(dep_id)
+
+    def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
+                        origin: dict, *, primary: bool = False) -> Deployment:
+        """A blue/green task set (a deployment row that keeps `scale` tasks registered in
+        `target_group`). ACTIVE (the replacement) unless `primary` (a service's first one)."""
+        now = self.clock()
+        dep_id = new_id("ecs-svc/")
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
+            db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
+                       "created_at, updated_at, origin, target_group, scale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (dep_id, seq, environment, service, taskdef, PRIMARY if primary else ACTIVE, IN_PROGRESS, now,
+                        now, json.dumps(origin), target_group, scale))
+            if primary:
+                db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
+                           (taskdef, now, environment, service))
+        return self.deployment(dep_id)
+
+    def promote_task_set(self, dep_id: str) -> None:
+        """The replacement becomes PRIMARY (it serves production); the old PRIMARY becomes ACTIVE."""
+        now = self.clock()
+        with self.transaction() as db:
+            row = db.execute("SELECT environment, service, taskdef FROM deployments WHERE id = ?", (dep_id,)).fetchone()
+            if row is None:
+                return
+            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE environment = ? AND service = ? "
+                       "AND status = ? AND id != ?", (ACTIVE, now, row["environment"], row["service"], PRIMARY, dep_id))
+            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
+            db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
+                       (row["taskdef"], now, row["environment"], row["service"]))
 
     def deployment(self, dep_id: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE id = ?", (dep_id,))

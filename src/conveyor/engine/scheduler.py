@@ -42,6 +42,7 @@ class Scheduler:
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
         self.services = None  # the ServiceController deploy actions drive (set by the daemon)
+        self.deploys = None  # the DeployController (CodeDeploy blue/green) the CodeDeployToECS action drives
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -356,7 +357,7 @@ class Scheduler:
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
-                                    mirrors=self.mirrors, home=self.home, services=self.services,
+                                    mirrors=self.mirrors, home=self.home, services=self.services, deploys=self.deploys,
                                     definition=view.definition)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}

@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from conveyor.codedeploy.controller import DeployController
 from conveyor.config.model import PipelineDef
 from conveyor.config.pipeline import load_pipeline_text
 from conveyor.engine import states as S
@@ -25,6 +26,7 @@ from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
 from conveyor.providers.local.git import ZERO, Mirror, normalize
+from conveyor.secrets.masking import default_masker
 from conveyor.secrets.store import SecretStore
 from conveyor.store.db import ExecutionRow, Store, Transition
 
@@ -45,6 +47,8 @@ class Service:
         self.registry = None  # a conveyor.registry.local.LocalRegistry when the daemon runs one
         self.services = ServiceController(self.home, secrets=self.secrets, clock=clock)
         self.scheduler.services = self.services
+        self.deploys = DeployController(self.home, self.services, clock=clock, mask=default_masker().mask)
+        self.scheduler.deploys = self.deploys
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
         self._definitions: dict[tuple[str, str, str], PipelineDef] = {}
@@ -54,6 +58,7 @@ class Service:
         self.secrets.mask_all()  # every stored value is masked in logs and API answers from now on
         self.scheduler.start()
         self.services.start()
+        self.deploys.start()
         if polling:
             self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
             self._poller.start()
@@ -61,6 +66,7 @@ class Service:
     def shutdown(self) -> None:
         self._stop.set()
         self.scheduler.shutdown()
+        self.deploys.shutdown()
         self.services.shutdown()
         for runner in self.scheduler.runners.values():
             if hasattr(runner, "close"):

@@ -18,6 +18,15 @@ passes through the secret masker, so no stored secret value leaves the daemon.
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
+    GET  /api/v1/services[/ENV/NAME]                 services; one with deployments, tasks, targets
+    POST /api/v1/services/ENV/NAME/deployments       {service, taskdef, images, appspec, workdir, by}
+    GET  /api/v1/services/ENV/NAME/deployment        the latest deployment and what it waits for
+    POST /api/v1/services/ENV/NAME/deployment/continue|promote|stop   {by, reason, waitType, rollback}
+    POST /api/v1/services/ENV/NAME/rollback          {by, reason}
+    GET  /api/v1/services/ENV/NAME/metrics?seconds=  per-second series per target group and listener
+    GET  /api/v1/services/ENV/NAME/alarms            alarm states, reasons and history
+    GET  /api/v1/deployments/ID                      a CodeDeploy deployment
+    POST /api/v1/deployments/ID/hooks/EXECUTION      {status: Succeeded|Failed} (PutLifecycleEventHookExecutionStatus)
 """
 
 from __future__ import annotations
@@ -77,8 +86,21 @@ class Api:
         r("POST", svc + "/scale", lambda q, b, env, name: self.service.services.scale(
             env, name, int(b["count"]), by=str(b.get("by", ""))))
         r("GET", svc + "/logs", lambda q, b, env, name: self.service.services.logs(env, name, int(q.get("tail", 100))))
-        r("GET", svc + "/deployment", lambda q, b, env, name: self.service.services.deployment_status(env, name))
+        r("GET", svc + "/deployment", self.deployment_status)
         r("POST", svc + "/deployments", self.deploy)
+        d = self.service.deploys
+        r("POST", svc + "/deployment/continue", lambda q, b, env, name: d.get(d.continue_deployment(
+            env, name, who=_by(b), reason=_reason(b), wait_type=b.get("waitType")).id))
+        r("POST", svc + "/deployment/promote", lambda q, b, env, name: d.get(d.promote(
+            env, name, who=_by(b), reason=_reason(b)).id))
+        r("POST", svc + "/deployment/stop", lambda q, b, env, name: d.get(d.stop(
+            env, name, who=_by(b), reason=_reason(b), rollback=b.get("rollback")).id))
+        r("POST", svc + "/rollback", self.rollback)
+        r("GET", svc + "/metrics", lambda q, b, env, name: d.metrics_view(env, name, int(q.get("seconds", 60))))
+        r("GET", svc + "/alarms", lambda q, b, env, name: d.alarms_view(env, name))
+        r("GET", r"/api/v1/deployments/(?P<id>[^/]+)", lambda q, b, id: d.get(id))
+        r("POST", r"/api/v1/deployments/(?P<id>[^/]+)/hooks/(?P<execution>[^/]+)", lambda q, b, id, execution:
+          d.put_hook_status(id, execution, str(b.get("status", ""))))
         r("POST", r"/api/v1/triggers/git", lambda q, b: self.service.on_push(
             str(b["repository"]), str(b["ref"]), str(b.get("before", "")), str(b["after"])))
 
@@ -98,13 +120,39 @@ class Api:
             variables={str(k): str(v) for k, v in variables.items()},
             trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))})
 
+    def _blue_green(self, env: str, name: str) -> bool:
+        row = self.service.services.store.service(env, name)
+        return bool(row and row.spec.get("controller") == "CODE_DEPLOY")
+
+    def deployment_status(self, q: dict, b: dict, env: str, name: str) -> dict:
+        if self._blue_green(env, name):
+            return self.service.deploys.status(env, name)
+        return self.service.services.deployment_status(env, name)
+
+    def rollback(self, q: dict, b: dict, env: str, name: str) -> dict:
+        if self._blue_green(env, name):
+            dep = self.service.deploys.rollback(env, name, who=_by(b), reason=_reason(b))
+            return self.service.deploys.get(dep.id)
+        dep = self.service.services.roll_back_to_previous(env, name, who=_by(b), reason=_reason(b))
+        return self.service.services.deployment_json(dep)
+
     def deploy(self, q: dict, b: dict, env: str, name: str) -> dict:
         """A deployment outside a pipeline (`conveyor deploy ENV SERVICE --image URI`)."""
         from conveyor.ecs.imagedefs import ImageDefinition
         from conveyor.ecs.spec import ServiceSpec
 
         images = [ImageDefinition(str(i["name"]), str(i["imageUri"])) for i in b.get("images") or []]
-        spec = ServiceSpec.from_config(env, name, b["service"]) if b.get("service") else None
+        spec = (ServiceSpec.from_config(env, name, b["service"], b.get("environmentAlarms"))
+                if b.get("service") else None)
+        if spec is None and self._blue_green(env, name):
+            spec = ServiceSpec.from_json(self.service.services.store.service(env, name).spec)
+        if spec is not None and spec.blue_green:
+            dep = self.service.deploys.create(
+                spec, taskdef=b.get("taskdef"), images=images, appspec_text=b.get("appspec"),
+                appspec_source=str(b.get("appspecSource") or "appspec.yaml"),
+                taskdef_source=str(b.get("taskdefSource") or "taskdef.json"), images_source="--image",
+                creator="user", origin={"by": _by(b), "via": "conveyor deploy"}, workdir=b.get("workdir"))
+            return self.service.deploys.get(dep.id)
         dep = self.service.services.deploy(env, name, spec=spec, taskdef=b.get("taskdef"), images=images,
                                            origin={"by": str(b.get("by", "")), "via": "conveyor deploy"},
                                            source=str(b.get("taskdefSource") or "taskdef.json"),
@@ -152,6 +200,14 @@ class Api:
         if not auth or not auth.startswith("Bearer "):
             return False
         return hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())
+
+
+def _by(body: dict) -> str:
+    return str(body.get("by") or "api")
+
+
+def _reason(body: dict) -> str:
+    return str(body.get("reason") or "")[:500]
 
 
 def _error(kind: str, message: str, hint: str | None) -> dict:

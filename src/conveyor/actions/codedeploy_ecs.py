@@ -1,0 +1,106 @@
+"""The `CodeDeployToECS` deploy action (CodePipeline's "Amazon ECS (Blue/Green)", aws-semantics
+§3.5): read the task definition template and the AppSpec from input artifacts, put each
+Image<N>ArtifactName's imageDetail.json ImageURI where the template says `<Image<N>ContainerName>`,
+register the revision, put its ARN where the AppSpec says `<TASK_DEFINITION>`, create a CodeDeploy
+deployment and wait for it. The action succeeds only when the deployment Succeeded, which is
+after the termination wait and blue's removal, as on AWS.
+
+Hook commands run in the AppSpec's artifact directory (a build output usually carries the smoke
+tests next to appspec.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
+from conveyor.codedeploy.substitute import (image_artifacts, read_image_detail, substitute_images,
+                                            unreplaced_placeholders)
+from conveyor.ecs.spec import service_specs
+from conveyor.errors import ConveyorError
+
+
+class CodeDeployToEcsAction:
+    def run(self, ctx: ActionContext) -> ActionResult:
+        conf = ctx.configuration
+        env, name = conf["environment"], conf["service"]
+        deploys = ctx.deploys
+        if deploys is None:
+            raise ActionFailed("the CodeDeployToECS action needs the Conveyor daemon's deploy controller")
+        specs = service_specs(getattr(ctx.definition, "environments", {}) or {}, env)
+        spec = specs.get(name)
+        if spec is None:
+            raise ActionFailed(f"service '{name}' is not declared under environments.{env}.services in conveyor.yml "
+                               f"(declared there: {', '.join(specs) or 'none'})")
+        if not spec.blue_green:
+            raise ActionFailed(f"service {name} in {env} uses deployment controller {spec.controller}; the "
+                               "CodeDeployToECS action needs controller: CODE_DEPLOY (use the ECS action for "
+                               "rolling updates)")
+        try:
+            taskdef_dir = self._artifact(ctx, conf.get("taskDefinitionTemplateArtifact"))
+            taskdef_name = conf.get("taskDefinitionTemplatePath") or "taskdef.json"
+            appspec_dir = self._artifact(ctx, conf.get("appSpecTemplateArtifact"))
+            appspec_name = conf.get("appSpecTemplatePath") or "appspec.yaml"
+            text = self._read(taskdef_dir, taskdef_name, "TaskDefinitionTemplate")
+            images = {}
+            for _, artifact, placeholder in image_artifacts(conf):
+                images[placeholder] = read_image_detail(self._artifact(ctx, artifact), artifact)
+            text = substitute_images(text, images)
+            left = unreplaced_placeholders(text)
+            if left:
+                raise ActionFailed(f"{taskdef_name}: image placeholder(s) {', '.join(left)} were not replaced; "
+                                   "map each with Image<N>ArtifactName + Image<N>ContainerName")
+            try:
+                taskdef = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ActionFailed(f"{taskdef_name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+            appspec = self._read(appspec_dir, appspec_name, "AppSpecTemplate")
+            d = deploys.create(spec, taskdef=taskdef, appspec_text=appspec, appspec_source=appspec_name,
+                               taskdef_source=taskdef_name, creator="CodePipeline",
+                               origin={"execution": ctx.execution_id, "pipeline": ctx.pipeline, "stage": ctx.stage,
+                                       "action": ctx.action.name},
+                               workdir=str(appspec_dir))
+        except ConveyorError as exc:
+            raise ActionFailed(str(exc)) from exc
+        ctx.log(f"deployment {d.id}: {env}/{name} → {d.taskdef} (blue/green)")
+        try:
+            final = deploys.wait(d.id, cancel=ctx.cancel, timeout=ctx.timeout,
+                                 progress=lambda text: ctx.log(f"{name}: {text}"))
+        except TimeoutError:
+            raise ActionFailed(f"deployment {d.id} did not finish within the action's timeout") from None
+        except InterruptedError:
+            raise ActionFailed(f"stopped while deployment {d.id} was in progress (it continues; see "
+                               f"`conveyor deploy status {env} {name}`)") from None
+        details = {"deploymentId": final.id, "taskDefinition": final.taskdef, "timings": final.timings,
+                   "status": final.status}
+        if final.status != "Succeeded":
+            info = final.rollback_info or {}
+            raise ActionFailed(f"deployment {final.id} {final.status}: {final.error_code}: {final.error_message}"
+                               + (f" (rolled back by {info['rollbackDeploymentId']})"
+                                  if info.get("rollbackDeploymentId") else ""), {**details, "rollbackInfo": info})
+        url = f"http://{spec.load_balancer.bind}:{spec.load_balancer.port}/"
+        ctx.log(f"{name} in {env} is serving {final.taskdef} at {url}")
+        return ActionResult(summary=f"{env}/{name} → {final.taskdef} (blue/green, {url})", details=details)
+
+    def _artifact(self, ctx: ActionContext, name: str | None) -> Path:
+        if not name:
+            path = ctx.primary_input
+            if path is None:
+                raise ActionFailed("the action has no input artifact")
+            return path
+        if name not in ctx.inputs:
+            raise ActionFailed(f"input artifact '{name}' is not an input of this action "
+                               f"(inputs: {', '.join(ctx.inputs) or 'none'})")
+        return ctx.inputs[name]
+
+    def _read(self, directory: Path, name: str, what: str) -> str:
+        path = directory / name
+        if not path.is_file():
+            held = sorted(p.name for p in directory.iterdir())[:10]
+            raise ActionFailed(f"{what} file {name} not found in its input artifact (it holds: "
+                               f"{', '.join(held) or 'nothing'})")
+        return path.read_text(encoding="utf-8")
+
+    def cleanup(self, run_dir: Path) -> None:
+        """Nothing to kill: the deployment belongs to the deploy controller, which carries on."""

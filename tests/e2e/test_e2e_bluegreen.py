@@ -1,0 +1,297 @@
+"""Blue/green releases for real (CodeDeploy semantics): task sets in two target groups behind one
+HAProxy, a test listener, hooks that are real commands, alarms on the sampled HAProxy metrics,
+rollbacks — each under real HTTP load on the production listener, which must not fail once.
+
+given a service on v1 → deploy v2 (canary, hook, alarm, …) → expect what the scenario says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from e2e_support import free_port, wait_until
+
+from conveyor.loadgen import LoadGenerator
+from conveyor.providers.local.containers import detect_engine, image_exists
+from conveyor.stack.components import BASE_IMAGE
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "orders-service"
+IMAGE = "localhost/conveyor-test/orders"
+SMOKE = """\
+import os, sys, urllib.request
+url = os.environ["CONVEYOR_TEST_URL"] + "version"
+with urllib.request.urlopen(url, timeout=5) as resp:
+    version = resp.headers.get("X-App-Version")
+print(f"{os.environ['CONVEYOR_LIFECYCLE_EVENT']}: test listener answered {resp.status} from {version}")
+sys.exit(0 if version == os.environ.get("EXPECT", version) else 1)
+"""
+SLOW_ALARM = """\
+alarms:
+  - name: green-latency
+    metric: TargetResponseTime
+    scope: green
+    statistic: Average
+    period: 1
+    evaluationPeriods: 2
+    datapointsToAlarm: 2
+    threshold: 0.2
+    comparisonOperator: GreaterThanThreshold
+    treatMissingData: notBreaching
+"""
+
+
+def _build(tag: str, env: str) -> str:
+    ref = f"{IMAGE}:{tag}"
+    base = f"{IMAGE}:base"
+    if not image_exists(detect_engine(), base):
+        subprocess.run(["podman", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", base,
+                        "-f", str(EXAMPLE / "Containerfile"), str(EXAMPLE)], check=True, capture_output=True,
+                       timeout=300)
+    subprocess.run(["podman", "build", "--quiet", "-t", ref, "-f", "-", str(EXAMPLE)],
+                   input=f"FROM {base}\nENV {env}\n".encode(), check=True, capture_output=True, timeout=300)
+    return ref
+
+
+@pytest.fixture(scope="module")
+def images():
+    engine = detect_engine()
+    if engine.binary != "podman" or not image_exists(engine, BASE_IMAGE):
+        pytest.skip(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
+    return {"v1": _build("bg-v1", "APP_VERSION=v1"), "v2": _build("bg-v2", "APP_VERSION=v2"),
+            "slow": _build("bg-slow", "APP_VERSION=slow FAULT_DELAY_MS=400")}
+
+
+class Release:
+    """A project with one CODE_DEPLOY service in `production` and the commands to drive it."""
+
+    def __init__(self, daemon, tmp_path: Path, deployment: str, hooks: str = ""):
+        self.daemon = daemon
+        self.port, self.test_port = free_port(), free_port()
+        self.root = tmp_path / "project"
+        self.root.mkdir(exist_ok=True)
+        self.url = f"http://127.0.0.1:{self.port}/version"
+        self.test_url = f"http://127.0.0.1:{self.test_port}/version"
+        taskdef = {"family": "orders", "networkMode": "awsvpc", "containerDefinitions": [{
+            "name": "api", "image": "<IMAGE1_NAME>", "essential": True, "stopTimeout": 5,
+            "portMappings": [{"containerPort": 8080}], "environment": [{"name": "PORT", "value": "8080"}]}]}
+        (self.root / "taskdef.json").write_text(json.dumps(taskdef, indent=2))
+        (self.root / "smoke.py").write_text(SMOKE)
+        (self.root / "appspec.yaml").write_text(textwrap.dedent("""\
+            version: 0.0
+            Resources:
+              - TargetService:
+                  Type: AWS::ECS::Service
+                  Properties:
+                    TaskDefinition: <TASK_DEFINITION>
+                    LoadBalancerInfo: {ContainerName: api, ContainerPort: 8080}
+            """) + hooks)
+        self.write(deployment)
+
+    def write(self, deployment: str) -> None:
+        (self.root / "conveyor.yml").write_text(textwrap.dedent(f"""\
+            name: bg-test
+            pipeline:
+              stages:
+                - name: Source
+                  actions: [{{name: Source, provider: Git, outputArtifacts: [src]}}]
+                - name: Deploy
+                  actions: [{{name: Deploy, provider: CodeDeployToECS, environment: production, service: orders,
+                             inputArtifacts: [src]}}]
+            environments:
+              production:
+                services:
+                  orders:
+                    taskDefinition: taskdef.json
+                    desiredCount: 2
+                    loadBalancer:
+                      port: {self.port}
+                      testPort: {self.test_port}
+                      container: api
+                      containerPort: 8080
+                      deregistrationDelaySeconds: 1
+                      healthCheck: {{path: /health, intervalSeconds: 1, healthyThresholdCount: 2}}
+                    deployment:
+                      controller: CODE_DEPLOY
+            """) + textwrap.indent(textwrap.dedent(deployment), " " * 10))
+
+    def deploy(self, image: str, *extra: str, check: bool = True):
+        return self.daemon("deploy", "production", "orders", "--image", image, "--file",
+                           str(self.root / "conveyor.yml"), "--timeout", "2", *extra, check=check)
+
+    def status(self) -> dict:
+        return self.daemon.json("deploy", "status", "production", "orders")
+
+    def wait_phase(self, *phases: str, timeout: float = 60) -> dict:
+        return wait_until(lambda: (lambda s: s if s["deployment"] and s["deployment"]["phase"] in phases else None)(
+            self.status()), timeout, 0.2, what=f"phase {phases}")
+
+    def version(self, url: str | None = None) -> str:
+        with urllib.request.urlopen(url or self.url, timeout=5) as resp:
+            return resp.headers.get("X-App-Version")
+
+    def load(self, rate: int = 100) -> LoadGenerator:
+        gen = LoadGenerator(self.url, rate=rate, duration=300, max_requests=60000, keepalive_fraction=0.5)
+        gen.start()
+        return gen
+
+    def first(self, image: str) -> None:
+        out = self.deploy(image)
+        assert "succeeded" in out.stdout, out.stdout + out.stderr
+        assert self.version() == "v1"
+
+
+def _clean(result) -> None:
+    assert result.total > 100, result.to_json()
+    assert result.failed() == 0, result.to_json()
+
+
+def _events(status: dict) -> dict[str, str]:
+    return {e["lifecycleEventName"]: e["status"] for e in status["deployment"]["lifecycleEvents"]}
+
+
+def canary_with_smoke(expect: str) -> str:
+    return f"""\
+        config: {{type: TimeBasedCanary, canaryPercentage: 25, canaryInterval: 3s}}
+        terminationWaitMinutes: 2s
+        hooks:
+          SmokeTest: {{command: [python3, smoke.py], timeoutSeconds: 30, env: {{EXPECT: {expect}}}}}
+        """
+
+
+def test_canary_with_a_smoke_test_hook_under_load_fails_nothing(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, canary_with_smoke("v1"),
+                  hooks="Hooks:\n  - AfterAllowTestTraffic: arn:aws:lambda:us-east-1:111122223333:function:SmokeTest\n")
+    rel.first(images["v1"])
+    first = rel.status()["deployment"]
+    rel.write(canary_with_smoke("v2"))
+    load = rel.load()
+    time.sleep(0.5)
+    out = rel.deploy(images["v2"])
+    time.sleep(0.5)
+    result = load.stop()
+    assert "succeeded" in out.stdout, out.stdout + out.stderr
+    _clean(result)
+    assert result.versions.get("v1") and result.versions.get("v2"), result.versions
+    assert rel.version() == "v2"
+    s = rel.status()
+    d = s["deployment"]
+    assert d["status"] == "Succeeded" and d["traffic"] == 100
+    assert d["replacement_tg"] != first["replacement_tg"]  # the target groups swap roles
+    events = _events(s)
+    assert events["AfterAllowTestTraffic"] == "Succeeded" and events["BeforeInstall"] == "Skipped"
+    hook = next(e for e in d["lifecycleEvents"] if e["lifecycleEventName"] == "AfterAllowTestTraffic")
+    assert "test listener answered 200 from v2" in hook["logTail"]
+    messages = " ".join(h["message"] for h in d["history"])
+    assert "25% of production traffic" in messages and "100% of production traffic" in messages
+    assert d["taskSets"]["original"]["status"] == "INACTIVE"
+    for phase in ("Install", "AllowTraffic", "TerminationWait"):
+        assert phase in d["timings"], d["timings"]
+
+
+def test_a_failing_hook_rolls_back_and_production_never_sees_green(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, """\
+        terminationWaitMinutes: 0
+        hooks:
+          Smoke: {command: [python3, smoke.py], env: {EXPECT: v1}}
+        """, hooks="Hooks:\n  - AfterAllowTestTraffic: Smoke\n")
+    rel.first(images["v1"])
+    rel.write("""\
+        hooks:
+          Smoke: {command: [python3, smoke.py], env: {EXPECT: nobody}}
+        """)
+    load = rel.load()
+    out = rel.deploy(images["v2"], check=False)
+    result = load.stop()
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "HOOK_EXECUTION_FAILURE" in out.stderr
+    _clean(result)
+    assert set(result.versions) == {"v1"}, result.versions
+    d = rel.status()["deployment"]
+    assert d["status"] == "Failed" and d["error_code"] == "HOOK_EXECUTION_FAILURE"
+    assert d["rollbackInfo"]["rollbackDeploymentId"]
+    assert rel.version(rel.test_url) == "v1"  # the test listener is back on blue too
+    wait_until(lambda: rel.status()["deployment"]["taskSets"]["replacement"].get("status") == "INACTIVE", 30,
+               what="green removed")
+
+
+@pytest.mark.parametrize("config,phase", [
+    ("config: {type: TimeBasedCanary, canaryPercentage: 30, canaryInterval: 30s}\nterminationWaitMinutes: 0\n",
+     "AllowTraffic"),
+    ("config: CodeDeployDefault.ECSAllAtOnce\nterminationWaitMinutes: 40s\n", "TerminationWait"),
+], ids=["during-canary", "during-termination-wait"])
+def test_an_alarm_stops_and_rolls_back_with_zero_failed_requests(tmp_path, daemon, images, config, phase):
+    rel = Release(daemon, tmp_path, "terminationWaitMinutes: 0\n")
+    rel.first(images["v1"])
+    rel.write(config + SLOW_ALARM)
+    load = rel.load()
+    out = rel.deploy(images["slow"], check=False)
+    time.sleep(0.5)
+    result = load.stop()
+    assert out.returncode == 1, out.stdout + out.stderr
+    _clean(result)
+    assert result.versions.get("slow"), "green never got production traffic"
+    d = rel.status()["deployment"]
+    assert (d["status"], d["error_code"]) == ("Stopped", "ALARM_ACTIVE"), d
+    assert "green-latency" in d["error_message"]
+    assert d["phase"] == phase, d["history"]  # where it stopped
+    assert d["rollbackInfo"]["trafficRestoredSeconds"] < 1.0
+    assert rel.version() == "v1"
+    alarms = daemon.json("alarms", "production", "orders")
+    assert any(h["state"] == "ALARM" for h in alarms[0]["history"])
+
+
+def test_ready_wait_continue_then_manual_rollback_is_instant(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, "terminationWaitMinutes: 0\n")
+    rel.first(images["v1"])
+    rel.write("deploymentReadyOption: STOP_DEPLOYMENT\nwaitTimeMinutes: 2\nterminationWaitMinutes: 2\n")
+    load = rel.load()
+    rel.deploy(images["v2"], "--no-wait")
+    s = rel.wait_phase("ReadyWait")
+    assert s["deployment"]["status"] == "Ready"
+    assert rel.version(rel.test_url) == "v2" and rel.version() == "v1"
+    daemon("deploy", "continue", "production", "orders", "--reason", "looked fine on the test port")
+    rel.wait_phase("TerminationWait")
+    assert rel.version() == "v2"
+    started = time.monotonic()
+    out = daemon("rollback", "production", "orders", "--reason", "customer reports")
+    took = time.monotonic() - started
+    assert "traffic back on blue" in out.stdout, out.stdout
+    assert rel.version() == "v1"
+    time.sleep(0.5)
+    result = load.stop()
+    _clean(result)
+    d = rel.status()["deployment"]
+    assert d["status"] == "Stopped" and d["rollbackInfo"]["trafficRestoredSeconds"] < 1.0
+    actions = [a["message"] for a in d["actions"]]
+    assert any(a.startswith("continue (READY_WAIT) by") and "looked fine" in a for a in actions), actions
+    assert any(a.startswith("rollback by") and "customer reports" in a for a in actions), actions
+    assert took < 10
+
+
+def test_stop_without_rollback_then_rollback_after_blue_is_gone_redeploys(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, "terminationWaitMinutes: 0\n")
+    rel.first(images["v1"])
+    rel.write("deploymentReadyOption: STOP_DEPLOYMENT\nwaitTimeMinutes: 2\n")
+    rel.deploy(images["v2"], "--no-wait")
+    rel.wait_phase("ReadyWait")
+    daemon("deploy", "stop", "production", "orders", "--no-rollback", "--reason", "not today")
+    d = rel.status()["deployment"]
+    assert d["status"] == "Stopped" and d["error_code"] == "MANUAL_STOP" and not d["rollbackInfo"]
+    assert rel.version() == "v1" and rel.version(rel.test_url) == "v2"  # left as it was (CodeDeploy)
+    rel.write("terminationWaitMinutes: 0\n")
+    out = rel.deploy(images["v2"])
+    assert "succeeded" in out.stdout and rel.version() == "v2"
+    load = rel.load()
+    daemon("rollback", "production", "orders")
+    s = rel.status()
+    assert s["deployment"]["creator"] == "codeDeployRollback"
+    wait_until(lambda: rel.status()["deployment"]["status"] == "Succeeded", 60, what="redeploy of v1")
+    time.sleep(0.3)
+    result = load.stop()
+    _clean(result)
+    assert rel.version() == "v1"
