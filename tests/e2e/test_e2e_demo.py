@@ -1,7 +1,9 @@
 """The README's main job: `conveyor demo --yes` runs the orders-service pipeline end to end —
 a push triggers it, the CodeBuild action runs the example's buildspec (unit tests with a JUnit
 report, the image, a push to the local registry), the ECS action rolls the image out to staging
-behind HAProxy, and the approval is given."""
+behind HAProxy, the approval is given and CodeDeployToECS releases it to production as a canary
+with a smoke-test hook. With --bad-release a second commit fails under traffic: the alarm on
+green's 5xx stops it before production traffic reaches it, with zero failed production requests."""
 
 from __future__ import annotations
 
@@ -22,16 +24,21 @@ def test_demo_runs_end_to_end(conveyor):
         pytest.skip(f"{BASE_IMAGE} is missing: run `conveyor setup`")
     # the registry port the insecure-registry drop-in of `conveyor setup` names
     conveyor.env["CONVEYOR_REGISTRY_PORT"] = str(DEFAULT_PORT)
-    done = conveyor("demo", "--yes")
+    done = conveyor("demo", "--yes", "--bad-release", check=False)
     out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    good, bad = out.split("--bad-release: git push", 1)
     assert "remote: conveyor: started execution" in out
-    for stage in ("Source", "Build", "DeployStaging", "Approval"):
-        assert re.search(rf"^{stage}\s+Succeeded\s", out, re.M), out
+    for stage in ("Source", "Build", "DeployStaging", "Approval", "DeployProduction"):
+        assert re.search(rf"^{stage}\s+Succeeded\s", good, re.M), out
+    assert re.search(r"^DeployProduction\s+Failed\s", bad, re.M), out
+    assert "ALARM_ACTIVE: alarm orders-5xx is in ALARM" in bad and "traffic back on blue in" in bad, bad
+    assert re.search(r"production listener during the bad release: \d+ requests, 0 failed", bad), bad
     assert re.search(r"^tests: unit-tests: SUCCEEDED — (\d+) tests, \1 passed, 0 failed$", out, re.M), out
     image = re.search(r"image built, tested and pushed to the local registry: (\S+)", out).group(1)
     try:
         assert image_exists(engine, image)
-        ex = conveyor.json("history")[0]
+        ex = conveyor.json("history")[1]
         assert ex["status"] == "Succeeded" and ex["trigger"]["type"] == "GitPush"
         assert image.endswith(f"/orders-service:{ex['commit'][:7]}")
         detail = conveyor.execution(ex["id"])
@@ -40,12 +47,20 @@ def test_demo_runs_end_to_end(conveyor):
         logs = conveyor("logs", ex["id"], "--stage", "Build").stdout
         assert re.search(r"Ran \d+ tests", logs) and "Phase complete: POST_BUILD State: SUCCEEDED" in logs
         [repo] = conveyor.json("image", "ls", "orders-service")["repositories"]
-        assert [i["imageTags"] for i in repo["images"]] == [[ex["commit"][:7]]]
+        assert [ex["commit"][:7]] in [i["imageTags"] for i in repo["images"]]
         # staging serves the commit just pushed, behind HAProxy
         assert re.search(rf"curl http://127.0.0.1:8081/version → .*\"commit\": \"{ex['commit']}.*the commit just pushed",
                          out), out
-        svc = conveyor.json("service", "describe", "staging", "orders")
-        assert (svc["runningCount"], svc["healthyCount"], svc["rolloutState"]) == (2, 2, "COMPLETED")
+        # production: the canary with its hook, then the same commit behind the production listener
+        assert re.search(rf"curl http://127.0.0.1:8080/version → .*\"commit\": \"{ex['commit']}.*the commit just pushed",
+                         good), good
+        assert "hooks: AfterAllowTestTraffic Succeeded" in good
+        status = conveyor.json("deploy", "status", "production", "orders")
+        assert status["deployment"]["error_code"] == "ALARM_ACTIVE"
+        assert status["deployment"]["traffic"] == 0  # the bad release never got production traffic
     finally:
         conveyor("down", "--all", check=False)
         subprocess.run([engine.binary, "rmi", "-f", image], capture_output=True)
+        bad_ex = conveyor.json("history")[0]
+        subprocess.run([engine.binary, "rmi", "-f", image.rsplit(":", 1)[0] + ":" + bad_ex["commit"][:7]],
+                       capture_output=True)

@@ -6,6 +6,11 @@
     POST /orders          201 the new order (body {"item": "book", "quantity": 2}), Location header
     GET  /orders/{id}     200 the order, or 404
 
+FAULT_RATE (0-1, default 0) makes that share of requests other than /health fail with 500 once
+FAULT_AFTER of them (default 0) were answered, and FAULT_DELAY_MS delays each of them: releases
+that pass their health checks (and a smoke test) and fail or slow down under traffic, for showing
+alarms and rollback.
+
 Each connection carries one request (HTTP/1.0), so a load balancer's draining and ours agree:
 on SIGTERM the server stops accepting, finishes the requests in flight (up to DRAIN_TIMEOUT_SECONDS)
 and the process exits 0.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -59,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/health":
             self.send_json(200, {"status": "ok"})
+        elif self.server.faulty():
+            self.send_json(500, {"error": "injected fault (FAULT_RATE)"})
         elif path == "/version":
             self.send_json(200, {"version": self.server.version, "commit": self.server.commit})
         elif path == "/orders":
@@ -123,7 +131,12 @@ class Handler(BaseHTTPRequestHandler):
     # -- logging: one access line per answered request, plus a line per protocol error
     def handle_one_request(self) -> None:
         started, self.status, self.sent = time.monotonic(), None, "-"
-        super().handle_one_request()
+        try:
+            super().handle_one_request()
+        except (ConnectionResetError, BrokenPipeError):  # the client left before the answer: no traceback
+            self.close_connection = True
+            self.server.log_line(f'{self.client_address[0]} "{self.requestline}" closed by the client')
+            return
         if self.status is not None:
             took = (time.monotonic() - started) * 1000
             self.server.log_line(f'{self.client_address[0]} "{self.requestline}" {self.status} '
@@ -144,14 +157,28 @@ class OrdersServer(ThreadingHTTPServer):
     request_queue_size = 256  # the default backlog of 5 drops connections under a load balancer's bursts
 
     def __init__(self, address: tuple[str, int], *, version: str, commit: str | None,
-                 store: OrderStore | None = None, log_line: Callable[[str], None] = log) -> None:
+                 store: OrderStore | None = None, log_line: Callable[[str], None] = log,
+                 fault_rate: float = 0.0, fault_delay: float = 0.0, fault_after: int = 0) -> None:
         super().__init__(address, Handler)
+        self.fault_rate = fault_rate
+        self.fault_after = fault_after
+        self.answered = 0
+        self.fault_delay = fault_delay
         self.version = version
         self.commit = commit
         self.store = store or OrderStore()
         self.log_line = log_line
         self._in_flight = 0
         self._idle = threading.Condition()
+
+    def faulty(self) -> bool:
+        """Apply FAULT_DELAY_MS, then answer whether this request fails (FAULT_RATE, FAULT_AFTER)."""
+        if self.fault_delay > 0:
+            time.sleep(self.fault_delay)
+        with self._idle:
+            self.answered += 1
+            warm = self.answered > self.fault_after
+        return warm and self.fault_rate > 0 and random.random() < self.fault_rate
 
     def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
         with self._idle:
@@ -189,7 +216,18 @@ def make_server(host: str = "0.0.0.0", port: int = DEFAULT_PORT, *, store: Order
     """
     env = os.environ if environ is None else environ
     return OrdersServer((host, port), version=env.get("APP_VERSION") or "dev",
-                        commit=env.get("COMMIT_SHA") or None, store=store, log_line=log_line)
+                        commit=env.get("COMMIT_SHA") or None, store=store, log_line=log_line,
+                        fault_rate=_number(env, "FAULT_RATE", 1.0),
+                        fault_delay=_number(env, "FAULT_DELAY_MS", 10_000.0) / 1000,
+                        fault_after=int(_number(env, "FAULT_AFTER", 1e9)))
+
+
+def _number(env: Mapping[str, str], name: str, ceiling: float) -> float:
+    """A fault-injection knob: a number within [0, ceiling]; anything else means off."""
+    try:
+        return min(ceiling, max(0.0, float(env.get(name) or 0)))
+    except ValueError:
+        return 0.0
 
 
 def run(environ: Mapping[str, str] | None = None) -> int:

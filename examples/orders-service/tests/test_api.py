@@ -153,3 +153,37 @@ class ApiTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FaultRateTest(unittest.TestCase):
+    def test_fault_rate_fails_that_share_of_requests_but_never_health(self):
+        server = make_server("127.0.0.1", 0, environ={"APP_VERSION": "bad", "FAULT_RATE": "1"},
+                             log_line=lambda line: None)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            with urllib.request.urlopen(base + "/health", timeout=5) as resp:
+                self.assertEqual(resp.status, 200)
+            with self.assertRaises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(base + "/version", timeout=5)
+            self.assertEqual(caught.exception.code, 500)
+            self.assertEqual(caught.exception.headers["X-App-Version"], "bad")
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def test_fault_after_lets_the_first_requests_through(self):
+        server = make_server("127.0.0.1", 0, environ={"FAULT_RATE": "1", "FAULT_AFTER": "2"},
+                             log_line=lambda line: None)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            for _ in range(2):
+                with urllib.request.urlopen(base + "/orders", timeout=5) as resp:
+                    self.assertEqual(resp.status, 200)
+            with self.assertRaises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(base + "/orders", timeout=5)
+            self.assertEqual(caught.exception.code, 500)
+        finally:
+            server.shutdown()
+            server.server_close()
