@@ -9,12 +9,12 @@ follows it and, with --yes, approves.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import json
 import time
 import urllib.request
 from pathlib import Path
@@ -22,7 +22,7 @@ from pathlib import Path
 import conveyor
 from conveyor import home as homes
 from conveyor.cli import render
-from conveyor.cli.commands import TERMINAL, FOLLOW_INTERVAL
+from conveyor.cli.commands import FOLLOW_INTERVAL, TERMINAL
 from conveyor.cli.daemonctl import running, start_daemon
 from conveyor.cli.render import echo
 from conveyor.errors import ConveyorError, UserError

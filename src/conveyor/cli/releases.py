@@ -30,6 +30,9 @@ def action(client: Client, path: str, verb: str, args, who: str) -> int:
             echo(f"↩ {d['environment']}/{d['service']}: traffic back on blue in "
                  f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms (deployment {d['id']} {d['status']}); "
                  f"green is draining ({info['rollbackDeploymentId']})")
+        elif d.get("phase") == "RollbackCleanup":
+            echo(f"↩ {d['environment']}/{d['service']}: traffic back on the kept task set ({d['taskdef']}) in "
+                 f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms; draining the other one ({d['id']})")
         elif d.get("creator") == "codeDeployRollback":
             echo(f"↩ blue is gone: redeploying {d['taskdef']} as deployment {d['id']}")
         else:

@@ -18,19 +18,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from conveyor.codedeploy.appspec import hook_function_name, parse_appspec
 from conveyor.codedeploy.group import deployment_group
 from conveyor.codedeploy.hooks import HookContext, invoke_hook, new_execution_id
 from conveyor.codedeploy.lifecycle import WATCHED, Lifecycle
-from conveyor.codedeploy.model import (DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST,
-                                       DeploymentGroup)
-from conveyor.codedeploy.store import (CREATED, EV_FAILED, EV_IN_PROGRESS, EV_SUCCEEDED, FAILED, IN_PROGRESS,
-                                       PIPELINE, ROLLBACK, STOPPED, SUCCEEDED, USER, CodeDeployment,
-                                       DeploymentStore)
+from conveyor.codedeploy.model import (
+    DEPLOYMENT_FAILURE,
+    DEPLOYMENT_STOP_ON_ALARM,
+    DEPLOYMENT_STOP_ON_REQUEST,
+    DeploymentGroup,
+)
+from conveyor.codedeploy.store import (
+    CREATED,
+    EV_FAILED,
+    EV_IN_PROGRESS,
+    EV_SUCCEEDED,
+    FAILED,
+    IN_PROGRESS,
+    PIPELINE,
+    ROLLBACK,
+    STOPPED,
+    SUCCEEDED,
+    USER,
+    CodeDeployment,
+    DeploymentStore,
+)
 from conveyor.codedeploy.watch import Watch
 from conveyor.ecs.imagedefs import ImageDefinition
 from conveyor.ecs.spec import ServiceSpec
@@ -247,8 +264,8 @@ class DeployController(Lifecycle, Watch):
         past = [d for d in self.store.list(environment, service, limit=50) if d.status == SUCCEEDED]
         current_rev = primary.taskdef if primary else row.taskdef
         previous = next((d.taskdef for d in past if d.taskdef != current_rev), None)
-        if kept is not None and self._healthy_targets(spec, kept.target_group):
-            previous = kept.taskdef
+        if kept is not None and primary is not None and self._healthy_targets(spec, kept.target_group):
+            return self._flip_to_kept(spec, primary, kept, who, reason)
         if previous is None:
             raise UserError(f"{environment}/{service} has no earlier revision to roll back to",
                             hint="it has run only one revision so far")
@@ -262,6 +279,29 @@ class DeployController(Lifecycle, Watch):
                         config_override={"config": "CodeDeployDefault.ECSAllAtOnce"})
         self._action(d, who, f"rollback: redeploy {previous} (blue is no longer running)", reason)
         return d
+
+    def _flip_to_kept(self, spec: ServiceSpec, primary, kept, who: str, reason: str) -> CodeDeployment:
+        """KEEP_ALIVE left the previous task set running: point both listeners back at it in one
+        runtime call each, make it PRIMARY, and drain the current one (a rollback deployment)."""
+        started = time.monotonic()
+        lb = self.services.load_balancer(spec.environment)
+        for port in filter(None, (spec.load_balancer.port, spec.load_balancer.test_port)):
+            lb.set_weights(port, forward_weights(primary.target_group, kept.target_group, 100))
+        took = time.monotonic() - started
+        self.services.promote_task_set(kept.id)
+        rb = self.store.create(spec.environment, spec.name, taskdef=kept.taskdef, appspec="",
+                               group={"deployment": spec.deployment, "alarms": spec.environment_alarms},
+                               creator=ROLLBACK, origin={"by": who, "keptAlive": kept.id}, status=IN_PROGRESS)
+        self.store.update(rb.id, phase="RollbackCleanup", original_task_set=kept.id, original_tg=kept.target_group,
+                          replacement_task_set=primary.id, replacement_tg=primary.target_group,
+                          rollback_info={"trafficRestoredSeconds": round(took, 4),
+                                         "rollbackMessage": f"back to the kept task set {kept.id}"})
+        rb = self.store.get(rb.id)
+        self._action(rb, who, f"rollback to {kept.taskdef} (kept alive)", reason)
+        self._log(rb, f"Rollback: traffic back on (target-group {kept.target_group}) in {took * 1000:.0f} ms; "
+                      f"draining task set {primary.id}.")
+        self._wake()
+        return rb
 
     def put_hook_status(self, deployment_id: str, execution_id: str, status: str) -> dict:
         """PutLifecycleEventHookExecutionStatus: a hook reports Succeeded or Failed."""
@@ -325,6 +365,9 @@ class DeployController(Lifecycle, Watch):
     def _roll_back(self, d: CodeDeployment, why: str) -> None:
         spec = self._spec(d)
         original = self.services.task_set(d.original_task_set) if d.original_task_set else None
+        if d.original_task_set is None:
+            self._log(d, "Rollback: nothing to return to (the service's first deployment); the replacement stays.")
+            return
         if original is None or original.status == INACTIVE or not self._healthy_targets(spec, d.original_tg):
             self._log(d, "Rollback: the original task set has no healthy tasks, so traffic stays where it is "
                          "(Conveyor never routes to a target group without healthy targets); "
@@ -518,4 +561,4 @@ def default_appspec(spec: ServiceSpec) -> str:
             f"          ContainerName: {lb.container}\n          ContainerPort: {lb.container_port}\n")
 
 
-__all__ = ["DeployController", "DeploymentLimitExceeded", "DeploymentNotReady", "CREATED", "PIPELINE"]
+__all__ = ["CREATED", "PIPELINE", "DeployController", "DeploymentLimitExceeded", "DeploymentNotReady"]

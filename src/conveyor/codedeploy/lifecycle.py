@@ -16,10 +16,25 @@ from __future__ import annotations
 import logging
 
 from conveyor.codedeploy import configs
-from conveyor.codedeploy.model import (CONTINUE_DEPLOYMENT, HOOK_EVENTS, KEEP_ALIVE, STOP_DEPLOYMENT,
-                                       DeploymentGroup)
-from conveyor.codedeploy.store import (EV_FAILED, EV_IN_PROGRESS, EV_SUCCEEDED, FAILED, IN_PROGRESS, READY,
-                                       SKIPPED, STOPPED, SUCCEEDED, CodeDeployment)
+from conveyor.codedeploy.model import (
+    CONTINUE_DEPLOYMENT,
+    HOOK_EVENTS,
+    KEEP_ALIVE,
+    STOP_DEPLOYMENT,
+    DeploymentGroup,
+)
+from conveyor.codedeploy.store import (
+    EV_FAILED,
+    EV_IN_PROGRESS,
+    EV_SUCCEEDED,
+    FAILED,
+    IN_PROGRESS,
+    READY,
+    SKIPPED,
+    STOPPED,
+    SUCCEEDED,
+    CodeDeployment,
+)
 from conveyor.ecs.spec import ServiceSpec
 from conveyor.ecs.store import INACTIVE, PRIMARY
 
@@ -285,4 +300,4 @@ class Lifecycle:
             d.waiting = why
 
 
-__all__ = ["Lifecycle", "PHASES", "WATCHED", "FAILED"]
+__all__ = ["FAILED", "PHASES", "WATCHED", "Lifecycle"]

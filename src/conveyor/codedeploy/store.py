@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from conveyor.store.sqlite import open_database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cd_deployments (
     id TEXT PRIMARY KEY,
@@ -147,15 +149,9 @@ def new_deployment_id() -> str:
 class DeploymentStore:
     def __init__(self, path: str | Path, clock=time.time):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        self._db = open_database(self.path, SCHEMA)
 
     def close(self) -> None:
         with self._lock:

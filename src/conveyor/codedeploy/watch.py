@@ -121,12 +121,22 @@ class Watch:
         """Stop the deployment if one of its alarms is in ALARM. True when it stopped."""
         if not group.alarms or not group.alarms_enabled:
             return False
+        spec = self._spec(d)
         for alarm in group.alarms:
-            status = self._alarms.get(f"{d.environment}/{d.service}/{alarm.name}")
+            status = self._current_status(spec, d, alarm)
             if status is not None and status.state == ALARM:
                 self._fail(d, "ALARM_ACTIVE", f"alarm {alarm.name} is in ALARM: {status.reason}", status="Stopped")
                 return True
         return False
+
+    def _current_status(self, spec: ServiceSpec, d: CodeDeployment, alarm):
+        """The alarm's latest status if it was evaluated for this deployment (its scope and
+        since), else None: a status left from before the deployment started judges nothing."""
+        status = self._alarms.get(f"{d.environment}/{d.service}/{alarm.name}")
+        scope, _ = self._scope(spec, d, alarm.scope)
+        if status is None or status.scope_key != scope or (status.evaluated_at or 0) < d.created_at:
+            return None
+        return status
 
     def _traffic_gate(self, d: CodeDeployment, group: DeploymentGroup) -> str | None:
         """Conveyor's traffic-aware rule: an alarm that watches green vouches for it only once it
@@ -135,10 +145,11 @@ class Watch:
         Until then the deployment waits and says why. Returns why, or None."""
         if not group.require_traffic or not group.alarms_enabled or not d.replacement_tg:
             return None
+        spec = self._spec(d)
         for alarm in group.alarms:
             if alarm.scope != "green":
                 continue
-            status = self._alarms.get(f"{d.environment}/{d.service}/{alarm.name}")
+            status = self._current_status(spec, d, alarm)
             points = list(getattr(status, "datapoints", []) or [])
             window = alarm.period * alarm.evaluation_periods
             if status is None or status.state != OK or status.breaching or len(points) < alarm.evaluation_periods or any(
@@ -233,7 +244,7 @@ def _probe(url: str, rate: float, stop: threading.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a 127.0.0.1 listener we own)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 response.read()
         except Exception:  # a failing green shows in its metrics; the probe only makes traffic
             pass

@@ -13,10 +13,13 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from conveyor.store.sqlite import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS taskdefs (
@@ -161,15 +164,10 @@ def new_id(prefix: str = "") -> str:
 class EcsStore:
     def __init__(self, path: str | Path, clock=time.time):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_database(self.path, SCHEMA)
         with self._lock:
-            self._db.executescript(SCHEMA)
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(deployments)")}
             for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER")):  # data dirs from before
                 if column not in columns:

@@ -17,8 +17,19 @@ from __future__ import annotations
 import math
 
 from conveyor.ecs.spec import ServiceSpec
-from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, INACTIVE, IN_PROGRESS, PENDING, PRIMARY, RUNNING,
-                                STOPPING, Deployment, Task)
+from conveyor.ecs.store import (
+    ACTIVE,
+    COMPLETED,
+    DEACTIVATING,
+    IN_PROGRESS,
+    INACTIVE,
+    PENDING,
+    PRIMARY,
+    RUNNING,
+    STOPPING,
+    Deployment,
+    Task,
+)
 from conveyor.errors import NotFound
 
 

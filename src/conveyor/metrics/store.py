@@ -18,11 +18,12 @@ transition (the latest HISTORY_KEPT per alarm, like ECS keeps the latest 100 ser
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from conveyor.store.sqlite import open_database
 
 #: How long datapoints are kept. CloudWatch keeps 1-second (high-resolution) datapoints for
 #: 3 hours and 1-minute ones for 15 days; a day of seconds is enough to look back on releases.
@@ -109,15 +110,9 @@ def listener_scope(environment: str, port: int) -> str:
 class MetricStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_database(self.path, SCHEMA, rows=False)
         self._series: dict[tuple[str, str], int] = {}
-        with self._lock:
-            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:
