@@ -7,6 +7,7 @@ given a service on v1 → deploy v2 (canary, hook, alarm, …) → expect what t
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import textwrap
 import time
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2e_support import free_port, wait_until
+from e2e_support import action, free_port, git, wait_until
 
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -101,7 +102,7 @@ class Release:
                   actions: [{{name: Source, provider: Git, outputArtifacts: [src]}}]
                 - name: Deploy
                   actions: [{{name: Deploy, provider: CodeDeployToECS, environment: production, service: orders,
-                             inputArtifacts: [src]}}]
+                             inputArtifacts: [src], image1ArtifactName: src, image1ContainerName: IMAGE1_NAME}}]
             environments:
               production:
                 services:
@@ -295,3 +296,104 @@ def test_stop_without_rollback_then_rollback_after_blue_is_gone_redeploys(tmp_pa
     result = load.stop()
     _clean(result)
     assert rel.version() == "v1"
+
+
+def test_the_daemon_killed_mid_canary_resumes_it_and_traffic_never_notices(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, "terminationWaitMinutes: 0\n")
+    rel.first(images["v1"])
+    rel.write("config: {type: TimeBasedCanary, canaryPercentage: 25, canaryInterval: 6s}\nterminationWaitMinutes: 1s\n")
+    load = rel.load()
+    rel.deploy(images["v2"], "--no-wait")
+    s = wait_until(lambda: (lambda s: s if s["deployment"]["traffic"] == 25 else None)(rel.status()), 60, 0.2,
+                   what="the canary step")
+    dep_id = s["deployment"]["id"]
+    daemon.kill9()
+    time.sleep(2)  # the data plane serves alone: HAProxy keeps the 75/25 split
+    daemon("up")
+    done = wait_until(lambda: (lambda d: d if d["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+        rel.status()["deployment"]), 90, 0.3, what="the deployment to finish")
+    time.sleep(0.3)
+    result = load.stop()
+    assert (done["id"], done["status"]) == (dep_id, "Succeeded"), done
+    _clean(result)
+    assert result.versions.get("v1") and result.versions.get("v2")
+    assert rel.version() == "v2"
+
+
+def test_keep_alive_leaves_blue_running_so_a_later_rollback_is_still_instant(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, "terminationWaitMinutes: 0\n")
+    rel.first(images["v1"])
+    rel.write("terminateBlue: KEEP_ALIVE\n")
+    out = rel.deploy(images["v2"])
+    assert "succeeded" in out.stdout and rel.version() == "v2"
+    load = rel.load()
+    time.sleep(0.5)
+    out = daemon("rollback", "production", "orders", "--reason", "kept for this")
+    assert "traffic back on the kept task set" in out.stdout, out.stdout
+    assert rel.version() == "v1"
+    wait_until(lambda: rel.status()["rollbacks"][0]["status"] == "Succeeded", 30, what="the drain of v2")
+    time.sleep(0.5)
+    _clean(load.stop())
+    svc = daemon.json("service", "describe", "production", "orders")
+    assert svc["taskDefinition"] == "orders:1"
+
+
+def test_an_http_hook_that_answers_202_is_resolved_by_its_callback(tmp_path, daemon, images):
+    import http.server
+    import threading
+
+    calls: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook_url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        rel = Release(daemon, tmp_path, f"terminationWaitMinutes: 0\nhooks:\n  Gate: {{url: '{hook_url}'}}\n",
+                      hooks="Hooks:\n  - BeforeAllowTraffic: Gate\n")
+        rel.deploy(images["v1"], "--no-wait")
+        wait_until(lambda: calls, 60, what="the hook's POST")
+        s = rel.wait_phase("BeforeAllowTraffic")
+        assert "waiting for it to report its status" in s["waitingFor"]
+        call = calls[0]
+        assert call["LifecycleEvent"] == "BeforeAllowTraffic" and call["TestUrl"].endswith(f":{rel.test_port}/")
+        token = (daemon.home / "token").read_text().strip()
+        port = daemon.env["CONVEYOR_PORT"]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/deployments/{call['DeploymentId']}/hooks/"
+            f"{call['LifecycleEventHookExecutionId']}", data=json.dumps({"status": "Succeeded"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["lifecycleEventHookExecutionId"] == call["LifecycleEventHookExecutionId"]
+        wait_until(lambda: rel.status()["deployment"]["status"] == "Succeeded", 60, what="the deployment")
+        assert rel.version() == "v1" and len(calls) == 1
+    finally:
+        server.shutdown()
+
+
+def test_the_codedeploy_to_ecs_action_runs_in_a_pipeline_and_logs_who_continued_it(tmp_path, daemon, images):
+    rel = Release(daemon, tmp_path, "deploymentReadyOption: STOP_DEPLOYMENT\nwaitTimeMinutes: 2\n"
+                                    "terminationWaitMinutes: 0\n")
+    (rel.root / "imageDetail.json").write_text(json.dumps({"ImageURI": images["v1"]}))
+    git("init", "--quiet", "-b", "main", cwd=rel.root)
+    git("add", "-A", cwd=rel.root)
+    git("commit", "--quiet", "-m", "release v1", cwd=rel.root)
+    ex = daemon.json("run", "--repo", str(rel.root))
+    rel.wait_phase("ReadyWait")
+    daemon("deploy", "continue", "production", "orders", "--reason", "checked the test port")
+    done = wait_until(lambda: (lambda e: e if e["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+        daemon.execution(ex["id"])), 90, 0.3, what="the execution")
+    assert done["status"] == "Succeeded", done
+    assert "blue/green" in action(done, "Deploy", "Deploy")["summary"]
+    assert rel.version() == "v1"
+    logs = daemon("logs", ex["id"], "--stage", "Deploy").stdout
+    assert re.search(r"continue \(READY_WAIT\) by \S+: checked the test port", logs), logs

@@ -61,6 +61,7 @@ def test_demo_runs_end_to_end(conveyor):
     finally:
         conveyor("down", "--all", check=False)
         subprocess.run([engine.binary, "rmi", "-f", image], capture_output=True)
-        bad_ex = conveyor.json("history")[0]
-        subprocess.run([engine.binary, "rmi", "-f", image.rsplit(":", 1)[0] + ":" + bad_ex["commit"][:7]],
-                       capture_output=True)
+        bad = re.search(r"--bad-release: git push origin main \((\w+)\)", out)
+        if bad:
+            subprocess.run([engine.binary, "rmi", "-f", image.rsplit(":", 1)[0] + ":" + bad.group(1)],
+                           capture_output=True)

@@ -158,7 +158,7 @@ def test_a_reload_keeps_a_drain_and_its_requests_in_flight(lb, apps):
     assert healthy(lb, "web", "old", "new")
     lb.set_weight("web", "new", 0)  # the slow requests all go to 'old'
     slow: list = []
-    threads = [threading.Thread(target=lambda: slow.append(get(first, "/slow?s=1.2")))
+    threads = [threading.Thread(target=lambda: slow.append(get(first, "/slow?s=3")))
                for _ in range(2)]
     for thread in threads:
         thread.start()

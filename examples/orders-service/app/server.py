@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable, Mapping
 
 from app.orders import InvalidOrder, OrderStore, parse_order
@@ -216,10 +217,19 @@ def make_server(host: str = "0.0.0.0", port: int = DEFAULT_PORT, *, store: Order
     """
     env = os.environ if environ is None else environ
     return OrdersServer((host, port), version=env.get("APP_VERSION") or "dev",
-                        commit=env.get("COMMIT_SHA") or None, store=store, log_line=log_line,
+                        commit=_commit_file() or env.get("COMMIT_SHA") or None, store=store, log_line=log_line,
                         fault_rate=_number(env, "FAULT_RATE", 1.0),
                         fault_delay=_number(env, "FAULT_DELAY_MS", 10_000.0) / 1000,
                         fault_after=int(_number(env, "FAULT_AFTER", 1e9)))
+
+
+def _commit_file() -> str | None:
+    """The commit the build wrote next to the code (buildspec.yml): it changes the COPY layer, so
+    an image cache can never hand back a layer that names another commit."""
+    try:
+        return (Path(__file__).resolve().parent / "COMMIT_SHA").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _number(env: Mapping[str, str], name: str, ceiling: float) -> float:

@@ -25,7 +25,7 @@ from typing import Any
 
 from conveyor.codedeploy.appspec import hook_function_name, parse_appspec
 from conveyor.codedeploy.group import deployment_group
-from conveyor.codedeploy.hooks import HookContext, invoke_hook, new_execution_id
+from conveyor.codedeploy.hook_runs import HookRuns
 from conveyor.codedeploy.lifecycle import WATCHED, Lifecycle
 from conveyor.codedeploy.model import (
     DEPLOYMENT_FAILURE,
@@ -37,7 +37,6 @@ from conveyor.codedeploy.store import (
     CREATED,
     EV_FAILED,
     EV_IN_PROGRESS,
-    EV_SUCCEEDED,
     FAILED,
     IN_PROGRESS,
     PIPELINE,
@@ -70,7 +69,7 @@ class DeploymentNotReady(UserError):
     """CodeDeploy's DeploymentIsNotInReadyStateException: continue/promote in the wrong phase."""
 
 
-class DeployController(Lifecycle, Watch):
+class DeployController(HookRuns, Lifecycle, Watch):
     def __init__(self, home: str | Path, services: Any, *, clock: Callable[[], float] = time.time,
                  mask: Callable[[str], str] | None = None, sample: bool = True):
         self.home = Path(home)
@@ -303,29 +302,20 @@ class DeployController(Lifecycle, Watch):
         self._wake()
         return rb
 
-    def put_hook_status(self, deployment_id: str, execution_id: str, status: str) -> dict:
-        """PutLifecycleEventHookExecutionStatus: a hook reports Succeeded or Failed."""
-        if status not in (EV_SUCCEEDED, EV_FAILED):
-            raise UserError(f"status {status!r} is not Succeeded or Failed")
-        with self.lock:
-            ev = self.store.find_execution(execution_id)
-            if ev is None or ev["deployment_id"] != deployment_id:
-                raise NotFound(f"no lifecycle event hook execution {execution_id} in deployment {deployment_id}")
-            if ev["status"] != EV_IN_PROGRESS:
-                raise UserError(f"lifecycle event {ev['name']} is already {ev['status']}")
-            self.store.event(deployment_id, ev["name"], status=status, ended_at=self.clock(),
-                             message=f"reported {status} through the API")
-        self._wake()
-        return {"lifecycleEventHookExecutionId": execution_id}
-
     def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
              progress: Callable[[str], None] | None = None) -> CodeDeployment:
         deadline = time.monotonic() + timeout
         last = ""
+        actions_seen = 0
         while True:
             d = self.store.get(dep_id)
             if d is None:
                 raise NotFound(f"no deployment {dep_id}")
+            if progress:  # human actions (who, why) go into the pipeline's log as they happen
+                actions = [h for h in self.store.history(dep_id) if h["kind"] == "action"]
+                for h in actions[actions_seen:]:
+                    progress(f"{h['message']} (deployment {dep_id})")
+                actions_seen = len(actions)
             if d.done:
                 return d
             if progress:
@@ -408,82 +398,6 @@ class DeployController(Lifecycle, Watch):
         checked, as a target group pair is on ALB."""
         self.services.load_balancer(spec.environment).set_weights(port, forward_weights(
             d.original_tg, d.replacement_tg or self.store.get(d.id).replacement_tg, percent))
-
-    # -- hooks
-    def _run_hook(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec, event: str,
-                  function: str, ev: dict | None) -> None:
-        hook = group.hooks[hook_function_name(function)]
-        key = (d.id, event)
-        now = self.clock()
-        if ev is None or ev["status"] not in (EV_IN_PROGRESS,):
-            execution = new_execution_id()
-            self.store.event(d.id, event, status=EV_IN_PROGRESS, started_at=now, hook=function,
-                             execution_id=execution, attempts=0, next_attempt_at=now)
-            self._log(d, f"{event}: invoking hook {function} ({hook.kind}).")
-            ev = self.store.lifecycle_event(d.id, event)
-        if now - (ev["started_at"] or now) > hook.timeout:
-            self._fail(d, "HOOK_EXECUTION_FAILURE", f"{event} hook {function} did not report within "
-                                                    f"{hook.timeout:g} s")
-            return
-        running = self._hooks.get(key)
-        if running and not running[0].done():
-            self._wait(d, f"{event} hook {function} running (attempt {ev['attempts']})")
-            return
-        if ev["next_attempt_at"] is None:
-            self._wait(d, f"{event} hook {function}: waiting for it to report its status "
-                          "(PUT through /api/v1/deployments/ID/hooks/EXECUTION)")
-            return
-        if now < ev["next_attempt_at"]:
-            self._wait(d, f"{event} hook {function} asked to be polled again in "
-                          f"{ev['next_attempt_at'] - now:.0f} s")
-            return
-        lb = spec.load_balancer
-        ctx = HookContext(deployment_id=d.id, execution_id=ev["execution_id"], lifecycle_event=event,
-                          environment=d.environment, service=d.service,
-                          test_url=f"http://{lb.bind}:{lb.test_port}/" if lb.test_port else "",
-                          production_url=f"http://{lb.bind}:{lb.port}/",
-                          workdir=Path(d.workdir) if d.workdir and Path(d.workdir).is_dir() else None,
-                          attempt=ev["attempts"] + 1, details=ev["details"])
-        self.store.event(d.id, event, attempts=ev["attempts"] + 1, next_attempt_at=None)
-        cancel = threading.Event()
-        left = max(1.0, hook.timeout - (now - (ev["started_at"] or now)))
-        future = self._pool.submit(self._hook_worker, d.id, event, hook, ctx, left, cancel)
-        self._hooks[key] = (future, cancel)
-
-    def _hook_worker(self, dep_id: str, event: str, hook, ctx: HookContext, timeout: float,
-                     cancel: threading.Event) -> None:
-        try:
-            result = invoke_hook(hook, ctx, timeout=timeout, cancel=cancel, mask=self.mask)
-        except Exception as exc:  # a bug in a hook runner is a failed hook, not a dead controller
-            log.exception("hook %s of %s failed to run", event, dep_id)
-            self.store.event(dep_id, event, status=EV_FAILED, ended_at=self.clock(), message=f"internal error: {exc}")
-            self._wake()
-            return
-        with self.lock:
-            ev = self.store.lifecycle_event(dep_id, event)
-            if ev is None or ev["status"] != EV_IN_PROGRESS or cancel.is_set():
-                return
-            now = self.clock()
-            if result.status in (EV_SUCCEEDED, EV_FAILED):
-                self.store.event(dep_id, event, status=result.status, ended_at=now, message=result.message,
-                                 log_tail=result.log_tail, details=result.details)
-            elif result.status == "InProgress":
-                self.store.event(dep_id, event, next_attempt_at=now + result.callback_delay, details=result.details,
-                                 message=result.message, log_tail=result.log_tail)
-            else:  # Pending: the hook calls back through the API
-                self.store.event(dep_id, event, next_attempt_at=None, message=result.message,
-                                 log_tail=result.log_tail)
-            d = self.store.get(dep_id)
-            if d is not None:
-                self._log(d, f"{event}: hook {ev['hook']} → {result.status}" + (f": {result.message}"
-                                                                              if result.message else ""))
-        self._wake()
-
-    def _stop_hooks(self, d: CodeDeployment) -> None:
-        for key, (future, cancel) in list(self._hooks.items()):
-            if key[0] == d.id:
-                cancel.set()
-                self._hooks.pop(key, None)
 
     # -- views
     def status(self, environment: str, service: str) -> dict:

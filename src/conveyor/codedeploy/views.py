@@ -35,14 +35,15 @@ def status(controller, environment: str, service: str) -> dict:
     row = controller.services._service_row(environment, service)
     spec = ServiceSpec.from_json(row.spec)
     deployments = controller.store.list(environment, service, limit=10)
-    main = next((d for d in deployments if d.phase != "RollbackCleanup"), None)
+    # A deployment proper carries an AppSpec; the rollback deployments that only clean up do not.
+    main = next((d for d in deployments if d.appspec), None)
     lb = spec.load_balancer
     out = {"environment": environment, "service": service, "controller": "CODE_DEPLOY",
            "productionUrl": f"http://{lb.bind}:{lb.port}/" if lb else None,
            "testUrl": f"http://{lb.bind}:{lb.test_port}/" if lb and lb.test_port else None,
            "deployment": deployment_json(controller, main) if main else None,
            "rollbacks": [deployment_json(controller, d, full=False) for d in deployments
-                         if d.phase == "RollbackCleanup" or d.creator == "codeDeployRollback"][:3],
+                         if not d.appspec][:3],
            "recent": [{"id": d.id, "status": d.status, "taskdef": d.taskdef, "creator": d.creator,
                        "createdAt": d.created_at, "errorCode": d.error_code} for d in deployments],
            "alarms": controller.alarms_view(environment, service)}

@@ -21,18 +21,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from conveyor.ecs import rolling
-from conveyor.ecs.imagedefs import ImageDefinition, apply_image_definitions
-from conveyor.ecs.revisions import check_load_balancer, default_container, fill_placeholders
 from conveyor.ecs.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
 from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
                                 PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
 from conveyor.ecs.taskdef import ContainerDefinition, TaskDefinition, parse_taskdef
+from conveyor.ecs.deployments import Deployments
 from conveyor.ecs.task_sets import TaskSets
 from conveyor.ecs.views import ServiceViews
 from conveyor.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
-from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
+from conveyor.errors import ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
-from conveyor.lb.model import validate_topology
 
 log = logging.getLogger("conveyor.services")
 
@@ -60,7 +58,7 @@ class _Backoff:
     next_start_at: float = 0.0
 
 
-class ServiceController(TaskSets, ServiceViews):
+class ServiceController(Deployments, TaskSets, ServiceViews):
     def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
                  runtime: PodRuntime | None = None):
         self.home = Path(home)
@@ -109,82 +107,6 @@ class ServiceController(TaskSets, ServiceViews):
             self._wake.clear()
 
     # -- the API
-    def deploy(self, environment: str, service: str, *, spec: ServiceSpec | None = None,
-               taskdef: dict | None = None, images: list[ImageDefinition] = (), origin: dict | None = None,
-               source: str = "taskdef.json", images_source: str = "imagedefinitions.json") -> Deployment:
-        """Register a task definition revision (the given one, or the service's current one)
-        with the images replaced by container name, and make it the service's PRIMARY
-        deployment. Deploying what the service already runs starts nothing (idempotent)."""
-        with self.lock:
-            row = self.store.service(environment, service)
-            if spec is None:
-                if row is None:
-                    raise NotFound(f"no service '{service}' in environment '{environment}'",
-                                   hint="declare it under environments: in conveyor.yml and deploy it from a "
-                                        "pipeline, or run `conveyor deploy` where that conveyor.yml is")
-                spec = ServiceSpec.from_json(row.spec)
-            if spec.controller != "ECS":
-                raise UserError(f"service {service} in {environment} uses the {spec.controller} deployment controller",
-                                hint="a rolling deployment needs controller: ECS; CODE_DEPLOY services are "
-                                     "deployed by the CodeDeployToECS action")
-            name = self._register_revision(spec, row, taskdef, images, source, images_source)
-            desired = spec.desired_count
-            if row is not None:
-                declared_before = row.spec.get("desired_count")
-                desired = row.desired_count if declared_before == spec.desired_count else spec.desired_count
-            self.store.put_service(environment, service, spec.to_json(), row.taskdef if row else name, desired)
-            primary = self._primary(environment, service)
-            if primary is not None and primary.taskdef == name and primary.rollout_state != FAILED:
-                self._wake.set()
-                return primary
-            dep = self.store.create_deployment(environment, service, name, origin or {})
-            self.store.event(environment, service, f"(service {service}) started deployment {dep.id} of {name}.")
-            self._steady.pop((environment, service), None)
-            self._wake.set()
-            return dep
-
-    def _register_revision(self, spec: ServiceSpec, row, taskdef: dict | None, images: list[ImageDefinition],
-                           source: str, images_source: str) -> str:
-        """Register the task definition revision a deployment runs: the given one (or the
-        service's current one) with images replaced by container name and placeholders left by
-        imagedefinitions filled from the running revision. Returns `family:N`."""
-        current = self._taskdef(row.taskdef) if row else None
-        if taskdef is not None:
-            base, problems = parse_taskdef(taskdef, source)
-            errors = [d for d in problems if getattr(d, "severity", "error") == "error"]
-            if base is None or errors:
-                raise ConfigError(errors or problems)
-        elif current is not None:
-            base = current
-        else:
-            raise UserError(f"service {spec.name} in {spec.environment} has no task definition yet",
-                            hint="deploy it once from its pipeline or with --file conveyor.yml")
-        images = [i if i.name else ImageDefinition(default_container(spec, base, images_source), i.image_uri)
-                  for i in images]
-        new = apply_image_definitions(base, images, images_source)
-        new = fill_placeholders(new, current, images_source)
-        check_load_balancer(spec, new, source)
-        if spec.target_group is not None:  # what HAProxy would refuse, before anything changes
-            validate_topology(spec.listeners, spec.target_groups)
-        name, _ = self.store.register_taskdef(new.family, new.raw)
-        self._taskdefs.pop(name, None)
-        return name
-
-    def register_service(self, spec: ServiceSpec, *, taskdef: dict | None = None,
-                         images: list[ImageDefinition] = (), source: str = "taskdef.json",
-                         images_source: str = "imagedefinitions.json") -> str:
-        """Blue/green: store the service's declaration and register the revision a deployment
-        will run (the deploy controller creates the task sets). Returns `family:N`."""
-        with self.lock:
-            row = self.store.service(spec.environment, spec.name)
-            name = self._register_revision(spec, row, taskdef, images, source, images_source)
-            desired = spec.desired_count
-            if row is not None and row.spec.get("desired_count") == spec.desired_count:
-                desired = row.desired_count
-            self.store.put_service(spec.environment, spec.name, spec.to_json(), row.taskdef if row else name, desired)
-            self._wake.set()
-            return name
-
     def scale(self, environment: str, service: str, count: int, by: str = "") -> dict:
         if not 0 <= count <= 100:
             raise UserError(f"desired count {count} is out of range", hint="use 0-100")
@@ -196,25 +118,6 @@ class ServiceController(TaskSets, ServiceViews):
             self._steady.pop((environment, service), None)
         self._wake.set()
         return self.describe(environment, service)
-
-    def roll_back_to_previous(self, environment: str, service: str, *, who: str, reason: str = "") -> Deployment:
-        """`conveyor rollback` of a rolling service: deploy the last revision that completed
-        before the current one, as a new (rolling) deployment."""
-        with self.lock:
-            row = self._service_row(environment, service)
-            primary = self._primary(environment, service)
-            current = primary.taskdef if primary else row.taskdef
-            previous = next((d for d in self.store.deployments(environment, service, limit=100)
-                             if d.rollout_state == COMPLETED and d.taskdef != current), None)
-            if previous is None:
-                raise UserError(f"{environment}/{service} has no earlier completed revision to roll back to")
-            dep = self.store.create_deployment(environment, service, previous.taskdef,
-                                               {"rollback": True, "to": previous.id, "by": who, "reason": reason})
-            self.store.event(environment, service, f"(service {service}) rollback to {previous.taskdef} by {who}"
-                             + (f": {reason}" if reason else "") + f" (deployment {dep.id}).")
-            self._steady.pop((environment, service), None)
-        self._wake.set()
-        return dep
 
     def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
              progress: Callable[[str], None] | None = None) -> Deployment:
