@@ -397,3 +397,25 @@ def test_the_codedeploy_to_ecs_action_runs_in_a_pipeline_and_logs_who_continued_
     assert rel.version() == "v1"
     logs = daemon("logs", ex["id"], "--stage", "Deploy").stdout
     assert re.search(r"continue \(READY_WAIT\) by \S+: checked the test port", logs), logs
+
+
+def test_a_hook_cut_off_by_a_daemon_crash_is_invoked_again_by_the_next_daemon(tmp_path, daemon, images):
+    marks = tmp_path / "attempts"
+    script = ("import os, pathlib, time; p = pathlib.Path(os.environ['MARKS']); "
+              "p.write_text(p.read_text() + os.environ['CONVEYOR_HOOK_ATTEMPT'] + ' ' if p.exists() else "
+              "os.environ['CONVEYOR_HOOK_ATTEMPT'] + ' '); time.sleep(4)")
+    rel = Release(daemon, tmp_path, f"""\
+        terminationWaitMinutes: 0
+        hooks:
+          Slow: {{command: [python3, -c, "{script}"], env: {{MARKS: {marks}}}}}
+        """, hooks="Hooks:\n  - AfterInstall: Slow\n")
+    rel.deploy(images["v1"], "--no-wait")
+    wait_until(marks.exists, 60, what="the hook's first attempt")
+    daemon.kill9()
+    daemon("up")
+    done = wait_until(lambda: (lambda d: d if d["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+        rel.status()["deployment"]), 90, 0.3, what="the deployment to finish")
+    assert done["status"] == "Succeeded", done
+    hook = next(e for e in done["lifecycleEvents"] if e["lifecycleEventName"] == "AfterInstall")
+    assert hook["status"] == "Succeeded" and hook["attempts"] == 2, hook
+    assert marks.read_text().split()[:2] == ["1", "2"]

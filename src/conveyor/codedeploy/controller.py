@@ -247,9 +247,13 @@ class DeployController(HookRuns, Lifecycle, Watch):
                 self._fail(current, "MANUAL_STOP", f"rolled back by {who}" + (f": {reason}" if reason else ""),
                            status=STOPPED, rollback=True)
                 return self.store.get(current.id)
+            if current is not None and current.phase in ("Terminate", "End"):
+                raise UserError(f"deployment {current.id} is terminating the original task set; blue is no longer "
+                                "serving", hint="run `conveyor rollback` again once it finished: it then redeploys "
+                                                "the previous revision")
             if current is not None:
-                raise UserError(f"deployment {current.id} is in {current.phase}; nothing to roll back yet",
-                                hint="`conveyor deploy stop` ends it")
+                raise UserError(f"deployment {current.id} is in {current.phase}: no replacement exists yet, so "
+                                "there is nothing to roll back", hint="`conveyor deploy stop` ends it")
             return self._redeploy_previous(environment, service, who, reason)
 
     def _redeploy_previous(self, environment: str, service: str, who: str, reason: str) -> CodeDeployment:

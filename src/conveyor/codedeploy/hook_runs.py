@@ -65,7 +65,7 @@ class HookRuns:
             return
         if ev["next_attempt_at"] is None:
             self._wait(d, f"{event} hook {function}: waiting for it to report its status "
-                          "(PUT through /api/v1/deployments/ID/hooks/EXECUTION)")
+                          "(POST /api/v1/deployments/ID/hooks/EXECUTION)")
             return
         if now < ev["next_attempt_at"]:
             self._wait(d, f"{event} hook {function} asked to be polled again in "
@@ -78,7 +78,9 @@ class HookRuns:
                           production_url=f"http://{lb.bind}:{lb.port}/",
                           workdir=Path(d.workdir) if d.workdir and Path(d.workdir).is_dir() else None,
                           attempt=ev["attempts"] + 1, details=ev["details"])
-        self.store.event(d.id, event, attempts=ev["attempts"] + 1, next_attempt_at=None)
+        # next_attempt_at stays due while the attempt runs: if the daemon dies with it, the next
+        # daemon invokes the hook again (NULL would mean "waiting for its callback").
+        self.store.event(d.id, event, attempts=ev["attempts"] + 1, next_attempt_at=now)
         cancel = threading.Event()
         left = max(1.0, hook.timeout - (now - (ev["started_at"] or now)))
         future = self._pool.submit(self._hook_worker, d.id, event, hook, ctx, left, cancel)
