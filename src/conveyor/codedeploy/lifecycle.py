@@ -120,15 +120,17 @@ class Lifecycle:
         deps = self.services.store.deployments(d.environment, d.service, live_only=True)
         original = next((x for x in deps if x.status == PRIMARY), None)
         names = [tg.name for tg in spec.target_groups]
-        original_tg = original.target_group if original and original.target_group in names else None
-        replacement_tg = next(n for n in names if n != original_tg) if original_tg else names[0]
+        original_tg = None
+        if original is not None:  # (a service that ran rolling deployments gets the pair's first group)
+            original_tg = original.target_group if original.target_group in names else names[0]
+        replacement_tg = next(n for n in names if n != original_tg)
         # Whatever else runs in that target group (a task set kept alive by KEEP_ALIVE, a
         # replacement left by a crash) goes: the new one takes its place.
         for other in deps:
             if other.target_group == replacement_tg and other.status != INACTIVE and other is not original:
                 self.services.set_task_set_scale(other.id, 0)
-        if original is not None and original.scale is None:  # a service that ran rolling deployments before
-            self.services.store.update_deployment(original.id, scale=100, target_group=original_tg or names[0])
+        if original is not None and (original.scale is None or original.target_group != original_tg):
+            self.services.store.update_deployment(original.id, scale=100, target_group=original_tg)
         ts = self.services.create_task_set(d.environment, d.service, d.taskdef, replacement_tg, 100,
                                            {"codedeploy": d.id}, primary=original is None)
         self.store.update(d.id, original_task_set=original.id if original else None, original_tg=original_tg,
