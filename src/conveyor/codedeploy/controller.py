@@ -23,8 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from conveyor.codedeploy.appspec import hook_function_name, parse_appspec
-from conveyor.codedeploy.group import deployment_group
+from conveyor.codedeploy.appspec import parse_appspec
+from conveyor.codedeploy.group import deployment_group, hook_for
 from conveyor.codedeploy.hook_runs import HookRuns
 from conveyor.codedeploy.lifecycle import WATCHED, Lifecycle
 from conveyor.codedeploy.model import (
@@ -182,7 +182,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
             raise UserError(f"{where}.TaskDefinition is {appspec.task_definition}, not the revision being deployed "
                             f"({name})", hint="write TaskDefinition: <TASK_DEFINITION> and let Conveyor fill it in")
         for event, function in appspec.hooks:
-            if hook_function_name(function) not in group.hooks:
+            if hook_for(group, function) is None:
                 known = ", ".join(sorted(group.hooks)) or "none"
                 raise UserError(f"{source}: Hooks: {event} names function '{function}', which "
                                 f"environments.{spec.environment}.services.{spec.name}.deployment.hooks does not "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.codedeploy.appspec import hook_function_name
 from conveyor.codedeploy.configs import DEFAULT_CONFIG_NAME, PREDEFINED, custom_config, ecs_strategy, parse_duration
 from conveyor.codedeploy.model import (
     CONTINUE_DEPLOYMENT,
@@ -172,19 +173,11 @@ def probe_spec(value: Any) -> ProbeSpec | None:
                      rate=float(value.get("ratePerSecond", ProbeSpec.rate)))
 
 
-def function_name(reference: str) -> str:
-    """The function-name part of what an AppSpec hook names: a Lambda name, name:qualifier, a
-    partial ARN (account:function:name) or a full ARN (arn:aws:lambda:region:account:function:name).
-
-    >>> function_name("arn:aws:lambda:us-east-1:111122223333:function:smoke:live"), function_name("smoke")
-    ('smoke', 'smoke')
-    """
-    parts = reference.split(":")
-    if len(parts) >= 3 and "function" in parts[:-1]:
-        return parts[parts.index("function") + 1]
-    return parts[0]
+#: The function-name part of what an AppSpec hook names (a Lambda name, name:qualifier, a partial
+#: or full ARN): the AppSpec's own rule.
+function_name = hook_function_name
 
 
 def hook_for(group: DeploymentGroup, reference: str) -> HookSpec | None:
     """The hook that stands in for the function an AppSpec names, or None."""
-    return group.hooks.get(function_name(reference))
+    return group.hooks.get(hook_function_name(reference))

@@ -13,7 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
-from conveyor.codedeploy.appspec import hook_function_name
+from conveyor.codedeploy.group import hook_for
 from conveyor.codedeploy.hooks import HookContext, invoke_hook, new_execution_id
 from conveyor.codedeploy.model import DeploymentGroup
 from conveyor.codedeploy.store import (
@@ -46,7 +46,7 @@ class HookRuns:
 
     def _run_hook(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec, event: str,
                   function: str, ev: dict | None) -> None:
-        hook = group.hooks[hook_function_name(function)]
+        hook = hook_for(group, function)
         key = (d.id, event)
         now = self.clock()
         if ev is None or ev["status"] not in (EV_IN_PROGRESS,):

@@ -63,7 +63,7 @@ class Lifecycle:
         if d.phase == "RollbackCleanup":
             self._rollback_cleanup(d)
             return
-        if d.phase in WATCHED and self._alarm_gate(d, group):
+        if d.phase in WATCHED and self._alarm_gate(d, group, spec):
             return
         handler = getattr(self, f"_phase_{d.phase}", None)
         if d.phase in HOOK_EVENTS:
@@ -176,7 +176,7 @@ class Lifecycle:
         if d.step < 0:
             # With probe traffic on the test listener, green's alarms judge it before any
             # production request reaches it.
-            gate = self._traffic_gate(d, group) if group.probe and spec.load_balancer.test_port and not promote else None
+            gate = self._traffic_gate(d, group, spec) if group.probe and spec.load_balancer.test_port and not promote else None
             if gate:
                 self._wait(d, "before production traffic: " + gate)
                 return
@@ -192,7 +192,7 @@ class Lifecycle:
         if waited < plan[d.step].wait:
             self._wait(d, f"{d.traffic}% of production on green; next step in {plan[d.step].wait - waited:.0f} s")
             return
-        gate = self._traffic_gate(d, group)
+        gate = self._traffic_gate(d, group, spec)
         if gate:
             self._wait(d, gate)
             return
@@ -222,7 +222,7 @@ class Lifecycle:
             self._wait(d, f"termination wait: blue (target-group {d.original_tg}) stays warm for {left:.0f} s "
                           "more; `conveyor rollback` returns traffic to it at once")
             return
-        gate = None if requested else self._traffic_gate(d, group)
+        gate = None if requested else self._traffic_gate(d, group, spec)
         if gate:
             self._wait(d, gate)
             return

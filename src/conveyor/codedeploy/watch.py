@@ -15,10 +15,12 @@ import threading
 import time
 import urllib.request
 
-from conveyor.codedeploy.model import ALARM, INSUFFICIENT_DATA, OK, DeploymentGroup
+from conveyor.codedeploy.group import deployment_group
+from conveyor.codedeploy.model import ALARM, INSUFFICIENT_DATA, METRICS, OK, DeploymentGroup
 from conveyor.codedeploy.store import CodeDeployment
 from conveyor.ecs.spec import ServiceSpec
 from conveyor.ecs.store import PRIMARY
+from conveyor.errors import NotFound
 from conveyor.metrics.monitor import AlarmMonitor, WatchedAlarm
 from conveyor.metrics.sampler import Sampler
 from conveyor.metrics.store import MetricStore
@@ -105,8 +107,6 @@ class Watch:
         return (f"tg:{other}", None) if other else (None, None)
 
     def _group_of(self, spec: ServiceSpec) -> DeploymentGroup:
-        from conveyor.codedeploy.group import deployment_group
-
         return deployment_group(spec.deployment, spec.environment_alarms)
 
     def evaluate_alarms(self, now: float | None = None) -> dict:
@@ -117,11 +117,10 @@ class Watch:
         self._alarms = statuses
         return statuses
 
-    def _alarm_gate(self, d: CodeDeployment, group: DeploymentGroup) -> bool:
+    def _alarm_gate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> bool:
         """Stop the deployment if one of its alarms is in ALARM. True when it stopped."""
         if not group.alarms or not group.alarms_enabled:
             return False
-        spec = self._spec(d)
         for alarm in group.alarms:
             status = self._current_status(spec, d, alarm)
             if status is not None and status.state == ALARM:
@@ -138,14 +137,13 @@ class Watch:
             return None
         return status
 
-    def _traffic_gate(self, d: CodeDeployment, group: DeploymentGroup) -> str | None:
+    def _traffic_gate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> str | None:
         """Conveyor's traffic-aware rule: an alarm that watches green vouches for it only once it
         judged a whole evaluation window of green traffic (every one of its N periods had
         requests) and found no breaching datapoint in it (stricter than OK, which allows M-1).
         Until then the deployment waits and says why. Returns why, or None."""
         if not group.require_traffic or not group.alarms_enabled or not d.replacement_tg:
             return None
-        spec = self._spec(d)
         for alarm in group.alarms:
             if alarm.scope != "green":
                 continue
@@ -196,12 +194,15 @@ class Watch:
 
     # -- views
     def alarms_view(self, environment: str, service: str) -> list[dict]:
-        self.evaluate_alarms()
+        """The alarms as the last evaluation left them (the sampler evaluates after every sample;
+        before its first one, the stored state)."""
+        if self.sampler is None:
+            self.evaluate_alarms()
         out = []
         for w in self.watched_alarms():
             if not w.key.startswith(f"{environment}/{service}/"):
                 continue
-            status = self._alarms.get(w.key)
+            status = self._alarms.get(w.key) or self.monitor.status(w.key)
             out.append({"name": w.alarm.name, "metric": w.alarm.metric, "scope": w.alarm.scope, "watching": w.scope_key,
                         "statistic": w.alarm.statistic, "period": w.alarm.period,
                         "evaluationPeriods": w.alarm.evaluation_periods,
@@ -216,8 +217,6 @@ class Watch:
     def metrics_view(self, environment: str, service: str, seconds: int = 60) -> dict:
         row = self.services.store.service(environment, service)
         if row is None:
-            from conveyor.errors import NotFound
-
             raise NotFound(f"no service '{service}' in environment '{environment}'")
         spec = ServiceSpec.from_json(row.spec)
         now = int(self.clock())
@@ -226,8 +225,6 @@ class Watch:
             scopes.append(f"listener:{environment}:{spec.load_balancer.port}")
             if spec.load_balancer.test_port:
                 scopes.append(f"listener:{environment}:{spec.load_balancer.test_port}")
-        from conveyor.codedeploy.model import METRICS
-
         out = {}
         for scope in scopes:
             series = {}

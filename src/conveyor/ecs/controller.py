@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from conveyor.ecs import rolling
-from conveyor.ecs.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
+from conveyor.ecs.spec import ServiceSpec
 from conveyor.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
                                 PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
-from conveyor.ecs.taskdef import ContainerDefinition, TaskDefinition, parse_taskdef
+from conveyor.ecs.taskdef import TaskDefinition, parse_taskdef
 from conveyor.ecs.deployments import Deployments
+from conveyor.ecs.balancing import LoadBalancing
+from conveyor.ecs.task_health import TaskHealth, elb_failed, ContainerHealth
 from conveyor.ecs.task_sets import TaskSets
 from conveyor.ecs.views import ServiceViews
 from conveyor.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
@@ -41,24 +43,12 @@ WORKERS = 8
 
 
 @dataclass
-class _Health:
-    """Container health-check bookkeeping for one container of one task (in memory: after a
-    restart the checks simply start counting again; the task's stored health stays)."""
-
-    failures: int = 0
-    status: str = "UNKNOWN"
-    next_at: float = 0.0
-    output: str = ""
-    running: bool = False
-
-
-@dataclass
 class _Backoff:
     failures: int = 0
     next_start_at: float = 0.0
 
 
-class ServiceController(Deployments, TaskSets, ServiceViews):
+class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, ServiceViews):
     def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
                  runtime: PodRuntime | None = None):
         self.home = Path(home)
@@ -70,7 +60,7 @@ class ServiceController(Deployments, TaskSets, ServiceViews):
         self._lbs: dict[str, LoadBalancer] = {}
         self._topology: dict[str, tuple] = {}
         self._busy: dict[str, Future] = {}
-        self._health: dict[tuple[str, str], _Health] = {}
+        self._health: dict[tuple[str, str], ContainerHealth] = {}
         self._backoff: dict[tuple[str, str], _Backoff] = {}
         self._steady: dict[tuple[str, str], bool] = {}
         self._taskdefs: dict[str, TaskDefinition] = {}
@@ -238,7 +228,7 @@ class ServiceController(Deployments, TaskSets, ServiceViews):
             if tg is not None and task.host_port and target is None:
                 self._lb(spec.environment).register(tg.name, task.id, "127.0.0.1", task.host_port)
             in_grace = task.running_at and now - task.running_at < spec.health_check_grace_period
-            if tg is not None and target is not None and not in_grace and _elb_failed(task, target, spec, now):
+            if tg is not None and target is not None and not in_grace and elb_failed(task, target, spec, now):
                 self._begin_stop(task, spec, f"Task failed ELB health checks in (target-group {tg.name}): "
                                              f"{target.description or target.reason}", failed=1, drain=True)
                 return
@@ -260,57 +250,6 @@ class ServiceController(Deployments, TaskSets, ServiceViews):
             return
         if task.last_status == STOPPING:
             self._submit(task.id, self._stop_task, task, td)
-
-    def _container_health(self, task: Task, td: TaskDefinition | None, now: float) -> str:
-        """ECS task health: UNHEALTHY if an essential container's check failed `retries` times
-        in a row (failures during startPeriod do not count); HEALTHY if all checked essential
-        containers passed; UNKNOWN otherwise (including no checks at all)."""
-        statuses = []
-        for c in (td.essential_containers() if td else ()):
-            if c.health_check is None:
-                continue
-            h = self._health.setdefault((task.id, c.name), _Health())
-            if not h.running and now >= h.next_at:
-                h.running = True
-                self._pool.submit(self._run_health_check, task, c, h)
-            statuses.append(h.status)
-        if not statuses:
-            return "UNKNOWN"
-        if "UNHEALTHY" in statuses:
-            return "UNHEALTHY"
-        return "HEALTHY" if all(s == "HEALTHY" for s in statuses) else "UNKNOWN"
-
-    def _run_health_check(self, task: Task, container: ContainerDefinition, h: _Health) -> None:
-        check = container.health_check
-        try:
-            ok, output = self.runtime.health_check(task.id, container)
-            now = self.clock()
-            in_start_period = task.running_at is not None and now - task.running_at < check.start_period
-            if ok:
-                h.failures, h.status = 0, "HEALTHY"
-            elif not in_start_period or h.status == "HEALTHY":
-                h.failures += 1
-                if h.failures >= check.retries:
-                    h.status = "UNHEALTHY"
-            h.output = output
-            # checks start fast (so a new task becomes HEALTHY quickly), then keep ECS's interval
-            h.next_at = now + (min(1.0, check.interval) if h.status == "UNKNOWN" else check.interval)
-        except Exception:
-            log.exception("health check of %s/%s failed to run", task.id, container.name)
-            h.next_at = self.clock() + check.interval
-        finally:
-            h.running = False
-            self._wake.set()
-
-    def _is_healthy(self, task: Task, td, spec: ServiceSpec, target, health: str, now: float) -> bool:
-        has_checks = td is not None and any(c.health_check for c in td.essential_containers())
-        if spec.target_group is not None:
-            if target is None or target.state != "healthy":
-                return False
-            return health == "HEALTHY" if has_checks else True
-        if has_checks:
-            return health == "HEALTHY"
-        return task.running_at is not None and now - task.running_at >= NO_HEALTH_CHECK_SETTLE_SECONDS
 
     def _on_healthy(self, task: Task, spec: ServiceSpec) -> None:
         self._backoff.pop((spec.environment, spec.name), None)
@@ -386,15 +325,6 @@ class ServiceController(Deployments, TaskSets, ServiceViews):
             self.store.event(spec.environment, spec.name,
                              f"(service {spec.name}) failed to start task {task.id}: {reason}")
             self._count_failure(task, spec, reason)
-
-    def _wait_container_healthy(self, task_id: str, container_name: str) -> bool:
-        task = self.store.task(task_id)
-        td = self._taskdef(task.taskdef) if task else None
-        c = td.container(container_name) if td else None
-        if c is None or c.health_check is None:
-            return True
-        ok, _ = self.runtime.health_check(task_id, c)
-        return ok
 
     def _begin_stop(self, task: Task, spec: ServiceSpec, reason: str, *, failed: int, drain: bool) -> None:
         now = self.clock()
@@ -538,53 +468,6 @@ class ServiceController(Deployments, TaskSets, ServiceViews):
             raise NotFound(f"no service '{service}' in environment '{environment}' (services: {known})")
         return row
 
-    def _lb(self, environment: str) -> LoadBalancer:
-        if environment not in self._lbs:
-            self._lbs[environment] = LoadBalancer(self.home / "lb" / environment, environment)
-        return self._lbs[environment]
-
-    def load_balancer(self, environment: str) -> LoadBalancer:
-        """The environment's load balancer (HAProxy), for the deploy controller and the sampler."""
-        return self._lb(environment)
-
-    def load_balancers(self) -> dict[str, LoadBalancer]:
-        """Load balancers of environments that have one."""
-        return {env: self._lb(env) for env in self._topology}
-
-    def _task_target_group(self, task: Task, spec: ServiceSpec):
-        if not spec.blue_green:
-            return spec.target_group
-        dep = self.store.deployment(task.deployment_id)
-        return spec.target_group_named(dep.target_group if dep else None)
-
-    def _apply_load_balancer(self, environment: str, rows: list) -> None:
-        listeners, groups = [], []
-        for row in rows:
-            spec = ServiceSpec.from_json(row.spec)
-            groups += spec.target_groups
-            listeners += spec.listeners
-        if not groups:
-            return
-        topology = (tuple(listeners), tuple(groups))
-        lb = self._lb(environment)
-        if self._topology.get(environment) != topology:
-            lb.apply(listeners, groups)
-            self._topology[environment] = topology
-        elif lb.ensure_running():
-            log.warning("HAProxy of environment %s was down: restarted with its targets", environment)
-
-    def _targets(self, spec: ServiceSpec) -> list:
-        if spec.target_group is None or spec.environment not in self._topology and not (
-                self.home / "lb" / spec.environment).exists():
-            return []
-        out = []
-        for tg in spec.target_groups:
-            try:
-                out += self._lb(spec.environment).targets(tg.name)
-            except Exception:  # HAProxy down: the next pass restarts it
-                pass
-        return out
-
 
 
 def _published(spec: ServiceSpec, td: TaskDefinition) -> list[int]:
@@ -604,19 +487,6 @@ def _exited_essential(td: TaskDefinition | None, pod: PodState | None) -> tuple[
         if not state.running:
             return c.name, state.exit_code
     return None
-
-
-def _elb_failed(task: Task, target, spec: ServiceSpec, now: float) -> bool:
-    """ALB: a target that failed `unhealthyThresholdCount` checks in a row is unhealthy, and ECS
-    replaces its task. A new target still in its first checks is `initial`; one that never
-    passes is failed once its threshold of checks has had time to run."""
-    if target.state == "unhealthy" and target.reason != "Elb.InitialHealthChecking":
-        return True
-    if target.state in ("initial", "unhealthy") and task.running_at and not task.healthy_at:
-        hc = spec.load_balancer.health_check
-        window = hc.interval * (hc.unhealthy_threshold + 1) + hc.timeout + 1.0
-        return now - task.running_at - spec.health_check_grace_period > window
-    return False
 
 
 def _stop_order(new: list[Task], old: list[Task], desired: int) -> list[Task]:
