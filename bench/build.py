@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_api_service,
         image_exists,
     )
-    from conveyor.stack.components import BASE_IMAGE, BUILD_IMAGE
+    from conveyor.images import BASE_IMAGE, BUILD_IMAGE
 
     engine = detect_engine()
     for image in (BUILD_IMAGE, BASE_IMAGE):

@@ -227,7 +227,7 @@ def _free_port() -> int:
 
 def build_images(versions: tuple[str, ...] = ("v1", "v2")) -> dict[str, str]:
     """The example app, once per version (APP_VERSION baked in: the X-App-Version header)."""
-    from conveyor.stack.components import BASE_IMAGE
+    from conveyor.images import BASE_IMAGE
 
     base = f"{IMAGE}:base"
     subprocess.run(["podman", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", base,
@@ -325,7 +325,7 @@ def _deploy_runs(args: argparse.Namespace, crash: bool) -> dict:
 
 
 def _crash_image() -> str:
-    from conveyor.stack.components import BUSYBOX_IMAGE
+    from conveyor.images import BUSYBOX_IMAGE
 
     return BUSYBOX_IMAGE  # no python3 inside: the app's container exits at once
 

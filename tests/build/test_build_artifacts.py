@@ -9,7 +9,7 @@ from conveyor.build.artifacts import (
     artifact_match, cache_key, check_fallback_keys, choose_cache, directories, expand, normalize,
     select,
 )
-from conveyor.engine.globs import glob_match
+from conveyor.globs import glob_match
 
 TREE = [
     "appspec.yml",

@@ -23,7 +23,7 @@ from conveyor.build.phases import (
 from conveyor.build.runner import SOURCE_MOUNT, BuildRequest, BuildResult, run_build
 from conveyor.config.buildspec import load_buildspec_text
 from conveyor.providers.local.containers import ContainerEngine, detect_engine, image_exists
-from conveyor.stack.components import BUILD_IMAGE
+from conveyor.images import BUILD_IMAGE
 
 pytestmark = pytest.mark.podman
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conveyor.config.codepipeline import validate_document
-from conveyor.config.located import load_json
+from conveyor.documents.located import load_json
 
 
 def act(name, category, provider, config=None, inputs=(), outputs=(), owner="AWS", **extra):

@@ -13,7 +13,7 @@ import yaml
 
 from conveyor.config import environments as envs
 from conveyor.config.environments import check_environments
-from conveyor.config.located import load_text
+from conveyor.documents.located import load_text
 from conveyor.config.pipeline import check_file, load_pipeline_text
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conveyor.codedeploy import group as cd_group
-from conveyor.codedeploy import model
-from conveyor.codedeploy.configs import PREDEFINED, STRATEGIES, traffic_plan
-from conveyor.codedeploy.model import TrafficStep
+from conveyor.config import codedeploy_group as cd_group
+from conveyor.config import codedeploy_model as model
+from conveyor.metrics import vocabulary
+from conveyor.config.codedeploy_configs import PREDEFINED, STRATEGIES
+from conveyor.deploy.traffic import traffic_plan
+from conveyor.config.codedeploy_model import TrafficStep
 from conveyor.config import deployment_group as dg
 from conveyor.config.environments import check_environments
-from conveyor.config.located import load_text
+from conveyor.documents.located import load_text
 from conveyor.errors import Diagnostic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -457,8 +459,8 @@ def test_the_reference_uses_every_deployment_group_and_alarm_key():
 
 def test_the_reference_names_every_choice():
     text = REFERENCE.read_text()
-    names = (dg.CUSTOM_CONFIG_KEYS + tuple(PREDEFINED) + STRATEGIES + model.ROLLBACK_EVENTS + model.METRICS
-             + model.SCOPES + model.STATISTICS + model.COMPARISONS + model.MISSING_DATA + dg.TERMINATE_BLUE_OPTIONS
+    names = (dg.CUSTOM_CONFIG_KEYS + tuple(PREDEFINED) + STRATEGIES + model.ROLLBACK_EVENTS + vocabulary.METRICS
+             + vocabulary.SCOPES + vocabulary.STATISTICS + vocabulary.COMPARISONS + vocabulary.MISSING_DATA + dg.TERMINATE_BLUE_OPTIONS
              + dg.DEPLOYMENT_READY_OPTIONS)
     assert [n for n in names if n not in text] == []
     assert "terminationWaitMinutes: 5" in text and f"{model.DEFAULT_TERMINATION_WAIT / 60:g}" == "5"

@@ -14,7 +14,7 @@ import pytest
 
 from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.registry.uris import DEFAULT_PORT
-from conveyor.stack.components import BASE_IMAGE
+from conveyor.images import BASE_IMAGE
 
 
 @pytest.mark.podman

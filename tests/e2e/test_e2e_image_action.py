@@ -12,7 +12,7 @@ import pytest
 from e2e_support import action, git, pipeline_repo, wait_until
 
 from conveyor.providers.local.containers import detect_engine, image_exists
-from conveyor.stack.components import BUSYBOX_IMAGE
+from conveyor.images import BUSYBOX_IMAGE
 
 PIPELINE = textwrap.dedent("""\
     name: imaged

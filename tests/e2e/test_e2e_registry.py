@@ -11,7 +11,7 @@ import pytest
 from e2e_support import pipeline_repo, wait_until
 
 from conveyor.providers.local.containers import detect_engine, image_exists
-from conveyor.stack.components import BUSYBOX_IMAGE
+from conveyor.images import BUSYBOX_IMAGE
 
 
 @pytest.mark.podman

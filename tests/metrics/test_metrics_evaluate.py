@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from conveyor.codedeploy.model import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
+from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 from conveyor.metrics.evaluate import (
     EXTRA_PERIODS,
     aggregate,

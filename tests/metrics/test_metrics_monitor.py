@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from conveyor.codedeploy.model import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
+from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 from conveyor.metrics.monitor import AlarmMonitor, WatchedAlarm
 from conveyor.metrics.store import Datapoint, MetricStore
 

@@ -8,7 +8,7 @@ from conveyor.providers.local import containers
 from conveyor.providers.local.containers import (
     ContainerEngine, Mount, Port, is_local_registry, registry_host)
 from conveyor.providers.local.process import run
-from conveyor.stack.components import BUSYBOX_IMAGE
+from conveyor.images import BUSYBOX_IMAGE
 
 podman = ContainerEngine("podman")
 docker = ContainerEngine("docker")

@@ -19,7 +19,7 @@ from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run
 from conveyor.registry import uris
 from conveyor.registry.local import LocalRegistry
-from conveyor.stack.components import BUSYBOX_IMAGE
+from conveyor.images import BUSYBOX_IMAGE
 
 pytestmark = pytest.mark.podman
 

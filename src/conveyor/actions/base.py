@@ -44,8 +44,8 @@ class ActionContext:
     new_output: Callable[[], Path] = field(default=lambda: Path())  # a staging dir for an output artifact
     mirrors: Any = None
     home: Path | None = None  # the data directory (secrets, engine socket)
-    services: Any = None  # conveyor.ecs.controller.ServiceController, for deploy actions
-    deploys: Any = None  # conveyor.codedeploy.controller.DeployController, for CodeDeployToECS
+    services: Any = None  # conveyor.providers.local.ecs.controller.ServiceController, for deploy actions
+    deploys: Any = None  # conveyor.providers.local.codedeploy.controller.DeployController, for CodeDeployToECS
     definition: Any = None  # the execution's PipelineDef (environments for deploy actions)
 
     @property

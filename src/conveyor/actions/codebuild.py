@@ -22,7 +22,7 @@ from conveyor.providers.local.containers import (ApiService, ContainerEngine, en
 from conveyor.providers.local.process import run
 from conveyor.reports.summary import one_line
 from conveyor.secrets.masking import default_masker
-from conveyor.stack.components import BUILD_IMAGE
+from conveyor.images import BUILD_IMAGE
 
 
 class CodeBuildAction(EngineUser):

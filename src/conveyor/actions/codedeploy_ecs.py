@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
-from conveyor.codedeploy.substitute import (
+from conveyor.deploy.substitute import (
     image_artifacts,
     read_image_detail,
     substitute_images,
     unreplaced_placeholders,
 )
-from conveyor.ecs.spec import service_specs
+from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
 
 

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
-from conveyor.ecs.imagedefs import parse_imagedefinitions
-from conveyor.ecs.spec import service_specs
+from conveyor.config.imagedefs import parse_imagedefinitions
+from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
 
 #: ECS action's ceiling: 60 minutes unless DeploymentTimeout (minutes) shortens it.

@@ -8,7 +8,7 @@ call with its own settings.
     >>> select(["build/app.jar", "build/lib/x.jar", "README.md"], ["**/*"], base_directory="build")
     [('build/app.jar', 'app.jar'), ('build/lib/x.jar', 'lib/x.jar')]
 
-Globs are the CodePipeline/CodeBuild language of `conveyor.engine.globs` (`*` stays in one
+Globs are the CodePipeline/CodeBuild language of `conveyor.globs` (`*` stays in one
 segment, `**` crosses them, `?`, `[...]`, `{a,b}`) with one difference: a `**/` that starts a
 segment also matches *zero* directories, so `**/*` is "every file" including those at the top
 and `dir/**/*` includes `dir/a` — the way buildspecs use them (`files: ['**/*']` ships the whole
@@ -23,7 +23,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Callable, Iterable, Sequence
 
-from conveyor.engine.globs import GlobError, compile_glob
+from conveyor.globs import GlobError, compile_glob
 from conveyor.errors import ConveyorError
 
 CLIENT_ERROR = "CLIENT_ERROR"  # the phase-context status code of UPLOAD_ARTIFACTS failures

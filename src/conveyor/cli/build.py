@@ -16,7 +16,7 @@ from conveyor.actions.codebuild import registry_env, split_region
 from conveyor.build.runner import DEFAULT_REGION
 from conveyor.providers.local.containers import detect_engine, engine_access, ensure_api_service, image_exists
 from conveyor.secrets.masking import default_masker
-from conveyor.stack.components import BUILD_IMAGE
+from conveyor.images import BUILD_IMAGE
 
 
 def build(args) -> int:

@@ -55,11 +55,11 @@ def validate(args) -> int:
         elif kind == "buildspec":
             from conveyor.config.buildspec import check_buildspec_file as validate_file
         elif kind == "appspec":
-            from conveyor.codedeploy.appspec import check_appspec_file as validate_file
+            from conveyor.config.appspec import check_appspec_file as validate_file
         elif kind == "taskdef":
-            from conveyor.ecs.taskdef import check_taskdef_file as validate_file
+            from conveyor.config.taskdef import check_taskdef_file as validate_file
         elif kind == "imagedefinitions":
-            from conveyor.ecs.imagedefs import check_imagedefinitions_file as validate_file
+            from conveyor.config.imagedefs import check_imagedefinitions_file as validate_file
         else:
             from conveyor.config.pipeline import check_file as validate_file
         found = validate_file(path, str(path))

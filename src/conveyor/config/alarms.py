@@ -1,7 +1,7 @@
 """Validation of alarms in conveyor.yml (CloudWatch PutMetricAlarm semantics, aws-semantics §8):
 the environment's named alarms (`environments.<env>.alarms.<name>`) and a CODE_DEPLOY deployment
 group's `alarms:` list, which names them or defines one inline (CodeDeploy alarmConfiguration,
-§5.5). conveyor.codedeploy.group builds AlarmSpecs from the same mappings.
+§5.5). conveyor.config.codedeploy_group builds AlarmSpecs from the same mappings.
 
     names = check_alarm_definitions(chk, ("environments", "production"), aws=False)
     check_group_alarms(chk, ("environments", "production", "services", "orders", "deployment"), names, aws=False)
@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conveyor.codedeploy.configs import parse_duration
-from conveyor.codedeploy.group import ALARM_KEYS, DEFAULT_ALARM_PERIOD
-from conveyor.codedeploy.model import COMPARISONS, METRICS, MISSING_DATA, SCOPES, STATISTICS
-from conveyor.config.checker import Checker, did_you_mean, type_name
-from conveyor.config.located import KeyPath, format_path
+from conveyor.config.codedeploy_configs import parse_duration
+from conveyor.config.codedeploy_group import ALARM_KEYS, DEFAULT_ALARM_PERIOD
+from conveyor.metrics.vocabulary import COMPARISONS, METRICS, MISSING_DATA, SCOPES, STATISTICS
+from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.located import KeyPath, format_path
 
 ALARM_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 ALARM_NAME_LIMIT = 255                 # CloudWatch AlarmName

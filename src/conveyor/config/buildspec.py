@@ -27,8 +27,8 @@ from conveyor.config.buildspec_model import (
     PHASE_NAMES, REPORT_FORMATS, RESERVED_PREFIX, UNEXPORTABLE_PREFIX, VERSIONS, WINDOWS_SHELLS, Artifacts, Batch,
     BuildSpec, Cache, Env, OnFailure, Phase, Proxy, ReportGroup, SecretRef, scalar_text, unquoted_scalars,
 )
-from conveyor.config.checker import Checker, did_you_mean, type_name
-from conveyor.config.located import Document, KeyPath, format_path, load_file, load_text
+from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
 
 TOP_KEYS = ("version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache")

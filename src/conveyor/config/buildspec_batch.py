@@ -13,8 +13,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from conveyor.config.buildspec_model import BATCH_KINDS, Batch, BatchBuild
-from conveyor.config.checker import did_you_mean
-from conveyor.config.located import KeyPath
+from conveyor.documents.checker import did_you_mean
+from conveyor.documents.located import KeyPath
 
 if TYPE_CHECKING:
     from conveyor.config.buildspec import BuildSpecCheck

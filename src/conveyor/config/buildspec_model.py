@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from conveyor.config.located import KeyPath
+from conveyor.documents.located import KeyPath
 from conveyor.errors import Diagnostic
 
 VERSIONS = ("0.2", "0.1")  # §1.2: 0.2 recommended, 0.1 still accepted

@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conveyor.config.checker import Checker, type_name
+from conveyor.documents.checker import Checker, type_name
 from conveyor.config.codepipeline_actions import ActionInfo, check_action
 from conveyor.config.codepipeline_flow import check_flow, check_regions, check_triggers
 from conveyor.config.codepipeline_rules import (
@@ -37,7 +37,7 @@ from conveyor.config.codepipeline_rules import (
     ROLE_ARN_SHAPE, placeholder_in, placeholder_note,
 )
 from conveyor.config.codepipeline_stage import check_stage_extras, check_variables
-from conveyor.config.located import Document, KeyPath, load_file
+from conveyor.documents.located import Document, KeyPath, load_file
 from conveyor.errors import ConfigError, Diagnostic
 
 TOP_KEYS = ("pipeline", "metadata", "tags")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
-from conveyor.config.checker import Checker
+from conveyor.documents.checker import Checker
 from conveyor.config.codepipeline_rules import (
     CONDITION_RESULTS, CONDITION_RULE_PROVIDERS, LIMITS, ON_FAILURE_RESULTS, RETRY_MODES, VARIABLE_CHARSET,
     VARIABLE_RE,
 )
-from conveyor.config.located import KeyPath
+from conveyor.documents.located import KeyPath
 
 P: KeyPath = ("pipeline",)
 RULE_KEYS = ("name", "ruleTypeId", "configuration", "commands", "inputArtifacts", "roleArn", "region",

@@ -1,6 +1,6 @@
 """Validation of a CODE_DEPLOY service's `deployment:` block: its deployment group (aws-semantics
 §5.5), traffic config (§5.6) or ECS-native strategy (§4.7), alarms (§8, in conveyor.config.alarms),
-lifecycle hook stand-ins (§5.4) and probe traffic. conveyor.codedeploy.group builds the group from
+lifecycle hook stand-ins (§5.4) and probe traffic. conveyor.config.codedeploy_group builds the group from
 the same keys; docs/conveyor.reference.yml documents them.
 
     check_code_deploy(chk, ("environments", "production", "services", "orders", "deployment"))
@@ -17,10 +17,10 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
-from conveyor.codedeploy import configs
-from conveyor.codedeploy.configs import PREDEFINED, RESERVED_PREFIX, format_duration, parse_duration
-from conveyor.codedeploy.group import AUTO_ROLLBACK_KEYS, HOOK_CONTAINER_KEYS, HOOK_KEYS, PROBE_KEYS
-from conveyor.codedeploy.model import (
+from conveyor.config import codedeploy_configs as configs
+from conveyor.config.codedeploy_configs import PREDEFINED, RESERVED_PREFIX, format_duration, parse_duration
+from conveyor.config.codedeploy_group import AUTO_ROLLBACK_KEYS, HOOK_CONTAINER_KEYS, HOOK_KEYS, PROBE_KEYS
+from conveyor.config.codedeploy_model import (
     CONTINUE_DEPLOYMENT,
     DEFAULT_HOOK_TIMEOUT,
     KEEP_ALIVE,
@@ -29,8 +29,8 @@ from conveyor.codedeploy.model import (
     TERMINATE,
 )
 from conveyor.config.alarms import check_group_alarms
-from conveyor.config.checker import Checker, did_you_mean, type_name
-from conveyor.config.located import KeyPath
+from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.located import KeyPath
 
 DEPLOYMENT_READY_OPTIONS = (CONTINUE_DEPLOYMENT, STOP_DEPLOYMENT)
 TERMINATE_BLUE_OPTIONS = (TERMINATE, KEEP_ALIVE)

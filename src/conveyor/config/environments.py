@@ -11,7 +11,7 @@ start nor stop a task, a circuit breaker on a CODE_DEPLOY service, and the servi
 definition: the file must exist and hold the load balancer's container and containerPort. The
 file is read next to conveyor.yml, or through `read_taskdef` (say, from a commit); when
 conveyor.yml is not a file on disk and no reader is given, that part is skipped. The runtime
-model with defaults is conveyor.ecs.spec.
+model with defaults is conveyor.deploy.spec.
 
 A CODE_DEPLOY service's deployment group (config or strategy, hooks, alarms, probe...) is checked
 by conveyor.config.deployment_group, the environment's `alarms:` by conveyor.config.alarms.
@@ -26,13 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conveyor.codedeploy.group import GROUP_KEYS
+from conveyor.config.codedeploy_group import GROUP_KEYS
 from conveyor.config.alarms import check_alarm_definitions
-from conveyor.config.checker import Checker, did_you_mean
+from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
-from conveyor.config.located import Document, KeyPath, format_path
-from conveyor.ecs import rolling
-from conveyor.ecs.taskdef import parse_taskdef, read_taskdef_document
+from conveyor.documents.located import Document, KeyPath, format_path
+from conveyor.config import ecs_deployment as rolling
+from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
 from conveyor.errors import ConfigError, Diagnostic
 
 #: Given a service's `taskDefinition` value: (the name to show, the file's text), or None when
@@ -64,7 +64,7 @@ INTERVAL_RANGE = (1, 300)
 TIMEOUT_RANGE = (1, 120)
 THRESHOLD_COUNT_RANGE = (2, 10)
 MATCHER_CODES = (200, 499)
-# The local default interval (conveyor.ecs.spec / conveyor.lb.model), which a timeout is compared with.
+# The local default interval (conveyor.deploy.spec / conveyor.lb.model), which a timeout is compared with.
 DEFAULT_INTERVAL_SECONDS = 2
 DEFAULT_TASK_DEFINITION = "taskdef.json"  # as CodeDeployToECS's TaskDefinitionTemplatePath
 

@@ -32,7 +32,7 @@ from conveyor.config.codepipeline_rules import (
     AWS_DEFAULT_EXECUTION_MODE, NAME_CHARSET, NAME_RE, VARIABLE_REF, count_phrase, placeholder_in,
 )
 from conveyor.config.import_yaml import Block, Items, render
-from conveyor.config.located import load_file
+from conveyor.documents.located import load_file
 from conveyor.config.providers import GIT_OUTPUT_VARIABLES, PROVIDERS, Provider
 from conveyor.errors import ConfigError, Diagnostic
 

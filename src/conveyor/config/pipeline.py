@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conveyor.config.checker import Checker, type_name
-from conveyor.config.located import Document, KeyPath, load_file, load_text
+from conveyor.documents.checker import Checker, type_name
+from conveyor.documents.located import Document, KeyPath, load_file, load_text
 from conveyor.config.model import EXECUTION_MODES, PipelineDef, action_configuration
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS, TIMEOUT_RANGE_MINUTES
 from conveyor.errors import ConfigError, Diagnostic
@@ -364,7 +364,7 @@ def _check_triggers(chk: Checker, actions: list[_Action]) -> None:
     P: KeyPath = ("pipeline", "triggers")
     triggers = chk.get(("pipeline",), "triggers", list) or []
     sources = [a.name for a in actions if a.provider is not None and a.provider.name == "Git" and a.name]
-    from conveyor.engine.globs import compile_glob
+    from conveyor.globs import compile_glob
 
     for i, trig in enumerate(triggers):
         tp = P + (i,)

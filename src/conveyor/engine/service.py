@@ -15,13 +15,13 @@ import time
 import uuid
 from pathlib import Path
 
-from conveyor.codedeploy.controller import DeployController
+from conveyor.providers.local.codedeploy.controller import DeployController
 from conveyor.config.model import PipelineDef
 from conveyor.config.pipeline import load_pipeline_text
 from conveyor.engine import states as S
 from conveyor.engine.describe import describe, summary
-from conveyor.engine.globs import Criteria, TriggerFilter, any_accepts
-from conveyor.ecs.controller import ServiceController
+from conveyor.globs import Criteria, TriggerFilter, any_accepts
+from conveyor.providers.local.ecs.controller import ServiceController
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError

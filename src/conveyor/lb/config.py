@@ -7,7 +7,8 @@ the configuration relative to it, so socket paths stay short and directories may
     'rstatus ^(2[0-9][0-9])$'
     >>> map_entries({"blue": 90, "green": 10})
     [('0:8999', 'blue'), ('9000:9999', 'green')]
-    >>> print(render_config([Listener(8080, "web")], [TargetGroup("web")], []))  # doctest: +SKIP
+    >>> "bind 127.0.0.1:8080" in render_config([Listener(8080, "web")], [TargetGroup("web")], [])
+    True
 
 Choices made for "zero failed requests" (each is a named line below):
 - `option http-server-close`: one connection to a target per request, so no idle pooled

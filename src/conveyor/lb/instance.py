@@ -6,10 +6,10 @@ a reload (SIGUSR2) starts a new worker on the same sockets and lets the old one 
 requests, so no connection is refused. A new `HAProxyInstance` on the same directory adopts a
 running HAProxy through its pid file and admin socket.
 
-    >>> haproxy = HAProxyInstance(Path("/lb"))
-    >>> haproxy.start(config_text, {"listener-8080.map": ""})     # doctest: +SKIP
-    >>> haproxy.reload(new_config_text, maps)                       # doctest: +SKIP
-    >>> haproxy.stop()                                              # doctest: +SKIP
+    haproxy = HAProxyInstance(Path("/lb"))
+    haproxy.start(config_text, {"listener-8080.map": ""})
+    haproxy.reload(new_config_text, maps)
+    haproxy.stop()
 """
 
 from __future__ import annotations

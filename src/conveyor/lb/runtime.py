@@ -1,10 +1,10 @@
 """HAProxy's runtime API over its UNIX socket: one command per connection, newline ended.
 
-    >>> api = RuntimeAPI(Path("/lb/admin.sock"))
-    >>> api.call("set server web/t1 weight 50")          # doctest: +SKIP
-    ''
-    >>> api.servers_state("web")[0]["srv_op_state"]      # doctest: +SKIP
-    '2'
+    api = RuntimeAPI(Path("/lb/admin.sock"))
+    api.call("set server web/t1 weight 50")
+    # -> ''
+    api.servers_state("web")[0]["srv_op_state"]
+    # -> '2'
 
 HAProxy answers every command with free text: `call` raises RuntimeCommandFailed unless the
 answer is empty or one of the success lines the command is known to print. Parsers for

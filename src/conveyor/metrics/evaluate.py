@@ -4,7 +4,7 @@ state is evaluated when data is missing" (AlarmThatSendsEmail / alarms-and-missi
 tables row by row in tests/metrics) and the knowledge-center note on an alarm firing after a
 single breaching datapoint ("cloudwatch-alarm-single-data-point") for the `missing` rule.
 
-    >>> from conveyor.codedeploy.model import AlarmSpec
+    >>> from conveyor.metrics.vocabulary import AlarmSpec
     >>> spec = AlarmSpec("5xx", "HTTPCode_Target_5XX_Count", period=10, threshold=5)
     >>> evaluate(spec, [(1000, 3.0), (1004, 4.0)], now=1010.2).state
     'ALARM'
@@ -41,15 +41,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from conveyor.codedeploy.model import (
-    ALARM,
-    COMPARISONS,
-    INSUFFICIENT_DATA,
-    MISSING_DATA,
-    OK,
-    STATISTICS,
-    AlarmSpec,
-)
+from conveyor.metrics.vocabulary import ALARM, COMPARISONS, INSUFFICIENT_DATA, MISSING_DATA, OK, STATISTICS, AlarmSpec
 
 #: CloudWatch evaluates a range wider than EvaluationPeriods ("retrieves the 5 most recent data
 #: points" for N = 3 in the documented tables; the exact width depends on the period).

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conveyor.codedeploy.model import INSUFFICIENT_DATA, AlarmSpec
+from conveyor.metrics.vocabulary import INSUFFICIENT_DATA, AlarmSpec
 from conveyor.metrics.evaluate import (
     Evaluation,
     evaluate,

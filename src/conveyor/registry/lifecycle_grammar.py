@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.config.checker import did_you_mean, type_name
+from conveyor.documents.checker import did_you_mean, type_name
 from conveyor.errors import ConfigError, Diagnostic
 from conveyor.registry.mutability import wildcard
 

@@ -138,8 +138,8 @@ class Api:
 
     def deploy(self, q: dict, b: dict, env: str, name: str) -> dict:
         """A deployment outside a pipeline (`conveyor deploy ENV SERVICE --image URI`)."""
-        from conveyor.ecs.imagedefs import ImageDefinition
-        from conveyor.ecs.spec import ServiceSpec
+        from conveyor.config.imagedefs import ImageDefinition
+        from conveyor.deploy.spec import ServiceSpec
 
         images = [ImageDefinition(str(i["name"]), str(i["imageUri"])) for i in b.get("images") or []]
         spec = (ServiceSpec.from_config(env, name, b["service"], b.get("environmentAlarms"))

@@ -1,11 +1,7 @@
 """What the local stack is made of, as data: the Debian packages, the images Conveyor builds,
 the podman settings some sandboxes need, and the pure decisions over them.
 
-Other modules import the image names from here:
-
-    >>> from conveyor.stack.components import BASE_IMAGE, BUILD_IMAGE, BUSYBOX_IMAGE
-    >>> BASE_IMAGE, BUILD_IMAGE
-    ('localhost/conveyor/python:3-slim', 'localhost/conveyor/build:latest')
+The image names themselves are in conveyor.images (builds, the demo and tests use them).
 """
 
 from __future__ import annotations
@@ -16,17 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from conveyor.errors import UserError
+from conveyor.images import BASE_IMAGE, BUILD_IMAGE, BUSYBOX_IMAGE, UPSTREAM_PYTHON_IMAGE  # noqa: F401
 from conveyor.registry import uris
 from conveyor.registry.aliases import DEFAULT_ALIAS_IP, check_alias_ip
 
 # --- images -------------------------------------------------------------------------------
 
-#: The Python base image services and builds start FROM when no registry is reachable.
-BASE_IMAGE = "localhost/conveyor/python:3-slim"
-#: A tiny FROM-scratch image (busybox-static): probes and tests that need a shell.
-BUSYBOX_IMAGE = "localhost/conveyor/busybox:latest"
-#: Where BASE_IMAGE comes from when pulls work.
-UPSTREAM_PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
 #: A pull either works quickly or not at all here; don't wait long before building instead.
 PULL_TIMEOUT = 60.0
 
@@ -43,11 +34,6 @@ MMDEBSTRAP_TIMEOUT = 900.0
 #: The statically linked busybox from Debian's busybox-static.
 BUSYBOX_BINARY = "/bin/busybox"
 
-#: The default image CodeBuild actions run in: a Debian root filesystem with what buildspecs
-#: call, a `docker` client (it drives the host's engine through a mounted API socket) and the
-#: `aws` shim (stack/aws_shim.py). Debian's Essential packages (coreutils, tar, gzip, grep, sed,
-#: findutils, diffutils, …) come with every root filesystem; these are added to them.
-BUILD_IMAGE = "localhost/conveyor/build:latest"
 BUILD_PACKAGES = ("bash", "ca-certificates", "git", "python3", "python-is-python3",
                   "python3-pip", "python3-venv", "curl", "jq", "make", "zip", "unzip",
                   "xz-utils", "procps")

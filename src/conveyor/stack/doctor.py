@@ -1,11 +1,11 @@
 """`conveyor doctor`: what the local stack looks like, with the exact fix for anything wrong.
 Changes nothing.
 
-    >>> run_doctor(print)                                  # doctest: +SKIP
-    ✓ podman: 4.3.1
-    ✗ haproxy: not installed — fix: apt-get install -y haproxy
-    …
-    1
+    run_doctor(print)
+    # -> ✓ podman: 4.3.1
+    # -> ✗ haproxy: not installed — fix: apt-get install -y haproxy
+    # -> …
+    # -> 1
 """
 
 from __future__ import annotations

@@ -24,10 +24,25 @@ from collections.abc import Iterable
 from conveyor.providers.local.process import Command
 from conveyor.stack import aws_shim, docker_shim
 from conveyor.stack.components import (
-    APT_ENV, APT_TIMEOUT, BASE_CMD, BASE_PACKAGES, BUILD_CMD, BUILD_ENV, BUILD_PACKAGES,
-    BUILD_ROOTFS_IMAGE, BUILD_TOOLS_DIR, BUSYBOX_BINARY, BUSYBOX_CMD, DEBIAN_SUITE,
-    DOCKER_CLIENT_PACKAGE, DOCKER_CLIENT_PATH, MMDEBSTRAP_TIMEOUT, ORIGIN_LABEL, RECIPE_LABEL,
-    short_version)
+    APT_ENV,
+    APT_TIMEOUT,
+    BASE_CMD,
+    BASE_PACKAGES,
+    BUILD_CMD,
+    BUILD_ENV,
+    BUILD_PACKAGES,
+    BUILD_ROOTFS_IMAGE,
+    BUILD_TOOLS_DIR,
+    BUSYBOX_BINARY,
+    BUSYBOX_CMD,
+    DEBIAN_SUITE,
+    DOCKER_CLIENT_PACKAGE,
+    DOCKER_CLIENT_PATH,
+    MMDEBSTRAP_TIMEOUT,
+    ORIGIN_LABEL,
+    RECIPE_LABEL,
+    short_version,
+)
 
 #: The second stage of BUILD_IMAGE; its context holds just the files it copies: the real
 #: client as `docker-client`, the wrapper as `docker`, and `aws`.

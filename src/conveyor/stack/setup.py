@@ -11,7 +11,7 @@ tag, else mmdebstrap + import) → BUILD_IMAGE (mmdebstrap + import of BUILD_ROO
 a layer with the docker client from docker.io's .deb, the docker wrapper and the aws shim). A second run only
 observes, so it takes seconds.
 
-    >>> run_setup(print, dry_run=True)                     # doctest: +SKIP
+    run_setup(print, dry_run=True)
 """
 
 from __future__ import annotations

@@ -308,9 +308,9 @@ def ensure_api_service(engine: ContainerEngine, directory: str,
     answering on DIRECTORY/podman.sock or start one with `env` added to its environment (its
     output in DIRECTORY/podman-api.log); with docker, the engine's own socket.
 
-        >>> service = ensure_api_service(ContainerEngine("podman"), "/var/lib/conveyor")  # doctest: +SKIP
-        >>> engine_access(service.socket)   # what a build container mounts   # doctest: +SKIP
-        >>> service.stop()                  # only stops what it started        # doctest: +SKIP
+        service = ensure_api_service(ContainerEngine("podman"), "/var/lib/conveyor")
+        engine_access(service.socket)   # what a build container mounts
+        service.stop()                  # only stops what it started
     """
     if not engine.is_podman:
         return ApiService(host_docker_socket())

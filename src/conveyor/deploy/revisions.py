@@ -1,0 +1,50 @@
+"""Preparing a task definition revision for a deployment: the checks and fills between the
+task definition template, the image definitions and the service declaration. Pure."""
+
+from __future__ import annotations
+
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.config.taskdef import TaskDefinition
+from conveyor.errors import UserError
+
+
+def fill_placeholders(td: TaskDefinition, current: TaskDefinition | None, source: str) -> TaskDefinition:
+    """A template's `<IMAGE1_NAME>`-style image not given by the image definitions keeps the
+    image the service runs now; with nothing running there is no image to use: an error."""
+    fills, missing = {}, []
+    for c in td.containers:
+        if c.image.startswith("<") and c.image.endswith(">"):
+            before = current.container(c.name) if current else None
+            if before is not None and not before.image.startswith("<"):
+                fills[c.name] = before.image
+            else:
+                missing.append(f"{c.name} ({c.image})")
+    if missing:
+        raise UserError(f"{source} gives no image for container(s) {', '.join(missing)} of task definition "
+                        f"{td.family}, and the service runs none yet",
+                        hint="add {\"name\": CONTAINER, \"imageUri\": URI} entries to imagedefinitions.json")
+    return td.with_images(fills) if fills else td
+
+
+def default_container(spec: ServiceSpec, td: TaskDefinition, source: str) -> str:
+    """The container an image without a name is for: the load-balanced one, or the only one."""
+    if spec.load_balancer is not None:
+        return spec.load_balancer.container
+    if len(td.containers) == 1:
+        return td.containers[0].name
+    raise UserError(f"{source}: say which container the image is for "
+                    f"(containers: {', '.join(c.name for c in td.containers)})", hint="--image NAME=URI")
+
+
+def check_load_balancer(spec: ServiceSpec, td: TaskDefinition, source: str) -> None:
+    lb = spec.load_balancer
+    if lb is None:
+        return
+    c = td.container(lb.container)
+    if c is None:
+        raise UserError(f"loadBalancer.container '{lb.container}' of service {spec.name} is not a container of "
+                        f"{source} (containers: {', '.join(x.name for x in td.containers)})")
+    ports = [pm.container_port for pm in c.port_mappings]
+    if ports and lb.container_port not in ports:
+        raise UserError(f"loadBalancer.containerPort {lb.container_port} of service {spec.name} is not among "
+                        f"container {c.name}'s portMappings in {source} ({', '.join(map(str, ports))})")

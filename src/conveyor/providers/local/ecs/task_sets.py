@@ -1,0 +1,130 @@
+"""Blue/green task sets (aws-semantics §5.1, §5.3): a CODE_DEPLOY service runs one or two task
+sets, each a deployment row that keeps `scale` percent of the service's desired count running
+and registered in its own target group. The deploy controller (conveyor.providers.local.codedeploy) decides
+which task sets exist, their scale and the listeners' weights; this loop only keeps each task
+set at its size, replaces failed tasks and reports when it is steady.
+
+Mixed into ServiceController (which provides store, lock, _start_task, _begin_stop, _backoff,
+_steady, _wake).
+
+    ts = services.create_task_set("production", "orders", "orders:7", "production-orders-2", 100, origin={})
+    services.task_set_status(ts.id)      # {'desired': 2, 'running': 2, 'healthy': 2, 'steady': True, ...}
+    services.set_task_set_scale(ts.id, 0)    # drain and stop its tasks; INACTIVE once they are gone
+"""
+
+from __future__ import annotations
+
+import math
+
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.providers.local.ecs.store import (
+    ACTIVE,
+    COMPLETED,
+    DEACTIVATING,
+    IN_PROGRESS,
+    INACTIVE,
+    PENDING,
+    PRIMARY,
+    RUNNING,
+    STOPPING,
+    Deployment,
+    Task,
+)
+from conveyor.errors import NotFound
+
+
+def task_count(desired: int, scale: int | None) -> int:
+    """Tasks a task set keeps: ECS rounds a task set's scale percent of the desired count up."""
+    return math.ceil(desired * (100 if scale is None else scale) / 100)
+
+
+class TaskSets:
+    def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
+                        origin: dict, *, primary: bool = False) -> Deployment:
+        with self.lock:
+            dep = self.store.create_task_set(environment, service, taskdef, target_group, scale, origin,
+                                             primary=primary)
+            self.store.event(environment, service, f"(service {service}) created task set {dep.id} of {taskdef} "
+                                                   f"in (target-group {target_group}) at {scale}% scale.")
+            self._steady.pop((environment, service), None)
+        self._wake.set()
+        return dep
+
+    def set_task_set_scale(self, dep_id: str, scale: int) -> None:
+        with self.lock:
+            dep = self._task_set(dep_id)
+            if dep.scale != scale:
+                self.store.update_deployment(dep_id, scale=scale)
+                self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {dep_id} "
+                                                               f"scaled to {scale}%.")
+                self._steady.pop((dep.environment, dep.service), None)
+        self._wake.set()
+
+    def promote_task_set(self, dep_id: str) -> None:
+        with self.lock:
+            dep = self._task_set(dep_id)
+            self.store.promote_task_set(dep_id)
+            self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {dep_id} "
+                                                           f"({dep.taskdef}) is now PRIMARY.")
+
+    def task_set(self, dep_id: str) -> Deployment | None:
+        return self.store.deployment(dep_id)
+
+    def task_set_status(self, dep_id: str) -> dict:
+        """How far a task set is: desired/running/healthy tasks, failures, steady."""
+        dep = self._task_set(dep_id)
+        row = self.store.service(dep.environment, dep.service)
+        desired = task_count(row.desired_count if row else 0, dep.scale)
+        mine = [t for t in self.store.tasks(dep.environment, dep.service) if t.deployment_id == dep_id]
+        running = [t for t in mine if t.last_status == RUNNING]
+        healthy = [t for t in running if t.healthy_at]
+        return {"id": dep.id, "status": dep.status, "taskDefinition": dep.taskdef, "targetGroup": dep.target_group,
+                "scale": dep.scale, "desired": desired, "pending": sum(1 for t in mine if t.last_status == PENDING),
+                "running": len(running), "healthy": len(healthy), "failedTasks": dep.failed_tasks,
+                "draining": sum(1 for t in mine if t.last_status in (DEACTIVATING, STOPPING)),
+                "steady": len(healthy) == desired and len(mine) == desired}
+
+    def _task_set(self, dep_id: str) -> Deployment:
+        dep = self.store.deployment(dep_id)
+        if dep is None:
+            raise NotFound(f"no task set {dep_id}")
+        return dep
+
+    def _reconcile_task_sets(self, spec: ServiceSpec, desired: int, deps: list[Deployment],
+                             tasks: list[Task]) -> bool:
+        """Keep every live task set at its size. Returns whether anything is still moving."""
+        key = (spec.environment, spec.name)
+        backoff = self._backoff.get(key)
+        waiting = backoff is not None and self.clock() < backoff.next_start_at
+        moving = False
+        for dep in deps:
+            want = task_count(desired, dep.scale if dep.scale is not None else (100 if dep.status == PRIMARY else 0))
+            mine = [t for t in tasks if t.deployment_id == dep.id]
+            active = [t for t in mine if t.last_status in (PENDING, RUNNING)]
+            if len(active) < want and not waiting:
+                for _ in range(want - len(active)):
+                    self._start_task(spec, dep)
+            elif len(active) > want:
+                surplus = sorted(active, key=lambda t: (t.healthy_at is not None, -t.created_at))[:len(active) - want]
+                for task in surplus:
+                    self._begin_stop(task, spec, f"Scaling activity initiated by (task set {dep.id}) "
+                                                 f"scaled to {dep.scale}%", failed=0, drain=True)
+            live = [t for t in mine if t.last_status != "STOPPED"]
+            steady = len(live) == want and all(t.last_status == RUNNING and t.healthy_at for t in live)
+            if want == 0 and not live and dep.status == ACTIVE:
+                self.store.update_deployment(dep.id, status=INACTIVE)
+                self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has no "
+                                                              "tasks left: INACTIVE.")
+                continue
+            if steady and want and dep.rollout_state == IN_PROGRESS:
+                timings = {**dep.timings, "steady": self.clock() - dep.created_at}
+                self.store.update_deployment(dep.id, rollout_state=COMPLETED, completed_at=self.clock(),
+                                             timings=timings)
+                self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has "
+                                                              "reached a steady state.")
+            moving |= not steady
+        steady_all = not moving
+        if steady_all and not self._steady.get(key):
+            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")
+        self._steady[key] = steady_all
+        return moving
