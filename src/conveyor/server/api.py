@@ -3,6 +3,7 @@ needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600).
 passes through the secret masker, so no stored secret value leaves the daemon.
 
     GET  /api/v1/health
+    GET  /api/v1/daemon                              pid, RSS, CPU seconds, control-loop pass times
     GET  /api/v1/pipelines
     POST /api/v1/executions                          {repository|pipeline, branch, commit, variables}
     GET  /api/v1/executions?pipeline=&limit=
@@ -34,6 +35,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
+import resource
+import threading
 import re
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +63,7 @@ class Api:
         self.routes: list[Route] = []
         r = self._route
         r("GET", r"/api/v1/health", self.health)
+        r("GET", r"/api/v1/daemon", self.daemon)
         r("GET", r"/api/v1/pipelines", lambda q, b: self.service.pipelines())
         r("POST", r"/api/v1/executions", self.start)
         r("GET", r"/api/v1/executions", lambda q, b: self.service.history(q.get("pipeline"), int(q.get("limit", 20))))
@@ -109,6 +114,12 @@ class Api:
 
     def health(self, q: dict, b: dict) -> dict:
         return {"status": "ok", "version": __version__}
+
+    def daemon(self, q: dict, b: dict) -> dict:
+        """The daemon's own health: process, memory, CPU time and how long its loops' passes take."""
+        return {"version": __version__, **process_stats(),
+                "loops": {"services": self.service.services.passes.summary(),
+                          "deploys": self.service.deploys.passes.summary()}}
 
     def start(self, q: dict, b: dict) -> dict:
         variables = b.get("variables") or {}
@@ -258,3 +269,16 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+def process_stats() -> dict:
+    """This process's pid, resident memory (bytes) and CPU time (user + system seconds)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = None
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"pid": os.getpid(), "rssBytes": rss, "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "threads": threading.active_count()}

@@ -52,6 +52,7 @@ from conveyor.config.imagedefs import ImageDefinition
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
 from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
+from conveyor.passes import PassTimer
 
 log = logging.getLogger("conveyor.codedeploy")
 
@@ -83,6 +84,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
         self._wake_event = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.passes = PassTimer()
         self._init_watch(sample=sample)
 
     # -- lifecycle of the controller
@@ -109,11 +111,13 @@ class DeployController(HookRuns, Lifecycle, Watch):
     def _loop(self) -> None:
         while not self._stop.is_set():
             busy = False
+            started = time.monotonic()
             try:
                 self._tick_watch()
                 busy = self.tick()
             except Exception:  # a bug must not stop the control plane; the next pass retries
                 log.exception("deploy controller pass failed")
+            self.passes.record(time.monotonic() - started)
             self._wake_event.wait(BUSY_INTERVAL if busy else IDLE_INTERVAL)
             self._wake_event.clear()
 

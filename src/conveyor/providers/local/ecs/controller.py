@@ -33,6 +33,7 @@ from conveyor.providers.local.ecs.views import ServiceViews
 from conveyor.providers.local.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
 from conveyor.errors import ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
+from conveyor.passes import PassTimer
 
 log = logging.getLogger("conveyor.services")
 
@@ -69,6 +70,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._moving = False
+        self.passes = PassTimer()
 
     # -- lifecycle
     def start(self) -> None:
@@ -89,10 +91,12 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.reconcile()
             except Exception:  # a bug must not stop the control plane; the next pass retries
                 log.exception("service reconcile pass failed")
+            self.passes.record(time.monotonic() - started)
             self._wake.wait(BUSY_INTERVAL if self._moving else IDLE_INTERVAL)
             self._wake.clear()
 
