@@ -13,7 +13,8 @@ import socket
 
 import pytest
 
-from conveyor.actions.codebuild import registry_env, split_region
+from conveyor.actions.codebuild import split_region
+from conveyor.registry.local import registry_env
 from conveyor.registry.aliases import EcrAlias
 from conveyor.registry.local import LocalRegistry, endpoint_aliases, read_endpoint, write_endpoint
 from conveyor.stack import checks

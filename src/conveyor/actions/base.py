@@ -44,9 +44,11 @@ class ActionContext:
     new_output: Callable[[], Path] = field(default=lambda: Path())  # a staging dir for an output artifact
     mirrors: Any = None
     home: Path | None = None  # the data directory (secrets, engine socket)
-    services: Any = None  # conveyor.providers.local.ecs.controller.ServiceController, for deploy actions
-    deploys: Any = None  # conveyor.providers.local.codedeploy.controller.DeployController, for CodeDeployToECS
+    releases: Any = None  # conveyor.release.service.ReleaseService, for deploy actions
     definition: Any = None  # the execution's PipelineDef (environments for deploy actions)
+    #: Stable across a re-run after a crash (the interrupted attempt's key), new on a retry: what
+    #: an action creates outside the engine carries it, so a re-run adopts instead of creating.
+    idempotency_key: str = ""
 
     @property
     def primary_input(self) -> Path | None:

@@ -12,17 +12,28 @@ import shutil
 import threading
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
+from conveyor.actions.base import (
+    ActionContext,
+    ActionFailed,
+    ActionResult,
+    EngineUser,
+    writable_copy,
+)
 from conveyor.actions.command import container_name
 from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
-from conveyor.providers.local.containers import (ApiService, ContainerEngine, engine_access,
-                                                 ensure_api_service)
+from conveyor.images import BUILD_IMAGE
+from conveyor.providers.local.containers import (
+    ApiService,
+    ContainerEngine,
+    engine_access,
+    ensure_api_service,
+)
 from conveyor.providers.local.process import run
+from conveyor.registry.local import registry_env
 from conveyor.reports.summary import one_line
 from conveyor.secrets.masking import default_masker
-from conveyor.images import BUILD_IMAGE
 
 
 class CodeBuildAction(EngineUser):
@@ -121,24 +132,6 @@ class CodeBuildAction(EngineUser):
             run(self.engine.rm(container_name(run_dir)), check=False)
         except Exception:  # no engine: nothing can be left running in it
             pass
-
-
-def registry_env(home: Path) -> dict[str, str]:
-    """What a buildspec needs to log in and push to the local registry the ECR way:
-    `aws ecr get-login-password | docker login --username AWS --password-stdin $CONVEYOR_REGISTRY`.
-    When the registry answers for ECR aliases (`conveyor setup --ecr-alias`), the first one's
-    account and region too, so `$AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com` is
-    that alias (aliases.build_env)."""
-    from conveyor.registry.aliases import build_env
-    from conveyor.registry.local import endpoint_aliases, read_endpoint
-    from conveyor.registry.service import read_or_create_token
-
-    endpoint = read_endpoint(home)
-    if endpoint is None:
-        return {}
-    return {"CONVEYOR_REGISTRY": endpoint["host"], "CONVEYOR_REGISTRY_ADDRESS": endpoint["address"],
-            "CONVEYOR_REGISTRY_PASSWORD": read_or_create_token(home), "AWS_ACCOUNT_ID": endpoint["account"],
-            **build_env(endpoint_aliases(endpoint), endpoint["host"])}
 
 
 def split_region(env: dict[str, str]) -> tuple[dict[str, str], str | None]:

@@ -15,23 +15,24 @@ import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
+from conveyor.deploy.spec import service_specs
 from conveyor.deploy.substitute import (
     image_artifacts,
     read_image_detail,
     substitute_images,
     unreplaced_placeholders,
 )
-from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
+from conveyor.release.service import DeployRequest
 
 
 class CodeDeployToEcsAction:
     def run(self, ctx: ActionContext) -> ActionResult:
         conf = ctx.configuration
         env, name = conf["environment"], conf["service"]
-        deploys = ctx.deploys
-        if deploys is None:
-            raise ActionFailed("the CodeDeployToECS action needs the Conveyor daemon's deploy controller")
+        releases = ctx.releases
+        if releases is None:
+            raise ActionFailed("the CodeDeployToECS action needs the Conveyor daemon's release service")
         specs = service_specs(getattr(ctx.definition, "environments", {}) or {}, env)
         spec = specs.get(name)
         if spec is None:
@@ -60,32 +61,33 @@ class CodeDeployToEcsAction:
             except json.JSONDecodeError as exc:
                 raise ActionFailed(f"{taskdef_name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
             appspec = self._read(appspec_dir, appspec_name, "AppSpecTemplate")
-            d = deploys.create(spec, taskdef=taskdef, appspec_text=appspec, appspec_source=appspec_name,
-                               taskdef_source=taskdef_name, creator="CodePipeline",
-                               origin={"execution": ctx.execution_id, "pipeline": ctx.pipeline, "stage": ctx.stage,
-                                       "action": ctx.action.name},
-                               workdir=str(appspec_dir))
+            d = releases.deploy(DeployRequest(
+                environment=env, service=name, spec=spec, taskdef=taskdef, appspec=appspec,
+                appspec_source=appspec_name, taskdef_source=taskdef_name, images_source="imageDetail.json",
+                creator="CodePipeline", origin={"execution": ctx.execution_id, "pipeline": ctx.pipeline,
+                                                "stage": ctx.stage, "action": ctx.action.name},
+                workdir=str(appspec_dir), key=ctx.idempotency_key or None)).deployment
         except ConveyorError as exc:
             raise ActionFailed(str(exc)) from exc
-        ctx.log(f"deployment {d.id}: {env}/{name} → {d.taskdef} (blue/green)")
+        ctx.log(f"deployment {d.id}: {env}/{name} → {d.task_definition} (blue/green)")
         try:
-            final = deploys.wait(d.id, cancel=ctx.cancel, timeout=ctx.timeout,
-                                 progress=lambda text: ctx.log(f"{name}: {text}"))
+            final = releases.wait(d.id, cancel=ctx.cancel, timeout=ctx.timeout,
+                                  progress=lambda text: ctx.log(f"{name}: {text}")).deployment
         except TimeoutError:
             raise ActionFailed(f"deployment {d.id} did not finish within the action's timeout") from None
         except InterruptedError:
             raise ActionFailed(f"stopped while deployment {d.id} was in progress (it continues; see "
                                f"`conveyor deploy status {env} {name}`)") from None
-        details = {"deploymentId": final.id, "taskDefinition": final.taskdef, "timings": final.timings,
+        details = {"deploymentId": final.id, "taskDefinition": final.task_definition, "timings": final.timings,
                    "status": final.status}
-        if final.status != "Succeeded":
-            info = final.rollback_info or {}
-            raise ActionFailed(f"deployment {final.id} {final.status}: {final.error_code}: {final.error_message}"
+        if final.outcome != "Succeeded":
+            info = dict(getattr(final, "rollback_info", {}) or {})
+            raise ActionFailed(f"deployment {final.id} {final.status}: {final.reason}"
                                + (f" (rolled back by {info['rollbackDeploymentId']})"
                                   if info.get("rollbackDeploymentId") else ""), {**details, "rollbackInfo": info})
         url = f"http://{spec.load_balancer.bind}:{spec.load_balancer.port}/"
-        ctx.log(f"{name} in {env} is serving {final.taskdef} at {url}")
-        return ActionResult(summary=f"{env}/{name} → {final.taskdef} (blue/green, {url})", details=details)
+        ctx.log(f"{name} in {env} is serving {final.task_definition} at {url}")
+        return ActionResult(summary=f"{env}/{name} → {final.task_definition} (blue/green, {url})", details=details)
 
     def _artifact(self, ctx: ActionContext, name: str | None) -> Path:
         if not name:
@@ -107,4 +109,5 @@ class CodeDeployToEcsAction:
         return path.read_text(encoding="utf-8")
 
     def cleanup(self, run_dir: Path) -> None:
-        """Nothing to kill: the deployment belongs to the deploy controller, which carries on."""
+        """Nothing to kill: the deployment belongs to the backend, which carries on; a re-run of
+        the action (same idempotency key) adopts it instead of creating another."""

@@ -18,7 +18,13 @@ import shutil
 import signal
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
+from conveyor.actions.base import (
+    ActionContext,
+    ActionFailed,
+    ActionResult,
+    EngineUser,
+    writable_copy,
+)
 from conveyor.globs import glob_match
 from conveyor.providers.local.containers import Mount
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, run, stream

@@ -22,6 +22,7 @@ from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
 from conveyor.config.imagedefs import parse_imagedefinitions
 from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
+from conveyor.release.service import DeployRequest
 
 #: ECS action's ceiling: 60 minutes unless DeploymentTimeout (minutes) shortens it.
 MAX_TIMEOUT_MINUTES = 60
@@ -31,15 +32,18 @@ class EcsDeployAction:
     def run(self, ctx: ActionContext) -> ActionResult:
         conf = ctx.configuration
         env, name = conf["environment"], conf["service"]
-        controller = ctx.services
-        if controller is None:
-            raise ActionFailed("the ECS action needs the Conveyor daemon's service controller")
+        releases = ctx.releases
+        if releases is None:
+            raise ActionFailed("the ECS action needs the Conveyor daemon's release service")
         specs = service_specs(getattr(ctx.definition, "environments", {}) or {}, env)
         spec = specs.get(name)
         if spec is None:
             known = ", ".join(specs) or "none"
             raise ActionFailed(f"service '{name}' is not declared under environments.{env}.services in conveyor.yml "
                                f"(declared there: {known})")
+        if spec.controller != "ECS":
+            raise ActionFailed(f"service {name} in {env} uses the {spec.controller} deployment controller; the ECS "
+                               "action makes rolling deployments (controller: ECS); use the CodeDeployToECS action")
         file_name = conf.get("file") or "imagedefinitions.json"
         source = ctx.primary_input
         path = (source / file_name) if source else None
@@ -48,30 +52,32 @@ class EcsDeployAction:
                                + _listing(source))
         try:
             images = parse_imagedefinitions(path.read_text(encoding="utf-8"), file_name)
-            taskdef = self._taskdef(ctx, spec.task_definition)
-            dep = controller.deploy(env, name, spec=spec, taskdef=taskdef, images=images,
-                                    origin={"execution": ctx.execution_id, "pipeline": ctx.pipeline,
-                                            "stage": ctx.stage, "action": ctx.action.name},
-                                    source=spec.task_definition, images_source=file_name)
+            release = releases.deploy(DeployRequest(
+                environment=env, service=name, spec=spec, taskdef=self._taskdef(ctx, spec.task_definition),
+                images=tuple(images), taskdef_source=spec.task_definition, images_source=file_name,
+                creator="CodePipeline", origin={"execution": ctx.execution_id, "pipeline": ctx.pipeline,
+                                                "stage": ctx.stage, "action": ctx.action.name},
+                key=ctx.idempotency_key or None))
         except ConveyorError as exc:
             raise ActionFailed(str(exc)) from exc
-        ctx.log(f"deployment {dep.id}: service {name} in {env} → {dep.taskdef}")
+        dep = release.deployment
+        ctx.log(f"deployment {dep.id}: service {name} in {env} → {dep.task_definition}")
         minutes = min(MAX_TIMEOUT_MINUTES, float(conf.get("deploymentTimeout") or MAX_TIMEOUT_MINUTES))
         try:
-            final = controller.wait(dep.id, cancel=ctx.cancel, timeout=min(ctx.timeout, minutes * 60),
-                                    progress=lambda text: ctx.log(f"{name}: {text}"))
+            final = releases.wait(dep.id, cancel=ctx.cancel, timeout=min(ctx.timeout, minutes * 60),
+                                  progress=lambda text: ctx.log(f"{name}: {text}")).deployment
         except TimeoutError:
             raise ActionFailed(f"deployment {dep.id} did not reach steady state within {minutes:g} minutes: "
-                               + controller.deployment_status(env, name)["waitingFor"]) from None
+                               + releases.get(dep.id).waiting_for) from None
         except InterruptedError:  # the execution was stopped: the deployment itself carries on
             raise ActionFailed(f"stopped while deployment {dep.id} was in progress (it continues; "
                                f"see `conveyor deploy status {env} {name}`)") from None
-        details = {"deploymentId": final.id, "taskDefinition": final.taskdef, "timings": final.timings}
-        if final.rollout_state != "COMPLETED":
+        details = {"deploymentId": final.id, "taskDefinition": final.task_definition, "timings": final.timings}
+        if final.outcome != "Succeeded":
             raise ActionFailed(f"deployment {final.id} failed: {final.reason}", details)
-        url = controller.describe(env, name).get("loadBalancer", {}).get("url")
-        ctx.log(f"{name} in {env} is serving {final.taskdef}" + (f" at {url}" if url else ""))
-        return ActionResult(summary=f"{env}/{name} → {final.taskdef}" + (f" ({url})" if url else ""),
+        url = releases.describe(env, name).summary.url
+        ctx.log(f"{name} in {env} is serving {final.task_definition}" + (f" at {url}" if url else ""))
+        return ActionResult(summary=f"{env}/{name} → {final.task_definition}" + (f" ({url})" if url else ""),
                             details=details)
 
     def _taskdef(self, ctx: ActionContext, path: str) -> dict | None:
@@ -89,8 +95,8 @@ class EcsDeployAction:
             raise ActionFailed(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
 
     def cleanup(self, run_dir: Path) -> None:
-        """Nothing to kill: the deployment belongs to the service controller, which carries on;
-        a re-run of the action finds it and waits for it."""
+        """Nothing to kill: the deployment belongs to the backend, which carries on; a re-run of
+        the action (same idempotency key) finds it and waits for it."""
 
 
 def _listing(directory: Path | None) -> str:

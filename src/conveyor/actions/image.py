@@ -37,7 +37,13 @@ import shutil
 import time
 from pathlib import Path
 
-from conveyor.actions.base import ActionContext, ActionFailed, ActionResult, EngineUser, writable_copy
+from conveyor.actions.base import (
+    ActionContext,
+    ActionFailed,
+    ActionResult,
+    EngineUser,
+    writable_copy,
+)
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, stream
 
 #: How many characters of the commit id make the default tag.

@@ -4,8 +4,8 @@ engine itself keeps an approval waiting until someone decides."""
 from __future__ import annotations
 
 from conveyor.actions.codebuild import CodeBuildAction
-from conveyor.actions.command import CommandAction
 from conveyor.actions.codedeploy_ecs import CodeDeployToEcsAction
+from conveyor.actions.command import CommandAction
 from conveyor.actions.ecs_deploy import EcsDeployAction
 from conveyor.actions.git_source import GitSource
 from conveyor.actions.image import ImageAction

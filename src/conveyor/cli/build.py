@@ -8,15 +8,20 @@ import tempfile
 from pathlib import Path
 
 from conveyor import home as homes
-from conveyor.build.runner import BuildRequest, run_build
+from conveyor.actions.codebuild import split_region
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.cli.render import duration, echo
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import UserError
-from conveyor.actions.codebuild import registry_env, split_region
-from conveyor.build.runner import DEFAULT_REGION
-from conveyor.providers.local.containers import detect_engine, engine_access, ensure_api_service, image_exists
-from conveyor.secrets.masking import default_masker
 from conveyor.images import BUILD_IMAGE
+from conveyor.providers.local.containers import (
+    detect_engine,
+    engine_access,
+    ensure_api_service,
+    image_exists,
+)
+from conveyor.registry.local import registry_env
+from conveyor.secrets.masking import default_masker
 
 
 def build(args) -> int:

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from conveyor import home as homes
-from conveyor.errors import ConfigError, Conflict, ConveyorError, DaemonUnreachable, Diagnostic, NotFound, UserError
+from conveyor.errors import (
+    ConfigError,
+    Conflict,
+    ConveyorError,
+    DaemonUnreachable,
+    Diagnostic,
+    NotFound,
+    UserError,
+)
 
 TIMEOUT = 60.0
 

@@ -75,8 +75,8 @@ def down(args) -> int:
 def stop_data_plane(root: Path) -> None:
     """Tasks and load balancers outlive the daemon (they serve while it is down); `down --all`
     takes them down too."""
-    from conveyor.providers.local.ecs.tasks import PodRuntime
     from conveyor.lb.haproxy import LoadBalancer
+    from conveyor.providers.local.ecs.tasks import PodRuntime
 
     PodRuntime(root).remove_all()
     for directory in sorted((root / "lb").glob("*")):

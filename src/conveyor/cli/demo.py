@@ -56,8 +56,8 @@ def hook_script(root: Path) -> str:
 
 
 def preflight() -> None:
-    from conveyor.providers.local.containers import detect_engine, image_exists
     from conveyor.images import BASE_IMAGE, BUILD_IMAGE
+    from conveyor.providers.local.containers import detect_engine, image_exists
 
     engine = detect_engine()
     for image in (BASE_IMAGE, BUILD_IMAGE):

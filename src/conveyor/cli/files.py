@@ -59,7 +59,9 @@ def validate(args) -> int:
         elif kind == "taskdef":
             from conveyor.config.taskdef import check_taskdef_file as validate_file
         elif kind == "imagedefinitions":
-            from conveyor.config.imagedefs import check_imagedefinitions_file as validate_file
+            from conveyor.config.imagedefs import (
+                check_imagedefinitions_file as validate_file,
+            )
         else:
             from conveyor.config.pipeline import check_file as validate_file
         found = validate_file(path, str(path))

@@ -1,17 +1,22 @@
-"""Blue/green releases from the command line: `deploy continue|stop|promote`, `rollback`,
-`metrics`, `alarms`, and how `deploy` and `deploy status` show a CodeDeploy deployment. Every
+"""Deployments from the command line: `deploy` (waiting for the outcome), `deploy status`,
+`deploy continue|stop|promote`, `rollback`, `metrics`, `alarms`. Every kind of deployment
+(rolling or blue/green, on any backend) answers in the same shape (`outcome`, `waitingFor`,
+`reason`, optional lifecycle events and task sets), so one renderer shows them all. Every
 action sends who runs it (the login name) and an optional --reason; both land in the
 deployment's history."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 from conveyor.cli import render
 from conveyor.cli.client import Client
 from conveyor.cli.render import echo
 
-TERMINAL = ("Succeeded", "Failed", "Stopped")
+
+def deployment_path(dep_id: str) -> str:
+    return f"/api/v1/deployments/{quote(dep_id, safe='')}"
 
 
 def action(client: Client, path: str, verb: str, args, who: str) -> int:
@@ -24,38 +29,34 @@ def action(client: Client, path: str, verb: str, args, who: str) -> int:
     if args.json:
         render.as_json(d)
         return 0
-    if verb == "rollback" and d.get("kind") == "codedeploy":
-        info = d.get("rollbackInfo") or {}
-        if info.get("rollbackDeploymentId"):
-            echo(f"↩ {d['environment']}/{d['service']}: traffic back on blue in "
-                 f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms (deployment {d['id']} {d['status']}); "
-                 f"green is draining ({info['rollbackDeploymentId']})")
-        elif d.get("phase") == "RollbackCleanup":
-            echo(f"↩ {d['environment']}/{d['service']}: traffic back on the kept task set ({d['taskdef']}) in "
-                 f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms; draining the other one ({d['id']})")
-        elif d.get("creator") == "codeDeployRollback":
-            echo(f"↩ blue is gone: redeploying {d['taskdef']} as deployment {d['id']}")
-        else:
-            echo(f"deployment {d['id']}: {d['status']}" + (f" — {d['error_message']}" if d.get("error_message") else ""))
-        return 0
     if verb == "rollback":
-        echo(f"↩ rolling back to {d['taskDefinition']} (deployment {d['id']})")
+        info = d.get("rollbackInfo") or {}
+        took = f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms"
+        if info.get("rollbackDeploymentId"):
+            echo(f"↩ {d['environment']}/{d['service']}: traffic back on blue in {took} (deployment {d['id']} "
+                 f"{d['status']}); green is draining ({info['rollbackDeploymentId']})")
+        elif d.get("phase") == "RollbackCleanup":
+            echo(f"↩ {d['environment']}/{d['service']}: traffic back on the kept task set ({d['taskDefinition']}) "
+                 f"in {took}; draining the other one ({d['id']})")
+        else:
+            echo(f"↩ rolling back to {d['taskDefinition']} (deployment {d['id']})")
         return 0
-    echo(f"deployment {d['id']}: {d['status']} {d['phase']}" + (f" — {d['waiting']}" if d.get("waiting") else "")
-         + (f" — {d['error_message']}" if d.get("error_message") else ""))
+    echo(f"deployment {d['id']}: {d['status']}" + (f" {d['phase']}" if d.get("phase") else "")
+         + (f" — {d['waitingFor']}" if d.get("waitingFor") else "") + (f" — {d['reason']}" if d.get("reason") else ""))
     return 0
 
 
-def wait(client: Client, path: str, dep_id: str, args) -> int:
+def wait(client: Client, dep_id: str, args) -> int:
+    """Follow a deployment until it is done; exit 0 only when it succeeded."""
     deadline = time.monotonic() + args.timeout * 60
     last = ""
     while True:
-        d = client.get(f"/api/v1/deployments/{dep_id}")
-        text = f"{d['phase']}: {d['waiting']}" if d.get("waiting") else d["phase"]
-        if not args.json and text != last and d["status"] not in TERMINAL:
+        d = client.get(deployment_path(dep_id))
+        text = d.get("waitingFor") or ""
+        if not args.json and text and text != last and not d["done"]:
             echo(f"  {text}" + (f" (production traffic on green: {d['traffic']}%)" if d.get("traffic") else ""))
             last = text
-        if d["status"] in TERMINAL:
+        if d["done"]:
             break
         if time.monotonic() > deadline:
             echo(f"conveyor: still in progress after {args.timeout:g} min: {text}", err=True)
@@ -63,39 +64,51 @@ def wait(client: Client, path: str, dep_id: str, args) -> int:
         time.sleep(0.3)
     if args.json:
         render.as_json(d)
-    elif d["status"] == "Succeeded":
-        echo(f"✓ {d['environment']}/{d['service']} runs {d['taskdef']} — deployment {d['id']} succeeded in "
-             f"{render.duration(d['timings'].get('total'))}")
+    elif d["outcome"] == "Succeeded":
+        url = client.get(f"/api/v1/services/{quote(d['environment'], safe='')}/{quote(d['service'], safe='')}").get("url")
+        echo(f"✓ {d['environment']}/{d['service']} runs {d['taskDefinition']} — deployment {d['id']} succeeded in "
+             f"{render.duration(d.get('duration'))}" + (f" — {url}" if url else ""))
     else:
-        echo(f"✗ deployment {d['id']} {d['status']}: {d.get('error_code')}: {d.get('error_message')}", err=True)
+        echo(f"✗ deployment {d['id']} {d['outcome'].lower()}: {d.get('reason') or 'no reason given'}", err=True)
         info = d.get("rollbackInfo") or {}
         if info.get("rollbackDeploymentId"):
             echo(f"  rolled back ({info['rollbackDeploymentId']}): traffic back on blue in "
                  f"{info.get('trafficRestoredSeconds', 0) * 1000:.0f} ms", err=True)
-    return 0 if d["status"] == "Succeeded" else 1
+    return 0 if d["outcome"] == "Succeeded" else 1
 
 
 def show_status(s: dict) -> None:
-    d = s.get("deployment")
-    echo(f"{s['environment']}/{s['service']} (blue/green)  production {s['productionUrl']}"
+    echo(f"{s['environment']}/{s['service']} ({s['controller']}, {s.get('target', 'local')})"
+         + (f"  production {s['productionUrl']}" if s.get("productionUrl") else "")
          + (f"  test {s['testUrl']}" if s.get("testUrl") else ""))
+    d = s.get("deployment")
     if not d:
         echo(s["waitingFor"])
         return
-    echo(f"deployment {d['id']} {d['status']}  phase {d['phase']}  {d['taskdef']}  by {d['creator']}  "
-         f"production on green: {d['traffic']}%")
+    head = [f"deployment {d['id']}", d["status"]]
+    if d.get("phase"):
+        head.append(f"phase {d['phase']}")
+    if d.get("rolloutState"):
+        head.append(f"rollout {d['rolloutState']}")
+    head.append(d["taskDefinition"])
+    if d.get("creator"):
+        head.append(f"by {d['creator']}")
+    if "traffic" in d:
+        head.append(f"production on green: {d['traffic']}%")
+    echo("  ".join(head))
     echo(f"waiting for: {s['waitingFor']}")
-    if d.get("error_code"):
-        echo(f"error: {d['error_code']}: {d['error_message']}")
+    if d.get("reason"):
+        echo(f"reason: {d['reason']}")
     if d.get("rollbackInfo"):
         echo(f"rollback: {d['rollbackInfo'].get('rollbackDeploymentId')} — {d['rollbackInfo'].get('rollbackMessage')}")
-    echo("lifecycle:")
-    for e in d["lifecycleEvents"]:
+    if d.get("lifecycleEvents"):
+        echo("lifecycle:")
+    for e in d.get("lifecycleEvents", []):
         took = (e["endTime"] - e["startTime"]) if e["endTime"] and e["startTime"] else None
         echo(f"  {e['lifecycleEventName']:<22} {e['status']:<11}" + (f" {render.duration(took)}" if took else "")
              + (f"  hook {e['hook']} (attempt {e['attempts']})" if e.get("hook") else "")
              + (f" — {e['message']}" if e.get("message") else ""))
-    for role, ts in d.get("taskSets", {}).items():
+    for role, ts in (d.get("taskSets") or {}).items():
         if "desired" in ts:
             echo(f"{role} task set {ts['id']} {ts['status']} {ts['taskDefinition']} in {ts['targetGroup']}: "
                  f"{ts['healthy']}/{ts['desired']} healthy")
@@ -106,6 +119,8 @@ def show_status(s: dict) -> None:
         echo("timings: " + ", ".join(f"{k} {render.duration(v)}" for k, v in timings.items()))
     for a in s.get("alarms", []):
         echo(f"alarm {a['name']}: {a['state']} — {a['reason']}")
+    for e in s.get("events", [])[:5]:
+        echo(f"  {render.clock(e['at'])} {e['message']}")
 
 
 def metrics(args) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,7 +14,6 @@ from conveyor.errors import ConveyorError, UserError
 
 #: `conveyor deploy VERB ENV SERVICE` verbs; anything else is `conveyor deploy ENV SERVICE`.
 DEPLOY_VERBS = ("status", "continue", "stop", "promote")
-TERMINAL = ("COMPLETED", "FAILED")
 
 
 def _path(env: str, name: str) -> str:
@@ -103,10 +101,8 @@ def deploy(args) -> int:
         data = client.get(_path(env, name) + "/deployment")
         if args.json:
             render.as_json(data)
-        elif data.get("controller") == "CODE_DEPLOY":
-            releases.show_status(data)
         else:
-            _status(data)
+            releases.show_status(data)
         return 0
     if verb in ("continue", "stop", "promote"):
         return releases.action(client, _path(env, name), verb, args, _who())
@@ -115,68 +111,16 @@ def deploy(args) -> int:
         body.update(_from_file(Path(args.file or "conveyor.yml"), env, name))
     dep = client.post(_path(env, name) + "/deployments", body)
     if not args.json:
-        echo(f"deployment {dep['id']}: {env}/{name} → {dep.get('taskDefinition') or dep.get('taskdef')}")
+        echo(f"deployment {dep['id']}: {env}/{name} → {dep['taskDefinition']}")
     if args.no_wait:
         if args.json:
             render.as_json(dep)
         return 0
-    if dep.get("kind") == "codedeploy":
-        return releases.wait(client, _path(env, name), dep["id"], args)
-    return _wait(client, env, name, dep["id"], args)
+    return releases.wait(client, dep["id"], args)
 
 
 def rollback(args) -> int:
     return releases.action(Client.connect(), _path(args.env, args.service), "rollback", args, _who())
-
-
-def _wait(client: Client, env: str, name: str, dep_id: str, args) -> int:
-    deadline = time.monotonic() + args.timeout * 60
-    last = ""
-    while True:
-        data = client.get(_path(env, name) + "/deployment")
-        dep = data["deployment"] or {}
-        if dep.get("id") != dep_id:  # replaced by a newer one (e.g. the breaker's rollback)
-            older = next((d for d in client.get(_path(env, name))["deployments"] if d["id"] == dep_id), dep)
-            dep = older
-        if not args.json and data["waitingFor"] != last and dep.get("rolloutState") not in TERMINAL:
-            echo(f"  {data['waitingFor']}")
-            last = data["waitingFor"]
-        if dep.get("rolloutState") in TERMINAL or dep.get("status") not in ("PRIMARY", None):
-            break
-        if time.monotonic() > deadline:
-            echo(f"conveyor: still in progress after {args.timeout:g} min: {data['waitingFor']}", err=True)
-            return 1
-        time.sleep(0.3)
-    if args.json:
-        render.as_json(dep)
-    ok = dep.get("rolloutState") == "COMPLETED"
-    if not args.json:
-        if ok:
-            url = client.get(_path(env, name)).get("loadBalancer", {}).get("url")
-            echo(f"✓ {env}/{name} runs {dep['taskDefinition']} in {render.duration(dep['timings'].get('completed'))}"
-                 + (f" — {url}" if url else ""))
-        else:
-            echo(f"✗ deployment {dep_id} failed: {dep.get('rolloutStateReason') or 'replaced by a newer deployment'}",
-                 err=True)
-    return 0 if ok else 1
-
-
-def _status(d: dict) -> None:
-    dep = d.get("deployment")
-    if not dep:
-        echo(f"{d['environment']}/{d['service']}: {d['waitingFor']}")
-        return
-    echo(f"{d['environment']}/{d['service']}: deployment {dep['id']} {dep['status']} {dep['rolloutState']} "
-         f"({dep['taskDefinition']})")
-    echo(f"waiting for: {d['waitingFor']}")
-    if dep.get("rolloutStateReason"):
-        echo(f"reason: {dep['rolloutStateReason']}")
-    timings = dep.get("timings") or {}
-    if timings:
-        echo("timings: " + ", ".join(f"{k} {render.duration(v)}" for k, v in timings.items()
-                                     if isinstance(v, (int, float))))
-    for e in d.get("events", [])[:5]:
-        echo(f"  {render.clock(e['at'])} {e['message']}")
 
 
 def _images(values: list[str]) -> list[dict]:
@@ -216,6 +160,7 @@ def _from_file(path: Path, env: str, name: str) -> dict:
         raise UserError(f"{taskdef_path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     out = {"service": body, "taskdef": taskdef, "taskdefSource": str(taskdef_path),
            "environmentAlarms": (definition.environments.get(env) or {}).get("alarms") or {},
+           "target": (definition.environments.get(env) or {}).get("target") or "local",
            "workdir": str(path.parent.resolve())}
     deployment = body.get("deployment") or {}
     if deployment.get("controller") == "CODE_DEPLOY":

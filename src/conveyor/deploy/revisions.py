@@ -4,8 +4,45 @@ task definition template, the image definitions and the service declaration. Pur
 from __future__ import annotations
 
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.config.taskdef import TaskDefinition
-from conveyor.errors import UserError
+from collections.abc import Sequence
+
+from conveyor.config.imagedefs import ImageDefinition, apply_image_definitions
+from conveyor.config.taskdef import TaskDefinition, parse_taskdef
+from conveyor.errors import ConfigError, UserError
+
+
+def prepare_revision(spec: ServiceSpec, *, taskdef: dict | None, current: TaskDefinition | None,
+                     images: Sequence[ImageDefinition] = (), source: str = "taskdef.json",
+                     images_source: str = "imagedefinitions.json") -> TaskDefinition:
+    """The task definition a deployment registers: `taskdef` (or the revision the service runs
+    now, as AWS's ECS action does) with the images replaced by container name, placeholders the
+    images left filled from the running revision, and its load-balanced container checked.
+
+    >>> from conveyor.deploy.spec import ServiceSpec
+    >>> spec = ServiceSpec.from_config("staging", "orders", {"loadBalancer": {"port": 8081, "container": "api",
+    ...                                                        "containerPort": 8080}})
+    >>> td = prepare_revision(spec, taskdef={"family": "orders", "containerDefinitions": [
+    ...     {"name": "api", "image": "<IMAGE1_NAME>", "portMappings": [{"containerPort": 8080}]}]},
+    ...     current=None, images=[ImageDefinition("", "registry/orders:abc")])
+    >>> td.family, td.container("api").image
+    ('orders', 'registry/orders:abc')
+    """
+    if taskdef is not None:
+        base, problems = parse_taskdef(taskdef, source)
+        errors = [d for d in problems if getattr(d, "severity", "error") == "error"]
+        if base is None or errors:
+            raise ConfigError(errors or problems)
+    elif current is not None:
+        base = current
+    else:
+        raise UserError(f"service {spec.name} in {spec.environment} has no task definition yet",
+                        hint="deploy it once from its pipeline or with --file conveyor.yml")
+    named = [i if i.name else ImageDefinition(default_container(spec, base, images_source), i.image_uri)
+             for i in images]
+    new = apply_image_definitions(base, named, images_source)
+    new = fill_placeholders(new, current, images_source)
+    check_load_balancer(spec, new, source)
+    return new
 
 
 def fill_placeholders(td: TaskDefinition, current: TaskDefinition | None, source: str) -> TaskDefinition:

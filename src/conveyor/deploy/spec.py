@@ -88,9 +88,12 @@ class ServiceSpec:
     deployment: dict = field(default_factory=dict, compare=False)  # the raw block (CODE_DEPLOY keys)
     #: `environments.<env>.alarms`: the alarms a CODE_DEPLOY deployment block may name.
     environment_alarms: dict = field(default_factory=dict, compare=False)
+    #: `environments.<env>.target`: the backend the service runs on (local | aws).
+    target: str = "local"
 
     @classmethod
-    def from_config(cls, environment: str, name: str, raw: dict, environment_alarms: dict | None = None) -> "ServiceSpec":
+    def from_config(cls, environment: str, name: str, raw: dict, environment_alarms: dict | None = None,
+                    target: str = "local") -> "ServiceSpec":
         dep = raw.get("deployment") or {}
         cb = dep.get("circuitBreaker") or {}
         threshold = cb.get("threshold") or {}
@@ -109,7 +112,7 @@ class ServiceSpec:
                 threshold_type=str(threshold.get("type", "BOUNDED_PERCENT")),
                 threshold_value=float(threshold.get("value", ecs_deployment.CIRCUIT_BREAKER_PERCENT)),
                 reset_on_healthy_task=bool(cb.get("resetOnHealthyTask", True))),
-            deployment=dict(dep), environment_alarms=dict(environment_alarms or {}))
+            deployment=dict(dep), environment_alarms=dict(environment_alarms or {}), target=target)
 
     @property
     def blue_green(self) -> bool:
@@ -161,7 +164,8 @@ class ServiceSpec:
                            if lb else None),
             controller=data["controller"], rolling=RollingSpec(**data["rolling"]),
             circuit_breaker=CircuitBreakerSpec(**data["circuit_breaker"]),
-            deployment=data.get("deployment") or {}, environment_alarms=data.get("environment_alarms") or {})
+            deployment=data.get("deployment") or {}, environment_alarms=data.get("environment_alarms") or {},
+            target=data.get("target") or "local")
 
 
 def target_group_name(environment: str, service: str) -> str:
@@ -172,5 +176,6 @@ def target_group_name(environment: str, service: str) -> str:
 def service_specs(environments: dict, environment: str) -> dict[str, ServiceSpec]:
     env = (environments or {}).get(environment) or {}
     alarms = env.get("alarms") if isinstance(env.get("alarms"), dict) else {}
-    return {name: ServiceSpec.from_config(environment, name, body or {}, alarms)
+    target = str(env.get("target") or "local")
+    return {name: ServiceSpec.from_config(environment, name, body or {}, alarms, target)
             for name, body in (env.get("services") or {}).items()}

@@ -21,7 +21,10 @@ from typing import Any
 from conveyor.actions.base import ActionContext, ActionFailed
 from conveyor.actions.registry import RUNNERS
 from conveyor.config.model import ActionDef, StageDef
-from conveyor.config.providers import ACTION_TIMEOUT_DEFAULT_MINUTES, MANUAL_TIMEOUT_DEFAULT_MINUTES
+from conveyor.config.providers import (
+    ACTION_TIMEOUT_DEFAULT_MINUTES,
+    MANUAL_TIMEOUT_DEFAULT_MINUTES,
+)
 from conveyor.engine import states as S
 from conveyor.engine.artifacts import ArtifactStore
 from conveyor.engine.variables import UnresolvedVariables, resolve
@@ -41,8 +44,7 @@ class Scheduler:
         self.store = store
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
-        self.services = None  # the ServiceController deploy actions drive (set by the daemon)
-        self.deploys = None  # the DeployController (CodeDeploy blue/green) the CodeDeployToECS action drives
+        self.releases = None  # the ReleaseService deploy actions go through (set by the daemon)
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -314,7 +316,9 @@ class Scheduler:
                 "token": token, "expires": self.clock() + minutes * 60,
                 "customData": conf.get("customData"), "externalEntityLink": conf.get("externalEntityLink")})
             return
-        self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt, {})
+        idempotency_key = _idempotency_key(view, stage.name, action.name, attempt)
+        self._transition(view, "action", S.IN_PROGRESS, stage.name, action.name, attempt,
+                         {"idempotencyKey": idempotency_key})
         namespaces = view.variables()
         inputs = {name: view.artifact(name) for name in action.input_artifacts}
         cancel = threading.Event()
@@ -323,10 +327,10 @@ class Scheduler:
         # Started by tick() after its commit and outside the lock: Thread.start() waits for the
         # new thread to be scheduled, which under load is long enough to stall every execution.
         self._to_start.append(threading.Thread(
-            target=self._work, args=(view, stage, action, attempt, cancel, namespaces, inputs),
+            target=self._work, args=(view, stage, action, attempt, idempotency_key, cancel, namespaces, inputs),
             name=f"action-{view.id[:8]}-{action.name}", daemon=True))
 
-    def _work(self, view: ExecutionView, stage: StageDef, action: ActionDef, attempt: int,
+    def _work(self, view: ExecutionView, stage: StageDef, action: ActionDef, attempt: int, idempotency_key: str,
               cancel: threading.Event, namespaces: dict, digests: dict) -> None:
         run_dir = self.run_dir(view.id, stage.name, action.name, attempt)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -357,8 +361,8 @@ class Scheduler:
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
-                                    mirrors=self.mirrors, home=self.home, services=self.services, deploys=self.deploys,
-                                    definition=view.definition)
+                                    mirrors=self.mirrors, home=self.home, releases=self.releases,
+                                    definition=view.definition, idempotency_key=idempotency_key)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
                 detail: dict[str, Any] = {**result.details, "artifacts": artifacts, "variables": result.variables,
@@ -413,6 +417,16 @@ def timeout_minutes(action: ActionDef) -> float:
     if action.timeout_minutes is not None:
         return float(action.timeout_minutes)
     return float(MANUAL_TIMEOUT_DEFAULT_MINUTES if action.provider == "Manual" else ACTION_TIMEOUT_DEFAULT_MINUTES)
+
+
+def _idempotency_key(view: ExecutionView, stage: str, action: str, attempt: int) -> str:
+    """EXECUTION/STAGE/ACTION/N: N is this attempt, unless the previous one was interrupted by a
+    daemon crash: then its key, since what it created (a deployment) belongs to this one too.
+    A retry after a failure gets a new key and creates anew."""
+    previous = view.stages[stage].actions.get(action) if stage in view.stages else None
+    if previous is not None and previous.interrupted and previous.detail.get("idempotencyKey"):
+        return str(previous.detail["idempotencyKey"])
+    return f"{view.id}/{stage}/{action}/{attempt}"
 
 
 def _revision_for(view: ExecutionView, action: ActionDef) -> dict | None:

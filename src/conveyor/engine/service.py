@@ -15,18 +15,16 @@ import time
 import uuid
 from pathlib import Path
 
-from conveyor.providers.local.codedeploy.controller import DeployController
+from conveyor.backend.interface import ImageRegistry
 from conveyor.config.model import PipelineDef
 from conveyor.config.pipeline import load_pipeline_text
 from conveyor.engine import states as S
 from conveyor.engine.describe import describe, summary
-from conveyor.globs import Criteria, TriggerFilter, any_accepts
-from conveyor.providers.local.ecs.controller import ServiceController
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.globs import Criteria, TriggerFilter, any_accepts
 from conveyor.providers.local.git import ZERO, Mirror, normalize
-from conveyor.secrets.masking import default_masker
 from conveyor.secrets.store import SecretStore
 from conveyor.store.db import ExecutionRow, Store, Transition
 
@@ -44,11 +42,9 @@ class Service:
         self.store = Store(self.home / "conveyor.db")
         self.scheduler = Scheduler(self.home, self.store, runners=runners, clock=clock)
         self.secrets = SecretStore(self.home)
-        self.registry = None  # a conveyor.registry.local.LocalRegistry when the daemon runs one
-        self.services = ServiceController(self.home, secrets=self.secrets, clock=clock)
-        self.scheduler.services = self.services
-        self.deploys = DeployController(self.home, self.services, clock=clock, mask=default_masker().mask)
-        self.scheduler.deploys = self.deploys
+        #: The image registry of the local backend (conveyor.backend.interface.ImageRegistry), when
+        #: the daemon runs one; deploy actions reach the backends through scheduler.releases.
+        self.registry: ImageRegistry | None = None
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
         self._definitions: dict[tuple[str, str, str], PipelineDef] = {}
@@ -57,8 +53,6 @@ class Service:
     def start(self, polling: bool = True) -> None:
         self.secrets.mask_all()  # every stored value is masked in logs and API answers from now on
         self.scheduler.start()
-        self.services.start()
-        self.deploys.start()
         if polling:
             self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
             self._poller.start()
@@ -66,8 +60,6 @@ class Service:
     def shutdown(self) -> None:
         self._stop.set()
         self.scheduler.shutdown()
-        self.deploys.shutdown()
-        self.services.shutdown()
         for runner in self.scheduler.runners.values():
             if hasattr(runner, "close"):
                 runner.close(self.home)  # e.g. the engine API service builds used
@@ -457,27 +449,24 @@ class Service:
 
     # -- registry
     def _declare_repositories(self, definition: PipelineDef) -> None:
-        """conveyor.yml `repositories:` (ECR's repository settings) apply to the local registry."""
+        """conveyor.yml `repositories:` (ECR's repository settings) apply to the registry."""
         repos = definition.raw.get("repositories") or {}
         if self.registry is None or not isinstance(repos, dict):
             return
         for name, conf in repos.items():
             conf = conf if isinstance(conf, dict) else {}
-            try:
-                self.registry.store.declare(
-                    name, conf.get("imageTagMutability", "MUTABLE"),
-                    conf.get("imageTagMutabilityExclusionFilters") or (), conf.get("lifecyclePolicy"))
-            except (ValueError, ConveyorError) as exc:
-                raise UserError(f"repositories.{name}: {exc}") from None
+            self.registry.ensure_repository(
+                name, tag_mutability=conf.get("imageTagMutability", "MUTABLE"),
+                exclusion_filters=tuple(conf.get("imageTagMutabilityExclusionFilters") or ()),
+                lifecycle_policy=conf.get("lifecyclePolicy"))
 
     def images(self, repository: str | None = None) -> dict:
         if self.registry is None:
             raise ConveyorError("no local registry is running", hint="run `conveyor setup`, then `conveyor up`")
-        store = self.registry.store
-        repos = [r for r in store.repositories() if repository is None or r.name == repository]
+        repos = [r for r in self.registry.describe_repositories() if repository is None or r.name == repository]
         if repository is not None and not repos:
             raise NotFound(f"no repository '{repository}' in the local registry",
                            hint="push an image to it, or declare it under `repositories:` in conveyor.yml")
-        return {"registry": self.registry.address,
-                "repositories": [{**r.to_json(), "repositoryUri": self.registry.repository_uri(r.name),
-                                  "images": [i.to_json() for i in store.images(r.name)]} for r in repos]}
+        return {"registry": getattr(self.registry, "address", ""),
+                "repositories": [{**r.to_json(), "images": [i.to_json() for i in self.registry.describe_images(r.name)]}
+                                 for r in repos]}

@@ -244,6 +244,15 @@ class LoadBalancer:
 
     # --- observing -----------------------------------------------------------------------
 
+    def weights(self, listener_port: int) -> dict[str, int]:
+        """The listener's forward weights: target group → weight (its default group alone, at
+        weight 1, until set_weights)."""
+        current = self._load()
+        listener = current.listener(listener_port)
+        if listener is None:
+            raise InvalidLoadBalancer(f"no listener on port {listener_port}")
+        return dict(current.weights.get(listener_port) or {listener.target_group: 1})
+
     def targets(self, target_group: str) -> list[TargetHealth]:
         """Every target of a group with its ALB health state, weight and in-flight requests,
         as HAProxy reports them."""

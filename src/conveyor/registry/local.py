@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conveyor.registry import uris
-from conveyor.registry.aliases import ALIAS_PORT, EcrAlias
+from conveyor.registry.aliases import ALIAS_PORT, EcrAlias, build_env
 from conveyor.registry.proxy import RegistryProxy
 from conveyor.registry.repositories import RepositoryStore
 from conveyor.registry.service import (
@@ -131,3 +131,17 @@ def endpoint_aliases(endpoint: dict) -> list[EcrAlias]:
         return [EcrAlias.from_json(alias) for alias in endpoint.get("aliases") or []]
     except (KeyError, TypeError):
         return []
+
+
+def registry_env(home: Path) -> dict[str, str]:
+    """What a buildspec needs to log in and push to the local registry the ECR way:
+    `aws ecr get-login-password | docker login --username AWS --password-stdin $CONVEYOR_REGISTRY`.
+    When the registry answers for ECR aliases (`conveyor setup --ecr-alias`), the first one's
+    account and region too, so `$AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com` is
+    that alias (aliases.build_env)."""
+    endpoint = read_endpoint(home)
+    if endpoint is None:
+        return {}
+    return {"CONVEYOR_REGISTRY": endpoint["host"], "CONVEYOR_REGISTRY_ADDRESS": endpoint["address"],
+            "CONVEYOR_REGISTRY_PASSWORD": read_or_create_token(home), "AWS_ACCOUNT_ID": endpoint["account"],
+            **build_env(endpoint_aliases(endpoint), endpoint["host"])}

@@ -19,15 +19,7 @@ passes through the secret masker, so no stored secret value leaves the daemon.
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
-    GET  /api/v1/services[/ENV/NAME]                 services; one with deployments, tasks, targets
-    POST /api/v1/services/ENV/NAME/deployments       {service, taskdef, images, appspec, workdir, by}
-    GET  /api/v1/services/ENV/NAME/deployment        the latest deployment and what it waits for
-    POST /api/v1/services/ENV/NAME/deployment/continue|promote|stop   {by, reason, waitType, rollback}
-    POST /api/v1/services/ENV/NAME/rollback          {by, reason}
-    GET  /api/v1/services/ENV/NAME/metrics?seconds=  per-second series per target group and listener
-    GET  /api/v1/services/ENV/NAME/alarms            alarm states, reasons and history
-    GET  /api/v1/deployments/ID                      a CodeDeploy deployment
-    POST /api/v1/deployments/ID/hooks/EXECUTION      {status: Succeeded|Failed} (PutLifecycleEventHookExecutionStatus)
+    … services and deployments: conveyor.server.release_routes
 """
 
 from __future__ import annotations
@@ -36,10 +28,11 @@ import hmac
 import json
 import logging
 import os
+import re
 import resource
 import threading
-import re
 import traceback
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlparse
@@ -47,7 +40,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 from conveyor import __version__
 from conveyor.engine.service import Service
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.passes import PassTimer
+from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
+from conveyor.server.release_routes import add_release_routes
 
 log = logging.getLogger("conveyor.api")
 
@@ -57,8 +53,11 @@ Route = tuple[str, re.Pattern, Callable[..., Any]]
 
 
 class Api:
-    def __init__(self, service: Service, token: str):
+    def __init__(self, service: Service, releases: ReleaseService, token: str,
+                 loops: Mapping[str, PassTimer] | None = None):
         self.service = service
+        self.releases = releases
+        self.loops = dict(loops or {})
         self.token = token
         self.routes: list[Route] = []
         r = self._route
@@ -85,27 +84,7 @@ class Api:
             str(b["name"]), str(b["value"]), by=str(b.get("by", ""))))
         r("DELETE", r"/api/v1/secrets/(?P<name>.+)", lambda q, b, name: self.service.delete_secret(
             name, by=str(q.get("by", ""))))
-        svc = r"/api/v1/services/(?P<env>[^/]+)/(?P<name>[^/]+)"
-        r("GET", r"/api/v1/services", lambda q, b: self.service.services.services())
-        r("GET", svc, lambda q, b, env, name: self.service.services.describe(env, name))
-        r("POST", svc + "/scale", lambda q, b, env, name: self.service.services.scale(
-            env, name, int(b["count"]), by=str(b.get("by", ""))))
-        r("GET", svc + "/logs", lambda q, b, env, name: self.service.services.logs(env, name, int(q.get("tail", 100))))
-        r("GET", svc + "/deployment", self.deployment_status)
-        r("POST", svc + "/deployments", self.deploy)
-        d = self.service.deploys
-        r("POST", svc + "/deployment/continue", lambda q, b, env, name: d.get(d.continue_deployment(
-            env, name, who=_by(b), reason=_reason(b), wait_type=b.get("waitType")).id))
-        r("POST", svc + "/deployment/promote", lambda q, b, env, name: d.get(d.promote(
-            env, name, who=_by(b), reason=_reason(b)).id))
-        r("POST", svc + "/deployment/stop", lambda q, b, env, name: d.get(d.stop(
-            env, name, who=_by(b), reason=_reason(b), rollback=b.get("rollback")).id))
-        r("POST", svc + "/rollback", self.rollback)
-        r("GET", svc + "/metrics", lambda q, b, env, name: d.metrics_view(env, name, int(q.get("seconds", 60))))
-        r("GET", svc + "/alarms", lambda q, b, env, name: d.alarms_view(env, name))
-        r("GET", r"/api/v1/deployments/(?P<id>[^/]+)", lambda q, b, id: d.get(id))
-        r("POST", r"/api/v1/deployments/(?P<id>[^/]+)/hooks/(?P<execution>[^/]+)", lambda q, b, id, execution:
-          d.put_hook_status(id, execution, str(b.get("status", ""))))
+        add_release_routes(r, releases)
         r("POST", r"/api/v1/triggers/git", lambda q, b: self.service.on_push(
             str(b["repository"]), str(b["ref"]), str(b.get("before", "")), str(b["after"])))
 
@@ -118,8 +97,7 @@ class Api:
     def daemon(self, q: dict, b: dict) -> dict:
         """The daemon's own health: process, memory, CPU time and how long its loops' passes take."""
         return {"version": __version__, **process_stats(),
-                "loops": {"services": self.service.services.passes.summary(),
-                          "deploys": self.service.deploys.passes.summary()}}
+                "loops": {name: timer.summary() for name, timer in self.loops.items()}}
 
     def start(self, q: dict, b: dict) -> dict:
         variables = b.get("variables") or {}
@@ -130,45 +108,6 @@ class Api:
             commit=b.get("commit"), config_path=b.get("configPath") or "conveyor.yml",
             variables={str(k): str(v) for k, v in variables.items()},
             trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))})
-
-    def _blue_green(self, env: str, name: str) -> bool:
-        row = self.service.services.store.service(env, name)
-        return bool(row and row.spec.get("controller") == "CODE_DEPLOY")
-
-    def deployment_status(self, q: dict, b: dict, env: str, name: str) -> dict:
-        if self._blue_green(env, name):
-            return self.service.deploys.status(env, name)
-        return self.service.services.deployment_status(env, name)
-
-    def rollback(self, q: dict, b: dict, env: str, name: str) -> dict:
-        if self._blue_green(env, name):
-            dep = self.service.deploys.rollback(env, name, who=_by(b), reason=_reason(b))
-            return self.service.deploys.get(dep.id)
-        dep = self.service.services.roll_back_to_previous(env, name, who=_by(b), reason=_reason(b))
-        return self.service.services.deployment_json(dep)
-
-    def deploy(self, q: dict, b: dict, env: str, name: str) -> dict:
-        """A deployment outside a pipeline (`conveyor deploy ENV SERVICE --image URI`)."""
-        from conveyor.config.imagedefs import ImageDefinition
-        from conveyor.deploy.spec import ServiceSpec
-
-        images = [ImageDefinition(str(i["name"]), str(i["imageUri"])) for i in b.get("images") or []]
-        spec = (ServiceSpec.from_config(env, name, b["service"], b.get("environmentAlarms"))
-                if b.get("service") else None)
-        if spec is None and self._blue_green(env, name):
-            spec = ServiceSpec.from_json(self.service.services.store.service(env, name).spec)
-        if spec is not None and spec.blue_green:
-            dep = self.service.deploys.create(
-                spec, taskdef=b.get("taskdef"), images=images, appspec_text=b.get("appspec"),
-                appspec_source=str(b.get("appspecSource") or "appspec.yaml"),
-                taskdef_source=str(b.get("taskdefSource") or "taskdef.json"), images_source="--image",
-                creator="user", origin={"by": _by(b), "via": "conveyor deploy"}, workdir=b.get("workdir"))
-            return self.service.deploys.get(dep.id)
-        dep = self.service.services.deploy(env, name, spec=spec, taskdef=b.get("taskdef"), images=images,
-                                           origin={"by": str(b.get("by", "")), "via": "conveyor deploy"},
-                                           source=str(b.get("taskdefSource") or "taskdef.json"),
-                                           images_source="--image")
-        return self.service.services.deployment_json(dep)
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))
@@ -186,7 +125,7 @@ class Api:
                                    "the CLI reads the token from the data directory; use the same CONVEYOR_HOME")
             try:
                 result = fn(query, body, **{k: unquote(v) for k, v in match.groupdict().items()})
-                return 200, default_masker().mask_json(result)
+                return 200, default_masker().mask_json(as_json(result))
             except ConfigError as exc:
                 return 400, {**_error("ConfigError", str(exc), exc.hint),
                              "diagnostics": [d.to_json() for d in exc.diagnostics]}
@@ -213,12 +152,13 @@ class Api:
         return hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())
 
 
-def _by(body: dict) -> str:
-    return str(body.get("by") or "api")
-
-
-def _reason(body: dict) -> str:
-    return str(body.get("reason") or "")[:500]
+def as_json(value: Any) -> Any:
+    """A route's answer as JSON values: typed results by their to_json()."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    return value
 
 
 def _error(kind: str, message: str, hint: str | None) -> dict:

@@ -19,9 +19,12 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.engine.service import Service
+from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
 from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
+from conveyor.release.service import ReleaseService
+from conveyor.release.store import ReleaseStore
 from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.server.api import Api, make_server
 from conveyor.stack.components import hosts_path
@@ -44,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         handler.addFilter(MaskingFilter())
     token = homes.read_or_create_token(root)
     service = Service(root)
-    server = make_server(Api(service, token), args.host, args.port)
+    registry = start_registry(root)
+    local = LocalBackend(root, secrets=service.secrets, mask=default_masker().mask, registry=registry)
+    releases = ReleaseService({"local": local.backend}, ReleaseStore(root / "releases.db"))
+    service.registry = local.backend.registry
+    service.scheduler.releases = releases
+    server = make_server(Api(service, releases, token, loops=local.loops()), args.host, args.port)
     host, port = server.server_address[:2]
     stopping = threading.Event()
 
@@ -55,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    registry = start_registry(root)
-    service.registry = registry
+    local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
     homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
@@ -65,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         service.shutdown()
+        local.shutdown()
+        releases.store.close()
         if registry is not None:
             registry.stop()
             endpoint_path(root).unlink(missing_ok=True)

@@ -48,9 +48,11 @@ from conveyor.providers.local.codedeploy.store import (
     DeploymentStore,
 )
 from conveyor.providers.local.codedeploy.watch import Watch
-from conveyor.config.imagedefs import ImageDefinition
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
+from conveyor.backend.types import CodeDeployDeployment
+from conveyor.providers.local.codedeploy.views import deployment_view
+from conveyor.backend.errors import DeploymentLimitExceeded, DeploymentNotReady
 from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
 from conveyor.passes import PassTimer
 
@@ -60,14 +62,6 @@ BUSY_INTERVAL = 0.2
 IDLE_INTERVAL = 1.0
 HOOK_WORKERS = 4
 TASK_DEFINITION_ARN = "arn:aws:ecs:local:000000000000:task-definition/{}"
-
-
-class DeploymentLimitExceeded(UserError):
-    """CodeDeploy: one deployment at a time per deployment group (§5.8)."""
-
-
-class DeploymentNotReady(UserError):
-    """CodeDeploy's DeploymentIsNotInReadyStateException: continue/promote in the wrong phase."""
 
 
 class DeployController(HookRuns, Lifecycle, Watch):
@@ -133,13 +127,13 @@ class DeployController(HookRuns, Lifecycle, Watch):
             return bool(active)
 
     # -- the API
-    def create(self, spec: ServiceSpec, *, taskdef: dict | None = None, images: list[ImageDefinition] = (),
-               appspec_text: str | None = None, appspec_source: str = "appspec.yaml",
-               taskdef_source: str = "taskdef.json", images_source: str = "imageDetail.json",
-               creator: str = USER, origin: dict | None = None, workdir: str | None = None,
-               registered: str | None = None, config_override: dict | None = None) -> CodeDeployment:
-        """Register the revision and create a deployment for it (status Created; the loop
-        starts it). Fails with DeploymentLimitExceeded while another one is in progress."""
+    def create(self, spec: ServiceSpec, *, task_definition: str, appspec_text: str | None = None,
+               appspec_source: str = "appspec.yaml", creator: str = USER, origin: dict | None = None,
+               workdir: str | None = None, config_override: dict | None = None,
+               client_token: str | None = None) -> CodeDeployment:
+        """Create a deployment of a registered revision (status Created; the loop starts it).
+        Fails with DeploymentLimitExceeded while another one is in progress, unless it is the
+        one `client_token` created: that one is returned."""
         if not spec.blue_green:
             raise UserError(f"service {spec.name} in {spec.environment} uses the {spec.controller} controller",
                             hint="blue/green deployments need deployment.controller: CODE_DEPLOY")
@@ -151,19 +145,23 @@ class DeployController(HookRuns, Lifecycle, Watch):
             raw.update(config_override)
         group = deployment_group(raw, spec.environment_alarms)
         with self.lock:
+            if client_token:
+                known = self.store.by_token(client_token)
+                if known is not None:
+                    return known
             running = self.store.active(spec.environment, spec.name)
             if running:
                 raise DeploymentLimitExceeded(
                     f"deployment {running[0].id} is already in progress for {spec.environment}/{spec.name} "
                     f"({running[0].phase})", hint="wait for it, or `conveyor deploy stop` / `conveyor rollback` it")
-            name = registered or self.services.register_service(spec, taskdef=taskdef, images=list(images),
-                                                                source=taskdef_source, images_source=images_source)
+            name = task_definition
             text = appspec_text if appspec_text is not None else default_appspec(spec)
             text = text.replace("<TASK_DEFINITION>", TASK_DEFINITION_ARN.format(name))
             appspec = self._check_appspec(text, appspec_source, spec, group, name)
+            self.services.declare_service(spec, task_definition=name)
             d = self.store.create(spec.environment, spec.name, taskdef=name, appspec=text,
                                   group={"deployment": raw, "alarms": spec.environment_alarms},
-                                  creator=creator, origin=origin, workdir=workdir)
+                                  creator=creator, origin=origin, workdir=workdir, client_token=client_token)
             self._log(d, f"Deployment {d.id} created by {creator} for {name}"
                          + (f" (hooks: {', '.join(f'{e}={f}' for e, f in appspec.hooks)})" if appspec.hooks else "")
                          + ".")
@@ -280,7 +278,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
         text = last.appspec if last else default_appspec(spec)
         text = text.replace(TASK_DEFINITION_ARN.format(last.taskdef) if last else "<TASK_DEFINITION>",
                             "<TASK_DEFINITION>")
-        d = self.create(spec, registered=previous, appspec_text=text, creator=ROLLBACK,
+        d = self.create(spec, task_definition=previous, appspec_text=text, creator=ROLLBACK,
                         origin={"rollbackOf": last.id if last else None, "by": who},
                         workdir=last.workdir if last else None,
                         config_override={"config": "CodeDeployDefault.ECSAllAtOnce"})
@@ -309,32 +307,6 @@ class DeployController(HookRuns, Lifecycle, Watch):
                       f"draining task set {primary.id}.")
         self._wake()
         return rb
-
-    def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
-             progress: Callable[[str], None] | None = None) -> CodeDeployment:
-        deadline = time.monotonic() + timeout
-        last = ""
-        actions_seen = 0
-        while True:
-            d = self.store.get(dep_id)
-            if d is None:
-                raise NotFound(f"no deployment {dep_id}")
-            if progress:  # human actions (who, why) go into the pipeline's log as they happen
-                actions = [h for h in self.store.history(dep_id) if h["kind"] == "action"]
-                for h in actions[actions_seen:]:
-                    progress(f"{h['message']} (deployment {dep_id})")
-                actions_seen = len(actions)
-            if d.done:
-                return d
-            if progress:
-                text = f"{d.phase}: {d.waiting}" if d.waiting else d.phase
-                if text != last:
-                    progress(text)
-                    last = text
-            if time.monotonic() > deadline:
-                raise TimeoutError(dep_id)
-            if cancel.wait(0.2):
-                raise InterruptedError(dep_id)
 
     # -- failing, stopping, rolling back
     def _fail(self, d: CodeDeployment, code: str, message: str, *, status: str = FAILED,
@@ -408,18 +380,15 @@ class DeployController(HookRuns, Lifecycle, Watch):
             d.original_tg, d.replacement_tg or self.store.get(d.id).replacement_tg, percent))
 
     # -- views
-    def status(self, environment: str, service: str) -> dict:
-        from conveyor.providers.local.codedeploy.views import status
-
-        return status(self, environment, service)
-
-    def get(self, dep_id: str) -> dict:
-        from conveyor.providers.local.codedeploy.views import deployment_json
-
+    def view(self, dep_id: str) -> CodeDeployDeployment:
         d = self.store.get(dep_id)
         if d is None:
             raise NotFound(f"no deployment {dep_id}")
-        return deployment_json(self, d)
+        return deployment_view(self.store, self.services.task_set_status, d)
+
+    def views(self, environment: str, service: str, limit: int = 10) -> list[CodeDeployDeployment]:
+        return [deployment_view(self.store, self.services.task_set_status, d)
+                for d in self.store.list(environment, service, limit=limit)]
 
     # -- helpers
     def _spec(self, d: CodeDeployment) -> ServiceSpec:

@@ -98,22 +98,22 @@ class Lifecycle:
             self._create_replacement(d, spec)
             return
         status = self.services.task_set_status(d.replacement_task_set)
-        limit = max(INSTALL_FAILURE_LIMIT, status["desired"])
-        if status["failedTasks"] >= limit:
+        limit = max(INSTALL_FAILURE_LIMIT, status.desired)
+        if status.failed_tasks >= limit:
             reason = self._last_task_failure(d)
-            self._fail(d, "ECS_UPDATE_ERROR", f"{status['failedTasks']} tasks of the replacement task set failed "
+            self._fail(d, "ECS_UPDATE_ERROR", f"{status.failed_tasks} tasks of the replacement task set failed "
                                               f"to start or stay healthy; last: {reason}")
             return
         if self.clock() - (d.phase_at or d.created_at) > INSTALL_TIMEOUT:
             self._fail(d, "TIMEOUT", f"the replacement task set was not healthy within {INSTALL_TIMEOUT:.0f} s "
-                                     f"({status['healthy']}/{status['desired']} healthy)")
+                                     f"({status.healthy}/{status.desired} healthy)")
             return
-        if not status["steady"]:
-            self._wait(d, f"replacement task set {status['healthy']}/{status['desired']} tasks healthy in "
+        if not status.steady:
+            self._wait(d, f"replacement task set {status.healthy}/{status.desired} tasks healthy in "
                           f"(target-group {d.replacement_tg})")
             return
         self._log(d, f"Replacement task set {d.replacement_task_set} ({d.taskdef}) is healthy in "
-                     f"(target-group {d.replacement_tg}): {status['healthy']} tasks.")
+                     f"(target-group {d.replacement_tg}): {status.healthy} tasks.")
         self._move(d)
 
     def _create_replacement(self, d: CodeDeployment, spec: ServiceSpec) -> None:

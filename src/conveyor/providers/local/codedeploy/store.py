@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS cd_deployments (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     completed_at REAL,
-    timings TEXT NOT NULL DEFAULT '{}'
+    timings TEXT NOT NULL DEFAULT '{}',
+    client_token TEXT
 );
 CREATE INDEX IF NOT EXISTS cd_deployments_service ON cd_deployments (environment, service, seq);
 CREATE TABLE IF NOT EXISTS cd_events (
@@ -124,6 +125,8 @@ class CodeDeployment:
     updated_at: float = 0.0
     completed_at: float | None = None
     timings: dict = field(default_factory=dict)
+    #: The caller's idempotency key: creating again with it returns this deployment.
+    client_token: str | None = None
 
     @property
     def done(self) -> bool:
@@ -152,6 +155,12 @@ class DeploymentStore:
         self.clock = clock
         self._lock = threading.RLock()
         self._db = open_database(self.path, SCHEMA)
+        with self._lock:
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(cd_deployments)")}
+            if "client_token" not in columns:  # data dirs from before
+                self._db.execute("ALTER TABLE cd_deployments ADD COLUMN client_token TEXT")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS cd_deployments_token ON cd_deployments (client_token) "
+                             "WHERE client_token IS NOT NULL")
 
     def close(self) -> None:
         with self._lock:
@@ -163,7 +172,8 @@ class DeploymentStore:
 
     # -- deployments
     def create(self, environment: str, service: str, *, taskdef: str, appspec: str, group: dict, creator: str,
-               origin: dict | None = None, workdir: str | None = None, status: str = CREATED) -> CodeDeployment:
+               origin: dict | None = None, workdir: str | None = None, status: str = CREATED,
+               client_token: str | None = None) -> CodeDeployment:
         now = self.clock()
         dep_id = new_deployment_id()
         with self._lock:
@@ -172,15 +182,19 @@ class DeploymentStore:
                 seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM cd_deployments").fetchone()[0]
                 self._db.execute(
                     "INSERT INTO cd_deployments (id, seq, environment, service, taskdef, appspec, grp, status, phase, "
-                    "creator, origin, workdir, created_at, updated_at, phase_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "creator, origin, workdir, created_at, updated_at, phase_at, client_token) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (dep_id, seq, environment, service, taskdef, appspec, json.dumps(group), status, "Start", creator,
-                     json.dumps(origin or {}), workdir, now, now, now))
+                     json.dumps(origin or {}), workdir, now, now, now, client_token))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return self.get(dep_id)
+
+    def by_token(self, client_token: str) -> CodeDeployment | None:
+        rows = self._all("SELECT * FROM cd_deployments WHERE client_token = ?", (client_token,))
+        return _deployment(rows[0]) if rows else None
 
     def get(self, dep_id: str) -> CodeDeployment | None:
         rows = self._all("SELECT * FROM cd_deployments WHERE id = ?", (dep_id,))

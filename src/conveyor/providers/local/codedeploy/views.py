@@ -1,57 +1,37 @@
-"""What `conveyor deploy status` (and the API) shows for a blue/green service: the deployment's
-status and phase, what it waits for, the traffic split, each lifecycle event with its hook
-execution, the human actions (who, when, why), per-phase timings, both task sets and the
-alarms."""
+"""GetDeployment for the local CodeDeploy: a deployment row with its lifecycle events (and the
+hook executions behind them), its history (what happened; who did what, when and why) and both
+task sets, as the backend's neutral type."""
 
 from __future__ import annotations
 
-from conveyor.providers.local.codedeploy.store import CodeDeployment
-from conveyor.deploy.spec import ServiceSpec
+from conveyor.backend.types import CodeDeployDeployment, HistoryEntry, LifecycleEvent, TaskSet
+from conveyor.errors import NotFound
+from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
 
 
-def deployment_json(controller, d: CodeDeployment, *, full: bool = True) -> dict:
-    out = {"kind": "codedeploy", **d.to_json(), "deploymentId": d.id}
-    if not full:
-        return out
-    out["lifecycleEvents"] = [{"lifecycleEventName": e["name"], "status": e["status"], "startTime": e["started_at"],
-                               "endTime": e["ended_at"], "hook": e["hook"], "executionId": e["execution_id"],
-                               "attempts": e["attempts"], "message": e["message"], "logTail": e["log_tail"]}
-                              for e in controller.store.events(d.id)]
-    history = controller.store.history(d.id)
-    out["history"] = history
-    out["actions"] = [h for h in history if h["kind"] == "action"]
-    tasksets = {}
-    for role, ts in (("original", d.original_task_set), ("replacement", d.replacement_task_set)):
-        if ts:
-            try:
-                tasksets[role] = controller.services.task_set_status(ts)
-            except Exception:  # a task set row that is gone: show what the deployment knew
-                tasksets[role] = {"id": ts}
-    out["taskSets"] = tasksets
-    return out
-
-
-def status(controller, environment: str, service: str) -> dict:
-    row = controller.services._service_row(environment, service)
-    spec = ServiceSpec.from_json(row.spec)
-    deployments = controller.store.list(environment, service, limit=10)
-    # A deployment proper carries an AppSpec; the rollback deployments that only clean up do not.
-    main = next((d for d in deployments if d.appspec), None)
-    lb = spec.load_balancer
-    out = {"environment": environment, "service": service, "controller": "CODE_DEPLOY",
-           "productionUrl": f"http://{lb.bind}:{lb.port}/" if lb else None,
-           "testUrl": f"http://{lb.bind}:{lb.test_port}/" if lb and lb.test_port else None,
-           "deployment": deployment_json(controller, main) if main else None,
-           "rollbacks": [deployment_json(controller, d, full=False) for d in deployments
-                         if not d.appspec][:3],
-           "recent": [{"id": d.id, "status": d.status, "taskdef": d.taskdef, "creator": d.creator,
-                       "createdAt": d.created_at, "errorCode": d.error_code} for d in deployments],
-           "alarms": controller.alarms_view(environment, service)}
-    if main is None:
-        out["waitingFor"] = "no blue/green deployment yet"
-    elif main.done:
-        out["waitingFor"] = f"nothing: deployment {main.id} {main.status}" + (
-            f" ({main.error_code}: {main.error_message})" if main.error_code else "")
-    else:
-        out["waitingFor"] = f"{main.phase}: {main.waiting}" if main.waiting else main.phase
-    return out
+def deployment_view(store: DeploymentStore, task_set, d: CodeDeployment, *, full: bool = True) -> CodeDeployDeployment:
+    """`task_set(id)` gives a task set's TaskSet (NotFound once its row is gone)."""
+    events: tuple[LifecycleEvent, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    task_sets: dict[str, TaskSet | None] = {}
+    if full:
+        events = tuple(LifecycleEvent(name=e["name"], status=e["status"], start_time=e["started_at"],
+                                      end_time=e["ended_at"], hook=e["hook"], execution_id=e["execution_id"],
+                                      attempts=e["attempts"], message=e["message"], log_tail=e["log_tail"])
+                       for e in store.events(d.id))
+        history = tuple(HistoryEntry(at=h["at"], kind=h["kind"], message=h["message"], who=h["who"])
+                        for h in store.history(d.id))
+        for role, ident in (("original", d.original_task_set), ("replacement", d.replacement_task_set)):
+            if ident:
+                try:
+                    task_sets[role] = task_set(ident)
+                except NotFound:  # a task set row that is gone: show what the deployment knew
+                    task_sets[role] = None
+    return CodeDeployDeployment(
+        id=d.id, environment=d.environment, service=d.service, task_definition=d.taskdef, status=d.status,
+        phase=d.phase, creator=d.creator, traffic=d.traffic, waiting=d.waiting, error_code=d.error_code,
+        error_message=d.error_message, rollback_info=dict(d.rollback_info or {}), origin=dict(d.origin or {}),
+        original_task_set=d.original_task_set, replacement_task_set=d.replacement_task_set,
+        original_target_group=d.original_tg, replacement_target_group=d.replacement_tg, created_at=d.created_at,
+        updated_at=d.updated_at, completed_at=d.completed_at, timings=dict(d.timings), has_appspec=bool(d.appspec),
+        lifecycle_events=events, history=history, task_sets=task_sets)

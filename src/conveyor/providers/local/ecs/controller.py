@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from conveyor.backend.types import ContainerLog, ServiceDescription
 from conveyor.deploy import rolling
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
@@ -101,7 +102,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             self._wake.clear()
 
     # -- the API
-    def scale(self, environment: str, service: str, count: int, by: str = "") -> dict:
+    def scale(self, environment: str, service: str, count: int, by: str = "") -> ServiceDescription:
         if not 0 <= count <= 100:
             raise UserError(f"desired count {count} is out of range", hint="use 0-100")
         with self.lock:
@@ -113,38 +114,13 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         self._wake.set()
         return self.describe(environment, service)
 
-    def wait(self, dep_id: str, *, cancel: threading.Event, timeout: float,
-             progress: Callable[[str], None] | None = None) -> Deployment:
-        """Until the deployment is COMPLETED or FAILED (returned), or timeout (TimeoutError).
-        A deployment that a newer one replaced while IN_PROGRESS counts as FAILED."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while True:
-            dep = self.store.deployment(dep_id)
-            if dep is None:
-                raise NotFound(f"no deployment {dep_id}")
-            if dep.rollout_state in (COMPLETED, FAILED):
-                return dep
-            if dep.status != PRIMARY:
-                dep.rollout_state, dep.reason = FAILED, dep.reason or "a newer deployment replaced it"
-                return dep
-            if progress:
-                status = self.deployment_status(dep.environment, dep.service)["waitingFor"]
-                if status != last:
-                    progress(status)
-                    last = status
-            if time.monotonic() > deadline:
-                raise TimeoutError(dep_id)
-            if cancel.wait(0.25):
-                raise InterruptedError(dep_id)
-
-    def logs(self, environment: str, service: str, tail: int = 100) -> list[dict]:
+    def logs(self, environment: str, service: str, tail: int = 100) -> list[ContainerLog]:
         self._service_row(environment, service)
         out = []
         for task in self.store.tasks(environment, service):
             td = self._taskdef(task.taskdef)
             for c in td.containers if td else ():
-                out.append({"task": task.id, "container": c.name, "text": self.runtime.logs(task.id, c.name, tail)})
+                out.append(ContainerLog(task.id, c.name, self.runtime.logs(task.id, c.name, tail)))
         return out
 
     def remove_all(self) -> None:

@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     origin TEXT NOT NULL DEFAULT '{}',
     timings TEXT NOT NULL DEFAULT '{}',
     target_group TEXT,
-    scale INTEGER
+    scale INTEGER,
+    client_token TEXT
 );
 CREATE INDEX IF NOT EXISTS deployments_service ON deployments (environment, service, seq);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -140,6 +141,8 @@ class Deployment:
     #: Blue/green task sets only: the target group its tasks register in, and how many it keeps.
     target_group: str | None = None
     scale: int | None = None
+    #: The caller's idempotency key (UpdateService's clientToken): a second call with it finds this.
+    client_token: str | None = None
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -169,9 +172,11 @@ class EcsStore:
         self._db = open_database(self.path, SCHEMA)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(deployments)")}
-            for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER")):  # data dirs from before
-                if column not in columns:
+            for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER"), ("client_token", "TEXT")):
+                if column not in columns:  # data dirs from before
                     self._db.execute(f"ALTER TABLE deployments ADD COLUMN {column} {kind}")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS deployments_token ON deployments (client_token) "
+                             "WHERE client_token IS NOT NULL")
 
     def close(self) -> None:
         with self._lock:
@@ -245,7 +250,8 @@ class EcsStore:
                              (count, self.clock(), environment, name))
 
     # -- deployments
-    def create_deployment(self, environment: str, service: str, taskdef: str, origin: dict) -> Deployment:
+    def create_deployment(self, environment: str, service: str, taskdef: str, origin: dict, *,
+                          client_token: str | None = None) -> Deployment:
         """The new PRIMARY; the previous PRIMARY becomes ACTIVE (it still has tasks)."""
         now = self.clock()
         dep_id = new_id("ecs-svc/")
@@ -254,8 +260,9 @@ class EcsStore:
             db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE environment = ? AND service = ? "
                        "AND status = ?", (ACTIVE, now, environment, service, PRIMARY))
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
-                       "created_at, updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin)))
+                       "created_at, updated_at, origin, client_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin),
+                        client_token))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
         return self.deployment(dep_id)
@@ -289,6 +296,10 @@ class EcsStore:
             db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (row["taskdef"], now, row["environment"], row["service"]))
+
+    def deployment_by_token(self, client_token: str) -> Deployment | None:
+        rows = self._all("SELECT * FROM deployments WHERE client_token = ?", (client_token,))
+        return _deployment(rows[0]) if rows else None
 
     def deployment(self, dep_id: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE id = ?", (dep_id,))

@@ -8,7 +8,7 @@ Mixed into ServiceController (which provides store, lock, _start_task, _begin_st
 _steady, _wake).
 
     ts = services.create_task_set("production", "orders", "orders:7", "production-orders-2", 100, origin={})
-    services.task_set_status(ts.id)      # {'desired': 2, 'running': 2, 'healthy': 2, 'steady': True, ...}
+    services.task_set_status(ts.id)      # TaskSet(desired=2, running=2, healthy=2, ...), .steady
     services.set_task_set_scale(ts.id, 0)    # drain and stop its tasks; INACTIVE once they are gone
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from conveyor.backend.types import TaskSet
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs.store import (
     ACTIVE,
@@ -70,19 +71,17 @@ class TaskSets:
     def task_set(self, dep_id: str) -> Deployment | None:
         return self.store.deployment(dep_id)
 
-    def task_set_status(self, dep_id: str) -> dict:
+    def task_set_status(self, dep_id: str) -> TaskSet:
         """How far a task set is: desired/running/healthy tasks, failures, steady."""
         dep = self._task_set(dep_id)
         row = self.store.service(dep.environment, dep.service)
-        desired = task_count(row.desired_count if row else 0, dep.scale)
         mine = [t for t in self.store.tasks(dep.environment, dep.service) if t.deployment_id == dep_id]
         running = [t for t in mine if t.last_status == RUNNING]
-        healthy = [t for t in running if t.healthy_at]
-        return {"id": dep.id, "status": dep.status, "taskDefinition": dep.taskdef, "targetGroup": dep.target_group,
-                "scale": dep.scale, "desired": desired, "pending": sum(1 for t in mine if t.last_status == PENDING),
-                "running": len(running), "healthy": len(healthy), "failedTasks": dep.failed_tasks,
-                "draining": sum(1 for t in mine if t.last_status in (DEACTIVATING, STOPPING)),
-                "steady": len(healthy) == desired and len(mine) == desired}
+        return TaskSet(id=dep.id, status=dep.status, task_definition=dep.taskdef, target_group=dep.target_group,
+                       scale=dep.scale, desired=task_count(row.desired_count if row else 0, dep.scale),
+                       pending=sum(1 for t in mine if t.last_status == PENDING), running=len(running),
+                       healthy=sum(1 for t in running if t.healthy_at), failed_tasks=dep.failed_tasks,
+                       draining=sum(1 for t in mine if t.last_status in (DEACTIVATING, STOPPING)))
 
     def _task_set(self, dep_id: str) -> Deployment:
         dep = self.store.deployment(dep_id)

@@ -1,0 +1,145 @@
+"""What the release service remembers (releases.db in the data directory): each service's
+declaration as last deployed (its backend target, for the commands that name only ENV SERVICE),
+the deployments it created (so one id finds its backend), and the idempotency records of the
+callers that create deployments: a key is written before the backend call and the deployment id
+after it, so a caller re-run after a crash adopts what the first run created.
+
+    >>> store = ReleaseStore(":memory:")                     # home / "releases.db" in the daemon
+    >>> store.intend("exec-1/Deploy/Deploy/1", "production", "orders")
+    >>> store.request("exec-1/Deploy/Deploy/1").release_id is None
+    True
+    >>> store.created("exec-1/Deploy/Deploy/1",
+    ...               ReleaseRecord("d-ABCDEFGHI", "production", "orders", "CODE_DEPLOY", "local"))
+    >>> store.request("exec-1/Deploy/Deploy/1").release_id
+    'd-ABCDEFGHI'
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.store.sqlite import open_database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS declared_services (
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    target TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (environment, service)
+);
+CREATE TABLE IF NOT EXISTS releases (
+    id TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    controller TEXT NOT NULL,
+    target TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    service TEXT NOT NULL,
+    release_id TEXT,
+    requested_at REAL NOT NULL,
+    created_at REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    id: str
+    environment: str
+    service: str
+    controller: str
+    target: str
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    key: str
+    environment: str
+    service: str
+    release_id: str | None
+
+
+class ReleaseStore:
+    def __init__(self, path: str | Path, clock=time.time):
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._db = open_database(path, SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- declarations
+    def declare(self, spec: ServiceSpec) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO declared_services (environment, service, target, spec, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (environment, service) DO UPDATE SET target = excluded.target, spec = excluded.spec, "
+                "updated_at = excluded.updated_at",
+                (spec.environment, spec.name, spec.target, json.dumps(spec.to_json()), self.clock()))
+
+    def declared(self, environment: str, service: str) -> ServiceSpec | None:
+        with self._lock:
+            row = self._db.execute("SELECT spec FROM declared_services WHERE environment = ? AND service = ?",
+                                   (environment, service)).fetchone()
+        return ServiceSpec.from_json(json.loads(row["spec"])) if row else None
+
+    def target(self, environment: str) -> str | None:
+        """The target the environment's services were last deployed to."""
+        with self._lock:
+            row = self._db.execute("SELECT target FROM declared_services WHERE environment = ? "
+                                   "ORDER BY updated_at DESC LIMIT 1", (environment,)).fetchone()
+        return row["target"] if row else None
+
+    # -- releases
+    def record(self, release: ReleaseRecord) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO releases (id, environment, service, controller, target, created_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (release.id, release.environment, release.service,
+                                                           release.controller, release.target, self.clock()))
+
+    def release(self, release_id: str) -> ReleaseRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, environment, service, controller, target FROM releases WHERE id = ?",
+                                   (release_id,)).fetchone()
+        return ReleaseRecord(**dict(row)) if row else None
+
+    # -- idempotency
+    def intend(self, key: str, environment: str, service: str) -> None:
+        """Before the backend call: the key exists, its deployment not yet."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO requests (key, environment, service, requested_at) "
+                             "VALUES (?, ?, ?, ?)", (key, environment, service, self.clock()))
+
+    def created(self, key: str, release: ReleaseRecord) -> None:
+        """After the backend call: the key's deployment, recorded with the release in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR IGNORE INTO releases (id, environment, service, controller, target, "
+                                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                 (release.id, release.environment, release.service, release.controller,
+                                  release.target, self.clock()))
+                self._db.execute("UPDATE requests SET release_id = ?, created_at = ? WHERE key = ?",
+                                 (release.id, self.clock(), key))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def request(self, key: str) -> RequestRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT key, environment, service, release_id FROM requests WHERE key = ?",
+                                   (key,)).fetchone()
+        return RequestRecord(**dict(row)) if row else None
