@@ -111,7 +111,8 @@ CREATE INDEX IF NOT EXISTS transitions_entity ON transitions (entity, seq);
 
 #: The statuses live in conveyor.providers.local.ecs.states; importing them from here still works.
 __all__ = ["ACTIVE", "COMPLETED", "DEACTIVATING", "DRAINING", "FAILED", "INACTIVE", "IN_PROGRESS", "LIVE", "PENDING",
-           "PRIMARY", "RUNNING", "STOPPED", "STOPPING", "EVENTS_KEPT", "Deployment", "EcsStore", "ServiceRow", "Task", "new_id"]
+           "PRIMARY", "RUNNING", "STOPPED", "STOPPING", "EVENTS_KEPT", "Deployment", "EcsStore", "ServiceRow", "Task",
+           "new_id"]
 #: ECS keeps the latest 100 events per service.
 EVENTS_KEPT = 100
 
