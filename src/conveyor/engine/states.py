@@ -2,7 +2,8 @@
 
 Every state change is a proposal checked here before it is appended to the store; the current
 state is derived from the appended rows (`conveyor.engine.view`). The tables are data so that
-tests can walk the whole from/to matrix.
+tests can walk the whole from/to matrix; the check itself is conveyor.transitions' (shared with
+the deploy side's tables).
 
     check_transition("execution", "InProgress", "Stopping")     # ok
     check_transition("execution", "Succeeded", "InProgress")    # raises InvalidTransition
@@ -10,7 +11,8 @@ tests can walk the whole from/to matrix.
 
 from __future__ import annotations
 
-from conveyor.errors import Conflict
+from conveyor.transitions import InvalidTransition as InvalidTransition  # re-exported: callers catch it here
+from conveyor.transitions import check
 
 # Execution statuses
 IN_PROGRESS = "InProgress"
@@ -63,13 +65,5 @@ FINAL_EXECUTION = frozenset({SUCCEEDED, SUPERSEDED, CANCELLED})  # no retry from
 ACTIVE_EXECUTION = frozenset({IN_PROGRESS, STOPPING})
 
 
-class InvalidTransition(Conflict):
-    def __init__(self, scope: str, current: str | None, new: str):
-        self.scope, self.current, self.new = scope, current, new
-        super().__init__(f"{scope} cannot go from {current or 'nothing'} to {new}")
-
-
 def check_transition(scope: str, current: str | None, new: str) -> None:
-    allowed = ALLOWED[scope].get(current)
-    if allowed is None or new not in allowed:
-        raise InvalidTransition(scope, current, new)
+    check(ALLOWED[scope], scope, current, new)

@@ -123,7 +123,11 @@ class DeployController(HookRuns, Lifecycle, Watch):
                 try:
                     self.advance(d)
                 except ConveyorError as exc:
-                    self._fail(d, "INTERNAL_ERROR", str(exc))
+                    current = self.store.get(d.id)
+                    if current is not None and not current.done:
+                        self._fail(current, "INTERNAL_ERROR", str(exc))
+                    else:  # it ended (failed, stopped) before the error: it cannot fail again
+                        self._log(d, f"Internal error after the deployment ended: {exc}")
             return bool(active)
 
     # -- the API
@@ -319,12 +323,12 @@ class DeployController(HookRuns, Lifecycle, Watch):
         if d.phase not in ("Terminate", "End") and self.store.lifecycle_event(d.id, d.phase) is not None:
             ev = self.store.lifecycle_event(d.id, d.phase)
             if ev["status"] == EV_IN_PROGRESS:
-                self.store.event(d.id, d.phase, status=EV_FAILED, ended_at=now, message=message)
+                self.store.transition_event(d.id, d.phase, EV_FAILED, ended_at=now, message=message)
         timings = {**d.timings, "total": round(now - d.created_at, 3)}
         if d.phase_at is not None:
             timings[d.phase] = round(now - d.phase_at, 3)
-        self.store.update(d.id, status=status, error_code=code, error_message=message, completed_at=now,
-                          waiting="", timings=timings)
+        self.store.transition(d.id, status, why=f"{code}: {message}", error_code=code, error_message=message,
+                              completed_at=now, waiting="", timings=timings)
         self._log(d, f"Deployment {d.id} {status.lower()}: {code}: {message}")
         if rollback and d.replacement_task_set and d.phase != "BeforeInstall":
             self._roll_back(d, message)

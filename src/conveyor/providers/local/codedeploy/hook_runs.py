@@ -39,8 +39,8 @@ class HookRuns:
                 raise NotFound(f"no lifecycle event hook execution {execution_id} in deployment {deployment_id}")
             if ev["status"] != EV_IN_PROGRESS:
                 raise UserError(f"lifecycle event {ev['name']} is already {ev['status']}")
-            self.store.event(deployment_id, ev["name"], status=status, ended_at=self.clock(),
-                             message=f"reported {status} through the API")
+            self.store.transition_event(deployment_id, ev["name"], status, ended_at=self.clock(),
+                                        message=f"reported {status} through the API")
         self._wake()
         return {"lifecycleEventHookExecutionId": execution_id}
 
@@ -51,8 +51,8 @@ class HookRuns:
         now = self.clock()
         if ev is None or ev["status"] not in (EV_IN_PROGRESS,):
             execution = new_execution_id()
-            self.store.event(d.id, event, status=EV_IN_PROGRESS, started_at=now, hook=function,
-                             execution_id=execution, attempts=0, next_attempt_at=now)
+            self.store.transition_event(d.id, event, EV_IN_PROGRESS, why=f"hook {function}", started_at=now,
+                                        hook=function, execution_id=execution, attempts=0, next_attempt_at=now)
             self._log(d, f"{event}: invoking hook {function} ({hook.kind}).")
             ev = self.store.lifecycle_event(d.id, event)
         if now - (ev["started_at"] or now) > hook.timeout:
@@ -92,7 +92,11 @@ class HookRuns:
             result = invoke_hook(hook, ctx, timeout=timeout, cancel=cancel, mask=self.mask)
         except Exception as exc:  # a bug in a hook runner is a failed hook, not a dead controller
             log.exception("hook %s of %s failed to run", event, dep_id)
-            self.store.event(dep_id, event, status=EV_FAILED, ended_at=self.clock(), message=f"internal error: {exc}")
+            with self.lock:
+                ev = self.store.lifecycle_event(dep_id, event)
+                if ev is not None and ev["status"] == EV_IN_PROGRESS:  # (not when it was reported or ended meanwhile)
+                    self.store.transition_event(dep_id, event, EV_FAILED, ended_at=self.clock(),
+                                                message=f"internal error: {exc}")
             self._wake()
             return
         with self.lock:
@@ -101,8 +105,8 @@ class HookRuns:
                 return
             now = self.clock()
             if result.status in (EV_SUCCEEDED, EV_FAILED):
-                self.store.event(dep_id, event, status=result.status, ended_at=now, message=result.message,
-                                 log_tail=result.log_tail, details=result.details)
+                self.store.transition_event(dep_id, event, result.status, ended_at=now, message=result.message,
+                                            log_tail=result.log_tail, details=result.details)
             elif result.status == "InProgress":
                 self.store.event(dep_id, event, next_attempt_at=now + result.callback_delay, details=result.details,
                                  message=result.message, log_tail=result.log_tail)

@@ -80,17 +80,21 @@ class Lifecycle:
             timings[d.phase] = round(now - d.phase_at, 3)
         self.store.update(d.id, phase=phase, timings=timings, waiting="", **changes)
         if d.phase not in HOOK_EVENTS and d.phase not in ("Start", "ReadyWait", "TerminationWait", "Terminate"):
-            self.store.event(d.id, d.phase, status=EV_SUCCEEDED, ended_at=now)
+            ev = self.store.lifecycle_event(d.id, d.phase)
+            if ev is None or ev["status"] == EV_IN_PROGRESS:  # (a Skipped one stays Skipped)
+                self.store.transition_event(d.id, d.phase, EV_SUCCEEDED, ended_at=now)
         d.phase, d.timings, d.phase_at = phase, timings, now
-        if phase not in HOOK_EVENTS and phase not in ("ReadyWait", "TerminationWait", "Terminate", "End"):
-            self.store.event(d.id, phase, status=EV_IN_PROGRESS, started_at=now)
+        if phase not in HOOK_EVENTS and phase not in ("ReadyWait", "TerminationWait", "Terminate", "End") \
+                and self.store.lifecycle_event(d.id, phase) is None:
+            self.store.transition_event(d.id, phase, EV_IN_PROGRESS, started_at=now)
         self._wake()
 
     # -- phases
     def _phase_Start(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
         self._log(d, f"Deployment {d.id} of {d.taskdef} started ({group.config.name}: "
                      f"{traffic.describe_plan(traffic.traffic_plan(group.config))}).")
-        self.store.update(d.id, status=IN_PROGRESS)
+        if d.status != IN_PROGRESS:  # (already, when a crash came between the two writes)
+            self.store.transition(d.id, IN_PROGRESS, why="started")
         self._move(d, "BeforeInstall")
 
     def _phase_Install(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
@@ -149,18 +153,19 @@ class Lifecycle:
         if lb.test_port:
             self._weights(d, spec, lb.test_port, 100)
             self._log(d, f"AllowTestTraffic: test listener {lb.test_port} → (target-group {d.replacement_tg}).")
-        else:
-            self.store.event(d.id, "AllowTestTraffic", status=SKIPPED, ended_at=self.clock())
+        elif (self.store.lifecycle_event(d.id, "AllowTestTraffic") or {}).get("status") != SKIPPED:
+            self.store.transition_event(d.id, "AllowTestTraffic", SKIPPED, why="no test listener",
+                                        ended_at=self.clock())
         self._move(d)
 
     def _phase_ReadyWait(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
         if group.ready_action == CONTINUE_DEPLOYMENT or (d.continue_request or {}).get("ready"):
             if d.status == READY:
-                self.store.update(d.id, status=IN_PROGRESS)
+                self.store.transition(d.id, IN_PROGRESS, why="continued (READY_WAIT)")
             self._move(d)
             return
         if d.status != READY:
-            self.store.update(d.id, status=READY)
+            self.store.transition(d.id, READY, why="waiting for ContinueDeployment (STOP_DEPLOYMENT)")
             self._log(d, f"Ready: green is serving the test listener; waiting up to {group.ready_wait:g} s for "
                          f"`conveyor deploy continue {d.environment} {d.service}` ({STOP_DEPLOYMENT}).")
         if self.clock() - (d.phase_at or d.created_at) >= group.ready_wait:
@@ -252,7 +257,8 @@ class Lifecycle:
         if d.phase_at is not None:
             timings[d.phase] = round(now - d.phase_at, 3)
         timings["total"] = round(now - d.created_at, 3)
-        self.store.update(d.id, phase="End", status=SUCCEEDED, completed_at=now, timings=timings, waiting="")
+        self.store.transition(d.id, SUCCEEDED, why="green serves production", phase="End", completed_at=now,
+                              timings=timings, waiting="")
         self._log(d, f"Deployment {d.id} succeeded: {d.taskdef} serves production "
                      f"(target-group {d.replacement_tg}) in {timings['total']:.1f} s.")
         self._finished(d)
@@ -263,7 +269,9 @@ class Lifecycle:
         function = self._appspec_hooks(d).get(event)
         ev = self.store.lifecycle_event(d.id, event)
         if function is None:
-            self.store.event(d.id, event, status=SKIPPED, started_at=self.clock(), ended_at=self.clock())
+            if ev is None or ev["status"] != SKIPPED:
+                self.store.transition_event(d.id, event, SKIPPED, why="no hook", started_at=self.clock(),
+                                            ended_at=self.clock())
             self._move(d)
             return
         if ev is not None and ev["status"] == EV_SUCCEEDED:
@@ -286,8 +294,8 @@ class Lifecycle:
             self._wait(d, f"replacement task set {ts.id} draining and stopping")
             return
         now = self.clock()
-        self.store.update(d.id, status=SUCCEEDED, phase="End", completed_at=now,
-                          timings={**d.timings, "total": round(now - d.created_at, 3)}, waiting="")
+        self.store.transition(d.id, SUCCEEDED, why="the replacement task set is gone", phase="End", completed_at=now,
+                              timings={**d.timings, "total": round(now - d.created_at, 3)}, waiting="")
         self._log(d, f"Rollback deployment {d.id} succeeded: the replacement task set is gone.")
         self._finished(d)
 

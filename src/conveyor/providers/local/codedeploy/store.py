@@ -3,10 +3,15 @@ phase, the lifecycle events with their hook executions, and every human action (
 why). The deploy controller advances a deployment one idempotent step at a time and writes each
 step here first, so a daemon that dies mid-deployment resumes where it was.
 
+Statuses move only as the tables in conveyor.providers.local.codedeploy.states allow: transition
+and transition_event check the move, write it with the row's other changes in one SQL transaction
+and append it to `cd_transitions` (the status history); update and event refuse a status.
+
     store = DeploymentStore(home / "codedeploy.db")
     d = store.create("production", "orders", taskdef="orders:7", appspec=text, group={...}, creator="user")
-    store.update(d.id, status=IN_PROGRESS, phase="BeforeInstall")
-    store.event(d.id, "BeforeInstall", status="Succeeded")
+    store.transition(d.id, IN_PROGRESS, phase="BeforeInstall")
+    store.transition_event(d.id, "BeforeInstall", "Skipped")
+    store.transitions(d.id)   # [{'kind': 'deployment', 'from_status': None, 'to_status': 'Created', ...}, ...]
 """
 
 from __future__ import annotations
@@ -16,11 +21,18 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from conveyor.errors import NotFound
+from conveyor.providers.local.codedeploy.states import (BAKING, CREATED, EV_FAILED, EV_IN_PROGRESS, EV_SUCCEEDED,
+                                                        FAILED, IN_PROGRESS, PENDING, QUEUED, READY, SKIPPED,
+                                                        STOPPED, SUCCEEDED, TERMINAL, check_transition)
 from conveyor.store.sqlite import open_database
+from conveyor.transitions import refuse_status_keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cd_deployments (
@@ -81,14 +93,23 @@ CREATE TABLE IF NOT EXISTS cd_history (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cd_history_deployment ON cd_history (deployment_id, seq);
+CREATE TABLE IF NOT EXISTS cd_transitions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    event TEXT NOT NULL DEFAULT '',
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS cd_transitions_deployment ON cd_transitions (deployment_id, seq);
 """
 
-#: Deployment statuses (CodeDeploy GetDeployment; `Baking` is not used for ECS).
-CREATED, QUEUED, IN_PROGRESS, READY, SUCCEEDED, FAILED, STOPPED = (
-    "Created", "Queued", "InProgress", "Ready", "Succeeded", "Failed", "Stopped")
-TERMINAL = (SUCCEEDED, FAILED, STOPPED)
-#: Lifecycle event statuses (ECSTarget.lifecycleEvents).
-PENDING, EV_IN_PROGRESS, EV_SUCCEEDED, EV_FAILED, SKIPPED = "Pending", "InProgress", "Succeeded", "Failed", "Skipped"
+#: The statuses live in conveyor.providers.local.codedeploy.states; importing them from here still works.
+__all__ = ["BAKING", "CREATED", "EV_FAILED", "EV_IN_PROGRESS", "EV_SUCCEEDED", "FAILED", "IN_PROGRESS", "PENDING",
+           "PIPELINE", "QUEUED", "READY", "ROLLBACK", "SKIPPED", "STOPPED", "SUCCEEDED", "TERMINAL", "USER",
+           "CodeDeployment", "DeploymentStore", "new_deployment_id"]
 #: Creators (DeploymentInfo.creator).
 USER, PIPELINE, ROLLBACK = "user", "CodePipeline", "codeDeployRollback"
 
@@ -170,26 +191,56 @@ class DeploymentStore:
         with self._lock:
             return list(self._db.execute(sql, args))
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- status history
+    def _record(self, db: sqlite3.Connection, kind: str, dep_id: str, event: str, current: str | None, new: str,
+                why: str, now: float) -> None:
+        """Check one status move against its table and append it; inside the caller's transaction."""
+        check_transition(kind, current, new)
+        db.execute("INSERT INTO cd_transitions (kind, deployment_id, event, from_status, to_status, at, reason) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, dep_id, event, current, new, now, why or ""))
+
+    def transitions(self, dep_id: str | None = None, *, kind: str | None = None, limit: int = 1000) -> list[dict]:
+        """Status moves, oldest first: of one deployment (its own and its lifecycle events') or
+        of all; of one kind (deployment, lifecycle_event) or both."""
+        where, args = [], []
+        if dep_id is not None:
+            where.append("deployment_id = ?")
+            args.append(dep_id)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = "SELECT seq, kind, deployment_id, event, from_status, to_status, at, reason FROM cd_transitions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+        return [dict(r) for r in reversed(rows)]
+
     # -- deployments
     def create(self, environment: str, service: str, *, taskdef: str, appspec: str, group: dict, creator: str,
                origin: dict | None = None, workdir: str | None = None, status: str = CREATED,
                client_token: str | None = None) -> CodeDeployment:
         now = self.clock()
         dep_id = new_deployment_id()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM cd_deployments").fetchone()[0]
-                self._db.execute(
-                    "INSERT INTO cd_deployments (id, seq, environment, service, taskdef, appspec, grp, status, phase, "
-                    "creator, origin, workdir, created_at, updated_at, phase_at, client_token) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (dep_id, seq, environment, service, taskdef, appspec, json.dumps(group), status, "Start", creator,
-                     json.dumps(origin or {}), workdir, now, now, now, client_token))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM cd_deployments").fetchone()[0]
+            self._record(db, "deployment", dep_id, "", None, status, f"created by {creator}", now)
+            db.execute(
+                "INSERT INTO cd_deployments (id, seq, environment, service, taskdef, appspec, grp, status, phase, "
+                "creator, origin, workdir, created_at, updated_at, phase_at, client_token) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (dep_id, seq, environment, service, taskdef, appspec, json.dumps(group), status, "Start", creator,
+                 json.dumps(origin or {}), workdir, now, now, now, client_token))
         return self.get(dep_id)
 
     def by_token(self, client_token: str) -> CodeDeployment | None:
@@ -215,6 +266,12 @@ class DeploymentStore:
         return [_deployment(r) for r in rows]
 
     def update(self, dep_id: str, **changes: Any) -> None:
+        """Columns other than status (transition moves that)."""
+        refuse_status_keys("update", changes, ("status",), "transition")
+        with self._lock:
+            self._update(self._db, dep_id, changes)
+
+    def _update(self, db: sqlite3.Connection, dep_id: str, changes: dict) -> None:
         for key in _JSON:
             if key in changes and changes[key] is not None:
                 changes[key] = json.dumps(changes[key])
@@ -222,22 +279,54 @@ class DeploymentStore:
             changes["phase_at"] = self.clock()
         changes["updated_at"] = self.clock()
         cols = ", ".join(f"{k} = ?" for k in changes)
-        with self._lock:
-            self._db.execute(f"UPDATE cd_deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
+        db.execute(f"UPDATE cd_deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
+
+    def transition(self, dep_id: str, status: str, *, why: str = "", **changes: Any) -> CodeDeployment:
+        """Move a deployment's status as the "deployment" table allows, with its other column
+        changes, in one transaction, and a history row. `why` defaults to the error message."""
+        why = why or changes.get("error_message") or ""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM cd_deployments WHERE id = ?", (dep_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no deployment {dep_id}")
+            self._record(db, "deployment", dep_id, "", row["status"], status, why, self.clock())
+            self._update(db, dep_id, {**changes, "status": status})
+        return self.get(dep_id)
 
     # -- lifecycle events
+    def transition_event(self, dep_id: str, name: str, status: str, *, why: str = "", **changes: Any) -> dict:
+        """Create a lifecycle event in `status` or move it there, as the "lifecycle_event" table
+        allows, with its other column changes, in one transaction, and a history row. `why`
+        defaults to the message change."""
+        why = why or changes.get("message") or ""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM cd_events WHERE deployment_id = ? AND name = ?",
+                             (dep_id, name)).fetchone()
+            self._record(db, "lifecycle_event", dep_id, name, row["status"] if row else None, status, why,
+                         self.clock())
+            if row is None:
+                db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?)", (dep_id, name, status))
+            self._update_event(db, dep_id, name, {**changes, "status": status})
+        return self.lifecycle_event(dep_id, name)
+
     def event(self, dep_id: str, name: str, **changes: Any) -> None:
-        """Create or update one lifecycle event of a deployment."""
+        """Update a lifecycle event's columns other than its status (transition_event moves
+        that); an event without a row yet gets one, Pending."""
+        refuse_status_keys("event", changes, ("status",), "transition_event")
+        with self.transaction() as db:
+            row = db.execute("SELECT 1 FROM cd_events WHERE deployment_id = ? AND name = ?", (dep_id, name)).fetchone()
+            if row is None:
+                self._record(db, "lifecycle_event", dep_id, name, None, PENDING, "", self.clock())
+                db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?)",
+                           (dep_id, name, PENDING))
+            if changes:
+                self._update_event(db, dep_id, name, changes)
+
+    def _update_event(self, db: sqlite3.Connection, dep_id: str, name: str, changes: dict) -> None:
         if "details" in changes and changes["details"] is not None:
             changes["details"] = json.dumps(changes["details"])
-        with self._lock:
-            self._db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?) "
-                             "ON CONFLICT (deployment_id, name) DO NOTHING",
-                             (dep_id, name, changes.get("status", PENDING)))
-            if changes:
-                cols = ", ".join(f"{k} = ?" for k in changes)
-                self._db.execute(f"UPDATE cd_events SET {cols} WHERE deployment_id = ? AND name = ?",
-                                 (*changes.values(), dep_id, name))
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE cd_events SET {cols} WHERE deployment_id = ? AND name = ?", (*changes.values(), dep_id, name))
 
     def events(self, dep_id: str) -> list[dict]:
         rows = self._all("SELECT * FROM cd_events WHERE deployment_id = ? ORDER BY COALESCE(started_at, 1e18), rowid",

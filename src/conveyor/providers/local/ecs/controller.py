@@ -175,7 +175,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         tasks = self.store.tasks(env, name)
         for dep in deps:
             if dep.status == ACTIVE and not any(t.deployment_id == dep.id for t in tasks):
-                self.store.update_deployment(dep.id, status=INACTIVE)
+                self.store.transition_deployment(dep.id, status=INACTIVE, why="no tasks left")
         return self._check_steady(spec, row.desired_count, self._primary(env, name), tasks)
 
     def _observe_task(self, task: Task, pod: PodState | None, targets: dict, spec: ServiceSpec) -> None:
@@ -188,8 +188,8 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             if pod and td and all(pod.containers.get(c.name) and pod.containers[c.name].running
                                   for c in td.essential_containers()):
                 ports = self.runtime.ports(task.id, _published(spec, td))
-                self.store.update_task(task.id, last_status=RUNNING, running_at=now,
-                                       host_port=ports.get(spec.load_balancer.container_port) if spec.load_balancer else None)
+                self.store.transition_task(task.id, RUNNING, why="adopted by a restarted daemon", running_at=now,
+                                           host_port=ports.get(spec.load_balancer.container_port) if spec.load_balancer else None)
             else:
                 self._finish_stop(task, "Task provisioning was interrupted (the daemon restarted)", failed=0)
             return
@@ -225,7 +225,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             if tg is None or task.id not in targets or self._lb(spec.environment).drained(tg.name, task.id):
                 if tg is not None:
                     self._lb(spec.environment).remove(tg.name, task.id)
-                self.store.update_task(task.id, last_status=STOPPING)
+                self.store.transition_task(task.id, STOPPING, why="drained")
                 self._submit(task.id, self._stop_task, task, td)
             return
         if task.last_status == STOPPING:
@@ -295,13 +295,13 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             if current is None or current.last_status != PENDING:
                 return
             host_port = ports.get(spec.load_balancer.container_port) if spec.load_balancer else None
-            self.store.update_task(task.id, last_status=RUNNING, running_at=self.clock(), host_port=host_port)
+            self.store.transition_task(task.id, RUNNING, why="started", running_at=self.clock(), host_port=host_port)
             self.store.event(spec.environment, spec.name, f"(service {spec.name}) has started 1 tasks: (task {task.id}).")
 
     def _start_failed(self, task: Task, spec: ServiceSpec, reason: str) -> None:
         with self.lock:
-            self.store.update_task(task.id, last_status=STOPPED, stopped_at=self.clock(), stop_code="TaskFailedToStart",
-                                   stopped_reason=reason, failed=1)
+            self.store.transition_task(task.id, STOPPED, stopped_at=self.clock(), stop_code="TaskFailedToStart",
+                                       stopped_reason=reason, failed=1)
             self.store.event(spec.environment, spec.name,
                              f"(service {spec.name}) failed to start task {task.id}: {reason}")
             self._count_failure(task, spec, reason)
@@ -309,8 +309,8 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
     def _begin_stop(self, task: Task, spec: ServiceSpec, reason: str, *, failed: int, drain: bool) -> None:
         now = self.clock()
         tg = self._task_target_group(task, spec)
-        self.store.update_task(task.id, last_status=DEACTIVATING, stopping_at=now, stopped_reason=reason,
-                               failed=failed, stop_code="ServiceSchedulerInitiated" if not failed else "TaskFailed")
+        self.store.transition_task(task.id, DEACTIVATING, stopping_at=now, stopped_reason=reason,
+                                   failed=failed, stop_code="ServiceSchedulerInitiated" if not failed else "TaskFailed")
         if tg is not None:
             lb = self._lb(spec.environment)
             if drain:
@@ -344,7 +344,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             return
         why = (f"ECS deployment circuit breaker: {failed} task(s) failed (threshold {threshold}); "
                f"last: {reason}")
-        self.store.update_deployment(dep.id, rollout_state=FAILED, reason=why, completed_at=self.clock())
+        self.store.transition_deployment(dep.id, rollout_state=FAILED, reason=why, completed_at=self.clock())
         self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {dep.id}) deployment failed: {why}")
         if cb.rollback:
             self._roll_back(spec, dep)
@@ -370,13 +370,13 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             self._finish_stop(task, None, failed=None)
 
     def _finish_stop(self, task: Task, reason: str | None, failed: int | None) -> None:
-        changes: dict[str, Any] = {"last_status": STOPPED, "stopped_at": self.clock()}
+        changes: dict[str, Any] = {"stopped_at": self.clock()}
         if reason:
             changes["stopped_reason"] = reason
             self.runtime.remove(task.id)
         if failed is not None:
             changes["failed"] = failed
-        self.store.update_task(task.id, **changes)
+        self.store.transition_task(task.id, STOPPED, why=reason or "stopped", **changes)
         for key in [k for k in self._health if k[0] == task.id]:
             del self._health[key]
         self._wake.set()
@@ -393,7 +393,8 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         steady = (not others and len(mine) == desired and all(t.last_status == RUNNING and t.healthy_at for t in mine))
         if steady and primary.rollout_state == IN_PROGRESS:
             timings = {**primary.timings, "completed": self.clock() - primary.created_at}
-            self.store.update_deployment(primary.id, rollout_state=COMPLETED, completed_at=self.clock(), timings=timings)
+            self.store.transition_deployment(primary.id, rollout_state=COMPLETED, why="steady state",
+                                             completed_at=self.clock(), timings=timings)
             self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {primary.id}) deployment completed.")
         if steady and not self._steady.get(key):
             self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")

@@ -1,9 +1,15 @@
 """Where services, task definition revisions, deployments, tasks and service events live: SQLite
 (WAL) in the data directory, so the daemon can die at any moment and pick up where it was.
 
-Task definitions are immutable numbered revisions (`family:3`). A deployment and a task are
-rows whose status moves forward; every change of note is also an appended service event, the
-history `conveyor service describe` shows.
+Task definitions are immutable numbered revisions (`family:3`). A service, a deployment and a
+task are rows whose status moves only as the tables in conveyor.providers.local.ecs.states allow:
+the transition_* methods check the move, write it with the row's other changes in one SQL
+transaction and append it to `transitions` (the status history); the generic update methods
+refuse status columns. Every change of note is also an appended service event, the history
+`conveyor service describe` shows.
+
+    store.transition_task(task.id, RUNNING, running_at=now, host_port=32768)
+    store.transitions(task.id)   # [{'kind': 'task', 'from_status': None, 'to_status': 'PENDING', ...}, ...]
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from conveyor.errors import NotFound
+from conveyor.providers.local.ecs.states import (ACTIVE, COMPLETED, DEACTIVATING, DRAINING, FAILED, INACTIVE,
+                                                 IN_PROGRESS, LIVE, PENDING, PRIMARY, RUNNING, STOPPED, STOPPING,
+                                                 check_transition, deployment_scope)
 from conveyor.store.sqlite import open_database
+from conveyor.transitions import refuse_status_keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS taskdefs (
@@ -87,14 +98,22 @@ CREATE TABLE IF NOT EXISTS service_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS service_events_service ON service_events (environment, service, seq);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS transitions_entity ON transitions (entity, seq);
 """
 
-#: Task lastStatus values Conveyor uses (a subset of ECS's, same meaning).
-PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = "PENDING", "RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"
-LIVE = (PENDING, RUNNING, DEACTIVATING, STOPPING)
-#: Deployment status and rolloutState (DescribeServices).
-PRIMARY, ACTIVE, INACTIVE = "PRIMARY", "ACTIVE", "INACTIVE"
-IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
+#: The statuses live in conveyor.providers.local.ecs.states; importing them from here still works.
+__all__ = ["ACTIVE", "COMPLETED", "DEACTIVATING", "DRAINING", "FAILED", "INACTIVE", "IN_PROGRESS", "LIVE", "PENDING",
+           "PRIMARY", "RUNNING", "STOPPED", "STOPPING", "EVENTS_KEPT", "Deployment", "EcsStore", "ServiceRow", "Task",
+           "new_id"]
 #: ECS keeps the latest 100 events per service.
 EVENTS_KEPT = 100
 
@@ -197,6 +216,30 @@ class EcsStore:
         with self._lock:
             return list(self._db.execute(sql, args))
 
+    # -- status history
+    def _record(self, db: sqlite3.Connection, kind: str, entity: str, current: str | None, new: str, why: str,
+                now: float) -> None:
+        """Check one status move against its table and append it; inside the caller's transaction."""
+        check_transition(kind, current, new)
+        db.execute("INSERT INTO transitions (kind, entity, from_status, to_status, at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                   (kind, entity, current, new, now, why or ""))
+
+    def transitions(self, entity: str | None = None, *, kind: str | None = None, limit: int = 1000) -> list[dict]:
+        """Status moves, oldest first: of one service ("environment/name"), deployment or task,
+        or all of them; of one kind (service, deployment, task_set, rollout, task) or all."""
+        where, args = [], []
+        if entity is not None:
+            where.append("entity = ?")
+            args.append(entity)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = "SELECT seq, kind, entity, from_status, to_status, at, reason FROM transitions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+        return [dict(r) for r in reversed(rows)]
+
     # -- task definitions
     def register_taskdef(self, family: str, body: dict) -> tuple[str, bool]:
         """A new revision `family:N`, unless the latest revision has the same body: then that
@@ -235,14 +278,37 @@ class EcsStore:
         return [_service(r) for r in rows]
 
     def put_service(self, environment: str, name: str, spec: dict, taskdef: str, desired_count: int) -> None:
+        """Create the service (ACTIVE) or update its declaration; a service that is not ACTIVE
+        becomes ACTIVE again only where the table allows it."""
         now = self.clock()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO services (environment, name, spec, taskdef, desired_count, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, name) DO UPDATE SET spec = excluded.spec, "
-                "taskdef = excluded.taskdef, desired_count = excluded.desired_count, updated_at = excluded.updated_at, "
-                "status = 'ACTIVE'",
-                (environment, name, json.dumps(spec), taskdef, desired_count, now, now))
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
+                             (environment, name)).fetchone()
+            if row is None:
+                self._record(db, "service", _service_key(environment, name), None, ACTIVE, "created", now)
+                db.execute("INSERT INTO services (environment, name, spec, taskdef, desired_count, status, created_at, "
+                           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (environment, name, json.dumps(spec), taskdef, desired_count, ACTIVE, now, now))
+                return
+            if row["status"] != ACTIVE:
+                self._record(db, "service", _service_key(environment, name), row["status"], ACTIVE, "created again",
+                             now)
+            db.execute("UPDATE services SET spec = ?, taskdef = ?, desired_count = ?, updated_at = ?, status = ? "
+                       "WHERE environment = ? AND name = ?",
+                       (json.dumps(spec), taskdef, desired_count, now, ACTIVE, environment, name))
+
+    def transition_service(self, environment: str, name: str, status: str, *, why: str = "") -> ServiceRow:
+        """Move a service's status as the "service" table allows, with a history row."""
+        now = self.clock()
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
+                             (environment, name)).fetchone()
+            if row is None:
+                raise NotFound(f"no service '{name}' in environment '{environment}'")
+            self._record(db, "service", _service_key(environment, name), row["status"], status, why, now)
+            db.execute("UPDATE services SET status = ?, updated_at = ? WHERE environment = ? AND name = ?",
+                       (status, now, environment, name))
+        return self.service(environment, name)
 
     def set_desired_count(self, environment: str, name: str, count: int) -> None:
         with self._lock:
@@ -257,8 +323,9 @@ class EcsStore:
         dep_id = new_id("ecs-svc/")
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
-            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE environment = ? AND service = ? "
-                       "AND status = ?", (ACTIVE, now, environment, service, PRIMARY))
+            self._demote_primary(db, environment, service, f"replaced by deployment {dep_id}", now)
+            self._record(db, "deployment", dep_id, None, PRIMARY, f"deployment of {taskdef}", now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"deployment of {taskdef}", now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
                        "created_at, updated_at, origin, client_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin),
@@ -273,11 +340,14 @@ class EcsStore:
         `target_group`). ACTIVE (the replacement) unless `primary` (a service's first one)."""
         now = self.clock()
         dep_id = new_id("ecs-svc/")
+        status = PRIMARY if primary else ACTIVE
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
+            self._record(db, "task_set", dep_id, None, status, f"task set of {taskdef} in {target_group}", now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"task set of {taskdef} in {target_group}", now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
                        "created_at, updated_at, origin, target_group, scale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (dep_id, seq, environment, service, taskdef, PRIMARY if primary else ACTIVE, IN_PROGRESS, now,
+                       (dep_id, seq, environment, service, taskdef, status, IN_PROGRESS, now,
                         now, json.dumps(origin), target_group, scale))
             if primary:
                 db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
@@ -285,21 +355,52 @@ class EcsStore:
         return self.deployment(dep_id)
 
     def promote_task_set(self, dep_id: str) -> None:
-        """The replacement becomes PRIMARY (it serves production); the old PRIMARY becomes ACTIVE."""
+        """The replacement becomes PRIMARY (it serves production); the old PRIMARY becomes ACTIVE.
+        Promoting the PRIMARY changes no status."""
         now = self.clock()
         with self.transaction() as db:
-            row = db.execute("SELECT environment, service, taskdef FROM deployments WHERE id = ?", (dep_id,)).fetchone()
+            row = db.execute("SELECT environment, service, taskdef, status, scale FROM deployments WHERE id = ?",
+                             (dep_id,)).fetchone()
             if row is None:
                 return
-            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE environment = ? AND service = ? "
-                       "AND status = ? AND id != ?", (ACTIVE, now, row["environment"], row["service"], PRIMARY, dep_id))
-            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
+            if row["status"] != PRIMARY:
+                self._demote_primary(db, row["environment"], row["service"], f"task set {dep_id} promoted", now)
+                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], PRIMARY, "promoted", now)
+                db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (row["taskdef"], now, row["environment"], row["service"]))
 
     def deployment_by_token(self, client_token: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE client_token = ?", (client_token,))
         return _deployment(rows[0]) if rows else None
+
+    def _demote_primary(self, db: sqlite3.Connection, environment: str, service: str, why: str, now: float) -> None:
+        for other in db.execute("SELECT id, scale FROM deployments WHERE environment = ? AND service = ? AND status = ?",
+                                (environment, service, PRIMARY)).fetchall():
+            self._record(db, deployment_scope(other["scale"]), other["id"], PRIMARY, ACTIVE, why, now)
+            db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (ACTIVE, now, other["id"]))
+
+    def transition_deployment(self, dep_id: str, *, status: str | None = None, rollout_state: str | None = None,
+                              why: str = "", **changes: Any) -> Deployment:
+        """Move a deployment's status (the "deployment" table, or "task_set" for a row with a
+        scale) and/or its rolloutState ("rollout"), with its other column changes, in one
+        transaction; one history row per moved column. `why` defaults to the `reason` change."""
+        if status is None and rollout_state is None:
+            raise TypeError("transition_deployment needs a status or a rollout_state")
+        why = why or changes.get("reason") or ""
+        now = self.clock()
+        with self.transaction() as db:
+            row = db.execute("SELECT status, rollout_state, scale FROM deployments WHERE id = ?", (dep_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no deployment {dep_id}")
+            if status is not None:
+                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], status, why, now)
+                changes["status"] = status
+            if rollout_state is not None:
+                self._record(db, "rollout", dep_id, row["rollout_state"], rollout_state, why, now)
+                changes["rollout_state"] = rollout_state
+            self._update_deployment(db, dep_id, changes, now)
+        return self.deployment(dep_id)
 
     def deployment(self, dep_id: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE id = ?", (dep_id,))
@@ -312,24 +413,47 @@ class EcsStore:
         return [_deployment(r) for r in rows]
 
     def update_deployment(self, dep_id: str, **changes: Any) -> None:
+        """Columns other than status and rollout_state (transition_deployment moves those)."""
+        refuse_status_keys("update_deployment", changes, ("status", "rollout_state"), "transition_deployment")
+        with self._lock:
+            self._update_deployment(self._db, dep_id, changes, self.clock())
+
+    def _update_deployment(self, db: sqlite3.Connection, dep_id: str, changes: dict, now: float) -> None:
         if "timings" in changes:
             changes["timings"] = json.dumps(changes["timings"])
-        changes["updated_at"] = self.clock()
+        changes["updated_at"] = now
         cols = ", ".join(f"{k} = ?" for k in changes)
-        with self._lock:
-            self._db.execute(f"UPDATE deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
+        db.execute(f"UPDATE deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
 
     # -- tasks
     def add_task(self, task: Task) -> None:
         values = task.to_json()
-        with self._lock:
-            self._db.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                             tuple(values.values()))
+        with self.transaction() as db:
+            self._record(db, "task", task.id, None, task.last_status, f"deployment {task.deployment_id}",
+                         task.created_at or self.clock())
+            db.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                       tuple(values.values()))
 
     def update_task(self, task_id: str, **changes: Any) -> None:
+        """Columns other than last_status (transition_task moves that)."""
+        refuse_status_keys("update_task", changes, ("last_status",), "transition_task")
         cols = ", ".join(f"{k} = ?" for k in changes)
         with self._lock:
             self._db.execute(f"UPDATE tasks SET {cols} WHERE id = ?", (*changes.values(), task_id))
+
+    def transition_task(self, task_id: str, last_status: str, *, why: str = "", **changes: Any) -> Task:
+        """Move a task's lastStatus as the "task" table allows, with its other column changes,
+        in one transaction, and a history row. `why` defaults to the stopped_reason change."""
+        why = why or changes.get("stopped_reason") or ""
+        with self.transaction() as db:
+            row = db.execute("SELECT last_status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no task {task_id}")
+            self._record(db, "task", task_id, row["last_status"], last_status, why, self.clock())
+            changes["last_status"] = last_status
+            cols = ", ".join(f"{k} = ?" for k in changes)
+            db.execute(f"UPDATE tasks SET {cols} WHERE id = ?", (*changes.values(), task_id))
+        return self.task(task_id)
 
     def task(self, task_id: str) -> Task | None:
         rows = self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -367,6 +491,10 @@ class EcsStore:
         rows = self._all("SELECT seq, at, message FROM service_events WHERE environment = ? AND service = ? "
                          "AND seq > ? ORDER BY seq DESC LIMIT ?", (environment, service, since_seq, limit))
         return [dict(r) for r in rows]
+
+
+def _service_key(environment: str, name: str) -> str:
+    return f"{environment}/{name}"
 
 
 def _service(row: sqlite3.Row) -> ServiceRow:

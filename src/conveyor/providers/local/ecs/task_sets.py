@@ -111,14 +111,14 @@ class TaskSets:
             live = [t for t in mine if t.last_status != "STOPPED"]
             steady = len(live) == want and all(t.last_status == RUNNING and t.healthy_at for t in live)
             if want == 0 and not live and dep.status == ACTIVE:
-                self.store.update_deployment(dep.id, status=INACTIVE)
+                self.store.transition_deployment(dep.id, status=INACTIVE, why="scaled to 0 and no tasks left")
                 self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has no "
                                                               "tasks left: INACTIVE.")
                 continue
             if steady and want and dep.rollout_state == IN_PROGRESS:
                 timings = {**dep.timings, "steady": self.clock() - dep.created_at}
-                self.store.update_deployment(dep.id, rollout_state=COMPLETED, completed_at=self.clock(),
-                                             timings=timings)
+                self.store.transition_deployment(dep.id, rollout_state=COMPLETED, why="steady state",
+                                                 completed_at=self.clock(), timings=timings)
                 self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has "
                                                               "reached a steady state.")
             moving |= not steady
