@@ -34,7 +34,8 @@ class LocalBackend:
                  clock: Callable[[], float] = time.time, registry: Any = None):
         self.home = Path(home)
         self.services = ServiceController(self.home, secrets=secrets, clock=clock)
-        self.deploys = DeployController(self.home, self.services, clock=clock, mask=mask)
+        self.deploys = DeployController(self.home, self.services, load_balancer=self.services.load_balancer,
+                                        load_balancers=self.services.load_balancers, clock=clock, mask=mask)
         self.backend = Backend(
             name="local", registry=LocalImageRegistry(registry, self.home) if registry is not None else None,
             ecs=LocalEcs(self.services), codedeploy=LocalCodeDeploy(self.deploys),

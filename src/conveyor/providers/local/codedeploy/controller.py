@@ -18,21 +18,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
+from conveyor.backend.errors import DeploymentLimitExceeded, DeploymentNotReady
+from conveyor.backend.types import CodeDeployDeployment
 from conveyor.config.appspec import parse_appspec
 from conveyor.config.codedeploy_group import deployment_group, hook_for
-from conveyor.providers.local.codedeploy.hook_runs import HookRuns
-from conveyor.providers.local.codedeploy.lifecycle import WATCHED, Lifecycle
 from conveyor.config.codedeploy_model import (
     DEPLOYMENT_FAILURE,
     DEPLOYMENT_STOP_ON_ALARM,
     DEPLOYMENT_STOP_ON_REQUEST,
     DeploymentGroup,
 )
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
+from conveyor.lb.haproxy import LoadBalancer
+from conveyor.passes import PassTimer
+from conveyor.providers.local.codedeploy.hook_runs import HookRuns
+from conveyor.providers.local.codedeploy.lifecycle import WATCHED, Lifecycle
 from conveyor.providers.local.codedeploy.store import (
     CREATED,
     EV_FAILED,
@@ -47,14 +52,10 @@ from conveyor.providers.local.codedeploy.store import (
     CodeDeployment,
     DeploymentStore,
 )
-from conveyor.providers.local.codedeploy.watch import Watch
-from conveyor.deploy.spec import ServiceSpec
-from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
-from conveyor.backend.types import CodeDeployDeployment
 from conveyor.providers.local.codedeploy.views import deployment_view
-from conveyor.backend.errors import DeploymentLimitExceeded, DeploymentNotReady
-from conveyor.errors import ConfigError, ConveyorError, NotFound, UserError
-from conveyor.passes import PassTimer
+from conveyor.providers.local.codedeploy.watch import Watch
+from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
+from conveyor.providers.local.ecs.task_set_api import TaskSetApi
 
 log = logging.getLogger("conveyor.codedeploy")
 
@@ -65,10 +66,13 @@ TASK_DEFINITION_ARN = "arn:aws:ecs:local:000000000000:task-definition/{}"
 
 
 class DeployController(HookRuns, Lifecycle, Watch):
-    def __init__(self, home: str | Path, services: Any, *, clock: Callable[[], float] = time.time,
+    def __init__(self, home: str | Path, task_sets: TaskSetApi, *, load_balancer: Callable[[str], LoadBalancer],
+                 load_balancers: Callable[[], Mapping[str, LoadBalancer]], clock: Callable[[], float] = time.time,
                  mask: Callable[[str], str] | None = None, sample: bool = True):
         self.home = Path(home)
-        self.services = services
+        self.task_sets = task_sets
+        self.load_balancer = load_balancer  # environment -> its HAProxy (shared with the service controller)
+        self.load_balancers = load_balancers
         self.clock = clock
         self.mask = mask or (lambda text: text)
         self.store = DeploymentStore(self.home / "codedeploy.db", clock=clock)
@@ -162,7 +166,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
             text = appspec_text if appspec_text is not None else default_appspec(spec)
             text = text.replace("<TASK_DEFINITION>", TASK_DEFINITION_ARN.format(name))
             appspec = self._check_appspec(text, appspec_source, spec, group, name)
-            self.services.declare_service(spec, task_definition=name)
+            self.task_sets.declare_service(spec, task_definition=name)
             d = self.store.create(spec.environment, spec.name, taskdef=name, appspec=text,
                                   group={"deployment": raw, "alarms": spec.environment_alarms},
                                   creator=creator, origin=origin, workdir=workdir, client_token=client_token)
@@ -263,15 +267,14 @@ class DeployController(HookRuns, Lifecycle, Watch):
             return self._redeploy_previous(environment, service, who, reason)
 
     def _redeploy_previous(self, environment: str, service: str, who: str, reason: str) -> CodeDeployment:
-        row = self.services.store.service(environment, service)
-        if row is None:
+        spec = self.task_sets.service_spec(environment, service)
+        if spec is None:
             raise NotFound(f"no service '{service}' in environment '{environment}'")
-        spec = ServiceSpec.from_json(row.spec)
-        live = self.services.store.deployments(environment, service, live_only=True)
+        live = self.task_sets.task_sets(environment, service)
         primary = next((x for x in live if x.status == PRIMARY), None)
         kept = next((x for x in live if x is not primary and x.status != INACTIVE and x.scale), None)
         past = [d for d in self.store.list(environment, service, limit=50) if d.status == SUCCEEDED]
-        current_rev = primary.taskdef if primary else row.taskdef
+        current_rev = primary.task_definition if primary else None
         previous = next((d.taskdef for d in past if d.taskdef != current_rev), None)
         if kept is not None and primary is not None and self._healthy_targets(spec, kept.target_group):
             return self._flip_to_kept(spec, primary, kept, who, reason)
@@ -293,12 +296,12 @@ class DeployController(HookRuns, Lifecycle, Watch):
         """KEEP_ALIVE left the previous task set running: point both listeners back at it in one
         runtime call each, make it PRIMARY, and drain the current one (a rollback deployment)."""
         started = time.monotonic()
-        lb = self.services.load_balancer(spec.environment)
+        lb = self.load_balancer(spec.environment)
         for port in filter(None, (spec.load_balancer.port, spec.load_balancer.test_port)):
             lb.set_weights(port, forward_weights(primary.target_group, kept.target_group, 100))
         took = time.monotonic() - started
-        self.services.promote_task_set(kept.id)
-        rb = self.store.create(spec.environment, spec.name, taskdef=kept.taskdef, appspec="",
+        self.task_sets.update_service_primary_task_set(kept.id)
+        rb = self.store.create(spec.environment, spec.name, taskdef=kept.task_definition, appspec="",
                                group={"deployment": spec.deployment, "alarms": spec.environment_alarms},
                                creator=ROLLBACK, origin={"by": who, "keptAlive": kept.id}, status=IN_PROGRESS)
         self.store.update(rb.id, phase="RollbackCleanup", original_task_set=kept.id, original_tg=kept.target_group,
@@ -306,7 +309,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
                           rollback_info={"trafficRestoredSeconds": round(took, 4),
                                          "rollbackMessage": f"back to the kept task set {kept.id}"})
         rb = self.store.get(rb.id)
-        self._action(rb, who, f"rollback to {kept.taskdef} (kept alive)", reason)
+        self._action(rb, who, f"rollback to {kept.task_definition} (kept alive)", reason)
         self._log(rb, f"Rollback: traffic back on (target-group {kept.target_group}) in {took * 1000:.0f} ms; "
                       f"draining task set {primary.id}.")
         self._wake()
@@ -338,7 +341,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
 
     def _roll_back(self, d: CodeDeployment, why: str) -> None:
         spec = self._spec(d)
-        original = self.services.task_set(d.original_task_set) if d.original_task_set else None
+        original = self.task_sets.task_set(d.original_task_set) if d.original_task_set else None
         if d.original_task_set is None:
             self._log(d, "Rollback: nothing to return to (the service's first deployment); the replacement stays.")
             return
@@ -353,10 +356,10 @@ class DeployController(HookRuns, Lifecycle, Watch):
             self._weights(d, spec, spec.load_balancer.test_port, 0)
         took = time.monotonic() - started
         if original.status != PRIMARY:
-            self.services.promote_task_set(original.id)
+            self.task_sets.update_service_primary_task_set(original.id)
         if (original.scale or 0) < 100:
-            self.services.set_task_set_scale(original.id, 100)
-        rb = self.store.create(d.environment, d.service, taskdef=original.taskdef, appspec="",
+            self.task_sets.update_task_set(original.id, scale=100)
+        rb = self.store.create(d.environment, d.service, taskdef=original.task_definition, appspec="",
                                group=d.grp, creator=ROLLBACK, origin={"rollbackOf": d.id}, workdir=d.workdir,
                                status=IN_PROGRESS)
         self.store.update(rb.id, phase="RollbackCleanup", original_task_set=d.original_task_set,
@@ -372,7 +375,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
         if not target_group:
             return False
         try:
-            return any(t.state == "healthy" for t in self.services.load_balancer(spec.environment).targets(target_group))
+            return any(t.state == "healthy" for t in self.load_balancer(spec.environment).targets(target_group))
         except ConveyorError:
             return False
 
@@ -380,7 +383,7 @@ class DeployController(HookRuns, Lifecycle, Watch):
         """Point a listener `percent` % at the replacement and the rest at the original. Both
         groups stay in the forward action (one at weight 0), so both are attached and health
         checked, as a target group pair is on ALB."""
-        self.services.load_balancer(spec.environment).set_weights(port, forward_weights(
+        self.load_balancer(spec.environment).set_weights(port, forward_weights(
             d.original_tg, d.replacement_tg or self.store.get(d.id).replacement_tg, percent))
 
     # -- views
@@ -388,18 +391,18 @@ class DeployController(HookRuns, Lifecycle, Watch):
         d = self.store.get(dep_id)
         if d is None:
             raise NotFound(f"no deployment {dep_id}")
-        return deployment_view(self.store, self.services.task_set_status, d)
+        return deployment_view(self.store, self.task_sets.task_set_status, d)
 
     def views(self, environment: str, service: str, limit: int = 10) -> list[CodeDeployDeployment]:
-        return [deployment_view(self.store, self.services.task_set_status, d)
+        return [deployment_view(self.store, self.task_sets.task_set_status, d)
                 for d in self.store.list(environment, service, limit=limit)]
 
     # -- helpers
     def _spec(self, d: CodeDeployment) -> ServiceSpec:
-        row = self.services.store.service(d.environment, d.service)
-        if row is None:
+        spec = self.task_sets.service_spec(d.environment, d.service)
+        if spec is None:
             raise NotFound(f"service {d.environment}/{d.service} is gone")
-        return ServiceSpec.from_json(row.spec)
+        return spec
 
     def _group(self, d: CodeDeployment) -> DeploymentGroup:
         return deployment_group(d.grp.get("deployment") or {}, d.grp.get("alarms") or {})
@@ -418,12 +421,12 @@ class DeployController(HookRuns, Lifecycle, Watch):
 
     def _action(self, d: CodeDeployment, who: str, action: str, reason: str) -> None:
         self.store.log(d.id, f"{action} by {who}" + (f": {reason}" if reason else ""), kind="action", who=who)
-        self.services.store.event(d.environment, d.service, f"(service {d.service}) (deployment {d.id}) "
+        self.task_sets.service_event(d.environment, d.service, f"(service {d.service}) (deployment {d.id}) "
                                                             f"{action} by {who}" + (f": {reason}" if reason else "."))
 
     def _log(self, d: CodeDeployment, message: str) -> None:
         self.store.log(d.id, message)
-        self.services.store.event(d.environment, d.service, f"(service {d.service}) (deployment {d.id}) {message}")
+        self.task_sets.service_event(d.environment, d.service, f"(service {d.service}) (deployment {d.id}) {message}")
         log.info("%s/%s %s", d.environment, d.service, message)
 
     def _finished(self, d: CodeDeployment) -> None:

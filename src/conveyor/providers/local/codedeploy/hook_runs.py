@@ -14,16 +14,20 @@ import threading
 from pathlib import Path
 
 from conveyor.config.codedeploy_group import hook_for
-from conveyor.providers.local.codedeploy.hooks import HookContext, invoke_hook, new_execution_id
 from conveyor.config.codedeploy_model import DeploymentGroup
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.errors import NotFound, UserError
+from conveyor.providers.local.codedeploy.hooks import (
+    HookContext,
+    invoke_hook,
+    new_execution_id,
+)
 from conveyor.providers.local.codedeploy.store import (
     EV_FAILED,
     EV_IN_PROGRESS,
     EV_SUCCEEDED,
     CodeDeployment,
 )
-from conveyor.deploy.spec import ServiceSpec
-from conveyor.errors import NotFound, UserError
 
 log = logging.getLogger("conveyor.codedeploy")
 

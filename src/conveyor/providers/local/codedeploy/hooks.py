@@ -30,7 +30,13 @@ import secrets
 import threading
 from collections.abc import Callable
 
-from conveyor.providers.local.codedeploy.hooks_command import run_command_hook, run_container_hook
+from conveyor.config.codedeploy_model import HookSpec
+from conveyor.errors import ConveyorError
+from conveyor.providers.local import process
+from conveyor.providers.local.codedeploy.hooks_command import (
+    run_command_hook,
+    run_container_hook,
+)
 from conveyor.providers.local.codedeploy.hooks_contract import (
     DEFAULT_CALLBACK_DELAY,
     FAILED,
@@ -47,9 +53,6 @@ from conveyor.providers.local.codedeploy.hooks_contract import (
     read_report,
 )
 from conveyor.providers.local.codedeploy.hooks_http import post_hook
-from conveyor.config.codedeploy_model import HookSpec
-from conveyor.errors import ConveyorError
-from conveyor.providers.local import process
 from conveyor.providers.local.containers import ContainerEngine, detect_engine
 
 __all__ = ["DEFAULT_CALLBACK_DELAY", "DEFAULT_KILL_GRACE", "FAILED", "HOOK_ENV_VARS", "IN_PROGRESS",

@@ -25,6 +25,9 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from conveyor.config.codedeploy_model import HookSpec
+from conveyor.errors import ConveyorError
+from conveyor.providers.local import process
 from conveyor.providers.local.codedeploy.hooks_contract import (
     FAILED,
     LOG_TAIL_CHARS,
@@ -35,9 +38,6 @@ from conveyor.providers.local.codedeploy.hooks_contract import (
     read_report,
     result_from_report,
 )
-from conveyor.config.codedeploy_model import HookSpec
-from conveyor.errors import ConveyorError
-from conveyor.providers.local import process
 from conveyor.providers.local.containers import ContainerEngine, Mount
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command
 

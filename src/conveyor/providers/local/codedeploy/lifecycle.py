@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from conveyor.deploy import traffic
 from conveyor.config.codedeploy_model import (
     CONTINUE_DEPLOYMENT,
     HOOK_EVENTS,
@@ -23,6 +22,8 @@ from conveyor.config.codedeploy_model import (
     STOP_DEPLOYMENT,
     DeploymentGroup,
 )
+from conveyor.deploy import traffic
+from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.codedeploy.store import (
     EV_FAILED,
     EV_IN_PROGRESS,
@@ -35,7 +36,6 @@ from conveyor.providers.local.codedeploy.store import (
     SUCCEEDED,
     CodeDeployment,
 )
-from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
 
 log = logging.getLogger("conveyor.codedeploy")
@@ -101,7 +101,7 @@ class Lifecycle:
         if d.replacement_task_set is None:
             self._create_replacement(d, spec)
             return
-        status = self.services.task_set_status(d.replacement_task_set)
+        status = self.task_sets.task_set_status(d.replacement_task_set)
         limit = max(INSTALL_FAILURE_LIMIT, status.desired)
         if status.failed_tasks >= limit:
             reason = self._last_task_failure(d)
@@ -121,7 +121,7 @@ class Lifecycle:
         self._move(d)
 
     def _create_replacement(self, d: CodeDeployment, spec: ServiceSpec) -> None:
-        deps = self.services.store.deployments(d.environment, d.service, live_only=True)
+        deps = self.task_sets.task_sets(d.environment, d.service)
         original = next((x for x in deps if x.status == PRIMARY), None)
         names = [tg.name for tg in spec.target_groups]
         original_tg = None
@@ -132,10 +132,10 @@ class Lifecycle:
         # replacement left by a crash) goes: the new one takes its place.
         for other in deps:
             if other.target_group == replacement_tg and other.status != INACTIVE and other is not original:
-                self.services.set_task_set_scale(other.id, 0)
+                self.task_sets.update_task_set(other.id, scale=0)
         if original is not None and (original.scale is None or original.target_group != original_tg):
-            self.services.store.update_deployment(original.id, scale=100, target_group=original_tg)
-        ts = self.services.create_task_set(d.environment, d.service, d.taskdef, replacement_tg, 100,
+            self.task_sets.update_task_set(original.id, scale=100, target_group=original_tg)
+        ts = self.task_sets.create_task_set(d.environment, d.service, d.taskdef, replacement_tg, 100,
                                            {"codedeploy": d.id}, primary=original is None)
         self.store.update(d.id, original_task_set=original.id if original else None, original_tg=original_tg,
                           replacement_task_set=ts.id, replacement_tg=replacement_tg)
@@ -234,19 +234,19 @@ class Lifecycle:
         self._move(d)
 
     def _phase_Terminate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        ts = self.services.task_set(d.replacement_task_set)
+        ts = self.task_sets.task_set(d.replacement_task_set)
         if ts is not None and ts.status != PRIMARY:
-            self.services.promote_task_set(d.replacement_task_set)
+            self.task_sets.update_service_primary_task_set(d.replacement_task_set)
         if d.original_task_set is None or group.termination_action == KEEP_ALIVE:
             if d.original_task_set:
                 self._log(d, f"Original task set {d.original_task_set} kept alive (KEEP_ALIVE), without traffic.")
             self._succeed(d)
             return
-        original = self.services.task_set(d.original_task_set)
+        original = self.task_sets.task_set(d.original_task_set)
         if original is not None and original.status != INACTIVE:
             if original.scale != 0:
                 self._log(d, f"Terminating the original task set {d.original_task_set} (draining its tasks).")
-                self.services.set_task_set_scale(d.original_task_set, 0)
+                self.task_sets.update_task_set(d.original_task_set, scale=0)
             self._wait(d, f"original task set {d.original_task_set} draining and stopping")
             return
         self._succeed(d)
@@ -287,10 +287,10 @@ class Lifecycle:
     # -- rollback deployments
     def _rollback_cleanup(self, d: CodeDeployment) -> None:
         """Traffic is already back on blue: drain and remove the replacement task set."""
-        ts = self.services.task_set(d.replacement_task_set) if d.replacement_task_set else None
+        ts = self.task_sets.task_set(d.replacement_task_set) if d.replacement_task_set else None
         if ts is not None and ts.status != INACTIVE:
             if ts.scale != 0:
-                self.services.set_task_set_scale(ts.id, 0)
+                self.task_sets.update_task_set(ts.id, scale=0)
             self._wait(d, f"replacement task set {ts.id} draining and stopping")
             return
         now = self.clock()
@@ -300,9 +300,7 @@ class Lifecycle:
         self._finished(d)
 
     def _last_task_failure(self, d: CodeDeployment) -> str:
-        stopped = [t for t in self.services.store.tasks(d.environment, d.service, live_only=False)
-                   if t.deployment_id == d.replacement_task_set and t.failed]
-        return stopped[0].stopped_reason if stopped else "unknown"
+        return (self.task_sets.last_task_failure(d.replacement_task_set) if d.replacement_task_set else None) or "unknown"
 
     def _wait(self, d: CodeDeployment, why: str) -> None:
         if d.waiting != why:

@@ -16,7 +16,9 @@ differently, the table allows Conveyor's move and the comment next to it says so
 
 from __future__ import annotations
 
-from conveyor.transitions import InvalidTransition as InvalidTransition  # re-exported for callers
+from conveyor.transitions import (
+    InvalidTransition as InvalidTransition,  # re-exported for callers
+)
 from conveyor.transitions import check
 
 #: Deployment statuses (DeploymentInfo.status).

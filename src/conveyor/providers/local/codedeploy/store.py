@@ -28,9 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound
-from conveyor.providers.local.codedeploy.states import (BAKING, CREATED, EV_FAILED, EV_IN_PROGRESS, EV_SUCCEEDED,
-                                                        FAILED, IN_PROGRESS, PENDING, QUEUED, READY, SKIPPED,
-                                                        STOPPED, SUCCEEDED, TERMINAL, check_transition)
+from conveyor.providers.local.codedeploy.states import (
+    BAKING,
+    CREATED,
+    EV_FAILED,
+    EV_IN_PROGRESS,
+    EV_SUCCEEDED,
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    QUEUED,
+    READY,
+    SKIPPED,
+    STOPPED,
+    SUCCEEDED,
+    TERMINAL,
+    check_transition,
+)
 from conveyor.store.sqlite import open_database
 from conveyor.transitions import refuse_status_keys
 

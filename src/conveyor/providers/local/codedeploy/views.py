@@ -4,7 +4,12 @@ task sets, as the backend's neutral type."""
 
 from __future__ import annotations
 
-from conveyor.backend.types import CodeDeployDeployment, HistoryEntry, LifecycleEvent, TaskSet
+from conveyor.backend.types import (
+    CodeDeployDeployment,
+    HistoryEntry,
+    LifecycleEvent,
+    TaskSet,
+)
 from conveyor.errors import NotFound
 from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
 

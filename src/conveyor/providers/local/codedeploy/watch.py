@@ -17,14 +17,14 @@ import urllib.request
 
 from conveyor.config.codedeploy_group import deployment_group
 from conveyor.config.codedeploy_model import DeploymentGroup
-from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, METRICS, OK
-from conveyor.providers.local.codedeploy.store import CodeDeployment
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.providers.local.ecs.store import PRIMARY
 from conveyor.errors import NotFound
 from conveyor.metrics.monitor import AlarmMonitor, WatchedAlarm
 from conveyor.metrics.sampler import Sampler
 from conveyor.metrics.store import MetricStore
+from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, METRICS, OK
+from conveyor.providers.local.codedeploy.store import CodeDeployment
+from conveyor.providers.local.ecs.store import PRIMARY
 
 log = logging.getLogger("conveyor.codedeploy")
 
@@ -37,7 +37,7 @@ PROBE_PHASES = ("AfterAllowTestTraffic", "ReadyWait", "BeforeAllowTraffic", "All
 class Watch:
     def _init_watch(self, *, sample: bool) -> None:
         self.metrics = MetricStore(self.home / "metrics.db")
-        self.sampler = (Sampler(self.metrics, self.services.load_balancers, clock=self.clock, on_sample=self._on_sample)
+        self.sampler = (Sampler(self.metrics, self.load_balancers, clock=self.clock, on_sample=self._on_sample)
                         if sample else None)
         self.monitor = AlarmMonitor(self.metrics, clock=self.clock)
         self._alarms: dict[str, object] = {}
@@ -72,8 +72,7 @@ class Watch:
     def watched_alarms(self) -> list[WatchedAlarm]:
         out = []
         active = {(d.environment, d.service): d for d in self.store.active() if d.phase != "RollbackCleanup"}
-        for row in self.services.store.services():
-            spec = ServiceSpec.from_json(row.spec)
+        for spec in self.task_sets.service_specs():
             if not spec.blue_green or spec.load_balancer is None:
                 continue
             try:
@@ -98,7 +97,7 @@ class Watch:
             return (f"listener:{spec.environment}:{lb.test_port}", since) if lb.test_port else (None, None)
         if d is not None and d.replacement_tg:
             return f"tg:{d.replacement_tg if role == 'green' else d.original_tg}", since
-        deps = self.services.store.deployments(spec.environment, spec.name, live_only=True)
+        deps = self.task_sets.task_sets(spec.environment, spec.name)
         primary = next((x for x in deps if x.status == PRIMARY and x.target_group), None)
         if primary is None:
             return None, None
@@ -216,10 +215,9 @@ class Watch:
         return out
 
     def metrics_view(self, environment: str, service: str, seconds: int = 60) -> dict:
-        row = self.services.store.service(environment, service)
-        if row is None:
+        spec = self.task_sets.service_spec(environment, service)
+        if spec is None:
             raise NotFound(f"no service '{service}' in environment '{environment}'")
-        spec = ServiceSpec.from_json(row.spec)
         now = int(self.clock())
         scopes = [f"tg:{tg.name}" for tg in spec.target_groups]
         if spec.load_balancer:

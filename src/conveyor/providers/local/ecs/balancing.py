@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.providers.local.ecs.store import Task
 from conveyor.lb.haproxy import LoadBalancer
+from conveyor.providers.local.ecs.store import Task
 
 log = logging.getLogger("conveyor.services")
 

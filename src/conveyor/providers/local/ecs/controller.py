@@ -21,20 +21,44 @@ from pathlib import Path
 from typing import Any, Callable
 
 from conveyor.backend.types import ContainerLog, ServiceDescription
+from conveyor.config.taskdef import TaskDefinition, parse_taskdef
 from conveyor.deploy import rolling
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.providers.local.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS, PENDING,
-                                PRIMARY, RUNNING, STOPPED, STOPPING, Deployment, EcsStore, Task, new_id)
-from conveyor.config.taskdef import TaskDefinition, parse_taskdef
-from conveyor.providers.local.ecs.deployments import Deployments
-from conveyor.providers.local.ecs.balancing import LoadBalancing
-from conveyor.providers.local.ecs.task_health import TaskHealth, elb_failed, ContainerHealth
-from conveyor.providers.local.ecs.task_sets import TaskSets
-from conveyor.providers.local.ecs.views import ServiceViews
-from conveyor.providers.local.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime, PodState, TaskStartError
 from conveyor.errors import ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
 from conveyor.passes import PassTimer
+from conveyor.providers.local.ecs.balancing import LoadBalancing
+from conveyor.providers.local.ecs.deployments import Deployments
+from conveyor.providers.local.ecs.store import (
+    ACTIVE,
+    COMPLETED,
+    DEACTIVATING,
+    FAILED,
+    IN_PROGRESS,
+    INACTIVE,
+    PENDING,
+    PRIMARY,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    Deployment,
+    EcsStore,
+    Task,
+    new_id,
+)
+from conveyor.providers.local.ecs.task_health import (
+    ContainerHealth,
+    TaskHealth,
+    elb_failed,
+)
+from conveyor.providers.local.ecs.task_sets import TaskSets
+from conveyor.providers.local.ecs.tasks import (
+    DEFAULT_STOP_TIMEOUT,
+    PodRuntime,
+    PodState,
+    TaskStartError,
+)
+from conveyor.providers.local.ecs.views import ServiceViews
 
 log = logging.getLogger("conveyor.services")
 

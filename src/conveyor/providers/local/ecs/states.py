@@ -17,7 +17,9 @@ comment next to it says so.
 
 from __future__ import annotations
 
-from conveyor.transitions import InvalidTransition as InvalidTransition  # re-exported for callers
+from conveyor.transitions import (
+    InvalidTransition as InvalidTransition,  # re-exported for callers
+)
 from conveyor.transitions import check
 
 #: Service.status, Deployment.status and TaskSet.status (INACTIVE and ACTIVE are shared words).

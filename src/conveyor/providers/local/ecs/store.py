@@ -26,9 +26,23 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound
-from conveyor.providers.local.ecs.states import (ACTIVE, COMPLETED, DEACTIVATING, DRAINING, FAILED, INACTIVE,
-                                                 IN_PROGRESS, LIVE, PENDING, PRIMARY, RUNNING, STOPPED, STOPPING,
-                                                 check_transition, deployment_scope)
+from conveyor.providers.local.ecs.states import (
+    ACTIVE,
+    COMPLETED,
+    DEACTIVATING,
+    DRAINING,
+    FAILED,
+    IN_PROGRESS,
+    INACTIVE,
+    LIVE,
+    PENDING,
+    PRIMARY,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    check_transition,
+    deployment_scope,
+)
 from conveyor.store.sqlite import open_database
 from conveyor.transitions import refuse_status_keys
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from conveyor.config.taskdef import ContainerDefinition, TaskDefinition
 from conveyor.deploy.spec import NO_HEALTH_CHECK_SETTLE_SECONDS, ServiceSpec
 from conveyor.providers.local.ecs.store import Task
-from conveyor.config.taskdef import ContainerDefinition, TaskDefinition
 
 log = logging.getLogger("conveyor.services")
 

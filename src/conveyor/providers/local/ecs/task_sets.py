@@ -9,15 +9,17 @@ _steady, _wake).
 
     ts = services.create_task_set("production", "orders", "orders:7", "production-orders-2", 100, origin={})
     services.task_set_status(ts.id)      # TaskSet(desired=2, running=2, healthy=2, ...), .steady
-    services.set_task_set_scale(ts.id, 0)    # drain and stop its tasks; INACTIVE once they are gone
+    services.update_task_set(ts.id, scale=0)    # drain and stop its tasks; INACTIVE once they are gone
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from conveyor.backend.types import TaskSet
 from conveyor.deploy.spec import ServiceSpec
+from conveyor.errors import NotFound
 from conveyor.providers.local.ecs.store import (
     ACTIVE,
     COMPLETED,
@@ -31,7 +33,7 @@ from conveyor.providers.local.ecs.store import (
     Deployment,
     Task,
 )
-from conveyor.errors import NotFound
+from conveyor.providers.local.ecs.task_set_api import TaskSetRecord
 
 
 def task_count(desired: int, scale: int | None) -> int:
@@ -40,36 +42,60 @@ def task_count(desired: int, scale: int | None) -> int:
 
 
 class TaskSets:
-    def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
-                        origin: dict, *, primary: bool = False) -> Deployment:
+    """The task-set API (conveyor.providers.local.ecs.task_set_api.TaskSetApi)."""
+
+    def service_spec(self, environment: str, service: str) -> ServiceSpec | None:
+        row = self.store.service(environment, service)
+        return ServiceSpec.from_json(row.spec) if row else None
+
+    def service_specs(self) -> list[ServiceSpec]:
+        return [ServiceSpec.from_json(row.spec) for row in self.store.services()]
+
+    def task_sets(self, environment: str, service: str) -> list[TaskSetRecord]:
+        return [_record(d) for d in self.store.deployments(environment, service, live_only=True)]
+
+    def create_task_set(self, environment: str, service: str, task_definition: str, target_group: str, scale: int,
+                        origin: Mapping[str, object], *, primary: bool = False) -> TaskSetRecord:
         with self.lock:
-            dep = self.store.create_task_set(environment, service, taskdef, target_group, scale, origin,
+            dep = self.store.create_task_set(environment, service, task_definition, target_group, scale, dict(origin),
                                              primary=primary)
-            self.store.event(environment, service, f"(service {service}) created task set {dep.id} of {taskdef} "
-                                                   f"in (target-group {target_group}) at {scale}% scale.")
+            self.store.event(environment, service, f"(service {service}) created task set {dep.id} of "
+                                                   f"{task_definition} in (target-group {target_group}) at {scale}% scale.")
             self._steady.pop((environment, service), None)
         self._wake.set()
-        return dep
+        return _record(dep)
 
-    def set_task_set_scale(self, dep_id: str, scale: int) -> None:
+    def update_task_set(self, task_set_id: str, *, scale: int, target_group: str | None = None) -> None:
         with self.lock:
-            dep = self._task_set(dep_id)
+            dep = self._task_set(task_set_id)
+            if target_group is not None and dep.target_group != target_group:
+                self.store.update_deployment(task_set_id, target_group=target_group)
             if dep.scale != scale:
-                self.store.update_deployment(dep_id, scale=scale)
-                self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {dep_id} "
+                self.store.update_deployment(task_set_id, scale=scale)
+                self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {task_set_id} "
                                                                f"scaled to {scale}%.")
                 self._steady.pop((dep.environment, dep.service), None)
         self._wake.set()
 
-    def promote_task_set(self, dep_id: str) -> None:
+    def update_service_primary_task_set(self, task_set_id: str) -> None:
         with self.lock:
-            dep = self._task_set(dep_id)
-            self.store.promote_task_set(dep_id)
-            self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {dep_id} "
+            dep = self._task_set(task_set_id)
+            self.store.promote_task_set(task_set_id)
+            self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {task_set_id} "
                                                            f"({dep.taskdef}) is now PRIMARY.")
 
-    def task_set(self, dep_id: str) -> Deployment | None:
-        return self.store.deployment(dep_id)
+    def task_set(self, task_set_id: str) -> TaskSetRecord | None:
+        dep = self.store.deployment(task_set_id)
+        return _record(dep) if dep else None
+
+    def last_task_failure(self, task_set_id: str) -> str | None:
+        dep = self._task_set(task_set_id)
+        stopped = [t for t in self.store.tasks(dep.environment, dep.service, live_only=False)
+                   if t.deployment_id == task_set_id and t.failed]
+        return stopped[0].stopped_reason if stopped else None
+
+    def service_event(self, environment: str, service: str, message: str) -> None:
+        self.store.event(environment, service, message)
 
     def task_set_status(self, dep_id: str) -> TaskSet:
         """How far a task set is: desired/running/healthy tasks, failures, steady."""
@@ -127,3 +153,8 @@ class TaskSets:
             self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")
         self._steady[key] = steady_all
         return moving
+
+
+def _record(dep: Deployment) -> TaskSetRecord:
+    return TaskSetRecord(id=dep.id, environment=dep.environment, service=dep.service, status=dep.status,
+                         task_definition=dep.taskdef, target_group=dep.target_group, scale=dep.scale)

@@ -25,7 +25,12 @@ from pathlib import Path
 
 from conveyor.config.taskdef import ContainerDefinition, HealthCheck, TaskDefinition
 from conveyor.errors import ConveyorError
-from conveyor.providers.local.process import Command, CommandFailed, CommandTimedOut, run
+from conveyor.providers.local.process import (
+    Command,
+    CommandFailed,
+    CommandTimedOut,
+    run,
+)
 
 log = logging.getLogger("conveyor.tasks")
 
