@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from e2e_support import action, free_port, git, wait_until
+from e2e_support import _zombie, action, free_port, git, wait_until
 
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -419,3 +419,31 @@ def test_a_hook_cut_off_by_a_daemon_crash_is_invoked_again_by_the_next_daemon(tm
     hook = next(e for e in done["lifecycleEvents"] if e["lifecycleEventName"] == "AfterInstall")
     assert hook["status"] == "Succeeded" and hook["attempts"] == 2, hook
     assert marks.read_text().split()[:2] == ["1", "2"]
+
+
+def test_a_daemon_killed_between_creating_the_deployment_and_recording_it_adopts_it(tmp_path, conveyor, images):
+    """given the daemon dies right after CodeDeploy created the deployment, before the action's
+    record says so (the crash point release.created) → `conveyor up` → the re-run action adopts
+    that deployment: the execution Succeeds and the service has exactly one deployment."""
+    conveyor.env["CONVEYOR_CRASH_AT"] = "release.created"
+    conveyor("up")
+    rel = Release(conveyor, tmp_path, "terminationWaitMinutes: 0\n")
+    (rel.root / "imageDetail.json").write_text(json.dumps({"ImageURI": images["v1"]}))
+    git("init", "--quiet", "-b", "main", cwd=rel.root)
+    git("add", "-A", cwd=rel.root)
+    git("commit", "--quiet", "-m", "release v1", cwd=rel.root)
+    first = conveyor.pid()
+    ex = conveyor.json("run", "--repo", str(rel.root))
+    wait_until(lambda: not Path(f"/proc/{first}").exists() or _zombie(first), 60, 0.2,
+               what="the daemon to die at the crash point")
+    assert "crash point release.created" in (conveyor.home / "daemon.log").read_text()
+    del conveyor.env["CONVEYOR_CRASH_AT"]
+    conveyor("up")
+    done = wait_until(lambda: (lambda e: e if e["status"] in ("Succeeded", "Failed", "Stopped") else None)(
+        conveyor.execution(ex["id"])), 120, 0.3, what="the execution")
+    assert done["status"] == "Succeeded", done
+    deploy = action(done, "Deploy", "Deploy")
+    assert deploy["attempt"] == 2, deploy  # the interrupted attempt ran again…
+    recent = rel.status()["recent"]
+    assert [d["status"] for d in recent] == ["Succeeded"], recent  # …and made no second deployment
+    assert rel.version() == "v1"

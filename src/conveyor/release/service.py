@@ -251,7 +251,9 @@ class ReleaseService:
                        events=[], waitingFor=_blue_green_waiting(main))
             return out
         rollout = backend.ecs.describe_rollout(environment, service)
-        out.update(deployment=rollout.deployment.to_json() if rollout.deployment else None,
+        latest = (Release(rollout.deployment, "" if rollout.deployment.done else rollout.waiting_for)
+                  if rollout.deployment else None)
+        out.update(deployment=latest.to_json() if latest else None,
                    waitingFor=rollout.waiting_for, newTasks={"running": rollout.new_running,
                                                              "healthy": rollout.new_healthy},
                    oldTasks=rollout.old_tasks, draining=rollout.draining,
