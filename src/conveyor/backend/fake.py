@@ -20,6 +20,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from conveyor.backend.errors import DeploymentLimitExceeded, DeploymentNotReady
 from conveyor.backend.interface import Backend
@@ -44,7 +45,7 @@ from conveyor.backend.types import (
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import NotFound, UserError
 
-Calls = list[tuple]
+Calls = list[tuple[Any, ...]]
 #: Ids are unique across every fake in the process, as real deployment ids are across backends.
 _IDS = itertools.count(1)
 
@@ -69,8 +70,8 @@ class FakeRegistry:
             raise NotFound(f"no repository '{repository}'")
         return list(self.images.get(repository, []))
 
-    def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE", exclusion_filters: tuple[dict, ...] = (),
-                          lifecycle_policy: dict | None = None) -> Repository:
+    def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE", exclusion_filters: tuple[dict[str, Any], ...] = (),
+                          lifecycle_policy: dict[str, Any] | None = None) -> Repository:
         self.calls.append(("ensure_repository", name, tag_mutability))
         self.repositories[name] = Repository(name, self.repository_uri(name), tag_mutability, exclusion_filters,
                                              lifecycle_policy, declared=True)
@@ -84,7 +85,7 @@ class FakeEcs:
         self.auto_complete = auto_complete
         #: When set, every new deployment fails at once with this reason (a tripped circuit breaker).
         self.auto_fail: str | None = None
-        self.taskdefs: dict[str, list[dict]] = {}
+        self.taskdefs: dict[str, list[dict[str, Any]]] = {}
         self.specs: dict[tuple[str, str], ServiceSpec] = {}
         self.desired: dict[tuple[str, str], int] = {}
         self.deployments: dict[str, EcsDeployment] = {}
@@ -99,7 +100,7 @@ class FakeEcs:
         self._set(deployment_id, rollout_state="FAILED", rollout_state_reason=reason, completed_at=self.clock())
 
     # -- the API
-    def register_task_definition(self, environment: str, body: dict) -> TaskDefinitionRevision:
+    def register_task_definition(self, environment: str, body: dict[str, Any]) -> TaskDefinitionRevision:
         family = str(body["family"])
         revisions = self.taskdefs.setdefault(family, [])
         if not revisions or json.dumps(revisions[-1], sort_keys=True) != json.dumps(body, sort_keys=True):
@@ -158,7 +159,8 @@ class FakeEcs:
     def describe_service(self, environment: str, service: str) -> ServiceDescription:
         spec = self._spec(environment, service)
         lb = spec.load_balancer
-        view = LoadBalancerView(f"http://{lb.bind}:{lb.port}/", spec.target_group.name) if lb else None
+        group = spec.target_group
+        view = LoadBalancerView(f"http://{lb.bind}:{lb.port}/", group.name) if lb and group else None
         return ServiceDescription(self._summary(environment, service), tuple(self._of(environment, service)),
                                   (), tuple(self.events.get((environment, service), [])), view)
 

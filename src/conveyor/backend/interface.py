@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from conveyor.backend.types import (
     AlarmView,
@@ -65,8 +65,8 @@ class ImageRegistry(Protocol):
         ...
 
     def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE",
-                          exclusion_filters: tuple[dict, ...] = (),
-                          lifecycle_policy: dict | None = None) -> Repository:
+                          exclusion_filters: tuple[dict[str, Any], ...] = (),
+                          lifecycle_policy: dict[str, Any] | None = None) -> Repository:
         """CreateRepository, or bring an existing one's settings to these (idempotent)."""
         ...
 
@@ -74,7 +74,7 @@ class ImageRegistry(Protocol):
 class EcsApi(Protocol):
     """ECS: task definitions and services."""
 
-    def register_task_definition(self, environment: str, body: dict) -> TaskDefinitionRevision:
+    def register_task_definition(self, environment: str, body: dict[str, Any]) -> TaskDefinitionRevision:
         """A new revision of body's family (the latest one again when nothing changed)."""
         ...
 

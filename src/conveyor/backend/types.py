@@ -31,12 +31,12 @@ class Repository:
     name: str
     uri: str
     tag_mutability: str = "MUTABLE"
-    exclusion_filters: tuple[dict, ...] = ()
-    lifecycle_policy: dict | None = None
+    exclusion_filters: tuple[dict[str, Any], ...] = ()
+    lifecycle_policy: dict[str, Any] | None = None
     declared: bool = False
     created_at: str | None = None  # ISO 8601
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"repositoryName": self.name, "repositoryUri": self.uri, "imageTagMutability": self.tag_mutability,
                 "imageTagMutabilityExclusionFilters": [dict(f) for f in self.exclusion_filters],
                 "lifecyclePolicy": self.lifecycle_policy, "declared": self.declared, "createdAt": self.created_at}
@@ -53,7 +53,7 @@ class ImageDetail:
     size: int | None = None
     media_type: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"repositoryName": self.repository, "imageDigest": self.digest, "imageTags": list(self.tags),
                 "imagePushedAt": self.pushed_at, "imageSizeInBytes": self.size,
                 "imageManifestMediaType": self.media_type}
@@ -67,7 +67,7 @@ class RegistryLogin:
     server: str
     username: str
     password: str = field(repr=False)
-    env: dict[str, str] = field(default_factory=dict, repr=False)
+    env: dict[str, str] = field(default_factory=dict[str, Any], repr=False)
 
 
 # -- ECS ---------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class TaskDefinitionRevision:
 
     name: str
     arn: str
-    body: dict = field(compare=False, repr=False)
+    body: dict[str, Any] = field(compare=False, repr=False)
 
     @property
     def family(self) -> str:
@@ -111,7 +111,7 @@ class EcsTask:
     stopped_reason: str | None = None
     failed: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -121,7 +121,7 @@ class ServiceEvent:
     at: float
     message: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at, "message": self.message}
 
 
@@ -137,7 +137,7 @@ class TargetHealth:
     weight: int = 0
     in_flight: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -159,8 +159,8 @@ class EcsDeployment:
     created_at: float = 0.0
     updated_at: float = 0.0
     completed_at: float | None = None
-    origin: dict = field(default_factory=dict, compare=False)
-    timings: dict = field(default_factory=dict, compare=False)
+    origin: dict[str, Any] = field(default_factory=dict[str, Any], compare=False)
+    timings: dict[str, Any] = field(default_factory=dict[str, Any], compare=False)
     target_group: str | None = None
     scale: int | None = None
 
@@ -186,7 +186,7 @@ class EcsDeployment:
             return "a newer deployment replaced it"
         return self.rollout_state_reason
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {"kind": self.kind, "id": self.id, "environment": self.environment, "service": self.service,
                "status": self.status, "taskDefinition": self.task_definition, "rolloutState": self.rollout_state,
                "rolloutStateReason": self.rollout_state_reason, "failedTasks": self.failed_tasks,
@@ -219,7 +219,7 @@ class TaskSet:
     def steady(self) -> bool:
         return self.healthy == self.desired and self.pending + self.running == self.desired and not self.draining
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "taskDefinition": self.task_definition,
                 "targetGroup": self.target_group, "scale": self.scale, "desired": self.desired,
                 "pending": self.pending, "running": self.running, "healthy": self.healthy,
@@ -241,7 +241,7 @@ class ServiceSummary:
     url: str | None = None
     target: str = "local"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "serviceName": self.name, "status": self.status,
                 "taskDefinition": self.task_definition, "desiredCount": self.desired_count,
                 "runningCount": self.running_count, "pendingCount": self.pending_count,
@@ -255,7 +255,7 @@ class LoadBalancerView:
     target_group: str
     targets: tuple[TargetHealth, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "targetGroup": self.target_group, "targets": [t.to_json() for t in self.targets]}
 
 
@@ -269,7 +269,7 @@ class ServiceDescription:
     events: tuple[ServiceEvent, ...] = ()
     load_balancer: LoadBalancerView | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         out = {**self.summary.to_json(), "deployments": [d.to_json() for d in self.deployments],
                "tasks": [t.to_json() for t in self.tasks], "events": [e.to_json() for e in self.events]}
         if self.load_balancer is not None:
@@ -299,7 +299,7 @@ class ContainerLog:
     container: str
     text: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "container": self.container, "text": self.text}
 
 
@@ -320,7 +320,7 @@ class LifecycleEvent:
     message: str = ""
     log_tail: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"lifecycleEventName": self.name, "status": self.status, "startTime": self.start_time,
                 "endTime": self.end_time, "hook": self.hook, "executionId": self.execution_id,
                 "attempts": self.attempts, "message": self.message, "logTail": self.log_tail}
@@ -335,7 +335,7 @@ class HistoryEntry:
     message: str
     who: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"at": self.at, "kind": self.kind, "who": self.who, "message": self.message}
 
 
@@ -355,8 +355,8 @@ class CodeDeployDeployment:
     waiting: str = ""
     error_code: str | None = None
     error_message: str | None = None
-    rollback_info: dict = field(default_factory=dict, compare=False)
-    origin: dict = field(default_factory=dict, compare=False)
+    rollback_info: dict[str, Any] = field(default_factory=dict[str, Any], compare=False)
+    origin: dict[str, Any] = field(default_factory=dict[str, Any], compare=False)
     original_task_set: str | None = None
     replacement_task_set: str | None = None
     original_target_group: str | None = None
@@ -364,12 +364,12 @@ class CodeDeployDeployment:
     created_at: float = 0.0
     updated_at: float = 0.0
     completed_at: float | None = None
-    timings: dict = field(default_factory=dict, compare=False)
+    timings: dict[str, Any] = field(default_factory=dict[str, Any], compare=False)
     #: False for the rollback deployments that only clean up after a reroute (no AppSpec).
     has_appspec: bool = True
     lifecycle_events: tuple[LifecycleEvent, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
-    task_sets: dict[str, TaskSet | None] = field(default_factory=dict, compare=False)
+    task_sets: dict[str, TaskSet | None] = field(default_factory=dict[str, Any], compare=False)
 
     kind = "codedeploy"
 
@@ -385,7 +385,7 @@ class CodeDeployDeployment:
     def reason(self) -> str:
         return f"{self.error_code}: {self.error_message}" if self.error_code else ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         task_sets: dict[str, Any] = {}
         for role, ts in self.task_sets.items():
             ident = self.original_task_set if role == "original" else self.replacement_task_set
@@ -415,7 +415,7 @@ class AlarmHistoryItem:
     state: str
     reason: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"at": self.at, "state": self.state, "reason": self.reason}
 
 
@@ -439,7 +439,7 @@ class AlarmView:
     datapoints: tuple[tuple[float, float | None], ...] = ()
     history: tuple[AlarmHistoryItem, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "metric": self.metric, "scope": self.scope, "watching": self.watching,
                 "statistic": self.statistic, "period": self.period, "evaluationPeriods": self.evaluation_periods,
                 "datapointsToAlarm": self.datapoints_to_alarm, "threshold": self.threshold,
@@ -463,8 +463,8 @@ class ServiceMetrics:
     scopes: tuple[str, ...]
     series: tuple[MetricSeries, ...] = ()
 
-    def to_json(self) -> dict:
-        scopes: dict[str, dict] = {scope: {} for scope in self.scopes}
+    def to_json(self) -> dict[str, Any]:
+        scopes: dict[str, dict[str, Any]] = {scope: {} for scope in self.scopes}
         for s in self.series:
             scopes.setdefault(s.scope, {})[s.metric] = [list(p) for p in s.points]
         return {"environment": self.environment, "service": self.service, "seconds": self.seconds, "scopes": scopes}

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conveyor.backend.errors import BackendUnavailable
 from conveyor.backend.interface import Backend
@@ -51,14 +52,14 @@ class DeployRequest:
     environment: str
     service: str
     spec: ServiceSpec | None = None
-    taskdef: dict | None = None  # None: the revision the service runs now (images replaced)
+    taskdef: dict[str, Any] | None = None  # None: the revision the service runs now (images replaced)
     images: tuple[ImageDefinition, ...] = ()
     appspec: str | None = None  # blue/green only; None: the service's container and port, no hooks
     taskdef_source: str = "taskdef.json"
     images_source: str = "imagedefinitions.json"
     appspec_source: str = "appspec.yaml"
     creator: str = "user"
-    origin: Mapping[str, object] = field(default_factory=dict)
+    origin: Mapping[str, object] = field(default_factory=dict[str, Any])
     workdir: str | None = None  # where blue/green hook commands run
     key: str | None = None  # idempotency key: the same key deploys once
 
@@ -82,7 +83,7 @@ class Release:
     def outcome(self) -> str:
         return self.deployment.outcome
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**self.deployment.to_json(), "waitingFor": self.waiting_for}
 
 
@@ -228,13 +229,13 @@ class ReleaseService:
             if cancel.wait(self.poll_seconds):
                 raise InterruptedError(release_id)
 
-    def status(self, environment: str, service: str) -> dict:
+    def status(self, environment: str, service: str) -> dict[str, Any]:
         """`conveyor deploy status`: the latest deployment, what it waits for, and around it."""
         backend = self._backend_of(environment)
         summary = backend.ecs.describe_service(environment, service).summary
         spec = self.store.declared(environment, service)
         lb = spec.load_balancer if spec is not None else None
-        out: dict = {"environment": environment, "service": service, "controller": summary.controller,
+        out: dict[str, Any] = {"environment": environment, "service": service, "controller": summary.controller,
                      "target": backend.name, "productionUrl": summary.url,
                      "testUrl": f"http://{lb.bind}:{lb.test_port}/" if lb and lb.test_port else None,
                      "desiredCount": summary.desired_count}
@@ -290,7 +291,7 @@ class ReleaseService:
         self.store.record(ReleaseRecord(created.id, environment, service, controller, backend.name))
         return self._release(backend, created)
 
-    def put_hook_status(self, deployment_id: str, execution_id: str, status: str) -> dict:
+    def put_hook_status(self, deployment_id: str, execution_id: str, status: str) -> dict[str, Any]:
         """PutLifecycleEventHookExecutionStatus, routed to the backend that runs the deployment."""
         record = self.store.release(deployment_id)
         backends: Sequence[Backend] = ([self.backend(record.target)] if record is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class RequestRecord:
 
 
 class ReleaseStore:
-    def __init__(self, path: str | Path, clock=time.time):
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.time):
         self.clock = clock
         self._lock = threading.RLock()
         self._db = open_database(path, SCHEMA)
