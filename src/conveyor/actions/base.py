@@ -45,6 +45,7 @@ class ActionContext:
     mirrors: Any = None
     home: Path | None = None  # the data directory (secrets, engine socket)
     releases: Any = None  # conveyor.release.service.ReleaseService, for deploy actions
+    registry: Any = None  # conveyor.backend.interface.ImageRegistry builds log in to (GetAuthorizationToken)
     definition: Any = None  # the execution's PipelineDef (environments for deploy actions)
     #: Stable across a re-run after a crash (the interrupted attempt's key), new on a retry: what
     #: an action creates outside the engine carries it, so a re-run adopts instead of creating.

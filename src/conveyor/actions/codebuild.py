@@ -67,7 +67,8 @@ class CodeBuildAction(EngineUser):
         if ctx.home is not None:
             access = engine_access(self._api_service(ctx.home).socket)
             mounts, extra_env = list(access.mounts), dict(access.env)
-            registry, region = split_region(registry_env(ctx.home))
+            login = ctx.registry.login().env if ctx.registry is not None else registry_env(ctx.home)
+            registry, region = split_region(login)
             extra_env.update(registry)
         commit = ctx.configuration.get("sourceVersion") or (ctx.revision or {}).get("commit")
         artifacts_dir = ctx.run_dir / "artifacts"

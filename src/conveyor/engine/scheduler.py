@@ -45,6 +45,7 @@ class Scheduler:
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
         self.releases = None  # the ReleaseService deploy actions go through (set by the daemon)
+        self.registry = None  # the ImageRegistry builds log in to (set by the daemon)
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -361,7 +362,7 @@ class Scheduler:
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
-                                    mirrors=self.mirrors, home=self.home, releases=self.releases,
+                                    mirrors=self.mirrors, home=self.home, releases=self.releases, registry=self.registry,
                                     definition=view.definition, idempotency_key=idempotency_key)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     releases = ReleaseService({"local": local.backend}, ReleaseStore(root / "releases.db"))
     service.registry = local.backend.registry
     service.scheduler.releases = releases
+    service.scheduler.registry = local.backend.registry
     server = make_server(Api(service, releases, token, loops=local.loops()), args.host, args.port)
     host, port = server.server_address[:2]
     stopping = threading.Event()
