@@ -300,13 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
 
+    from conveyor.images import BASE_IMAGE, BUILD_IMAGE
     from conveyor.providers.local.containers import (
         detect_engine,
         engine_access,
         ensure_api_service,
         image_exists,
     )
-    from conveyor.images import BASE_IMAGE, BUILD_IMAGE
 
     engine = detect_engine()
     for image in (BUILD_IMAGE, BASE_IMAGE):

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from conveyor.build.artifacts import (
-    ArtifactNameCollision, InvalidArtifactGlob, NoMatchingArtifactPaths, NoMatchingBaseDirectory,
-    artifact_match, cache_key, check_fallback_keys, choose_cache, directories, expand, normalize,
+    ArtifactNameCollision,
+    InvalidArtifactGlob,
+    NoMatchingArtifactPaths,
+    NoMatchingBaseDirectory,
+    artifact_match,
+    cache_key,
+    check_fallback_keys,
+    choose_cache,
+    directories,
+    expand,
+    normalize,
     select,
 )
 from conveyor.globs import glob_match

@@ -8,9 +8,19 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conveyor.build.environment import (
-    LOG_TEMPLATES, ReservedVariableError, build_id, builtin_variables, check_user_variables,
-    command_error_message, log_line, log_text, merge_env, phase_end_lines, succeeding_variable,
-    timestamp, unix_ms,
+    LOG_TEMPLATES,
+    ReservedVariableError,
+    build_id,
+    builtin_variables,
+    check_user_variables,
+    command_error_message,
+    log_line,
+    log_text,
+    merge_env,
+    phase_end_lines,
+    succeeding_variable,
+    timestamp,
+    unix_ms,
 )
 from conveyor.errors import UserError
 

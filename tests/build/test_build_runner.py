@@ -17,13 +17,26 @@ from pathlib import Path
 import pytest
 
 from conveyor.build.phases import (
-    BUILD, DOWNLOAD_SOURCE, FAILED, FAULT, FINALIZING, INSTALL, POST_BUILD, PRE_BUILD, PROVISIONING,
-    QUEUED, STOPPED, SUBMITTED, SUCCEEDED, TIMED_OUT, UPLOAD_ARTIFACTS,
+    BUILD,
+    DOWNLOAD_SOURCE,
+    FAILED,
+    FAULT,
+    FINALIZING,
+    INSTALL,
+    POST_BUILD,
+    PRE_BUILD,
+    PROVISIONING,
+    QUEUED,
+    STOPPED,
+    SUBMITTED,
+    SUCCEEDED,
+    TIMED_OUT,
+    UPLOAD_ARTIFACTS,
 )
 from conveyor.build.runner import SOURCE_MOUNT, BuildRequest, BuildResult, run_build
 from conveyor.config.buildspec import load_buildspec_text
-from conveyor.providers.local.containers import ContainerEngine, detect_engine, image_exists
 from conveyor.images import BUILD_IMAGE
+from conveyor.providers.local.containers import ContainerEngine, detect_engine, image_exists
 
 pytestmark = pytest.mark.podman
 

@@ -100,8 +100,8 @@ def test_output_cannot_forge_the_end_marker(tmp_path):
 
 @pytest.mark.podman
 def test_the_same_session_inside_a_container(tmp_path):
-    from conveyor.providers.local.containers import detect_engine, image_exists
     from conveyor.images import BUSYBOX_IMAGE
+    from conveyor.providers.local.containers import detect_engine, image_exists
 
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):

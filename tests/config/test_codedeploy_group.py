@@ -26,9 +26,9 @@ from conveyor.config.codedeploy_model import (
     HookSpec,
     ProbeSpec,
 )
-from conveyor.metrics.vocabulary import AlarmSpec
-from conveyor.documents.located import load_file
 from conveyor.config.pipeline import check_file
+from conveyor.documents.located import load_file
+from conveyor.metrics.vocabulary import AlarmSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "conveyor.reference.yml"

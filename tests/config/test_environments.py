@@ -13,8 +13,8 @@ import yaml
 
 from conveyor.config import environments as envs
 from conveyor.config.environments import check_environments
-from conveyor.documents.located import load_text
 from conveyor.config.pipeline import check_file, load_pipeline_text
+from conveyor.documents.located import load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "conveyor.reference.yml"

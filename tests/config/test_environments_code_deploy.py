@@ -14,14 +14,14 @@ import yaml
 
 from conveyor.config import codedeploy_group as cd_group
 from conveyor.config import codedeploy_model as model
-from conveyor.metrics import vocabulary
-from conveyor.config.codedeploy_configs import PREDEFINED, STRATEGIES
-from conveyor.deploy.traffic import traffic_plan
-from conveyor.config.codedeploy_model import TrafficStep
 from conveyor.config import deployment_group as dg
+from conveyor.config.codedeploy_configs import PREDEFINED, STRATEGIES
+from conveyor.config.codedeploy_model import TrafficStep
 from conveyor.config.environments import check_environments
+from conveyor.deploy.traffic import traffic_plan
 from conveyor.documents.located import load_text
 from conveyor.errors import Diagnostic
+from conveyor.metrics import vocabulary
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "conveyor.reference.yml"

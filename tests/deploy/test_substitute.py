@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.config.appspec import parse_appspec
+from conveyor.config.taskdef import parse_taskdef
 from conveyor.deploy.substitute import (
     absent_placeholders,
     image_artifacts,
@@ -19,7 +20,6 @@ from conveyor.deploy.substitute import (
     unreplaced_placeholders,
 )
 from conveyor.documents.located import load_json
-from conveyor.config.taskdef import parse_taskdef
 from conveyor.errors import UserError
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

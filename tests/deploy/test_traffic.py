@@ -15,8 +15,8 @@ from conveyor.config.codedeploy_configs import (
     format_duration,
     parse_duration,
 )
-from conveyor.deploy.traffic import describe_plan, plan_duration, traffic_plan
 from conveyor.config.codedeploy_model import DeploymentConfig, TrafficStep
+from conveyor.deploy.traffic import describe_plan, plan_duration, traffic_plan
 
 
 def linear(percents: list[float], wait: float) -> list[TrafficStep]:

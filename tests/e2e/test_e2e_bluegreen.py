@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from e2e_support import _zombie, action, free_port, git, wait_until
 
+from conveyor.images import BASE_IMAGE
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
-from conveyor.images import BASE_IMAGE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "orders-service"
 IMAGE = "localhost/conveyor-test/orders"

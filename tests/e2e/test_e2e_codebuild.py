@@ -47,8 +47,8 @@ PIPELINE = textwrap.dedent("""\
 
 @pytest.fixture
 def build_image():
-    from conveyor.providers.local.containers import detect_engine, image_exists
     from conveyor.images import BUILD_IMAGE
+    from conveyor.providers.local.containers import detect_engine, image_exists
 
     if not image_exists(detect_engine(), BUILD_IMAGE):
         pytest.skip(f"{BUILD_IMAGE} is missing: run `conveyor setup`")

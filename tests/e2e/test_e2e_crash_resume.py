@@ -136,8 +136,8 @@ def test_kill_at_random_moments_loses_nothing(repo, daemon):
 
 @pytest.mark.podman
 def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_path, daemon):
-    from conveyor.providers.local.containers import detect_engine, image_exists
     from conveyor.images import BUSYBOX_IMAGE
+    from conveyor.providers.local.containers import detect_engine, image_exists
 
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):

@@ -12,9 +12,9 @@ import subprocess
 
 import pytest
 
+from conveyor.images import BASE_IMAGE
 from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.registry.uris import DEFAULT_PORT
-from conveyor.images import BASE_IMAGE
 
 
 @pytest.mark.podman

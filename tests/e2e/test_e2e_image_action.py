@@ -11,8 +11,8 @@ import textwrap
 import pytest
 from e2e_support import action, git, pipeline_repo, wait_until
 
-from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.images import BUSYBOX_IMAGE
+from conveyor.providers.local.containers import detect_engine, image_exists
 
 PIPELINE = textwrap.dedent("""\
     name: imaged

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 from e2e_support import pipeline_repo, wait_until
 
-from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.images import BUSYBOX_IMAGE
+from conveyor.providers.local.containers import detect_engine, image_exists
 
 
 @pytest.mark.podman

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from e2e_support import free_port, wait_until
 
+from conveyor.images import BASE_IMAGE, BUSYBOX_IMAGE
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
-from conveyor.images import BASE_IMAGE, BUSYBOX_IMAGE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "orders-service"
 IMAGE = "localhost/conveyor-test/orders"

@@ -4,15 +4,15 @@ source variables (aws-semantics §2.7, §2.9)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
+from engine_support import wait_until
 
 from conveyor.engine.artifacts import ArtifactStore, tree_digest
-from engine_support import wait_until
 
 
 def make_tree(root: Path, files: dict[str, str], executable: tuple[str, ...] = ()) -> Path:

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from engine_support import GATE, make_repo, wait_until
 
 from conveyor.engine.service import Service
 from conveyor.errors import Conflict, UserError
-from engine_support import GATE, make_repo, wait_until
 
 UNRESOLVED = "An action in this pipeline failed because one or more variables could not be resolved: Action name="
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_support import GATE, make_repo, wait_until
 
 from conveyor.engine.service import Service
 from conveyor.errors import Conflict
-from engine_support import GATE, make_repo, wait_until
 
 STAGE_END = {"Succeeded", "Failed", "Stopped", "Cancelled"}
 

@@ -3,14 +3,13 @@ execution exposes, and a real run where one action's output variable reaches a l
 
 from __future__ import annotations
 
-
 import pytest
+from engine_support import git, wait_until
 
 from conveyor.config.pipeline import load_pipeline_text
 from conveyor.engine.variables import UnresolvedVariables, resolve
 from conveyor.engine.view import ExecutionView
 from conveyor.store.db import ExecutionRow, Transition
-from engine_support import git, wait_until
 
 MESSAGE = "An action in this pipeline failed because one or more variables could not be resolved: Action name="
 NAMESPACES = {

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 from conveyor.metrics.evaluate import (
     EXTRA_PERIODS,
     aggregate,
@@ -16,6 +15,7 @@ from conveyor.metrics.evaluate import (
     has_traffic,
     periods,
 )
+from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 
 T0 = 1_699_999_980  # a multiple of 60: 14/11/23 22:13:00 UTC
 SPEC = AlarmSpec("orders-5xx", "HTTPCode_Target_5XX_Count", period=1, evaluation_periods=3,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 from conveyor.metrics.monitor import AlarmMonitor, WatchedAlarm
 from conveyor.metrics.store import Datapoint, MetricStore
+from conveyor.metrics.vocabulary import ALARM, INSUFFICIENT_DATA, OK, AlarmSpec
 
 T0 = 1_700_000_000
 KEY = "production/orders/orders-5xx"

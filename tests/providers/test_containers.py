@@ -4,11 +4,10 @@ import threading
 import pytest
 
 from conveyor.errors import ConveyorError, UserError
-from conveyor.providers.local import containers
-from conveyor.providers.local.containers import (
-    ContainerEngine, Mount, Port, is_local_registry, registry_host)
-from conveyor.providers.local.process import run
 from conveyor.images import BUSYBOX_IMAGE
+from conveyor.providers.local import containers
+from conveyor.providers.local.containers import ContainerEngine, Mount, Port, is_local_registry, registry_host
+from conveyor.providers.local.process import run
 
 podman = ContainerEngine("podman")
 docker = ContainerEngine("docker")

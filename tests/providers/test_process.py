@@ -7,7 +7,15 @@ import pytest
 from conveyor.errors import ConveyorError
 from conveyor.providers.local import process
 from conveyor.providers.local.process import (
-    CANCELLED, TIMED_OUT, Command, CommandFailed, CommandNotFound, CommandTimedOut, run, stream)
+    CANCELLED,
+    TIMED_OUT,
+    Command,
+    CommandFailed,
+    CommandNotFound,
+    CommandTimedOut,
+    run,
+    stream,
+)
 
 
 def sh(script: str, **kw) -> Command:

@@ -12,13 +12,12 @@ import shutil
 import socket
 
 import pytest
+from test_registry_proxy import IMMUTABLE_V1, Client, tags_of
 
 from conveyor.actions.codebuild import split_region
-from conveyor.registry.local import registry_env
 from conveyor.registry.aliases import EcrAlias
-from conveyor.registry.local import LocalRegistry, endpoint_aliases, read_endpoint, write_endpoint
+from conveyor.registry.local import LocalRegistry, endpoint_aliases, read_endpoint, registry_env, write_endpoint
 from conveyor.stack import checks
-from test_registry_proxy import IMMUTABLE_V1, Client, tags_of
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
                                 reason="docker-registry is not installed; run `conveyor setup`")

@@ -9,9 +9,17 @@ import pytest
 
 from conveyor.errors import UserError
 from conveyor.registry import aliases, uris
-from conveyor.registry.aliases import (EcrAlias, aliases_in_hosts, alias_line, build_env,
-                                       check_alias_ip, foreign_address, hosts_with_alias,
-                                       hosts_without_alias, parse_alias)
+from conveyor.registry.aliases import (
+    EcrAlias,
+    alias_line,
+    aliases_in_hosts,
+    build_env,
+    check_alias_ip,
+    foreign_address,
+    hosts_with_alias,
+    hosts_without_alias,
+    parse_alias,
+)
 
 HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 LOCAL = "127.0.0.1\t000000000000.dkr.ecr.us-east-1.localhost\t# conveyor local registry\n"

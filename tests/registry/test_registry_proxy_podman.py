@@ -14,12 +14,12 @@ import time
 import pytest
 
 from conveyor.errors import ConveyorError
+from conveyor.images import BUSYBOX_IMAGE
 from conveyor.providers.local import containers, process
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run
 from conveyor.registry import uris
 from conveyor.registry.local import LocalRegistry
-from conveyor.images import BUSYBOX_IMAGE
 
 pytestmark = pytest.mark.podman
 

@@ -23,8 +23,8 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Callable, Iterable, Sequence
 
-from conveyor.globs import GlobError, compile_glob
 from conveyor.errors import ConveyorError
+from conveyor.globs import GlobError, compile_glob
 
 CLIENT_ERROR = "CLIENT_ERROR"  # the phase-context status code of UPLOAD_ARTIFACTS failures
 MAX_FALLBACK_KEYS = 5          # cache `fallback-keys` (§1.10)

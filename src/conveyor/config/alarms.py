@@ -17,9 +17,9 @@ from typing import Any
 
 from conveyor.config.codedeploy_configs import parse_duration
 from conveyor.config.codedeploy_group import ALARM_KEYS, DEFAULT_ALARM_PERIOD
-from conveyor.metrics.vocabulary import COMPARISONS, METRICS, MISSING_DATA, SCOPES, STATISTICS
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import KeyPath, format_path
+from conveyor.metrics.vocabulary import COMPARISONS, METRICS, MISSING_DATA, SCOPES, STATISTICS
 
 ALARM_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 ALARM_NAME_LIMIT = 255                 # CloudWatch AlarmName

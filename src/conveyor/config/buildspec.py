@@ -23,9 +23,30 @@ from typing import Any, Callable
 
 from conveyor.config.buildspec_batch import check_batch
 from conveyor.config.buildspec_model import (
-    CACHE_ACTIONS, DEFAULT_REPORT_FORMAT, LINUX_SHELLS, MAX_FALLBACK_KEYS, MAX_REPORT_GROUPS, MAX_SECONDARY_ARTIFACTS,
-    PHASE_NAMES, REPORT_FORMATS, RESERVED_PREFIX, UNEXPORTABLE_PREFIX, VERSIONS, WINDOWS_SHELLS, Artifacts, Batch,
-    BuildSpec, Cache, Env, OnFailure, Phase, Proxy, ReportGroup, SecretRef, scalar_text, unquoted_scalars,
+    CACHE_ACTIONS,
+    DEFAULT_REPORT_FORMAT,
+    LINUX_SHELLS,
+    MAX_FALLBACK_KEYS,
+    MAX_REPORT_GROUPS,
+    MAX_SECONDARY_ARTIFACTS,
+    PHASE_NAMES,
+    REPORT_FORMATS,
+    RESERVED_PREFIX,
+    UNEXPORTABLE_PREFIX,
+    VERSIONS,
+    WINDOWS_SHELLS,
+    Artifacts,
+    Batch,
+    BuildSpec,
+    Cache,
+    Env,
+    OnFailure,
+    Phase,
+    Proxy,
+    ReportGroup,
+    SecretRef,
+    scalar_text,
+    unquoted_scalars,
 )
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text

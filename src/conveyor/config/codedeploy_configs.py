@@ -18,7 +18,7 @@ import math
 import re
 from typing import Any
 
-from conveyor.config.codedeploy_model import DeploymentConfig, TrafficStep
+from conveyor.config.codedeploy_model import DeploymentConfig
 
 ALL_AT_ONCE, CANARY, LINEAR = "AllAtOnce", "TimeBasedCanary", "TimeBasedLinear"
 CONFIG_TYPES = (ALL_AT_ONCE, CANARY, LINEAR)

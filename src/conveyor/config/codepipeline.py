@@ -29,14 +29,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conveyor.documents.checker import Checker, type_name
 from conveyor.config.codepipeline_actions import ActionInfo, check_action
 from conveyor.config.codepipeline_flow import check_flow, check_regions, check_triggers
 from conveyor.config.codepipeline_rules import (
-    BUCKET_CHARSET, BUCKET_RE, EXECUTION_MODES, LIMITS, NAME_CHARSET, NAME_RE, PIPELINE_TYPES, ROLE_ARN_RE,
-    ROLE_ARN_SHAPE, placeholder_in, placeholder_note,
+    BUCKET_CHARSET,
+    BUCKET_RE,
+    EXECUTION_MODES,
+    LIMITS,
+    NAME_CHARSET,
+    NAME_RE,
+    PIPELINE_TYPES,
+    ROLE_ARN_RE,
+    ROLE_ARN_SHAPE,
+    placeholder_in,
+    placeholder_note,
 )
 from conveyor.config.codepipeline_stage import check_stage_extras, check_variables
+from conveyor.documents.checker import Checker, type_name
 from conveyor.documents.located import Document, KeyPath, load_file
 from conveyor.errors import ConfigError, Diagnostic
 

@@ -12,12 +12,31 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.config.codepipeline_rules import (
-    ARTIFACT_CHARSET, ARTIFACT_RE, CATEGORIES, CFN_DYNAMIC_REFERENCE, GENERIC_COUNTS, LIMITS, NAMESPACE_CHARSET,
-    NAMESPACE_RE, OWNERS, PROVIDER_CHARSET, PROVIDER_RE, ROLE_ARN_RE, ROLE_ARN_SHAPE, SPECS, ProviderSpec,
-    categories_of, count_phrase, looks_masked, placeholder_in, placeholder_note, provider_spec, providers_of,
+    ARTIFACT_CHARSET,
+    ARTIFACT_RE,
+    CATEGORIES,
+    CFN_DYNAMIC_REFERENCE,
+    GENERIC_COUNTS,
+    LIMITS,
+    NAMESPACE_CHARSET,
+    NAMESPACE_RE,
+    OWNERS,
+    PROVIDER_CHARSET,
+    PROVIDER_RE,
+    ROLE_ARN_RE,
+    ROLE_ARN_SHAPE,
+    SPECS,
+    ProviderSpec,
+    categories_of,
+    count_phrase,
+    looks_masked,
+    placeholder_in,
+    placeholder_note,
+    provider_spec,
+    providers_of,
 )
+from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import KeyPath
 
 ACTION_KEYS = ("name", "actionTypeId", "runOrder", "configuration", "outputArtifacts", "inputArtifacts",

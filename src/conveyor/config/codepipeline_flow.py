@@ -7,11 +7,14 @@ action regions against the artifact stores, and V2 triggers (§2.8).
 
 from __future__ import annotations
 
-from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.config.codepipeline_actions import ActionInfo
 from conveyor.config.codepipeline_rules import (
-    CODEPIPELINE_VARIABLES, LIMITS, RESERVED_NAMESPACES, VARIABLE_REF,
+    CODEPIPELINE_VARIABLES,
+    LIMITS,
+    RESERVED_NAMESPACES,
+    VARIABLE_REF,
 )
+from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.documents.located import KeyPath
 
 P: KeyPath = ("pipeline",)

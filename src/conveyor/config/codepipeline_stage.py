@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 
-from conveyor.documents.checker import Checker
 from conveyor.config.codepipeline_rules import (
-    CONDITION_RESULTS, CONDITION_RULE_PROVIDERS, LIMITS, ON_FAILURE_RESULTS, RETRY_MODES, VARIABLE_CHARSET,
+    CONDITION_RESULTS,
+    CONDITION_RULE_PROVIDERS,
+    LIMITS,
+    ON_FAILURE_RESULTS,
+    RETRY_MODES,
+    VARIABLE_CHARSET,
     VARIABLE_RE,
 )
+from conveyor.documents.checker import Checker
 from conveyor.documents.located import KeyPath
 
 P: KeyPath = ("pipeline",)

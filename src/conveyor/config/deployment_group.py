@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conveyor.config import codedeploy_configs as configs
+from conveyor.config.alarms import check_group_alarms
 from conveyor.config.codedeploy_configs import PREDEFINED, RESERVED_PREFIX, format_duration, parse_duration
 from conveyor.config.codedeploy_group import AUTO_ROLLBACK_KEYS, HOOK_CONTAINER_KEYS, HOOK_KEYS, PROBE_KEYS
 from conveyor.config.codedeploy_model import (
@@ -28,7 +29,6 @@ from conveyor.config.codedeploy_model import (
     STOP_DEPLOYMENT,
     TERMINATE,
 )
-from conveyor.config.alarms import check_group_alarms
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import KeyPath
 

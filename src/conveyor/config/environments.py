@@ -26,13 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conveyor.config.codedeploy_group import GROUP_KEYS
-from conveyor.config.alarms import check_alarm_definitions
-from conveyor.documents.checker import Checker, did_you_mean
-from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
-from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.config import ecs_deployment as rolling
+from conveyor.config.alarms import check_alarm_definitions
+from conveyor.config.codedeploy_group import GROUP_KEYS
+from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
 from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
+from conveyor.documents.checker import Checker, did_you_mean
+from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.errors import ConfigError, Diagnostic
 
 #: Given a service's `taskDefinition` value: (the name to show, the file's text), or None when

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.documents.checker import Checker, did_you_mean, type_name
-from conveyor.documents.located import Document, load_json
 from conveyor.config.taskdef import TaskDefinition
 from conveyor.config.taskdef_check import image_problem
+from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.located import Document, load_json
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 MAX_BYTES = 100 * 1024  # "UTF-8, at most 100 KB" (CodePipeline file reference)

@@ -29,11 +29,16 @@ from typing import Any
 from conveyor.config.codepipeline import validate_file
 from conveyor.config.codepipeline_actions import parse_codebuild_env
 from conveyor.config.codepipeline_rules import (
-    AWS_DEFAULT_EXECUTION_MODE, NAME_CHARSET, NAME_RE, VARIABLE_REF, count_phrase, placeholder_in,
+    AWS_DEFAULT_EXECUTION_MODE,
+    NAME_CHARSET,
+    NAME_RE,
+    VARIABLE_REF,
+    count_phrase,
+    placeholder_in,
 )
 from conveyor.config.import_yaml import Block, Items, render
-from conveyor.documents.located import load_file
 from conveyor.config.providers import GIT_OUTPUT_VARIABLES, PROVIDERS, Provider
+from conveyor.documents.located import load_file
 from conveyor.errors import ConfigError, Diagnostic
 
 # Why an action has no local equivalent, by provider (owner AWS unless noted).

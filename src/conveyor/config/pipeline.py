@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from conveyor.documents.checker import Checker, type_name
-from conveyor.documents.located import Document, KeyPath, load_file, load_text
 from conveyor.config.model import EXECUTION_MODES, PipelineDef, action_configuration
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS, TIMEOUT_RANGE_MINUTES
+from conveyor.documents.checker import Checker, type_name
+from conveyor.documents.located import Document, KeyPath, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
 
 NAME = r"[A-Za-z0-9.@\-_]+"

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conveyor.documents.located import Document, load_json
 from conveyor.config.task_size import cpu_units, memory_mib
 from conveyor.config.taskdef_check import READ_ONLY_FIELDS, check_taskdef_document
+from conveyor.documents.located import Document, load_json
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 __all__ = ["READ_ONLY_FIELDS", "ContainerDefinition", "Dependency", "HealthCheck", "PortMapping", "TaskDefinition",

@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.documents.checker import Checker, did_you_mean, type_name
-from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.config.task_size import EC2_CPU_RANGE, cpu_units, fargate_problem, memory_mib
 from conveyor.config.taskdef_across import ContainerFacts, check_across
+from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.errors import Diagnostic
 
 READ_ONLY_FIELDS = ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",

@@ -3,11 +3,11 @@ task definition template, the image definitions and the service declaration. Pur
 
 from __future__ import annotations
 
-from conveyor.deploy.spec import ServiceSpec
 from collections.abc import Sequence
 
 from conveyor.config.imagedefs import ImageDefinition, apply_image_definitions
 from conveyor.config.taskdef import TaskDefinition, parse_taskdef
+from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import ConfigError, UserError
 
 

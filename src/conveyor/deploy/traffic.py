@@ -12,9 +12,18 @@ engine). Pure: no I/O.
 
 from __future__ import annotations
 
-from conveyor.config.codedeploy_configs import (ALL_AT_ONCE, CANARY, CONFIG_TYPES, LINEAR, PREDEFINED,  # noqa: F401
-                                                custom_config, format_duration, number_text)
+from conveyor.config.codedeploy_configs import (  # noqa: F401
+    ALL_AT_ONCE,
+    CANARY,
+    CONFIG_TYPES,
+    LINEAR,
+    PREDEFINED,
+    custom_config,
+    format_duration,
+    number_text,
+)
 from conveyor.config.codedeploy_model import DeploymentConfig, TrafficStep
+
 
 def traffic_plan(config: DeploymentConfig) -> list[TrafficStep]:
     """The production traffic shifts of `config`: the percentage on green after each shift and the

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conveyor.metrics.vocabulary import INSUFFICIENT_DATA, AlarmSpec
 from conveyor.metrics.evaluate import (
     Evaluation,
     evaluate,
@@ -31,6 +30,7 @@ from conveyor.metrics.evaluate import (
     has_traffic,
 )
 from conveyor.metrics.store import AlarmTransition, MetricStore
+from conveyor.metrics.vocabulary import INSUFFICIENT_DATA, AlarmSpec
 
 TRAFFIC_METRIC = "RequestCount"
 

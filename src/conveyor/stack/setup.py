@@ -31,9 +31,16 @@ from conveyor.providers.local import containers, process
 from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run, tail
 from conveyor.registry import uris
-from conveyor.registry.aliases import (EcrAlias, alias_hosts, alias_line, aliases_in_hosts,
-                                       foreign_address, hosts_with_alias, hosts_without_alias,
-                                       parse_alias)
+from conveyor.registry.aliases import (
+    EcrAlias,
+    alias_hosts,
+    alias_line,
+    aliases_in_hosts,
+    foreign_address,
+    hosts_with_alias,
+    hosts_without_alias,
+    parse_alias,
+)
 from conveyor.stack import checks, images
 from conveyor.stack import components as c
 from conveyor.stack.containers_conf import merge_settings

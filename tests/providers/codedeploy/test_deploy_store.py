@@ -9,15 +9,21 @@ import sqlite3
 
 import pytest
 
+from conveyor.config.appspec import parse_appspec
+from conveyor.config.codedeploy_model import HOOK_EVENTS, LIFECYCLE_EVENTS
+from conveyor.deploy.spec import ServiceSpec
+from conveyor.lb.model import validate_forward_weights
 from conveyor.providers.local.codedeploy.controller import default_appspec, forward_weights
 from conveyor.providers.local.codedeploy.lifecycle import PHASES, WATCHED, next_phase
-from conveyor.config.codedeploy_model import HOOK_EVENTS, LIFECYCLE_EVENTS
 from conveyor.providers.local.codedeploy.states import ALLOWED, InvalidTransition
-from conveyor.providers.local.codedeploy.store import (IN_PROGRESS, ROLLBACK, SUCCEEDED, DeploymentStore, new_deployment_id)
-from conveyor.config.appspec import parse_appspec
-from conveyor.deploy.spec import ServiceSpec
+from conveyor.providers.local.codedeploy.store import (
+    IN_PROGRESS,
+    ROLLBACK,
+    SUCCEEDED,
+    DeploymentStore,
+    new_deployment_id,
+)
 from conveyor.providers.local.ecs.task_sets import task_count
-from conveyor.lb.model import validate_forward_weights
 
 
 @pytest.mark.parametrize("percent,expected", [

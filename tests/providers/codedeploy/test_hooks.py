@@ -15,6 +15,9 @@ from typing import ClassVar
 
 import pytest
 
+from conveyor.errors import ConveyorError
+from conveyor.images import BUSYBOX_IMAGE
+from conveyor.providers.local import containers
 from conveyor.providers.local.codedeploy.hooks import (
     DEFAULT_CALLBACK_DELAY,
     FAILED,
@@ -37,10 +40,7 @@ from conveyor.providers.local.codedeploy.hooks_command import (
     container_name,
 )
 from conveyor.providers.local.codedeploy.hooks_http import url_problem
-from conveyor.errors import ConveyorError
-from conveyor.providers.local import containers
 from conveyor.providers.local.containers import ContainerEngine
-from conveyor.images import BUSYBOX_IMAGE
 
 
 def ctx_for(workdir=None, **changes) -> HookContext:

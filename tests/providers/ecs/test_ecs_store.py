@@ -9,8 +9,20 @@ import sqlite3
 import pytest
 
 from conveyor.providers.local.ecs.states import ALLOWED, InvalidTransition
-from conveyor.providers.local.ecs.store import (ACTIVE, COMPLETED, DEACTIVATING, FAILED, INACTIVE, IN_PROGRESS,
-                                                PENDING, PRIMARY, RUNNING, STOPPED, STOPPING, EcsStore, Task)
+from conveyor.providers.local.ecs.store import (
+    ACTIVE,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    INACTIVE,
+    PENDING,
+    PRIMARY,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    EcsStore,
+    Task,
+)
 
 
 @pytest.fixture
