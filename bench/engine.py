@@ -276,7 +276,7 @@ def daemon_idle(home: Path, seconds: float) -> dict:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the daemon did not start; see {home / 'bench-daemon.log'}")
+                    raise RuntimeError(f"the daemon did not start; see {home / 'bench-daemon.log'}") from None
                 time.sleep(0.1)
         time.sleep(IDLE_SETTLE_SECONDS)
         hz = os.sysconf("SC_CLK_TCK")

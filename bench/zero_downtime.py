@@ -308,8 +308,9 @@ def _deploy_runs(args: argparse.Namespace, crash: bool) -> dict:
         for i in range(args.repeat):
             target = "crash" if crash else ("v2" if current == "v1" else "v1")
             image = _crash_image() if crash else images[target]
-            out = measure_during(stack.url, lambda: stack.deploy(image, check=not crash), rate=args.rate,
-                                 min_requests=args.requests, keepalive_fraction=args.keepalive_fraction,
+            out = measure_during(stack.url, lambda image=image: stack.deploy(image, check=not crash),
+                                 rate=args.rate, min_requests=args.requests,
+                                 keepalive_fraction=args.keepalive_fraction,
                                  final_version=None if crash else target)
             out["from"], out["to"] = current, target
             if not crash:
@@ -372,8 +373,9 @@ def scenario_naive(args: argparse.Namespace) -> dict:
     try:
         for i in range(args.repeat):
             target = "v2" if current == "v1" else "v1"
-            out = measure_during(url, lambda: redeploy(images[target]), rate=args.rate, min_requests=args.requests,
-                                 keepalive_fraction=args.keepalive_fraction, final_version=target)
+            out = measure_during(url, lambda target=target: redeploy(images[target]), rate=args.rate,
+                                 min_requests=args.requests, keepalive_fraction=args.keepalive_fraction,
+                                 final_version=target)
             out["from"], out["to"], current = current, target, target
             runs.append(out)
             _progress(f"naive run {i + 1}/{args.repeat}", out["load"])

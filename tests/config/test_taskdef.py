@@ -55,9 +55,10 @@ def found(data) -> tuple[list[str], list[str]]:
     """(errors, warnings) as `path: message` (no positions: the data comes without a file)."""
     td, diagnostics = parse_taskdef(data, "taskdef.json")
     text = [str(d).removeprefix("taskdef.json").lstrip(" :") for d in diagnostics]
-    errors = [t for t, d in zip(text, diagnostics) if d.severity == "error"]
+    errors = [t for t, d in zip(text, diagnostics, strict=True) if d.severity == "error"]
     assert (td is None) == bool(errors)
-    return errors, [t.replace("warning: ", "") for t, d in zip(text, diagnostics) if d.severity == "warning"]
+    warnings = [t.replace("warning: ", "") for t, d in zip(text, diagnostics, strict=True) if d.severity == "warning"]
+    return errors, warnings
 
 
 def test_the_base_is_valid():

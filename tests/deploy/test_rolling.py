@@ -76,5 +76,5 @@ def test_circuit_breaker_threshold_types(kind, value, desired, expected):
 def test_restart_backoff_grows_and_is_capped():
     delays = [restart_delay(n) for n in range(10)]
     assert delays[0] == 0 and delays[1] == 1
-    assert all(a <= b for a, b in zip(delays, delays[1:]))
+    assert all(a <= b for a, b in zip(delays, delays[1:], strict=False))
     assert max(delays) == 30

@@ -84,7 +84,7 @@ def test_linear_plans_rise_to_100_with_a_wait_after_each_step_but_the_last(perce
     plan = traffic_plan(DeploymentConfig("x", "TimeBasedLinear", percent, 7.0))
     assert len(plan) == math.ceil(round(100 / percent, 6))
     assert [s.percent for s in plan[:-1]] == [round(k * percent, 6) for k in range(1, len(plan))]
-    assert all(a.percent < b.percent for a, b in zip(plan, plan[1:]))
+    assert all(a.percent < b.percent for a, b in zip(plan, plan[1:], strict=False))
     assert plan[-1] == TrafficStep(100.0, 0.0) and all(s.wait == 7.0 for s in plan[:-1])
     # AWS's count of step bake times: 100/p - 1 when p divides 100, else floor(100/p) (CloudFormation docs)
     divides = abs(100 / percent - round(100 / percent)) < 1e-9

@@ -62,7 +62,7 @@ TWO_OF_THREE = [
                          ids=lambda v: str(v))
 def test_cloudwatch_missing_data_tables(m, row):
     pattern, *expected = row
-    for treat, want in zip(("missing", "ignore", "breaching", "notBreaching"), expected):
+    for treat, want in zip(("missing", "ignore", "breaching", "notBreaching"), expected, strict=True):
         for previous in (OK, ALARM):
             got = state(pattern, treat, m, previous)
             assert got == (previous if want == RETAIN else want), (pattern, treat, previous)

@@ -86,7 +86,7 @@ class ImageAction(EngineUser):
         token = read_or_create_token(ctx.home)
         auth = base64.b64encode(f"{LOGIN_USER}:{token}".encode()).decode()
         digest = None
-        for tag, ref in zip(tags, refs):
+        for tag, ref in zip(tags, refs, strict=True):
             pushed = self._push(ctx, ref, f"{address}/{repository}:{tag}", address, auth, deadline)
             if digest is None:
                 digest = pushed

@@ -47,9 +47,9 @@ def duration(seconds: float | None) -> str:
 def table(rows: Iterable[Iterable[Any]], headers: list[str]) -> None:
     rows = [[("" if c is None else str(c)) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for r in rows:
-        echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def commit_of(ex: dict) -> str:

@@ -220,7 +220,7 @@ class _Importer:
     def _stages(self) -> Items:
         out = Items(spaced=True)
         kept_stages = 0
-        for s, (name, stage, actions) in enumerate(self.stages):
+        for name, stage, actions in self.stages:
             for key in ("onFailure", "onSuccess", "beforeEntry", "blockers"):
                 if stage.get(key):
                     self.notes.append(f"stage {name}: {key} is not imported; stage conditions, retries and "

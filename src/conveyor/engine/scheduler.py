@@ -247,7 +247,7 @@ class Scheduler:
             statuses = [run.action_status(a.name) for a in group]
             if all(s == S.SUCCEEDED for s in statuses):
                 continue
-            failed = [a for a, s in zip(group, statuses) if s in (S.FAILED, S.ABANDONED)]
+            failed = [a for a, s in zip(group, statuses, strict=True) if s in (S.FAILED, S.ABANDONED)]
             running = any(s == S.IN_PROGRESS for s in statuses)
             if failed and not running:
                 why = "; ".join(f"{a.name}: {run.actions[a.name].detail.get('error') or 'failed'}" for a in failed)
@@ -256,7 +256,7 @@ class Scheduler:
                     "reason": f"stage {stage_def.name} failed: {why}", "stage": stage_def.name})
                 return True
             if not failed:
-                for action, status in zip(group, statuses):
+                for action, status in zip(group, statuses, strict=True):
                     if status is None:
                         self._start_action(view, stage_def, action)
                         changed = True

@@ -115,7 +115,7 @@ def parse_servers_state(text: str) -> list[dict[str, str]]:
         if line.startswith("#"):
             header = line[1:].split()
         elif header and line.strip():
-            rows.append(dict(zip(header, line.split())))
+            rows.append(dict(zip(header, line.split(), strict=False)))
     return rows
 
 
@@ -132,7 +132,7 @@ def parse_stat(text: str) -> list[dict[str, str]]:
     rows = []
     for values in reader:
         if values:
-            rows.append({k: v for k, v in zip(header, values) if k})
+            rows.append({k: v for k, v in zip(header, values, strict=False) if k})
     return rows
 
 
