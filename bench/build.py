@@ -333,11 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     c, o = results["cache"], results["overhead"]
     print(f"cold {c['median']['cold']['build_seconds']}s / rebuild {c['median']['rebuild']['build_seconds']}s "
-          f"= {c['ratio_cold_to_rebuild']['build_seconds']}x; docker build {c['median']['cold']['docker_build_seconds']}s"
-          f" / {c['median']['rebuild']['docker_build_seconds']}s = {c['ratio_cold_to_rebuild']['docker_build_seconds']}x")
+          f"= {c['ratio_cold_to_rebuild']['build_seconds']}x; "
+          f"docker build {c['median']['cold']['docker_build_seconds']}s"
+          f" / {c['median']['rebuild']['docker_build_seconds']}s "
+          f"= {c['ratio_cold_to_rebuild']['docker_build_seconds']}x")
     print(f"runner: {o['runner_per_command_ms']} ms per command (direct {o['direct_per_command_ms']} ms), "
           f"{o['runner_per_phase_fixed_ms']} ms per phase, provisioning+finalizing {o['runner_fixed_ms']} ms vs "
-          f"`run --rm true` {o['direct_container_start_ms']} ms; build {o['build_ms']} ms vs direct {o['direct_sh_ms']} ms")
+          f"`run --rm true` {o['direct_container_start_ms']} ms; "
+          f"build {o['build_ms']} ms vs direct {o['direct_sh_ms']} ms")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

@@ -75,7 +75,8 @@ class CodeBuildAction(EngineUser):
         req = BuildRequest(
             source_dir=primary, image=conf.get("image") or BUILD_IMAGE, engine=self.engine,
             project=conf.get("projectName") or ctx.pipeline, initiator=f"codepipeline/{ctx.pipeline}",
-            secondary_sources=sources, overrides={str(k): str(v) for k, v in (conf.get("environmentVariables") or {}).items()},
+            secondary_sources=sources,
+            overrides={str(k): str(v) for k, v in (conf.get("environmentVariables") or {}).items()},
             timeout_minutes=ctx.timeout / 60, cancel=ctx.cancel, artifacts_dir=artifacts_dir,
             resolve_secret=store.resolve_reference if store else None, on_secret=default_masker().add,
             extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
@@ -88,7 +89,8 @@ class CodeBuildAction(EngineUser):
             (ctx.run_dir / "reports.json").write_text(json.dumps(list(result.reports.values())))
         if result.status != "SUCCEEDED":
             failed = next((p for p in reversed(result.phases) if p.status != "SUCCEEDED"), None)
-            where = f" in {failed.phase}" + (f": {failed.context}" if failed and failed.context else "") if failed else ""
+            where = (f" in {failed.phase}" + (f": {failed.context}" if failed and failed.context else "")
+                     if failed else "")
             raise ActionFailed(f"build {result.status}{where}", details={"reports": reports})
         outputs = {}
         names = list(ctx.action.output_artifacts)

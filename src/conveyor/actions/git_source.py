@@ -20,7 +20,8 @@ class GitSource:
         info = mirror.info(rev["commit"])
         out = ctx.new_output()
         mirror.export(rev["commit"], out)
-        ctx.log(f"{rev['repository']} {rev['branch']} @ {info.commit[:12]}: {info.message.splitlines()[0] if info.message else ''}")
+        ctx.log(f"{rev['repository']} {rev['branch']} @ {info.commit[:12]}: "
+                f"{info.message.splitlines()[0] if info.message else ''}")
         name = ctx.action.output_artifacts[0]
         repo_name = rev["repository"].rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
         return ActionResult(

@@ -70,7 +70,8 @@ class FakeRegistry:
             raise NotFound(f"no repository '{repository}'")
         return list(self.images.get(repository, []))
 
-    def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE", exclusion_filters: tuple[dict[str, Any], ...] = (),
+    def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE",
+                          exclusion_filters: tuple[dict[str, Any], ...] = (),
                           lifecycle_policy: dict[str, Any] | None = None) -> Repository:
         self.calls.append(("ensure_repository", name, tag_mutability))
         self.repositories[name] = Repository(name, self.repository_uri(name), tag_mutability, exclusion_filters,
@@ -180,7 +181,8 @@ class FakeEcs:
     def roll_back_service(self, environment: str, service: str, *, who: str, reason: str) -> EcsDeployment:
         primary = self._primary(environment, service)
         previous = next((d for d in self._of(environment, service)
-                         if d.rollout_state == "COMPLETED" and primary and d.task_definition != primary.task_definition),
+                         if d.rollout_state == "COMPLETED" and primary
+                         and d.task_definition != primary.task_definition),
                         None)
         if previous is None:
             raise UserError(f"{environment}/{service} has no earlier completed revision to roll back to")

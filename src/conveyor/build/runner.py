@@ -433,7 +433,8 @@ class _Cache:
         if self.spec.cache.action == "restore":
             return
         if self.spec.cache.key and self.key in self._stored():
-            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Cache for key {self.key} exists; not saved again")
+            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Cache for key {self.key} exists; "
+                         f"not saved again")
             return
         roots = []
         for pattern in self.spec.cache.paths:

@@ -62,7 +62,8 @@ def run(args) -> int:
         return 0
     if not args.follow:
         echo(f"started execution {ex['id']} of {ex['pipeline']} (commit {render.commit_of(ex)})")
-        echo(f"  follow it: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])} --follow")
+        echo(f"  follow it: conveyor status {render.short(ex['id'])}  |  "
+             f"conveyor logs {render.short(ex['id'])} --follow")
         return 0
     return follow(client, ex["id"], as_json=args.json)
 
@@ -80,7 +81,8 @@ def _from_hook(client: Client, args) -> int:
             if len(parts) == 3:
                 updates.append((parts[0], parts[1], parts[2]))
     for before, after, ref in updates:
-        started = client.post("/api/v1/triggers/git", {"repository": repo, "ref": ref, "before": before, "after": after})
+        started = client.post("/api/v1/triggers/git",
+                              {"repository": repo, "ref": ref, "before": before, "after": after})
         for ex in started:
             echo(f"conveyor: started execution {render.short(ex['id'])} of {ex['pipeline']} for {ref}")
     return 0

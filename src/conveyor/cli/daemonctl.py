@@ -57,7 +57,8 @@ def start_daemon(root: Path, port: int | None = None, host: str | None = None, p
             tail = _tail(homes.log_path(root))
             hint = "another process may use the port: `conveyor up --port N`" if "Address already in use" in tail \
                 else f"see {homes.log_path(root)}"
-            raise ConveyorError(f"the daemon exited at start (code {proc.returncode}): {tail.strip()[-300:]}", hint=hint)
+            raise ConveyorError(f"the daemon exited at start (code {proc.returncode}): {tail.strip()[-300:]}",
+                                hint=hint)
         if running(root):
             return
         time.sleep(0.1)

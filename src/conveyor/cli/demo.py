@@ -32,7 +32,8 @@ TRIGGER_TIMEOUT = 60.0
 
 
 def example_dir() -> Path:
-    candidates = [os.environ.get("CONVEYOR_EXAMPLES", ""), str(Path(conveyor.__file__).resolve().parents[2] / "examples")]
+    candidates = [os.environ.get("CONVEYOR_EXAMPLES", ""),
+                  str(Path(conveyor.__file__).resolve().parents[2] / "examples")]
     for base in candidates:
         if base and (Path(base) / PIPELINE / "conveyor.yml").exists():
             return Path(base) / PIPELINE
@@ -198,10 +199,12 @@ def _bad_release(client, work: Path, yes: bool) -> int:
     env = taskdef["containerDefinitions"][0].setdefault("environment", [])
     env += [{"name": "FAULT_RATE", "value": "0.5"}, {"name": "FAULT_AFTER", "value": "8"}]
     taskdef_path.write_text(json.dumps(taskdef, indent=2) + "\n")
-    _git("commit", "--quiet", "-am", "orders-service: a release that fails under traffic (FAULT_RATE=0.5 after 8 requests per task)", cwd=work)
+    _git("commit", "--quiet", "-am",
+         "orders-service: a release that fails under traffic (FAULT_RATE=0.5 after 8 requests per task)", cwd=work)
     commit = _git("rev-parse", "HEAD", cwd=work).strip()
     echo("")
-    echo(f"5. --bad-release: git push origin main ({commit[:7]}): after 8 good answers per task (enough to pass\n   the smoke test), half of its requests fail with 500; /health stays fine")
+    echo(f"5. --bad-release: git push origin main ({commit[:7]}): after 8 good answers per task (enough to pass\n"
+         f"   the smoke test), half of its requests fail with 500; /health stays fine")
     load = LoadGenerator("http://127.0.0.1:8080/version", rate=50, duration=600, max_requests=100_000)
     load.start()
     pushed = subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=work, capture_output=True, text=True)

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
 
     sp = cmd("service", services.service, "services (ECS semantics): tasks behind HAProxy, kept at their desired count")
-    vsub = sp.add_subparsers(dest="service_command", metavar="ls|describe|scale|logs", parser_class=Parser, required=True)
+    vsub = sp.add_subparsers(dest="service_command", metavar="ls|describe|scale|logs", parser_class=Parser,
+                             required=True)
     vs = vsub.add_parser("ls", help="every service, its task definition and counts")
     vs.add_argument("--json", action="store_true")
     vs = vsub.add_parser("describe", help="deployments, tasks, targets and the latest service events")

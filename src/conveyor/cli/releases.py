@@ -65,7 +65,8 @@ def wait(client: Client, dep_id: str, args) -> int:
     if args.json:
         render.as_json(d)
     elif d["outcome"] == "Succeeded":
-        url = client.get(f"/api/v1/services/{quote(d['environment'], safe='')}/{quote(d['service'], safe='')}").get("url")
+        url = client.get(f"/api/v1/services/{quote(d['environment'], safe='')}/"
+                         f"{quote(d['service'], safe='')}").get("url")
         echo(f"✓ {d['environment']}/{d['service']} runs {d['taskDefinition']} — deployment {d['id']} succeeded in "
              f"{render.duration(d.get('duration'))}" + (f" — {url}" if url else ""))
     else:

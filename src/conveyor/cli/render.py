@@ -75,7 +75,8 @@ def waiting(r: dict) -> str:
 
 def detail(r: dict) -> str:
     """One line on an execution for tables: why it ended, what it waits for, or who approved."""
-    decisions = "; ".join(f"{a['decision'].lower()} by {a['by'] or '?'}" + (f": {a['comment']}" if a.get("comment") else "")
+    decisions = "; ".join(f"{a['decision'].lower()} by {a['by'] or '?'}"
+                          + (f": {a['comment']}" if a.get("comment") else "")
                           for a in r.get("approvals") or [])
     return r.get("reason") or waiting(r) or decisions
 
@@ -94,7 +95,8 @@ def execution(ex: dict) -> None:
         echo(f"now       {now}")
     echo("")
     for stage in ex["stages"]:
-        span = duration(stage["endedAt"] - stage["startedAt"]) if stage.get("endedAt") and stage.get("startedAt") else ""
+        span = (duration(stage["endedAt"] - stage["startedAt"]) if stage.get("endedAt") and stage.get("startedAt")
+                else "")
         echo(f"{STATUS_MARK.get(stage['status'], '·')} {stage['name']:<20} {stage['status'] or '-':<11} {span}")
         for a in stage["actions"]:
             took = duration(a["endedAt"] - a["startedAt"]) if a.get("endedAt") and a.get("startedAt") else ""
@@ -112,7 +114,8 @@ def execution(ex: dict) -> None:
                 echo(f"        link:   {approval['externalEntityLink']}")
             if approval.get("decision"):
                 echo(f"        {approval['decision'].lower()} by {approval.get('by') or '?'} at "
-                     f"{clock(approval.get('decidedAt'))}" + (f": {approval['comment']}" if approval.get("comment") else ""))
+                     f"{clock(approval.get('decidedAt'))}"
+                     + (f": {approval['comment']}" if approval.get("comment") else ""))
     if ex["status"] == "InProgress" and ex.get("awaitingApproval"):
         echo("")
         echo(f"approve:  conveyor approve {short(ex['id'])} --comment '...'")

@@ -231,9 +231,10 @@ def _check_deployment(chk: Checker, dp: KeyPath, desired: int) -> None:
     high = rolling.DEFAULT_MAXIMUM_PERCENT if high is None else high
     limits = rolling.bounds(desired, low, high)
     if controller == "ECS" and desired > 0 and limits.max_total <= desired and limits.min_healthy >= desired:
-        chk.error(dp, f"with desiredCount {desired}, minimumHealthyPercent {low} and maximumPercent {high}, no task can "
-                      f"be started (at most {limits.max_total} may run) or stopped (at least {limits.min_healthy} must "
-                      "stay healthy): ECS would be stuck; lower minimumHealthyPercent or raise maximumPercent")
+        chk.error(dp, f"with desiredCount {desired}, minimumHealthyPercent {low} and maximumPercent {high}, "
+                      f"no task can be started (at most {limits.max_total} may run) or stopped "
+                      f"(at least {limits.min_healthy} must stay healthy): ECS would be stuck; "
+                      "lower minimumHealthyPercent or raise maximumPercent")
     if chk.get(dp, "circuitBreaker", dict) is not None:
         if controller == "CODE_DEPLOY":
             chk.error(dp + ("circuitBreaker",), "the deployment circuit breaker is not available with controller "

@@ -140,7 +140,8 @@ def _check_imagedefinitions(text: str, source: str) -> tuple[Document | None, li
                 if not name:
                     chk.error((i, "name"), "the container name is empty")
                 elif name in seen:
-                    chk.error((i, "name"), f"duplicate name '{name}' (also entry {seen[name]}): one entry per container")
+                    chk.error((i, "name"), f"duplicate name '{name}' (also entry {seen[name]}): "
+                                           "one entry per container")
                 seen.setdefault(name, i)
             if entry.get("imageUri") is None:
                 close = next((k for k in entry if k.lower() == "imageuri"), None)

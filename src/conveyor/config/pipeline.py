@@ -95,7 +95,8 @@ def _check_pipeline(chk: Checker) -> None:
     if stages is None:
         return
     if len(stages) < 2:
-        chk.error(P + ("stages",), f"a pipeline needs at least 2 stages (a Source stage and one more), got {len(stages)}")
+        chk.error(P + ("stages",), f"a pipeline needs at least 2 stages (a Source stage and one more), "
+                                   f"got {len(stages)}")
     if len(stages) > 50:
         chk.error(P + ("stages",), f"at most 50 stages, got {len(stages)}")
     actions = _check_stages(chk, stages)
@@ -171,12 +172,14 @@ def _check_stages(chk: Checker, stages: list) -> list[_Action]:
             actions.append(act)
             if act.name is not None:
                 if act.name in names:
-                    chk.error(ap + ("name",), f"duplicate action name '{act.name}' in stage (also actions[{names[act.name]}])")
+                    chk.error(ap + ("name",), f"duplicate action name '{act.name}' in stage "
+                                              f"(also actions[{names[act.name]}])")
                 names.setdefault(act.name, ai)
             if act.provider is not None:
                 is_source = act.provider.category == "Source"
                 if si == 0 and not is_source:
-                    chk.error(ap + ("provider",), f"the first stage may hold only source actions (Git), got '{act.provider.name}'")
+                    chk.error(ap + ("provider",), f"the first stage may hold only source actions (Git), "
+                                                  f"got '{act.provider.name}'")
                 if si > 0 and is_source:
                     chk.error(ap + ("provider",), "source actions (Git) belong in the first stage only")
     return actions
@@ -219,7 +222,8 @@ def _check_action(chk: Checker, si: int, ap: KeyPath, raw: dict) -> _Action:
         chk.error(ap + ("runOrder",), f"runOrder must be between 1 and 999, got {order}")
     timeout = raw.get("timeoutInMinutes")
     lo, hi = TIMEOUT_RANGE_MINUTES
-    if timeout is not None and chk.is_type(ap + ("timeoutInMinutes",), timeout, (int, float)) and not lo <= timeout <= hi:
+    if timeout is not None and chk.is_type(ap + ("timeoutInMinutes",), timeout, (int, float)) \
+            and not lo <= timeout <= hi:
         chk.error(ap + ("timeoutInMinutes",), f"timeoutInMinutes must be between {lo} and {hi}, got {timeout}")
     namespace = chk.get(ap, "namespace", str)
     if namespace is not None:
@@ -338,7 +342,8 @@ def _check_references(chk: Checker, act: _Action, path: KeyPath, value: Any, nam
                 chk.error(path, f"unknown pipeline variable '{key}' in '#{{{ref}}}'{_choices(declared)}")
         elif ns == "codepipeline":
             if key not in CODEPIPELINE_VARIABLES:
-                chk.error(path, f"unknown variable '#{{{ref}}}' (codepipeline has: {', '.join(CODEPIPELINE_VARIABLES)})")
+                chk.error(path, f"unknown variable '#{{{ref}}}' "
+                                f"(codepipeline has: {', '.join(CODEPIPELINE_VARIABLES)})")
         elif ns not in namespaces:
             chk.error(path, f"unknown namespace '{ns}' in '#{{{ref}}}'{_choices(namespaces)}")
         else:
@@ -352,7 +357,8 @@ def _check_references(chk: Checker, act: _Action, path: KeyPath, value: Any, nam
             elif producer.provider is not None and producer.provider.name == "Command":
                 outs = producer.conf.get("outputVariables")
                 if isinstance(outs, list) and key not in outs:
-                    chk.error(path, f"action '{producer.name}' does not list '{key}' in outputVariables{_choices(outs)}")
+                    chk.error(path, f"action '{producer.name}' does not list '{key}' "
+                                    f"in outputVariables{_choices(outs)}")
 
 
 def _choices(names: Any) -> str:
@@ -375,7 +381,8 @@ def _check_triggers(chk: Checker, actions: list[_Action]) -> None:
         if source is not None:
             chk.one_of(tp + ("source",), source, sources, "source action")
         elif len(sources) != 1:
-            chk.error(tp, f"name the Git source action this trigger watches with 'source' (sources: {', '.join(sources)})")
+            chk.error(tp, f"name the Git source action this trigger watches with 'source' "
+                          f"(sources: {', '.join(sources)})")
         for key in ("branches", "paths"):
             crit = chk.get(tp, key, (list, dict))
             if crit is None:

@@ -87,8 +87,10 @@ def unrendered(value: str) -> str:
 def image_problem(image: str) -> str | None:
     """What ECS would reject in an image reference (ContainerDefinition.image), or None.
 
-    >>> image_problem("<IMAGE1_NAME>"), image_problem("nginx latest")
-    (None, "invalid image 'nginx latest': ECS allows letters, digits and - _ . : / # (then @sha256:DIGEST for a digest)")
+    >>> image_problem("<IMAGE1_NAME>") is None
+    True
+    >>> image_problem("nginx latest")
+    "invalid image 'nginx latest': ECS allows letters, digits and - _ . : / # (then @sha256:DIGEST for a digest)"
     """
     repo, at, digest = image.partition("@")
     if not image.strip():
@@ -187,10 +189,10 @@ class _TaskdefCheck:
                                f"[...]}}), got {type_name(data)}")
             return self.report()
         if "containerDefinitions" not in data and isinstance(data.get("taskDefinition"), dict):
-            self.chk.error(("taskDefinition",), "this is `aws ecs describe-task-definition` output: the task definition "
-                                                "is wrapped in {\"taskDefinition\": ...}, but CodeDeployToECS and "
-                                                "`aws ecs register-task-definition` read it unwrapped; keep only the "
-                                                "inner object (jq .taskDefinition)")
+            self.chk.error(("taskDefinition",), "this is `aws ecs describe-task-definition` output: "
+                                                "the task definition is wrapped in {\"taskDefinition\": ...}, "
+                                                "but CodeDeployToECS and `aws ecs register-task-definition` read it "
+                                                "unwrapped; keep only the inner object (jq .taskDefinition)")
             self.root = ("taskDefinition",)
         self.task(self.root)
         return self.report()
@@ -241,7 +243,8 @@ class _TaskdefCheck:
 
     def task_size(self, P: KeyPath) -> tuple[int | None, int | None]:
         sizes: list[int | None] = []
-        for key, parse, example in (("cpu", cpu_units, '"256" or "0.25 vCPU"'), ("memory", memory_mib, '"512" or "1 GB"')):
+        for key, parse, example in (("cpu", cpu_units, '"256" or "0.25 vCPU"'),
+                                    ("memory", memory_mib, '"512" or "1 GB"')):
             value = self.opt(P, key, (str, int), "a string")
             amount = None
             if isinstance(value, int):
@@ -250,7 +253,8 @@ class _TaskdefCheck:
             if value is not None:
                 amount = parse(value)
                 if amount is None:
-                    self.chk.error(P + (key,), f"invalid task {key} '{value}': expected {example}{unrendered(str(value))}")
+                    self.chk.error(P + (key,), f"invalid task {key} '{value}': "
+                                               f"expected {example}{unrendered(str(value))}")
             elif self.fargate:
                 self.chk.error(P, f"missing required key '{key}': FARGATE tasks need a task-level {key}")
             sizes.append(amount)
@@ -329,7 +333,8 @@ class _TaskdefCheck:
             self.chk.error(path, problem)
         if BARE_IMAGE_PLACEHOLDER.fullmatch(image):
             self.chk.warning(path, f"'{image}' looks like a CodeDeployToECS placeholder without its angle brackets: "
-                                   f"the action replaces only the text '<{image}>', so this image would be pulled as is")
+                                   f"the action replaces only the text '<{image}>', "
+                                   "so this image would be pulled as is")
 
     def argv(self, cp: KeyPath, key: str) -> None:
         value = (self.chk.at(cp) or {}).get(key)
@@ -346,9 +351,10 @@ class _TaskdefCheck:
             if not self.chk.is_type(ep, entry, dict, "a {\"name\": ..., \"value\": ...} object"):
                 continue
             if "valueFrom" in entry:
-                self.chk.error(ep + ("valueFrom",), "'valueFrom' does not belong in 'environment', whose entries are "
-                                                    "{name, value}: a value read from Secrets Manager or Parameter Store "
-                                                    "goes in the container's 'secrets' list ({name, valueFrom})")
+                self.chk.error(ep + ("valueFrom",), "'valueFrom' does not belong in 'environment', "
+                                                    "whose entries are {name, value}: a value read from "
+                                                    "Secrets Manager or Parameter Store goes in the container's "
+                                                    "'secrets' list ({name, valueFrom})")
             self.unknown(ep, ("name", "value", "valueFrom"))
             name = self.required(ep, "name", str)
             if name == "":

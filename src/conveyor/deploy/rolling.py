@@ -49,7 +49,8 @@ def step(counts: Counts, limits: Bounds) -> Step:
     Step(start=2, stop=0, reason='')
     >>> step(Counts(desired=3, new_active=0, new_healthy=0, old_active=3, old_healthy=3), bounds(3, 50, 125))
     Step(start=0, stop=1, reason='')
-    >>> step(Counts(desired=2, new_active=0, new_healthy=0, old_active=2, old_healthy=2), bounds(2, 100, 100)).reason != ''
+    >>> step(Counts(desired=2, new_active=0, new_healthy=0, old_active=2, old_healthy=2),
+    ...      bounds(2, 100, 100)).reason != ''
     True
     """
     c, b = counts, limits

@@ -59,7 +59,8 @@ def describe(view: ExecutionView) -> dict[str, Any]:
                 })
                 if a.provider == "Manual":
                     entry["approval"] = {k: ar.detail.get(k) for k in (
-                        "token", "expires", "customData", "externalEntityLink", "decision", "by", "comment", "decidedAt")}
+                        "token", "expires", "customData", "externalEntityLink", "decision", "by", "comment",
+                        "decidedAt")}
             actions.append(entry)
         stages.append({
             "name": stage_def.name,

@@ -251,7 +251,8 @@ class Scheduler:
             running = any(s == S.IN_PROGRESS for s in statuses)
             if failed and not running:
                 why = "; ".join(f"{a.name}: {run.actions[a.name].detail.get('error') or 'failed'}" for a in failed)
-                self._transition(view, "stage", S.FAILED, stage_def.name, detail={"failedActions": [a.name for a in failed]})
+                self._transition(view, "stage", S.FAILED, stage_def.name,
+                                 detail={"failedActions": [a.name for a in failed]})
                 self._transition(view, "execution", S.FAILED, detail={
                     "reason": f"stage {stage_def.name} failed: {why}", "stage": stage_def.name})
                 return True
@@ -362,8 +363,9 @@ class Scheduler:
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
-                                    mirrors=self.mirrors, home=self.home, releases=self.releases, registry=self.registry,
-                                    definition=view.definition, idempotency_key=idempotency_key)
+                                    mirrors=self.mirrors, home=self.home, releases=self.releases,
+                                    registry=self.registry, definition=view.definition,
+                                    idempotency_key=idempotency_key)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}
                 detail: dict[str, Any] = {**result.details, "artifacts": artifacts, "variables": result.variables,

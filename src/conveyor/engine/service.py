@@ -281,7 +281,8 @@ class Service:
         with self.lock:
             view = self.view(execution_id)
             if view.status not in (S.FAILED, S.STOPPED):
-                raise Conflict(f"execution {view.id[:8]} is {view.status}; only a Failed or Stopped execution can be retried")
+                raise Conflict(f"execution {view.id[:8]} is {view.status}; "
+                               "only a Failed or Stopped execution can be retried")
             stage = stage or view.current
             if stage is None or stage != view.current:
                 raise Conflict(f"stage '{stage}' is not where execution {view.id[:8]} stopped "
@@ -318,7 +319,8 @@ class Service:
                        and (stage is None or r.stage == stage) and (action is None or r.action == action)]
             if view.status not in S.ACTIVE_EXECUTION or not pending:
                 raise Conflict(f"execution {view.id[:8]} ({view.status}) has no approval waiting"
-                               + (f" in {stage or ''}{'.' if stage and action else ''}{action or ''}" if stage or action else ""),
+                               + (f" in {stage or ''}{'.' if stage and action else ''}{action or ''}"
+                                  if stage or action else ""),
                                hint="`conveyor status` shows which executions wait for approval")
             if len(pending) > 1:
                 names = ", ".join(f"{r.stage}.{r.action}" for r in pending)

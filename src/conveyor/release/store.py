@@ -106,9 +106,10 @@ class ReleaseStore:
     # -- releases
     def record(self, release: ReleaseRecord) -> None:
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO releases (id, environment, service, controller, target, created_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (release.id, release.environment, release.service,
-                                                           release.controller, release.target, self.clock()))
+            self._db.execute("INSERT OR IGNORE INTO releases "
+                             "(id, environment, service, controller, target, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                             (release.id, release.environment, release.service, release.controller, release.target,
+                              self.clock()))
 
     def release(self, release_id: str) -> ReleaseRecord | None:
         with self._lock:

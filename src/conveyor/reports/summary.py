@@ -37,7 +37,8 @@ def details(name: str, group: ReportGroupResult) -> dict[str, Any]:
 def one_line(s: dict[str, Any]) -> str:
     if s["type"] == "TEST":
         text = (f"{s['name']}: {s['status']} — {s['total']} tests, {s['passed']} passed, {s['failed']} failed"
-                + (f", {s['errors']} errors" if s["errors"] else "") + (f", {s['skipped']} skipped" if s["skipped"] else ""))
+                + (f", {s['errors']} errors" if s["errors"] else "")
+                + (f", {s['skipped']} skipped" if s["skipped"] else ""))
     else:
         pct = s["lineCoveragePercent"]
         text = f"{s['name']}: line coverage {pct:.1f}%" if pct is not None else f"{s['name']}: no lines measured"

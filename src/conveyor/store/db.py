@@ -101,7 +101,8 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._db.executescript(SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         with self._lock:
@@ -226,7 +227,8 @@ class Store:
     # -- git refs seen by triggers
     def ref(self, repository: str, ref: str) -> str | None:
         with self._lock:
-            r = self._db.execute("SELECT commit_id FROM refs WHERE repository = ? AND ref = ?", (repository, ref)).fetchone()
+            r = self._db.execute("SELECT commit_id FROM refs WHERE repository = ? AND ref = ?",
+                                 (repository, ref)).fetchone()
         return r[0] if r else None
 
     def refs(self, repository: str) -> dict[str, str]:

@@ -26,7 +26,8 @@ class LocalEcs:
 
     def register_task_definition(self, environment: str, body: dict) -> TaskDefinitionRevision:
         name = self._services.register_taskdef(body)
-        return TaskDefinitionRevision(name, TASK_DEFINITION_ARN.format(name), self._services.store.taskdef(name) or body)
+        return TaskDefinitionRevision(name, TASK_DEFINITION_ARN.format(name),
+                                      self._services.store.taskdef(name) or body)
 
     def describe_task_definition(self, environment: str, name: str) -> TaskDefinitionRevision | None:
         body = self._services.store.taskdef(name) if ":" in name else None
