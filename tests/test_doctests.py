@@ -17,7 +17,8 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(conveyor.__path__, "conve
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (run: python -m doctest)"
+    assert result.failed == 0, (f"{result.failed} of {result.attempted} examples in {name} failed "
+                                "(run: python -m doctest)")
 
 
 def test_examples_are_found():

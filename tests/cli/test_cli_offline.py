@@ -44,7 +44,8 @@ def test_validate_reports_every_error_with_position_and_exits_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "conveyor.yml:3:3 pipeline.executionMode: unknown executionMode 'Queued' (did you mean 'QUEUED'?)",
-        "conveyor.yml:13:11 pipeline.stages[1].actions[0].provider: unknown provider 'Codebuild' (did you mean 'CodeBuild'?)",
+        "conveyor.yml:13:11 pipeline.stages[1].actions[0].provider: unknown provider 'Codebuild' "
+        "(did you mean 'CodeBuild'?)",
         "conveyor.yml:14:28 pipeline.stages[1].actions[0].inputArtifacts[0]: input artifact 'srcx' is not produced "
         "by any action (known: src)",
         "3 errors",

@@ -336,8 +336,8 @@ def test_env_rules():
         """) == [
         "buildspec.yml:3:3 env.shell: warning: unknown shell '/bin/bash' (did you mean 'bash'?): CodeBuild supports "
         "bash and /bin/sh on Linux, powershell.exe and cmd.exe on Windows",
-        "buildspec.yml:5:5 env.variables.CODEBUILD_CACHE_BUCKET: warning: names starting with CODEBUILD_ are reserved for "
-        "CodeBuild's own variables; rename it (e.g. CACHE_BUCKET)",
+        "buildspec.yml:5:5 env.variables.CODEBUILD_CACHE_BUCKET: warning: names starting with CODEBUILD_ are reserved "
+        "for CodeBuild's own variables; rename it (e.g. CACHE_BUCKET)",
         "buildspec.yml:6:5 env.variables.PATH: warning: is set literally to '$PATH:/opt/tools/bin': CodeBuild does "
         "not expand variables in env values; extend it in a command instead (export PATH=\"$PATH:/opt/tools/bin\")",
         "buildspec.yml:8:5 env.parameter-store.TOKEN: empty parameter name: expected the name of an SSM parameter "

@@ -123,7 +123,8 @@ def test_an_empty_environment_and_service_are_valid():
 
 
 ERRORS = [
-    ("env-name", "stag ing: {}", "environments.stag ing: invalid environment name 'stag ing': expected 1-64 characters"),
+    ("env-name", "stag ing: {}", "environments.stag ing: invalid environment name 'stag ing': "
+                                 "expected 1-64 characters"),
     ("env-not-mapping", "staging: [orders]", "environments.staging: expected a mapping, got a list"),
     ("env-unknown-key", "staging: {service: {}}", "environments.staging.service: unknown key 'service' (did you mean "
                                                   "'services'?)"),
@@ -147,14 +148,16 @@ ERRORS = [
      "environments.staging.services.orders.loadBalancer: missing required key 'port'"),
     ("lb-container-required", "staging: {services: {orders: {loadBalancer: {port: 8081, containerPort: 8080}}}}",
      "environments.staging.services.orders.loadBalancer: missing required key 'container'"),
-    ("lb-port-range", "staging: {services: {orders: {loadBalancer: {port: 70000, container: api, containerPort: 8080}}}}",
+    ("lb-port-range", "staging: {services: {orders: {loadBalancer: {port: 70000, container: api, "
+                      "containerPort: 8080}}}}",
      "loadBalancer.port: port must be between 1 and 65535, got 70000"),
     ("lb-bind", "staging: {services: {orders: {loadBalancer: {port: 8081, bind: localhost, container: api, "
                 "containerPort: 8080}}}}",
      "loadBalancer.bind: expected an IP address such as 127.0.0.1, got 'localhost'"),
     ("lb-delay", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, containerPort: 8080, "
                  "deregistrationDelaySeconds: 4000}}}}",
-     "loadBalancer.deregistrationDelaySeconds: deregistrationDelaySeconds must be between 0 and 3600 seconds, got 4000"),
+     "loadBalancer.deregistrationDelaySeconds: deregistrationDelaySeconds must be between 0 and 3600 seconds, "
+     "got 4000"),
     ("hc-unknown", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, containerPort: 8080, "
                    "healthCheck: {interval: 5}}}}}",
      "healthCheck.interval: unknown key 'interval' (did you mean 'intervalSeconds'?)"),
@@ -176,8 +179,8 @@ ERRORS = [
     ("hc-threshold", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, containerPort: 8080, "
                      "healthCheck: {healthyThresholdCount: 1}}}}}",
      "healthCheck.healthyThresholdCount: healthyThresholdCount must be between 2 and 10, got 1"),
-    ("hc-matcher-range", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, containerPort: 8080, "
-                         "healthCheck: {matcher: '200,500'}}}}}",
+    ("hc-matcher-range", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, "
+                         "containerPort: 8080, healthCheck: {matcher: '200,500'}}}}}",
      "healthCheck.matcher: invalid matcher '200,500': HTTP codes must be between 200 and 499"),
     ("hc-matcher-grammar", "staging: {services: {orders: {loadBalancer: {port: 8081, container: api, "
                            "containerPort: 8080, healthCheck: {matcher: 2xx}}}}}",
@@ -199,7 +202,8 @@ ERRORS = [
      "maximumPercent 100, no task can be started (at most 2 may run) or stopped (at least 2 must stay healthy): ECS "
      "would be stuck; lower minimumHealthyPercent or raise maximumPercent"),
     ("stuck-rounding", "staging: {services: {orders: {desiredCount: 3, deployment: {maximumPercent: 125}}}}",
-     "with desiredCount 3, minimumHealthyPercent 100 and maximumPercent 125, no task can be started (at most 3 may run)"),
+     "with desiredCount 3, minimumHealthyPercent 100 and maximumPercent 125, no task can be started "
+     "(at most 3 may run)"),
     ("breaker-on-code-deploy", "staging: {services: {orders: {deployment: {controller: CODE_DEPLOY, "
                                "circuitBreaker: {enable: true}}}}}",
      "deployment.circuitBreaker: the deployment circuit breaker is not available with controller CODE_DEPLOY (ECS "
@@ -333,7 +337,8 @@ def test_files_are_read_next_to_conveyor_yml(tmp_path, monkeypatch):
         "exist in svc/taskdef.json (containers: api, metrics)"]
     (tmp_path / "svc" / "taskdef.json").unlink()
     assert [d.message for d in check_file("svc/conveyor.yml", "svc/conveyor.yml")] == [
-        "file not found: taskdef.json (taskDefinition, default taskdef.json, is a path relative to the repository root)"]
+        "file not found: taskdef.json (taskDefinition, default taskdef.json, is a path relative to the repository "
+        "root)"]
 
 
 def test_text_without_a_file_skips_the_task_definition():

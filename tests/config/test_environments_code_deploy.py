@@ -460,7 +460,7 @@ def test_the_reference_uses_every_deployment_group_and_alarm_key():
 def test_the_reference_names_every_choice():
     text = REFERENCE.read_text()
     names = (dg.CUSTOM_CONFIG_KEYS + tuple(PREDEFINED) + STRATEGIES + model.ROLLBACK_EVENTS + vocabulary.METRICS
-             + vocabulary.SCOPES + vocabulary.STATISTICS + vocabulary.COMPARISONS + vocabulary.MISSING_DATA + dg.TERMINATE_BLUE_OPTIONS
-             + dg.DEPLOYMENT_READY_OPTIONS)
+             + vocabulary.SCOPES + vocabulary.STATISTICS + vocabulary.COMPARISONS + vocabulary.MISSING_DATA
+             + dg.TERMINATE_BLUE_OPTIONS + dg.DEPLOYMENT_READY_OPTIONS)
     assert [n for n in names if n not in text] == []
     assert "terminationWaitMinutes: 5" in text and f"{model.DEFAULT_TERMINATION_WAIT / 60:g}" == "5"

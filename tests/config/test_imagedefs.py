@@ -81,7 +81,8 @@ def test_more_than_100_kb_is_rejected():
     ('{"ImageURI": "nginx:1"}', "nginx:1"),
     (json.dumps({"ImageSizeInBytes": "44728918", "ImageDigest": DIGEST, "Version": "1.0",
                  "ImagePushedAt": "Mon Jan 21 20:04:00 UTC 2019", "RegistryId": "123456789012",
-                 "RepositoryName": "my-repo", "ImageURI": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/my-repo@{DIGEST}",
+                 "RepositoryName": "my-repo",
+                 "ImageURI": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/my-repo@{DIGEST}",
                  "ImageTags": ["latest"]}), f"123456789012.dkr.ecr.us-west-2.amazonaws.com/my-repo@{DIGEST}"),
 ])
 def test_image_detail(text, expected):

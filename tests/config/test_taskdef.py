@@ -161,7 +161,8 @@ ERRORS = [
                                      c0(d).update(dependsOn=[{"containerName": "db", "condition": "READY"}])),
      "dependsOn[0].condition: unknown condition 'READY'; expected one of START, COMPLETE, SUCCESS, HEALTHY"),
     ("depends-healthy-needs-check", lambda d: (add(d, name="db", image="postgres"),
-                                               c0(d).update(dependsOn=[{"containerName": "db", "condition": "HEALTHY"}])),
+                                               c0(d).update(dependsOn=[{"containerName": "db",
+                                                                        "condition": "HEALTHY"}])),
      "dependsOn[0].condition: condition HEALTHY needs container 'db' to have a healthCheck"),
     ("depends-complete-on-essential", lambda d: (add(d, name="init", image="busybox"),
                                                  c0(d).update(dependsOn=[{"containerName": "init",
@@ -206,7 +207,8 @@ def test_errors(change, expected):
 
 WARNINGS = [
     ("unknown-key", lambda d: d.update(memorySize="512"),
-     "memorySize: unknown key 'memorySize' (did you mean 'memory'?); ECS rejects unknown keys, Conveyor ignores this one"),
+     "memorySize: unknown key 'memorySize' (did you mean 'memory'?); ECS rejects unknown keys, "
+     "Conveyor ignores this one"),
     ("pascal-case", lambda d: c0(d).update(Environment=[]),
      "containerDefinitions[0].Environment: unknown key 'Environment' (did you mean 'environment'?): taskdef.json uses "
      "the ECS API's camelCase keys, not CloudFormation's PascalCase; ECS rejects unknown keys"),
@@ -282,8 +284,8 @@ def test_a_wrapped_describe_output_is_recognised_and_still_checked():
 
 
 def test_not_an_object():
-    assert found([BASE])[0] == ["expected a JSON object (a task definition: {\"family\": ..., \"containerDefinitions\": "
-                                "[...]}), got a list"]
+    assert found([BASE])[0] == ["expected a JSON object (a task definition: {\"family\": ..., "
+                                "\"containerDefinitions\": [...]}), got a list"]
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -355,7 +357,8 @@ def test_with_images_replaces_by_container_name_in_the_model_and_raw():
     assert new.container("api").image == "127.0.0.1:5000/orders:abc"
     assert new.container("sidecar").image == "busybox:1"
     assert [c["image"] for c in new.raw["containerDefinitions"]] == ["127.0.0.1:5000/orders:abc", "busybox:1"]
-    assert td.container("api").image == "<IMAGE1_NAME>" and td.raw["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>"
+    assert (td.container("api").image == "<IMAGE1_NAME>"
+            and td.raw["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>")
     with pytest.raises(UserError, match=r"task definition orders has no container 'web' \(containers: api, sidecar\)"):
         td.with_images({"web": "x"})
 

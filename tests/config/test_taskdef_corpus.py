@@ -34,8 +34,9 @@ VERDICTS = {
     # Raw describe-task-definition output: the read-only fields are dropped, with a warning.
     "AleksandarCvjetic__aws-ecs-pipeline-with-blue-green-deployment__taskdef.json":
         (WARNINGS, "2:5 taskDefinitionArn: warning: taskDefinitionArn, revision, status, requiresAttributes, "
-                   "compatibilities, registeredAt, registeredBy: read-only fields of `aws ecs describe-task-definition` "
-                   "output; Conveyor drops them, `aws ecs register-task-definition` rejects them"),
+                   "compatibilities, registeredAt, registeredBy: read-only fields of "
+                   "`aws ecs describe-task-definition` output; Conveyor drops them, "
+                   "`aws ecs register-task-definition` rejects them"),
     "Amritraj689__amrit-wp__taskdef.json": (VALID, None),  # family "LINUX" is odd but a valid name
     "BraidFI-AI__watchman-java__.aws__task-definition.json": (VALID, None),  # Fargate 4096/8192
     "Delvin-Yamoah__Containerized-LAMP-Stack-With-AWS-CLI__task-def.json": (VALID, None),

@@ -38,7 +38,8 @@ PIPELINE = textwrap.dedent("""\
             - name: Show
               provider: Command
               inputArtifacts: [img]
-              command: [sh, -c, "cat imagedefinitions.json; echo; cat imageDetail.json; echo; echo digest=#{Img.ImageDigest} tag=#{Img.ImageTag} uri=#{Img.ImageURI}"]
+              command: [sh, -c, "cat imagedefinitions.json; echo; cat imageDetail.json; echo;
+                                 echo digest=#{Img.ImageDigest} tag=#{Img.ImageTag} uri=#{Img.ImageURI}"]
     repositories:
       orders: {imageTagMutability: IMMUTABLE}
     """)

@@ -45,17 +45,20 @@ PIPELINE = textwrap.dedent("""\
       orders: {imageTagMutability: IMMUTABLE}
     """)
 
-# The seed buildspec's three lines, unchanged; then the same tag with other content, which the
-# IMMUTABLE repository must refuse through the alias too.
+# The seed buildspec's three lines, unchanged (the login folded over two lines, which YAML reads
+# back as one command); then the same tag with other content, which the IMMUTABLE repository must
+# refuse through the alias too.
 BUILDSPEC = textwrap.dedent(f"""\
     version: 0.2
     phases:
       pre_build:
         commands:
-          - aws ecr get-login-password --region $AWS_DEFAULT_REGION | docker login --username AWS --password-stdin $AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com
+          - aws ecr get-login-password --region $AWS_DEFAULT_REGION | docker login --username AWS --password-stdin
+            $AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com
           - REPOSITORY_URI=$AWS_ACCOUNT_ID.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com/orders
           - TAG=$(echo $CODEBUILD_RESOLVED_SOURCE_VERSION | cut -c1-7)
-          - echo "identity=$(aws sts get-caller-identity --query Account --output text) region=$AWS_DEFAULT_REGION uri=$REPOSITORY_URI"
+          - echo "identity=$(aws sts get-caller-identity --query Account --output text)
+            region=$AWS_DEFAULT_REGION uri=$REPOSITORY_URI"
       build:
         commands:
           - docker build --label {LABEL} -t $REPOSITORY_URI:$TAG . && docker push $REPOSITORY_URI:$TAG

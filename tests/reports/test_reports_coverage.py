@@ -68,7 +68,9 @@ def test_cobertura_without_root_totals_sums_files_and_merges_classes_of_one_file
       <class name="A" filename="src/A.java"><lines>
         <line number="1" hits="3"/><line number="2" hits="0" branch="true" condition-coverage="50% (1/2)"/>
       </lines></class>
-      <class name="A$Inner" filename="src/A.java"><lines><line number="2" hits="1"/><line number="5" hits="0"/></lines></class>
+      <class name="A$Inner" filename="src/A.java"><lines>
+        <line number="2" hits="1"/><line number="5" hits="0"/>
+      </lines></class>
     </classes></package></packages></coverage>""")
     report = parse_report(path, "COBERTURAXML")
     assert report.files == (FileCoverage("src/A.java", 2, 1, 1, 1),)

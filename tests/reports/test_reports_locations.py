@@ -22,8 +22,8 @@ Received: 50
 PYTEST_TRACE = """def test_divide_by_zero_unexpected():
 >       divide(1, 0)
 
-tests/test_ops.py:34: 
-_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ 
+tests/test_ops.py:34:\x20
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _\x20
 
     def divide(a, b):
         if b == 0:
@@ -39,7 +39,8 @@ KeyError: 'missing-sku'
 """
 
 MONO_TRACE = """at Billing.Tests.InvoiceTests.GrossWithZeroRate () [0x0002c] in /tmp/rfx/nunit/InvoiceTests.cs:24
-at (wrapper managed-to-native) System.Reflection.RuntimeMethodInfo.InternalInvoke(System.Reflection.RuntimeMethodInfo,object,object[],System.Exception&)
+at (wrapper managed-to-native) System.Reflection.RuntimeMethodInfo.InternalInvoke(\
+System.Reflection.RuntimeMethodInfo,object,object[],System.Exception&)
 at System.Reflection.RuntimeMethodInfo.Invoke (System.Object obj) [0x0007c] in <12b418a7818c4ca0893feeaaf67f1e7f>:0
 """
 
@@ -73,7 +74,8 @@ def test_python_traceback():
 
 
 def test_mono_and_dotnet_frames():
-    assert failure_location(MONO_TRACE, classname="Billing.Tests.InvoiceTests") == ("/tmp/rfx/nunit/InvoiceTests.cs", 24)
+    assert failure_location(MONO_TRACE, classname="Billing.Tests.InvoiceTests") == (
+        "/tmp/rfx/nunit/InvoiceTests.cs", 24)
     assert failure_location(DOTNET_TRACE) == ("/src/Billing.Tests/InvoiceTests.cs", 24)
 
 

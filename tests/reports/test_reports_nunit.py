@@ -60,15 +60,18 @@ NUNIT3_CONSOLE = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
   Expected: 99m
   But was:  100m
 ]]></message>
-          <stack-trace><![CDATA[   at Billing.Tests.InvoiceTests.GrossWithZeroRate() in /src/Billing.Tests/InvoiceTests.cs:line 24
+          <stack-trace><![CDATA[   at Billing.Tests.InvoiceTests.GrossWithZeroRate() \
+in /src/Billing.Tests/InvoiceTests.cs:line 24
 ]]></stack-trace>
         </failure>
       </test-case>
       <test-case id="0-1004" name="LoadsCustomer" fullname="Billing.Tests.InvoiceTests.LoadsCustomer"
                  classname="Billing.Tests.InvoiceTests" result="Failed" label="Error" duration="0.004">
         <failure>
-          <message><![CDATA[System.NullReferenceException : Object reference not set to an instance of an object.]]></message>
-          <stack-trace><![CDATA[   at Billing.Tests.InvoiceTests.LoadsCustomer() in /src/Billing.Tests/InvoiceTests.cs:line 32
+          <message><![CDATA[System.NullReferenceException : Object reference not set to an instance \
+of an object.]]></message>
+          <stack-trace><![CDATA[   at Billing.Tests.InvoiceTests.LoadsCustomer() \
+in /src/Billing.Tests/InvoiceTests.cs:line 32
 ]]></stack-trace>
         </failure>
         <output><![CDATA[loading customer 42
@@ -101,7 +104,8 @@ def test_nunit3_console_labels(tmp_path):
         ("GrossAddsTax", SUCCEEDED, None, None, None),
         ("GrossWithZeroRate", FAILED, "zero rate keeps net\n  Expected: 99m\n  But was:  100m",
          "/src/Billing.Tests/InvoiceTests.cs", 24),
-        ("LoadsCustomer", ERROR, "System.NullReferenceException : Object reference not set to an instance of an object.",
+        ("LoadsCustomer", ERROR,
+         "System.NullReferenceException : Object reference not set to an instance of an object.",
          "/src/Billing.Tests/InvoiceTests.cs", 32),
         ("BadSignature", ERROR, "Method has non-void return value, but no result is expected", None, None),
         ("ConvertsCurrency", SKIPPED, "currency rules pending", None, None),

@@ -36,7 +36,8 @@ VSTEST = """<?xml version="1.0" encoding="utf-8"?>
     <UnitTestResult executionId="e1" testId="t1" testName="GrossAddsTax" duration="00:00:00.0123400" outcome="Passed">
       <Output><StdOut>computing gross</StdOut></Output>
     </UnitTestResult>
-    <UnitTestResult executionId="e2" testId="t2" testName="GrossWithZeroRate" duration="00:00:01.5000000" outcome="Failed">
+    <UnitTestResult executionId="e2" testId="t2" testName="GrossWithZeroRate" duration="00:00:01.5000000"
+                    outcome="Failed">
       <Output>
         <ErrorInfo>
           <Message>Assert.AreEqual failed. Expected:&lt;99&gt;. Actual:&lt;100&gt;. zero rate keeps net</Message>
@@ -55,10 +56,12 @@ VSTEST = """<?xml version="1.0" encoding="utf-8"?>
       <TestMethod codeBase="/src/bin/Billing.Tests.dll" className="Billing.Tests.InvoiceTests" name="GrossAddsTax"/>
     </UnitTest>
     <UnitTest name="GrossWithZeroRate" storage="/src/bin/Billing.Tests.dll" id="t2">
-      <TestMethod codeBase="/src/bin/Billing.Tests.dll" className="Billing.Tests.InvoiceTests" name="GrossWithZeroRate"/>
+      <TestMethod codeBase="/src/bin/Billing.Tests.dll" className="Billing.Tests.InvoiceTests"
+                  name="GrossWithZeroRate"/>
     </UnitTest>
   </TestDefinitions>
-  <ResultSummary outcome="Failed"><Counters total="6" executed="5" passed="1" failed="1" error="1" timeout="1"/></ResultSummary>
+  <ResultSummary outcome="Failed"><Counters total="6" executed="5" passed="1" failed="1" error="1"
+                                            timeout="1"/></ResultSummary>
 </TestRun>
 """
 
