@@ -72,7 +72,11 @@ def restart_delay(consecutive_failures: int, *, base: float = 1.0, cap: float = 
 
     >>> [restart_delay(n) for n in range(7)]
     [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    >>> restart_delay(5000)  # a crash loop of hours: still the cap, not an OverflowError
+    30.0
     """
     if consecutive_failures <= 0:
         return 0.0
-    return min(cap, base * 2 ** (consecutive_failures - 1))
+    # Doubling in floats, with the exponent bounded: 2.0 ** 1024 (and a float times 2 ** 1024)
+    # overflows, and long before that the cap has taken over.
+    return min(cap, base * 2.0 ** min(consecutive_failures - 1, 1023))
