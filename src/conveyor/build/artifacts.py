@@ -126,7 +126,7 @@ def is_glob(pattern: str) -> bool:
 
 def directories(paths: Iterable[str]) -> list[str]:
     """Every directory that holds a listed file, sorted."""
-    found = set()
+    found: set[str] = set()
     for path in paths:
         parts = path.split("/")[:-1]
         found.update("/".join(parts[:n]) for n in range(1, len(parts) + 1))

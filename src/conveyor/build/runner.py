@@ -57,7 +57,8 @@ class BuildRequest:
     timeout_minutes: float = P.DEFAULT_BUILD_TIMEOUT_MINUTES
     cancel: threading.Event = field(default_factory=threading.Event)
     resolve_secret: Callable[[str, str], str] | None = None  # (reference, kind) -> value
-    on_secret: Callable[[str], None] = lambda value: None  # register a value for masking
+    # register a value for masking (what it returns is ignored: Masker.add says if it was new)
+    on_secret: Callable[[str], object] = lambda value: None
     artifacts_dir: Path | None = None  # where UPLOAD_ARTIFACTS writes; None: no upload
     extra_mounts: list[Mount] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKER_HOST for the engine socket

@@ -447,7 +447,9 @@ class BuildSpecCheck:
             elif item is None:
                 self.chk.warning(kp + (i,), "empty command (a '-' with nothing after it); nothing runs for it")
             else:
-                out.append(self.text(kp + (i,), item))
+                command = self.text(kp + (i,), item)
+                assert command is not None  # text() is None only for a mapping or a list
+                out.append(command)
         return tuple(out)
 
     def _quoted(self, path: KeyPath) -> str:

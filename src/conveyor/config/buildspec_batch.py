@@ -37,7 +37,8 @@ def check_batch(v: BuildSpecCheck) -> Batch | None:
         return None
     if len(kinds) > 1:
         v.chk.error(B + (kinds[1],), f"a batch has one type; this one has both {kinds[0]} and {kinds[1]}")
-    kind, builds, config = kinds[0], (), {}
+    kind, config = kinds[0], {}
+    builds: tuple[BatchBuild, ...] = ()
     if kind in ("build-graph", "build-list"):
         builds = _builds(v, B + (kind,), kind)
     elif v.chk.get(B, kind, dict) is not None:

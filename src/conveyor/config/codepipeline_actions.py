@@ -183,7 +183,7 @@ def _artifacts(chk: Checker, path: KeyPath, key: str) -> list[tuple[str, KeyPath
 def _counts(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
     if info.spec is not None:
         bounds = (info.spec.inputs, info.spec.outputs)
-        who = info.provider + (" source" if info.category == "Source" else "")
+        who = info.spec.provider + (" source" if info.category == "Source" else "")  # == info.provider
     elif info.owner in ("Custom", "ThirdParty") and info.provider:
         bounds, who = GENERIC_COUNTS, f"a {info.owner} action"
     else:

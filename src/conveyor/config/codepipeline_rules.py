@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 CATEGORIES = ("Source", "Build", "Deploy", "Test", "Invoke", "Approval", "Compute")
 OWNERS = ("AWS", "ThirdParty", "Custom")
@@ -31,7 +32,33 @@ BUCKET_RE, BUCKET_CHARSET = r"[a-zA-Z0-9\-.]+", "a-z A-Z 0-9 - ."
 ROLE_ARN_RE = r"arn:aws(-[\w]+)*:iam::[0-9]{12}:role/.*"
 ROLE_ARN_SHAPE = "arn:aws:iam::<12-digit account id>:role/<name>"
 
-LIMITS = {
+
+class Limits(TypedDict):
+    """[api] limits: a maximum (length or count), or an inclusive (minimum, maximum) range."""
+
+    name: int
+    stages: tuple[int, int]
+    actions_per_stage: tuple[int, int]
+    actions: int
+    run_order: tuple[int, int]
+    config_key: int
+    config_value: int
+    variables: int
+    variable_name: int
+    variable_value: int
+    variable_description: int
+    triggers: int
+    trigger_filters: int
+    criteria_patterns: int
+    timeout_minutes: tuple[int, int]
+    role_arn: int
+    region: tuple[int, int]
+    version: int
+    provider: int
+    bucket: tuple[int, int]
+
+
+LIMITS: Limits = {
     "name": 100, "stages": (2, 50), "actions_per_stage": (1, 50), "actions": 500,
     "run_order": (1, 999), "config_key": 50, "config_value": 1000, "variables": 50,
     "variable_name": 128, "variable_value": 1000, "variable_description": 200, "triggers": 50,

@@ -79,7 +79,7 @@ def import_codepipeline(path: str | Path, display: str | None = None) -> ImportR
         raise ConfigError(diagnostics) from None
     pipeline = doc.data.get("pipeline") if isinstance(doc.data, dict) else None
     stages = pipeline.get("stages") if isinstance(pipeline, dict) else None
-    if not isinstance(stages, list) or not any(isinstance(s, dict) for s in stages):
+    if not isinstance(pipeline, dict) or not isinstance(stages, list) or not any(isinstance(s, dict) for s in stages):
         if not any(d.severity == "error" for d in diagnostics):
             diagnostics.append(Diagnostic(display or str(path), 1, 1, "pipeline.stages",
                                           "nothing to import: no stages"))

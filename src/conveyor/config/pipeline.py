@@ -389,7 +389,7 @@ def _check_triggers(chk: Checker, actions: list[_Action]) -> None:
                 continue
             if isinstance(crit, dict):
                 chk.keys(tp + (key,), ("includes", "excludes"))
-                groups = [(tp + (key, k), crit.get(k)) for k in ("includes", "excludes") if k in crit]
+                groups = [(tp + (key, k), crit[k]) for k in ("includes", "excludes") if k in crit]
             else:
                 groups = [(tp + (key,), crit)]
             for gp, patterns in groups:

@@ -229,8 +229,8 @@ class _TaskdefCheck:
         if len(containers) > MAX_CONTAINERS:
             self.chk.error(P + ("containerDefinitions",), f"at most {MAX_CONTAINERS} containers per task definition, "
                                                           f"got {len(containers)}")
-        found = [self.container(P + ("containerDefinitions", i), c) for i, c in enumerate(containers)]
-        found = [c for c in found if c is not None]
+        checked = [self.container(P + ("containerDefinitions", i), c) for i, c in enumerate(containers)]
+        found = [c for c in checked if c is not None]
         check_across(self.chk, P, found, cpu, memory, fargate=self.fargate,
                      task_memory_given=is_set(task.get("memory")))
 

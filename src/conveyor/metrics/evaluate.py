@@ -38,6 +38,7 @@ Conveyor differences, on purpose:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -57,6 +58,8 @@ _WORDS = {
 }
 
 Point = tuple[int, float | None]
+#: A period that has a datapoint.
+RealPoint = tuple[int, float]
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def evaluate(alarm: AlarmSpec, samples: list[tuple[int, float]], now: float, *,
     points = periods(alarm, samples, now, since=since)
     _, end = evaluation_range(alarm, now)
     window = (end - n * alarm.period, end)
-    real = [(p, v) for p, v in points if v is not None]
+    real: list[RealPoint] = [(p, v) for p, v in points if v is not None]
     verdict = _Verdict(alarm, points, window, subject, since)
 
     if len(real) >= n:
@@ -191,7 +194,7 @@ class _Verdict:
         window = [(p, v) for p, v in self.points if p >= self.window[0]]
         return Evaluation(state, reason, window, bad, self.window, list(self.points))
 
-    def threshold(self, judged: list[Point], bad: int, *, filled: int) -> Evaluation:
+    def threshold(self, judged: list[RealPoint], bad: int, *, filled: int) -> Evaluation:
         a = self.alarm
         n = len(judged) + filled
         words = _WORDS[a.comparison]
@@ -216,7 +219,7 @@ class _Verdict:
             f"({_num(a.threshold)}) (minimum {need} datapoint{_s(need)} for ALARM -> OK "
             f"transition)."), bad)
 
-    def lasting(self, real: list[Point], age: int) -> Evaluation:
+    def lasting(self, real: list[RealPoint], age: int) -> Evaluation:
         a = self.alarm
         n = len(real)
         return self._make(ALARM, (
@@ -226,7 +229,7 @@ class _Verdict:
             f"that counts as the minimum {a.datapoints_to_alarm} datapoints for OK -> ALARM "
             f"transition)."), n)
 
-    def too_recent(self, real: list[Point]) -> Evaluation:
+    def too_recent(self, real: list[RealPoint]) -> Evaluation:
         a = self.alarm
         return self._make(INSUFFICIENT_DATA, (
             f"Insufficient Data: only {len(real)} datapoint{_s(len(real))} {_listing(real)} in "
@@ -283,7 +286,7 @@ def _period_floor(now: float, period: int) -> int:
     return math.floor(now / period) * period
 
 
-def _listing(points: list[Point]) -> str:
+def _listing(points: Sequence[Point]) -> str:
     """CloudWatch lists the newest datapoint first: [7.0 (22/11/26 10:00:03), ...]."""
     return "[" + ", ".join(f"{_num(v)} ({_when(p)})" for p, v in reversed(points)
                            if v is not None) + "]"

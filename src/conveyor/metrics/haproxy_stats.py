@@ -107,7 +107,7 @@ def datapoints(environment: str, before: Snapshot | None, after: Snapshot, topol
     points = [Datapoint(ts, tg_scope(tg), metric, float(value))
               for tg in after.backends
               for metric, value in host_counts(after.servers.get(tg, {}), tg, topology, now).items()]
-    if is_baseline(before, after):
+    if before is None or is_baseline(before, after):
         return points
     target_5xx: dict[str, int] = {}
     for tg, (counters, rtime) in after.backends.items():
@@ -117,7 +117,7 @@ def datapoints(environment: str, before: Snapshot | None, after: Snapshot, topol
         if not _active(backend) and not _active(servers):
             continue
         scope = tg_scope(tg)
-        values = {"RequestCount": backend["req_tot"]}
+        values: dict[str, float] = {"RequestCount": backend["req_tot"]}
         values.update({metric: servers[field_] for metric, field_ in TARGET_CODES.items()})
         values["HTTPCode_ELB_5XX_Count"] = max(0, backend["hrsp_5xx"] - servers["hrsp_5xx"])
         values["TargetConnectionErrorCount"] = servers["econ"]
@@ -181,9 +181,10 @@ def _server_deltas(before: dict[str, Server], after: dict[str, Server]) -> Count
     total = dict.fromkeys(COUNTERS, 0)
     for name, server in after.items():
         old = before.get(name)
-        fresh = old is None or any(server.counters[c] < old.counters[c] for c in COUNTERS)
+        if old is not None and any(server.counters[c] < old.counters[c] for c in COUNTERS):
+            old = None  # deleted and added again: counts from zero, as a new one
         for c in COUNTERS:
-            total[c] += server.counters[c] - (0 if fresh else old.counters[c])
+            total[c] += server.counters[c] - (0 if old is None else old.counters[c])
     return total
 
 

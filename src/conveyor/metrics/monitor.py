@@ -104,11 +104,12 @@ class AlarmMonitor:
         start, end = evaluation_range(spec, now)
         samples = self.store.series(w.scope_key, spec.metric, start, end)
         stored = self.store.alarm_state(w.key)
-        fresh = stored is None or stored.data.get("since") != w.since
-        previous = INSUFFICIENT_DATA if fresh else stored.state
+        if stored is not None and stored.data.get("since") != w.since:
+            stored = None  # the state of an earlier watch of this alarm: start afresh
+        previous = INSUFFICIENT_DATA if stored is None else stored.state
         result = evaluate(spec, samples, now, since=w.since, previous=previous,
                           subject=_subject(w.scope_key))
-        if fresh or result.state != stored.state:
+        if stored is None or result.state != stored.state:
             stored = self.store.set_alarm_state(w.key, result.state, result.reason,
                                                 _data(w, result), now)
         traffic = self._traffic(w, result)

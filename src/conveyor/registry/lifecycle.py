@@ -71,11 +71,16 @@ class Evaluation:
 
     @property
     def expire(self) -> list[tuple[str, int]]:
-        return [(v.digest, v.rule_priority) for v in self.applied if v.action == "expire"]
+        return self._acted("expire")
 
     @property
     def transition(self) -> list[tuple[str, int]]:
-        return [(v.digest, v.rule_priority) for v in self.applied if v.action == "transition"]
+        return self._acted("transition")
+
+    def _acted(self, action: str) -> list[tuple[str, int]]:
+        # only a "keep" verdict has no rule priority
+        return [(v.digest, v.rule_priority) for v in self.applied
+                if v.action == action and v.rule_priority is not None]
 
     @property
     def keep(self) -> list[str]:

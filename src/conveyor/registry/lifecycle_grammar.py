@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from conveyor.documents.checker import did_you_mean, type_name
 from conveyor.errors import ConfigError, Diagnostic
@@ -85,7 +85,7 @@ def show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type_name(value)
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -252,8 +252,8 @@ def _selection(chk: _Checker, path: str, sel: dict) -> Selection | None:
     elif storage == "archive" and count_type is not None:
         chk.error(f"{path}.storageClass", f"archive is only allowed with countType sinceImageTransitioned, not "
                                           f"{count_type}; use standard or remove it")
-    if len(chk.diagnostics) > before or status is None or count_type is None:
-        return None
+    if len(chk.diagnostics) > before or status is None or count_type is None or not is_int(number):
+        return None  # (a countNumber that is not an int has its diagnostic)
     return Selection(status, count_type, number, unit, prefixes, patterns, storage)
 
 

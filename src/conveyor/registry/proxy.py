@@ -181,14 +181,15 @@ class _Handler(BaseHTTPRequestHandler):
             if refusal:
                 self._reply(*refusal)
                 return
-        manifest = route is not None and route["kind"] == "manifests"
-        if manifest and self.command == "PUT":
-            self._put_manifest(route["name"], route["rest"])
+        # (repository, reference) of a manifest request
+        manifest = (route["name"], route["rest"]) if route is not None and route["kind"] == "manifests" else None
+        if manifest is not None and self.command == "PUT":
+            self._put_manifest(*manifest)
             return
 
         def forget(status: int) -> None:
-            if manifest and self.command == "DELETE" and status == 202:
-                self.proxy.store.forget_image(route["name"], route["rest"])
+            if manifest is not None and self.command == "DELETE" and status == 202:
+                self.proxy.store.forget_image(*manifest)
 
         self._forward(self._request_body(), before_reply=forget)
 

@@ -264,7 +264,8 @@ class RepositoryStore:
 
     def actions(self, name: str | None = None) -> list[dict]:
         """The push/delete history, oldest first."""
-        sql, args = "SELECT * FROM image_actions", ()
+        sql = "SELECT * FROM image_actions"
+        args: tuple[str, ...] = ()
         if name is not None:
             sql, args = sql + " WHERE repository = ?", (name,)
         with self._lock:

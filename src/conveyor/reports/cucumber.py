@@ -86,7 +86,7 @@ def _scenario(element: dict[str, Any], feature: str, uri: str | None,
     all_steps = hooks + steps
     visible = [s for s in steps if not s.get("hidden")]
     statuses = [_status_of(s) for s in all_steps]
-    deciding = None
+    deciding: dict[str, Any] | None = None
     if "failed" in statuses:
         status, deciding = FAILED, all_steps[statuses.index("failed")]
     elif any(s in _UNKNOWN_STEP for s in statuses):
@@ -103,7 +103,8 @@ def _scenario(element: dict[str, Any], feature: str, uri: str | None,
     message = details = None
     line = element.get("line") if isinstance(element.get("line"), int) else None
     if deciding is not None:
-        result = deciding.get("result") if isinstance(deciding.get("result"), dict) else {}
+        raw_result = deciding.get("result")
+        result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
         error = result.get("error_message") if isinstance(result.get("error_message"), str) else None
         details = clip(error)
         step_text = f"{deciding.get('keyword') or ''}{deciding.get('name') or ''}".strip() or "hook"
@@ -126,7 +127,7 @@ def _scenario(element: dict[str, Any], feature: str, uri: str | None,
 
 
 def _seconds(steps: list[dict[str, Any]]) -> float:
-    total = 0
+    total: float = 0
     for step in steps:
         result = step.get("result")
         duration = result.get("duration") if isinstance(result, dict) else None

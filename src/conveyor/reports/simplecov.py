@@ -81,7 +81,7 @@ def _branches(label: str, value: Any, where: str) -> list[int | None]:
     if isinstance(value, list):  # coverage.json: [{"type", "start_line", "end_line", "coverage"}]
         return [_hits(label, b.get("coverage") if isinstance(b, dict) else b, where) for b in value]
     if isinstance(value, dict):  # .resultset.json: {"[:if, …]": {"[:then, …]": hits}}
-        out = []
+        out: list[int | None] = []
         for condition in value.values():
             if not isinstance(condition, dict):
                 raise MalformedReport(label, f"not a SimpleCov JSON report: {where} holds {kind(condition)}")

@@ -63,9 +63,9 @@ def _trie(words: list[str]) -> str:
     """`words` sorted; "" among them means a word may end here."""
     branches = []
     for _, group in groupby((w for w in words if w), key=lambda w: w[0]):
-        group = list(group)
-        prefix = os.path.commonprefix([group[0], group[-1]])  # sorted: first and last bound the rest
-        branches.append(re.escape(prefix) + _trie([w[len(prefix):] for w in group]))
+        members = list(group)
+        prefix = os.path.commonprefix([members[0], members[-1]])  # sorted: first and last bound the rest
+        branches.append(re.escape(prefix) + _trie([w[len(prefix):] for w in members]))
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"

@@ -29,6 +29,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -259,7 +260,8 @@ class SecretStore:
             return self.get(self._existing([f"/{plain}", plain], ref))
         return self.get(self._existing([name], ref))
 
-    def _existing(self, candidates: list[str], ref: str, suggest: str | None = None) -> str:
+    # Sequence, not list: inside the class `list` is the method above.
+    def _existing(self, candidates: Sequence[str], ref: str, suggest: str | None = None) -> str:
         with closing(self._connect()) as con:
             for name in candidates:
                 found = con.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone()

@@ -308,7 +308,8 @@ def insecure_locations(dropin_text: str) -> set[str]:
         registries = tomllib.loads(dropin_text).get("registry", [])
     except tomllib.TOMLDecodeError:
         return set()
-    return {r.get("location") for r in registries if isinstance(r, dict) and r.get("insecure")}
+    return {r["location"] for r in registries
+            if isinstance(r, dict) and r.get("insecure") and isinstance(r.get("location"), str)}
 
 
 # --- the doctor's table -------------------------------------------------------------------

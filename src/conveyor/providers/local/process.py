@@ -186,8 +186,10 @@ def stream(cmd: Command, on_line: Callable[[str], None], cancel: threading.Event
     limit = cmd.timeout if timeout is None else timeout
     deadline = None if limit is None else time.monotonic() + limit
     proc = _spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = proc.stdout
+    assert output is not None  # stdout=PIPE
     lines: queue.Queue[str | None] = queue.Queue()
-    threads = [threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)]
+    threads = [threading.Thread(target=_pump, args=(output, lines), daemon=True)]
     if cmd.input is not None:
         threads.append(threading.Thread(target=_feed, args=(proc.stdin, cmd.input), daemon=True))
     for thread in threads:
@@ -237,7 +239,7 @@ def stream(cmd: Command, on_line: Callable[[str], None], cancel: threading.Event
     finally:
         proc.wait()
         if not threads[0].is_alive():
-            proc.stdout.close()
+            output.close()
     return stopped if stopped is not None else proc.returncode
 
 
