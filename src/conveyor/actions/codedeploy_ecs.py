@@ -85,7 +85,9 @@ class CodeDeployToEcsAction:
             raise ActionFailed(f"deployment {final.id} {final.status}: {final.reason}"
                                + (f" (rolled back by {info['rollbackDeploymentId']})"
                                   if info.get("rollbackDeploymentId") else ""), {**details, "rollbackInfo": info})
-        url = f"http://{spec.load_balancer.bind}:{spec.load_balancer.port}/"
+        lb = spec.load_balancer
+        assert lb is not None  # a CODE_DEPLOY service has one (conveyor.config.deployment_group requires it)
+        url = f"http://{lb.bind}:{lb.port}/"
         ctx.log(f"{name} in {env} is serving {final.task_definition} at {url}")
         return ActionResult(summary=f"{env}/{name} → {final.task_definition} (blue/green, {url})", details=details)
 

@@ -66,7 +66,7 @@ class ImageAction(EngineUser):
         conf = ctx.configuration
         deadline = time.monotonic() + ctx.timeout
         endpoint = read_endpoint(ctx.home) if ctx.home is not None else None
-        if not endpoint:
+        if ctx.home is None or not endpoint:
             raise ActionFailed(NO_REGISTRY)
         repository = str(conf["repository"])
         tags = self._tags(ctx)

@@ -3,6 +3,7 @@ engine itself keeps an approval waiting until someone decides."""
 
 from __future__ import annotations
 
+from conveyor.actions.base import ActionRunner
 from conveyor.actions.codebuild import CodeBuildAction
 from conveyor.actions.codedeploy_ecs import CodeDeployToEcsAction
 from conveyor.actions.command import CommandAction
@@ -11,7 +12,7 @@ from conveyor.actions.git_source import GitSource
 from conveyor.actions.image import ImageAction
 from conveyor.actions.wait import Wait
 
-RUNNERS = {
+RUNNERS: dict[str, ActionRunner] = {
     "Git": GitSource(),
     "Command": CommandAction(),
     "Wait": Wait(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from conveyor.cli.render import echo
@@ -50,6 +51,7 @@ def validate(args) -> int:
                             hint="`conveyor validate` checks conveyor.yml, buildspec.yml, CodePipeline JSON (--kind "
                                  "pipeline), ECS AppSpecs, task definitions and imagedefinitions.json / "
                                  "imageDetail.json today")
+        validate_file: Callable[[Path, str], list[Diagnostic]]
         if kind == "pipeline":
             from conveyor.config.codepipeline import validate_file
         elif kind == "buildspec":

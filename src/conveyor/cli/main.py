@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from conveyor import __version__
 from conveyor.cli import build, commands, daemonctl, files, releases, secrets, services
@@ -16,7 +17,7 @@ from conveyor.stack.setup import add_arguments as setup_arguments
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as for any bad usage
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as for any bad usage
         echo(f"conveyor: {message}", err=True)
         echo(f"  see `{self.prog} --help`", err=True)
         raise SystemExit(2)

@@ -45,10 +45,10 @@ def duration(seconds: float | None) -> str:
 
 
 def table(rows: Iterable[Iterable[Any]], headers: list[str]) -> None:
-    rows = [[("" if c is None else str(c)) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for r in rows:
+    for r in cells:
         echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
@@ -125,7 +125,7 @@ class Progress:
     """Prints one line per change of stage/action status while an execution runs."""
 
     def __init__(self) -> None:
-        self.seen: dict[tuple, Any] = {}
+        self.seen: dict[tuple[str, ...], Any] = {}  # (stage, action) or ("execution",) -> last shown
         self.t0 = time.time()
 
     def update(self, ex: dict) -> None:
@@ -134,7 +134,7 @@ class Progress:
             echo(f"execution {short(ex['id'])} of {ex['pipeline']} (commit {commit_of(ex)})")
         for stage in ex["stages"]:
             for a in stage["actions"]:
-                key = (stage["name"], a["name"])
+                key: tuple[str, ...] = (stage["name"], a["name"])
                 state = (a["status"], a.get("attempt"))
                 if a["status"] and self.seen.get(key) != state:
                     self.seen[key] = state

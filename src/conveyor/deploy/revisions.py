@@ -4,6 +4,7 @@ task definition template, the image definitions and the service declaration. Pur
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from conveyor.config.imagedefs import ImageDefinition, apply_image_definitions
 from conveyor.config.taskdef import TaskDefinition, parse_taskdef
@@ -11,7 +12,7 @@ from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import ConfigError, UserError
 
 
-def prepare_revision(spec: ServiceSpec, *, taskdef: dict | None, current: TaskDefinition | None,
+def prepare_revision(spec: ServiceSpec, *, taskdef: dict[str, Any] | None, current: TaskDefinition | None,
                      images: Sequence[ImageDefinition] = (), source: str = "taskdef.json",
                      images_source: str = "imagedefinitions.json") -> TaskDefinition:
     """The task definition a deployment registers: `taskdef` (or the revision the service runs

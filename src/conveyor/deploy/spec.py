@@ -35,7 +35,7 @@ class LoadBalancerSpec:
     health_check: HealthCheck = field(default_factory=HealthCheck)
 
     @classmethod
-    def from_config(cls, raw: dict) -> "LoadBalancerSpec":
+    def from_config(cls, raw: dict[str, Any]) -> "LoadBalancerSpec":
         hc = raw.get("healthCheck") or {}
         port = hc.get("port", "traffic-port")
         interval = float(hc.get("intervalSeconds", HealthCheck.interval))
@@ -85,15 +85,15 @@ class ServiceSpec:
     controller: str = "ECS"
     rolling: RollingSpec = field(default_factory=RollingSpec)
     circuit_breaker: CircuitBreakerSpec = field(default_factory=CircuitBreakerSpec)
-    deployment: dict = field(default_factory=dict, compare=False)  # the raw block (CODE_DEPLOY keys)
+    deployment: dict[str, Any] = field(default_factory=dict, compare=False)  # the raw block (CODE_DEPLOY keys)
     #: `environments.<env>.alarms`: the alarms a CODE_DEPLOY deployment block may name.
-    environment_alarms: dict = field(default_factory=dict, compare=False)
+    environment_alarms: dict[str, Any] = field(default_factory=dict, compare=False)
     #: `environments.<env>.target`: the backend the service runs on (local | aws).
     target: str = "local"
 
     @classmethod
-    def from_config(cls, environment: str, name: str, raw: dict, environment_alarms: dict | None = None,
-                    target: str = "local") -> "ServiceSpec":
+    def from_config(cls, environment: str, name: str, raw: dict[str, Any],
+                    environment_alarms: dict[str, Any] | None = None, target: str = "local") -> "ServiceSpec":
         dep = raw.get("deployment") or {}
         cb = dep.get("circuitBreaker") or {}
         threshold = cb.get("threshold") or {}
@@ -155,7 +155,7 @@ class ServiceSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ServiceSpec":
+    def from_json(cls, data: dict[str, Any]) -> "ServiceSpec":
         lb = data.get("load_balancer")
         return cls(
             environment=data["environment"], name=data["name"], task_definition=data["task_definition"],
@@ -173,7 +173,7 @@ def target_group_name(environment: str, service: str) -> str:
     return f"{environment}-{service}"
 
 
-def service_specs(environments: dict, environment: str) -> dict[str, ServiceSpec]:
+def service_specs(environments: dict[str, Any], environment: str) -> dict[str, ServiceSpec]:
     env = (environments or {}).get(environment) or {}
     alarms = env.get("alarms") if isinstance(env.get("alarms"), dict) else {}
     target = str(env.get("target") or "local")

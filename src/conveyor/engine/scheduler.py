@@ -16,9 +16,9 @@ import time
 import traceback
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.actions.base import ActionContext, ActionFailed
+from conveyor.actions.base import ActionContext, ActionFailed, ActionRunner
 from conveyor.actions.registry import RUNNERS
 from conveyor.config.model import ActionDef, StageDef
 from conveyor.config.providers import (
@@ -28,10 +28,14 @@ from conveyor.config.providers import (
 from conveyor.engine import states as S
 from conveyor.engine.artifacts import ArtifactStore
 from conveyor.engine.variables import UnresolvedVariables, resolve
-from conveyor.engine.view import ExecutionView
+from conveyor.engine.view import ActionRun, ExecutionView
 from conveyor.providers.local.git import GitMirrors
 from conveyor.secrets.masking import default_masker
 from conveyor.store.db import Store, Transition
+
+if TYPE_CHECKING:
+    from conveyor.backend.interface import ImageRegistry
+    from conveyor.release.service import ReleaseService
 
 log = logging.getLogger("conveyor.engine")
 
@@ -39,13 +43,14 @@ TICK_SECONDS = 1.0  # the loop also wakes at once on any event; this bounds time
 
 
 class Scheduler:
-    def __init__(self, home: Path, store: Store, *, runners: dict | None = None, clock=time.time):
+    def __init__(self, home: Path, store: Store, *, runners: dict[str, ActionRunner] | None = None,
+                 clock=time.time):
         self.home = Path(home)
         self.store = store
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
-        self.releases = None  # the ReleaseService deploy actions go through (set by the daemon)
-        self.registry = None  # the ImageRegistry builds log in to (set by the daemon)
+        self.releases: ReleaseService | None = None  # what deploy actions go through (set by the daemon)
+        self.registry: ImageRegistry | None = None  # what builds log in to (set by the daemon)
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -176,7 +181,9 @@ class Scheduler:
         for execution_id, stage, action, attempt, status, detail in completed:
             self.workers.pop((execution_id, stage, action, attempt), None)
             view = self.views.get(execution_id)
-            current = view.stages[stage].actions.get(action) if view is not None else None
+            if view is None:
+                continue
+            current = view.stages[stage].actions.get(action)
             if current is not None and current.attempt == attempt and current.status == S.IN_PROGRESS:
                 self._transition(view, "action", status, stage, action, attempt, detail)
         now = time.monotonic()
@@ -250,7 +257,7 @@ class Scheduler:
             failed = [a for a, s in zip(group, statuses, strict=True) if s in (S.FAILED, S.ABANDONED)]
             running = any(s == S.IN_PROGRESS for s in statuses)
             if failed and not running:
-                why = "; ".join(f"{a.name}: {run.actions[a.name].detail.get('error') or 'failed'}" for a in failed)
+                why = "; ".join(f"{a.name}: {_failure(run.actions[a.name])}" for a in failed)
                 self._transition(view, "stage", S.FAILED, stage_def.name,
                                  detail={"failedActions": [a.name for a in failed]})
                 self._transition(view, "execution", S.FAILED, detail={
@@ -395,7 +402,7 @@ class Scheduler:
         elif scope == "stage":
             current = view.stages[stage].status if stage in view.stages else None
         else:
-            run = view.stages[stage].actions.get(action) if stage in view.stages else None
+            run = view.stages[stage].actions.get(action) if stage in view.stages and action is not None else None
             current = run.status if run is not None and run.attempt == attempt else None
         S.check_transition(scope, current, status)
         t = self.store.append(Transition(view.id, scope, status, stage, action, attempt, detail or {}, self.clock()))
@@ -414,6 +421,11 @@ class Scheduler:
 
     def log_path(self, execution_id: str, stage: str, action: str, attempt: int) -> Path:
         return self.home / "logs" / execution_id / stage / f"{action}.{attempt}.log"
+
+
+def _failure(run: ActionRun | None) -> str:
+    """What went wrong in a failed action (whose run is always there)."""
+    return (run.detail.get("error") if run is not None else None) or "failed"
 
 
 def timeout_minutes(action: ActionDef) -> float:

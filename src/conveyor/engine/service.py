@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from conveyor.actions.base import ActionRunner
 from conveyor.backend.interface import ImageRegistry
 from conveyor.config.model import PipelineDef
 from conveyor.config.pipeline import load_pipeline_text
@@ -36,7 +37,7 @@ DEFINITION_CACHE_SIZE = 64
 
 
 class Service:
-    def __init__(self, home: str | Path, *, runners: dict | None = None, clock=time.time):
+    def __init__(self, home: str | Path, *, runners: dict[str, ActionRunner] | None = None, clock=time.time):
         self.home = Path(home)
         self.clock = clock  # tests pass a fake one to reach approval timeouts
         self.store = Store(self.home / "conveyor.db")
@@ -299,8 +300,8 @@ class Service:
             if mode == "ALL_ACTIONS":
                 reset = [a.name for a in stage_def.actions]
             else:
-                reset = [a.name for a in stage_def.actions if run.actions.get(a.name) is None
-                         or run.actions[a.name].status in (S.FAILED, S.ABANDONED)]
+                reset = [a.name for a in stage_def.actions if (ar := run.actions.get(a.name)) is None
+                         or ar.status in (S.FAILED, S.ABANDONED)]
             detail = {"retry": mode, "by": by}
             self.scheduler._transition(view, "execution", S.IN_PROGRESS, detail=detail)
             self.scheduler._transition(view, "stage", S.IN_PROGRESS, stage, detail={**detail, "reset": reset})
@@ -400,6 +401,7 @@ class Service:
         streams = []
         for t in view.events:
             if t.scope == "action" and t.status == S.IN_PROGRESS:
+                assert t.stage is not None and t.action is not None  # an action's transition names both
                 path = self.scheduler.log_path(view.id, t.stage, t.action, t.attempt)
                 streams.append({"stage": t.stage, "action": t.action, "attempt": t.attempt,
                                 "size": path.stat().st_size if path.exists() else 0})
