@@ -207,46 +207,91 @@ def pids_matching(*needles: str) -> list[int]:
     return out
 
 
-class CpuWindow:
-    """CPU used over a window by the daemon (own threads; with its children), its HAProxies and
-    the whole machine.
+#: Where the machine's CPU goes, by process: the daemon (its threads), the commands it ran
+#: (podman, runc, haproxy -c: reaped children), this data directory's HAProxies, the tasks'
+#: containers (every libpod cgroup on the machine) and their conmon monitors, this script (the
+#: load generators, the deploy CLIs it ran) and everything else on the machine.
+CATEGORIES = ("daemon", "daemon_children", "haproxy", "containers", "conmon", "bench", "other")
 
-        w = CpuWindow(stack); ...; out = w.end()   # {"daemon_cpu_pct": ..., ...}
+
+def process_table(daemon_pid: int, home: Path) -> dict[int, tuple[str, float, float]]:
+    """pid → (category, own CPU s, reaped children's CPU s) for every process now."""
+    me = os.getpid()
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            head, rest = (entry / "stat").read_text().rsplit(")", 1)
+            comm = head.split("(", 1)[1]
+            fields = rest.split()
+            own = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            children = (int(fields[13]) + int(fields[14])) / CLK_TCK
+            ppid = int(fields[1])
+            if pid == daemon_pid:
+                cat = "daemon"
+            elif pid == me or ppid == me:
+                cat = "bench"
+            elif comm == "haproxy":
+                cat = "haproxy" if os.readlink(entry / "cwd").startswith(str(home)) else "other"
+            elif comm == "conmon":
+                cat = "conmon"
+            elif "libpod" in (entry / "cgroup").read_text():
+                cat = "containers"
+            else:
+                cat = "other"
+        except (OSError, ValueError, IndexError):
+            continue
+        out[pid] = (cat, own, children)
+    return out
+
+
+class CpuWindow:
+    """CPU used over a window: the daemon (own threads; with its reaped children, i.e. the
+    podman commands it ran), by process category, and the whole machine; in % of one core.
+
+        w = CpuWindow(stack); ...; out = w.end()   # {"daemon_cpu_pct": ..., "by_category": ...}
     """
 
     def __init__(self, stack: "ScaleStack"):
         self.stack = stack
         self.t0 = time.monotonic()
-        self.own0, self.children0 = proc_cpu(stack.pid)
         self.api0 = stack.daemon_stats()["cpuSeconds"]
-        self.haproxy0 = self._haproxy()
+        self.table0 = process_table(stack.pid, stack.home)
         self.machine0 = machine_cpu()
 
-    def _haproxy(self) -> dict[int, float]:
-        out = {}
-        for pid in pids_matching("haproxy", str(self.stack.home)):
-            try:
-                out[pid] = sum(proc_cpu(pid))
-            except OSError:
-                pass
-        return out
-
     def end(self) -> dict:
-        wall = time.monotonic() - self.t0
-        own, children = proc_cpu(self.stack.pid)
-        api = self.stack.daemon_stats()["cpuSeconds"]
-        haproxy = self._haproxy()
+        table = process_table(self.stack.pid, self.stack.home)
         busy, total = machine_cpu()
-        hap = sum(v - self.haproxy0.get(pid, 0.0) for pid, v in haproxy.items())
+        wall = time.monotonic() - self.t0
+        api = self.stack.daemon_stats()["cpuSeconds"]
+        used = Counter()
+        for pid, (cat, own, children) in table.items():
+            before = self.table0.get(pid)
+            if before is not None and before[0] != cat:
+                before = None
+            used[cat] += own - (before[1] if before else 0.0)
+            if cat == "daemon":
+                used["daemon_children"] += children - (before[2] if before else 0.0)
+            elif cat == "bench" and pid == os.getpid():
+                used["bench"] += children - (before[2] if before else 0.0)
+        pct = {c: round(100 * used[c] / wall, 2) for c in CATEGORIES}
         return {"seconds": round(wall, 1),
-                "daemon_cpu_pct": round(100 * (own - self.own0) / wall, 2),
+                "daemon_cpu_pct": pct["daemon"],
                 "daemon_cpu_pct_api": round(100 * (api - self.api0) / wall, 2),
-                "daemon_children_cpu_pct": round(100 * (children - self.children0) / wall, 2),
-                "daemon_with_children_cpu_pct": round(100 * (own + children - self.own0 - self.children0) / wall, 2),
-                "haproxy_cpu_pct": round(100 * hap / wall, 2),
+                "daemon_children_cpu_pct": pct["daemon_children"],
+                "daemon_with_children_cpu_pct": round(pct["daemon"] + pct["daemon_children"], 2),
+                "haproxy_cpu_pct": pct["haproxy"],
+                "by_category_pct_of_one_core": pct,
                 "machine_busy_pct_of_all_cores": round(100 * (busy - self.machine0[0]) / max(1, total - self.machine0[1]),
                                                        1),
                 "rss_mb": round(proc_rss(self.stack.pid) / 2**20, 1)}
+
+
+def memory_used_mb() -> float:
+    info = {line.split(":")[0]: int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()}
+    return round((info["MemTotal"] - info["MemAvailable"]) / 1024, 1)
 
 
 # -- the daemon's pass times, polled
@@ -431,6 +476,7 @@ def ports_free(ports: list[int]) -> list[int]:
 
 def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
     layout = stack.layout
+    mem0 = memory_used_mb()
     cpu = CpuWindow(stack)
     t0 = time.monotonic()
     commands: dict[str, dict] = {}
@@ -440,7 +486,9 @@ def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
             if res["exit"] != 0:
                 log(f"  deploy {name} --no-wait exited {res['exit']}: {res['output'][-200:]}")
     t_submitted = time.monotonic()
-    log(f"startup: {len(layout.names)} deploy commands in {t_submitted - t0:.1f} s")
+    command_seconds = [c["seconds"] for c in commands.values()]
+    log(f"startup: {len(layout.names)} deploy commands in {t_submitted - t0:.1f} s ({FIRST_DEPLOY_WORKERS} at a "
+        f"time; each {statistics.median(command_seconds):.2f} s median, {max(command_seconds):.2f} s max)")
     attempts = Counter({n: 1 for n in layout.names})
     timeline, retries = [], []
     want = 2 * len(layout.names)
@@ -487,8 +535,13 @@ def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
     window = cpu.end()
     answering = _listeners_answer(layout)
     loops = poller.window(t0, t_done)
+    mem1 = memory_used_mb()
     return {"services": len(layout.names), "tasks": want,
             "deploy_commands_seconds": round(t_submitted - t0, 1),
+            "deploy_command_seconds": {"median": statistics.median(command_seconds), "max": max(command_seconds),
+                                       "min": min(command_seconds), "at_once": FIRST_DEPLOY_WORKERS},
+            "machine_memory_used_mb": {"before": mem0, "after": mem1,
+                                       "per_task_mb": round((mem1 - mem0) / want, 1)},
             "all_tasks_healthy_s": round(t_healthy - t0, 1),
             "all_deployments_done_s": round(t_done - t0, 1),
             "tasks_healthy_per_s": round(want / (t_healthy - t0), 2),
@@ -612,6 +665,17 @@ def pass_costs(stack: ScaleStack, runs: int = 5) -> dict:
                         "show_stat_full_ms": round(1000 * (time.monotonic() - t1), 1),
                         "show_stat_full_bytes": len(full)}
     out["haproxy"] = per_env
+    # what one `conveyor deploy` waiting for its outcome costs the daemon: it polls
+    # GET .../deployment every 0.3 s
+    calls = {}
+    for name in (sorted(stack.layout.bluegreen)[0], next(n for n in stack.layout.names if n not in stack.layout.bluegreen)):
+        own0 = proc_cpu(stack.pid)[0]
+        t0 = time.monotonic()
+        for _ in range(50):
+            stack.deployment(name)
+        calls[stack.layout.kind(name)] = {"daemon_cpu_ms_per_call": round(20 * (proc_cpu(stack.pid)[0] - own0), 2),
+                                          "wall_ms_per_call": round(20 * (time.monotonic() - t0), 2)}
+    out["deploy_status_call"] = calls
     # the API poll this benchmark adds to the daemon's CPU
     own0 = proc_cpu(stack.pid)[0]
     t0 = time.monotonic()
@@ -719,15 +783,69 @@ def _frame(frame: str) -> str:
 
 # -- phase 3: deploys under load
 
+class LoadProcess:
+    """The constant-rate loads, one conveyor.loadgen.LoadGenerator per URL, in a process of their
+    own at nice -5: on 2 busy cores the instrument must not be starved (by the daemon, the
+    deploy CLIs or this script's threads) or it stops sending at its rate.
+
+        with LoadProcess({"svc-00": url}, rate=30) as load:
+            ...; results = load.stop({"svc-00": ("v2", t_deploy_started)})
+    """
+
+    def __init__(self, urls: dict[str, str], rate: float, duration: float):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_load_process, args=(child, urls, rate, duration), daemon=True)
+        self.proc.start()
+        if not self.conn.poll(30) or self.conn.recv() != "started":
+            self.proc.kill()
+            raise RuntimeError("the load process did not start")
+
+    def stop(self, settle: dict[str, tuple[str, float]]) -> dict[str, dict]:
+        """Stop every load; per name its LoadResult.to_json() and, for settle[name] = (version,
+        after), when every 2xx answer began carrying that version (time.monotonic(), or None)."""
+        self.conn.send(settle)
+        if not self.conn.poll(120):
+            raise RuntimeError("the load process did not answer")
+        out = self.conn.recv()
+        self.proc.join(10)
+        return out
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def _load_process(conn, urls: dict[str, str], rate: float, duration: float) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+    except OSError:
+        pass
+    gens = {n: LoadGenerator(u, rate=rate, duration=duration, version_header=VERSION_HEADER, keepalive_fraction=0.5)
+            for n, u in urls.items()}
+    for g in gens.values():
+        g.start()
+    conn.send("started")
+    settle = conn.recv()
+    out = {}
+    for n, g in gens.items():
+        result = g.stop()
+        version, after = settle.get(n, (None, None))
+        out[n] = {"load": result.to_json(),
+                  "settled": g.first_time_all(version, after=after) if version and after is not None else None}
+    conn.send(out)
+
+
 def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str, rate: float, log,
                  profiled: bool = False) -> dict:
     layout = stack.layout
-    gens = {n: LoadGenerator(f"http://127.0.0.1:{layout.port[n]}/version", rate=rate, duration=ROUND_TIMEOUT,
-                             version_header=VERSION_HEADER, keepalive_fraction=0.5) for n in layout.deploying}
-    for g in gens.values():
-        g.start()
+    load = LoadProcess({n: f"http://127.0.0.1:{layout.port[n]}/version" for n in layout.deploying}, rate,
+                       ROUND_TIMEOUT)
     results: dict[str, dict] = {}
     profiled_out = None
+    t0 = time.monotonic()
     try:
         time.sleep(2.0)
         profiler = Profiler(stack, f"deploys-{version}") if profiled else None
@@ -743,23 +861,24 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
         window = cpu.end()
         profiled_out = profiler.stop() if profiler else None
         time.sleep(2.0)
+        loads = load.stop({n: (version, r["start"]) for n, r in results.items()})
     finally:
-        loads = {n: g.stop() for n, g in gens.items()}
+        load.kill()
     per_service = {}
     for n in layout.deploying:
-        r, load = results.get(n, {}), loads[n]
-        settled = gens[n].first_time_all(version, after=r.get("start", t0)) if r else None
+        r, lj, settled = results.get(n, {}), loads[n]["load"], loads[n]["settled"]
         d = stack.deployment(n).get("deployment") or {}
         per_service[n] = {
             "kind": layout.kind(n), "exit": r.get("exit"), "deploy_seconds": r.get("seconds"),
             "status": d.get("status") if layout.kind(n) == "bluegreen" else d.get("rolloutState"),
             "all_answers_new_after_s": None if settled is None else round(settled - r["start"], 2),
-            "requests": load.total, "failed": load.failed(), "failed_statuses": {k: v for k, v in load.status_counts.items() if not str(k).startswith("2")},
-            "errors": dict(load.error_counts),
-            "achieved_rate": round(load.achieved_rate, 1), "max_lag_ms": round(load.max_lag_ms, 1),
-            "longest_gap_ms": round(load.longest_gap_ms, 1),
-            "latency_p99_ms": load.to_json()["latency_ms"].get("p99"),
-            "rate_kept": load.achieved_rate >= CLEAN_ACHIEVED_FRACTION * rate and load.max_lag_ms <= CLEAN_MAX_LAG_MS,
+            "requests": lj["total"], "failed": lj["failed"],
+            "failed_statuses": {k: v for k, v in lj["status_counts"].items() if not str(k).startswith("2")},
+            "errors": lj["error_counts"], "achieved_rate": lj["achieved_rate"], "max_lag_ms": lj["max_lag_ms"],
+            "longest_gap_ms": lj["longest_gap_ms"], "latency_p50_ms": lj["latency_ms"].get("p50"),
+            "latency_p99_ms": lj["latency_ms"].get("p99"),
+            "rate_kept": lj["achieved_rate"] >= CLEAN_ACHIEVED_FRACTION * rate and lj["max_lag_ms"] <= CLEAN_MAX_LAG_MS,
+            "generator_cpu_pct": lj["cpu_percent_of_one_core"],
             "output": r.get("output", "")[-200:] if r.get("exit") else ""}
     loops = poller.window(t0, t1)
     out = {"version": version, "wall_s": round(t1 - t0, 1), "cpu": window, "loops": loops, "services": per_service,
@@ -856,8 +975,10 @@ def summarize(out: dict, args: argparse.Namespace) -> dict:
             sum(s["failed"] for s in svc), "==", 0)
         targets["deploys that did not succeed"] = _check(sum(1 for s in svc if s["exit"] != 0), "==", 0)
         targets["loads that kept their rate (of all)"] = _check(sum(1 for s in svc if s["rate_kept"]), ">=", len(svc))
+        # zero_downtime's bar (no 100 ms without a successful answer) plus the time between two
+        # requests at this rate, which at 30 req/s is itself 33 ms
         targets["longest gap between successful answers, ms (max)"] = _check(
-            max(s["longest_gap_ms"] for s in svc), "<", TARGET_LONGEST_GAP_MS)
+            max(s["longest_gap_ms"] for s in svc), "<", round(TARGET_LONGEST_GAP_MS + 1000 / args.rate, 1))
     out["targets"] = targets
     return out
 
@@ -934,6 +1055,10 @@ def print_summary(r: dict) -> None:
               f" ms, deploys pass p50 {lp['deploys']['p50_ms']} / p95 {lp['deploys']['p95_ms']} ms; daemon CPU "
               f"{c['daemon_cpu_pct']} % of a core (with children {c['daemon_with_children_cpu_pct']} %), RSS "
               f"{c['rss_mb']} MB; HAProxy {c['haproxy_cpu_pct']} %; machine {c['machine_busy_pct_of_all_cores']} %")
+    for phase in ("startup", "idle"):
+        if r.get(phase):
+            print(f"  CPU by process during {phase}, % of one core: " + ", ".join(
+                f"{k} {v}" for k, v in r[phase]["cpu"]["by_category_pct_of_one_core"].items()))
     pc = r.get("pass_costs")
     if pc:
         ps = pc["podman_ps"]
@@ -944,6 +1069,8 @@ def print_summary(r: dict) -> None:
               f"services pass p50 {rd['loops']['services']['p50_ms']} / p95 {rd['loops']['services']['p95_ms']} ms; "
               f"daemon CPU {rd['cpu']['daemon_cpu_pct']} % (+children {rd['cpu']['daemon_children_cpu_pct']} %), "
               f"RSS max {rd['loops']['rss_mb_max']} MB")
+        print("  CPU by process, % of one core: " + ", ".join(
+            f"{k} {v}" for k, v in rd["cpu"]["by_category_pct_of_one_core"].items()))
         for n, s in rd["services"].items():
             print(f"   {n:8} {s['kind']:9} deploy {s['deploy_seconds']:6} s exit {s['exit']} {s['status']}; "
                   f"{s['failed']} failed of {s['requests']} at {s['achieved_rate']}/s (lag max {s['max_lag_ms']} ms), "
