@@ -477,6 +477,7 @@ def ports_free(ports: list[int]) -> list[int]:
 def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
     layout = stack.layout
     mem0 = memory_used_mb()
+    wall0 = time.time()
     cpu = CpuWindow(stack)
     t0 = time.monotonic()
     commands: dict[str, dict] = {}
@@ -546,6 +547,7 @@ def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
             "all_deployments_done_s": round(t_done - t0, 1),
             "tasks_healthy_per_s": round(want / (t_healthy - t0), 2),
             "deployments_retried": retries, "attempts": dict(attempts),
+            "task_timings": task_timings(stack, wall0),
             "listeners_answering_200": answering, "cpu": window, "loops": loops,
             "timeline": timeline}
 
@@ -582,6 +584,52 @@ def _listeners_answer(layout: Layout) -> dict:
         except Exception as exc:
             bad[name] = str(exc)[:120]
     return {"ok": ok, "of": len(layout.names), "failed": bad}
+
+
+def task_timings(stack: ScaleStack, since: float, until: float | None = None) -> dict:
+    """Read from the daemon's store (services.db, read-only) and its load balancers' state.json:
+    for the tasks created in [since, until] (wall clock), how long they took from the row to
+    RUNNING (`podman pod create` + `podman run` + port lookup, on the controller's 8 start
+    workers), from RUNNING to registered in HAProxy (the next services pass), and from RUNNING
+    to healthy; and every task that failed, with its reason."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{stack.home / 'services.db'}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in db.execute("SELECT * FROM tasks WHERE created_at >= ? AND created_at <= ?",
+                                            (since, until or time.time() + 1))]
+    finally:
+        db.close()
+    registered = {}
+    for env in stack.layout.envs:
+        try:
+            state = json.loads((stack.home / "lb" / env / "state.json").read_text())
+        except OSError:
+            continue
+        for group in state.get("targets", {}).values():
+            for tid, rec in group.items():
+                registered[tid] = rec.get("registered_at")
+
+    def dist(values: list[float]) -> dict:
+        values = sorted(v for v in values if v is not None)
+        if not values:
+            return {"n": 0}
+        return {"n": len(values), "p50": round(statistics.median(values), 2),
+                "p95": round(values[max(0, -(-len(values) * 95 // 100) - 1)], 2), "max": round(values[-1], 2)}
+
+    started = [r for r in rows if r["running_at"]]
+    failed = [r for r in rows if r["failed"]]
+    return {"tasks": len(rows),
+            "to_running_s": dist([r["running_at"] - r["created_at"] for r in started]),
+            "running_to_registered_s": dist([registered[r["id"]] - r["running_at"] for r in started
+                                             if registered.get(r["id"])]),
+            "running_to_healthy_s": dist([r["healthy_at"] - r["running_at"] for r in started if r["healthy_at"]]),
+            "failed": [{"service": r["service"], "to_running_s": round(r["running_at"] - r["created_at"], 2)
+                        if r["running_at"] else None,
+                        "running_to_stopping_s": round(r["stopping_at"] - r["running_at"], 2)
+                        if r["running_at"] and r["stopping_at"] else None,
+                        "reason": r["stopped_reason"]} for r in failed]}
 
 
 def wait_quiet(stack: ScaleStack, timeout: float = 300.0) -> float:
@@ -852,6 +900,7 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
         if profiler:
             profiler.start()
         cpu = CpuWindow(stack)
+        wall0 = time.time()
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(len(layout.deploying)) as pool:
             futures = {n: pool.submit(stack.deploy, n, image) for n in layout.deploying}
@@ -884,6 +933,7 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
     out = {"version": version, "wall_s": round(t1 - t0, 1), "cpu": window, "loops": loops, "services": per_service,
            "failed_total": sum(s["failed"] for s in per_service.values()),
            "requests_total": sum(s["requests"] for s in per_service.values())}
+    out["task_timings"] = task_timings(stack, wall0)
     if profiled_out is not None:
         out["profile"] = profiled_out
     log(f"deploys to {version}: {len(per_service)} in {out['wall_s']} s; failed requests {out['failed_total']} of "
@@ -1055,6 +1105,13 @@ def print_summary(r: dict) -> None:
               f" ms, deploys pass p50 {lp['deploys']['p50_ms']} / p95 {lp['deploys']['p95_ms']} ms; daemon CPU "
               f"{c['daemon_cpu_pct']} % of a core (with children {c['daemon_with_children_cpu_pct']} %), RSS "
               f"{c['rss_mb']} MB; HAProxy {c['haproxy_cpu_pct']} %; machine {c['machine_busy_pct_of_all_cores']} %")
+    if st:
+        tt = st["task_timings"]
+        print(f"  tasks: row -> RUNNING p50 {tt['to_running_s'].get('p50')} s (p95 {tt['to_running_s'].get('p95')}), "
+              f"RUNNING -> registered p50 {tt['running_to_registered_s'].get('p50')} s (p95 "
+              f"{tt['running_to_registered_s'].get('p95')}), RUNNING -> healthy p50 "
+              f"{tt['running_to_healthy_s'].get('p50')} s (p95 {tt['running_to_healthy_s'].get('p95')}); "
+              f"{len(tt['failed'])} failed" + "".join(f"\n    {f['service']}: {f['reason']}" for f in tt["failed"]))
     for phase in ("startup", "idle"):
         if r.get(phase):
             print(f"  CPU by process during {phase}, % of one core: " + ", ".join(
