@@ -472,6 +472,43 @@ def ports_free(ports: list[int]) -> list[int]:
     return taken
 
 
+# -- phase 0: what podman alone does on this machine
+
+def podman_baseline(image: str, tasks: int = 16, workers: int = 8) -> dict:
+    """Start `tasks` pods the way the controller does (`podman pod create` with a published
+    port, `podman run -d` in it, `podman pod inspect` for the port), `workers` at a time as its
+    start pool does, without Conveyor; then remove them. The ceiling for task starts here."""
+    tag = f"cv-bench-scale-{os.getpid()}"
+
+    def one(i: int) -> float:
+        t0 = time.monotonic()
+        pod = f"{tag}-{i}"
+        subprocess.run(["podman", "pod", "create", "--name", pod, "--label", f"{tag}=1", "--publish", "127.0.0.1::8080"],
+                       check=True, capture_output=True)
+        subprocess.run(["podman", "run", "--detach", "--pod", pod, "--name", f"{pod}-api", "--label", f"{tag}=1",
+                        "--env", "PORT=8080", image], check=True, capture_output=True)
+        subprocess.run(["podman", "pod", "inspect", pod, "--format", "{{json .InfraConfig.PortBindings}}"],
+                       check=True, capture_output=True)
+        return time.monotonic() - t0
+
+    t0 = time.monotonic()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            latencies = sorted(pool.map(one, range(tasks)))
+        wall = time.monotonic() - t0
+        t1 = time.monotonic()
+        one_alone = one(tasks)
+    finally:
+        pods = subprocess.run(["podman", "pod", "ps", "-q", "--filter", f"label={tag}=1"], capture_output=True,
+                              text=True).stdout.split()
+        t2 = time.monotonic()
+        if pods:
+            subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", *pods], capture_output=True)
+    return {"tasks": tasks, "workers": workers, "tasks_per_s": round(tasks / wall, 2),
+            "latency_s_p50": round(statistics.median(latencies), 2), "latency_s_max": round(latencies[-1], 2),
+            "one_task_alone_s": round(one_alone, 2), "remove_all_s": round(time.monotonic() - t2, 2)}
+
+
 # -- phase 1: startup
 
 def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
@@ -779,7 +816,8 @@ _GENERIC = ("Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run ", "_wor
             "_run_module_as_main", "_run_code", "Event.wait", "Condition.wait")
 #: Where the breakdowns start: a services pass, a deploys pass, a metrics sample.
 ROOTS = ("ServiceController.reconcile", "DeployController.tick", "Watch._tick_watch", "Sampler.sample_once",
-         "Watch._on_sample")
+         "Watch._on_sample", "Api.deploy", "Api.deployment_status", "ServiceController._run_start",
+         "ServiceController._stop_task", "LoadBalancer.apply")
 
 
 def summarize_profile(text: str, top: int = 15) -> dict:
@@ -962,6 +1000,9 @@ def run(args: argparse.Namespace, out: dict, log) -> None:
     versions = tuple(f"v{i + 1}" for i in range(args.rounds + 1))
     log(f"building {len(versions)} images ...")
     images = build_images(versions)
+    if args.podman_baseline:
+        out["podman_baseline"] = podman_baseline(images["v1"])
+        log(f"podman alone: {json.dumps(out['podman_baseline'])}")
     stack = ScaleStack(layout)
     poller = None
     try:
@@ -970,7 +1011,12 @@ def run(args: argparse.Namespace, out: dict, log) -> None:
             f"listeners {layout.ports()[0]}-{layout.ports()[-1]}")
         poller = PassPoller(stack)
         poller.start()
+        profiler = Profiler(stack, "startup") if args.profile_busy else None
+        if profiler:
+            profiler.start()
         out["startup"] = startup(stack, images["v1"], poller, log)
+        if profiler:
+            out["startup"]["profile"] = profiler.stop()
         out["settle_s"] = round(wait_quiet(stack) + SETTLE_SECONDS, 1)
         time.sleep(SETTLE_SECONDS)
         out["idle"] = idle(stack, poller, args.idle_seconds, log)
@@ -981,7 +1027,7 @@ def run(args: argparse.Namespace, out: dict, log) -> None:
         out["rounds"] = []
         for i in range(args.rounds):
             out["rounds"].append(deploy_round(stack, poller, images[versions[i + 1]], versions[i + 1], args.rate, log,
-                                              profiled=args.profile_deploys and i == args.rounds - 1))
+                                              profiled=args.profile_busy and i == args.rounds - 1))
             wait_quiet(stack)
             time.sleep(SETTLE_SECONDS)
         out["after"] = {"daemon": stack.daemon_stats(), "rss_mb": round(proc_rss(stack.pid) / 2**20, 1)}
@@ -1046,8 +1092,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=21000, help="first listener port (default 21000)")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
                         help=f"py-spy the idle daemon for {PROFILE_SECONDS:g} s after the idle window (default on)")
-    parser.add_argument("--profile-deploys", action="store_true",
-                        help="also py-spy the daemon during the last round of deploys (costs CPU while measuring)")
+    parser.add_argument("--podman-baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="first time 16 pod starts with podman alone, 8 at a time (default on)")
+    parser.add_argument("--profile-busy", action="store_true",
+                        help="also py-spy the daemon during the startup and the last round of deploys (costs CPU "
+                             "while measuring)")
     parser.add_argument("--quick", action="store_true", help="6 services, 4 deploying, 10 s idle, 1 round")
     parser.add_argument("--output", type=Path, help="default bench/results/scale-<date>.json (quick: scale-quick-<date>)")
     args = parser.parse_args(argv)
