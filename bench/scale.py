@@ -115,7 +115,9 @@ def build_images(versions: tuple[str, ...]) -> dict[str, str]:
 class Layout:
     """Which service is where: names, environments, controllers and ports."""
 
-    def __init__(self, services: int, bluegreen: int, environments: int, deploying: int, base_port: int):
+    def __init__(self, services: int, bluegreen: int, environments: int, deploying: int, base_port: int,
+                 grace_period: int = 0):
+        self.grace_period = grace_period
         self.names = [f"svc-{i:02d}" for i in range(services)]
         self.envs = ["scale"] if environments == 1 else [f"scale{k + 1}" for k in range(environments)]
         self.env_of = {n: self.envs[i % environments] for i, n in enumerate(self.names)}
@@ -152,6 +154,7 @@ class Layout:
                     {name}:
                       taskDefinition: taskdef.json
                       desiredCount: 2
+                      healthCheckGracePeriodSeconds: {self.grace_period}
                       loadBalancer: {{port: {self.port[name]}, {test}container: api, containerPort: 8080,
                                       deregistrationDelaySeconds: 2,
                                       healthCheck: {{path: /health, intervalSeconds: 1, healthyThresholdCount: 2}}}}
@@ -584,7 +587,7 @@ def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
             "all_deployments_done_s": round(t_done - t0, 1),
             "tasks_healthy_per_s": round(want / (t_healthy - t0), 2),
             "deployments_retried": retries, "attempts": dict(attempts),
-            "task_timings": task_timings(stack, wall0),
+            "task_timings": task_timings(stack, wall0), "haproxy_reloads": haproxy_reloads(stack),
             "listeners_answering_200": answering, "cpu": window, "loops": loops,
             "timeline": timeline}
 
@@ -667,6 +670,22 @@ def task_timings(stack: ScaleStack, since: float, until: float | None = None) ->
                         "running_to_stopping_s": round(r["stopping_at"] - r["running_at"], 2)
                         if r["running_at"] and r["stopping_at"] else None,
                         "reason": r["stopped_reason"]} for r in failed]}
+
+
+def haproxy_reloads(stack: ScaleStack) -> dict[str, int | None]:
+    """Per environment, how many times its HAProxy was reloaded (the master's `show proc`)."""
+    from conveyor.lb import config as lbcfg
+    from conveyor.lb.runtime import RuntimeAPI, RuntimeUnavailable
+
+    out: dict[str, int | None] = {}
+    for env in stack.layout.envs:
+        try:
+            text = RuntimeAPI(stack.home / "lb" / env / lbcfg.MASTER_SOCKET).send("show proc")
+            master = next(line.split() for line in text.splitlines() if " master " in f" {line} ")
+            out[env] = int(master[2])
+        except (RuntimeUnavailable, StopIteration, ValueError, IndexError):
+            out[env] = None
+    return out
 
 
 def wait_quiet(stack: ScaleStack, timeout: float = 300.0) -> float:
@@ -972,6 +991,7 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
            "failed_total": sum(s["failed"] for s in per_service.values()),
            "requests_total": sum(s["requests"] for s in per_service.values())}
     out["task_timings"] = task_timings(stack, wall0)
+    out["haproxy_reloads_total"] = haproxy_reloads(stack)
     if profiled_out is not None:
         out["profile"] = profiled_out
     log(f"deploys to {version}: {len(per_service)} in {out['wall_s']} s; failed requests {out['failed_total']} of "
@@ -986,11 +1006,12 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
 
 def run(args: argparse.Namespace, out: dict, log) -> None:
     """The phases, filling `out` as they go (what was measured survives a failure)."""
-    layout = Layout(args.services, args.bluegreen, args.environments, args.deploying, args.base_port)
+    layout = Layout(args.services, args.bluegreen, args.environments, args.deploying, args.base_port,
+                    args.grace_period)
     out["config"] = {
         "services": args.services, "bluegreen": sorted(layout.bluegreen), "environments": layout.envs,
         "tasks_per_service": 2, "deploying": layout.deploying, "rounds": args.rounds, "rate_per_listener": args.rate,
-        "idle_seconds": args.idle_seconds, "ports": [layout.ports()[0], layout.ports()[-1]],
+        "idle_seconds": args.idle_seconds, "health_check_grace_period_s": args.grace_period, "ports": [layout.ports()[0], layout.ports()[-1]],
         "health_check": "HAProxy HTTP /health every 1 s, 2 passes to healthy; deregistration delay 2 s",
         "bluegreen_deployment": BLUEGREEN, "rolling_deployment": ROLLING, "taskdef": TASKDEF,
         "poll_interval_s": POLL_INTERVAL}
@@ -1089,6 +1110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, help="idle window (default 60; quick 10)")
     parser.add_argument("--rate", type=float, help="req/s on each deploying service's listener (default 30; quick 20)")
     parser.add_argument("--rounds", type=int, help="rounds of deploys (default 3; quick 1)")
+    parser.add_argument("--grace-period", type=int, default=0,
+                        help="healthCheckGracePeriodSeconds of every service (default 0, ECS's default)")
     parser.add_argument("--base-port", type=int, default=21000, help="first listener port (default 21000)")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
                         help=f"py-spy the idle daemon for {PROFILE_SECONDS:g} s after the idle window (default on)")
@@ -1160,7 +1183,7 @@ def print_summary(r: dict) -> None:
               f"RUNNING -> registered p50 {tt['running_to_registered_s'].get('p50')} s (p95 "
               f"{tt['running_to_registered_s'].get('p95')}), RUNNING -> healthy p50 "
               f"{tt['running_to_healthy_s'].get('p50')} s (p95 {tt['running_to_healthy_s'].get('p95')}); "
-              f"{len(tt['failed'])} failed" + "".join(f"\n    {f['service']}: {f['reason']}" for f in tt["failed"]))
+              f"{len(tt['failed'])} failed; HAProxy reloads {st.get('haproxy_reloads')}" + "".join(f"\n    {f['service']}: {f['reason']}" for f in tt["failed"]))
     for phase in ("startup", "idle"):
         if r.get(phase):
             print(f"  CPU by process during {phase}, % of one core: " + ", ".join(
