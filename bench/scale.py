@@ -665,7 +665,9 @@ def task_timings(stack: ScaleStack, since: float, until: float | None = None) ->
             "running_to_registered_s": dist([registered[r["id"]] - r["running_at"] for r in started
                                              if registered.get(r["id"])]),
             "running_to_healthy_s": dist([r["healthy_at"] - r["running_at"] for r in started if r["healthy_at"]]),
-            "failed": [{"service": r["service"], "to_running_s": round(r["running_at"] - r["created_at"], 2)
+            "failed": [{"service": r["service"], "created_s": round(r["created_at"] - since, 2),
+                        "stopping_s": round(r["stopping_at"] - since, 2) if r["stopping_at"] else None,
+                        "to_running_s": round(r["running_at"] - r["created_at"], 2)
                         if r["running_at"] else None,
                         "running_to_stopping_s": round(r["stopping_at"] - r["running_at"], 2)
                         if r["running_at"] and r["stopping_at"] else None,
