@@ -940,7 +940,7 @@ def _load_process(conn, urls: dict[str, str], rate: float, duration: float) -> N
     for n, g in gens.items():
         result = g.stop()
         version, after = settle.get(n, (None, None))
-        out[n] = {"load": result.to_json(),
+        out[n] = {"load": result.to_json(), "started_at": result.started_at,
                   "settled": g.first_time_all(version, after=after) if version and after is not None else None}
     conn.send(out)
 
@@ -983,7 +983,10 @@ def deploy_round(stack: ScaleStack, poller: PassPoller, image: str, version: str
             "requests": lj["total"], "failed": lj["failed"],
             "failed_statuses": {k: v for k, v in lj["status_counts"].items() if not str(k).startswith("2")},
             "errors": lj["error_counts"], "achieved_rate": lj["achieved_rate"], "max_lag_ms": lj["max_lag_ms"],
-            "longest_gap_ms": lj["longest_gap_ms"], "latency_p50_ms": lj["latency_ms"].get("p50"),
+            "longest_gap_ms": lj["longest_gap_ms"],
+            "longest_gap_end_s": None if lj["longest_gap_at"] is None or not r else
+            round(loads[n]["started_at"] + lj["longest_gap_at"] - r["start"], 2),
+            "latency_p50_ms": lj["latency_ms"].get("p50"),
             "latency_p99_ms": lj["latency_ms"].get("p99"),
             "rate_kept": lj["achieved_rate"] >= CLEAN_ACHIEVED_FRACTION * rate and lj["max_lag_ms"] <= CLEAN_MAX_LAG_MS,
             "generator_cpu_pct": lj["cpu_percent_of_one_core"],
