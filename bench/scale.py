@@ -59,7 +59,15 @@ from typing import Any
 
 # bench/ is on sys.path when run as a script
 from engine import machine
-from zero_downtime import EXAMPLE, RESULTS_DIR, ROOT, TARGET_LONGEST_GAP_MS, VERSION_HEADER, _check, _free_port
+from zero_downtime import (
+    EXAMPLE,
+    RESULTS_DIR,
+    ROOT,
+    TARGET_LONGEST_GAP_MS,
+    VERSION_HEADER,
+    _check,
+    _free_port,
+)
 
 from conveyor.loadgen import CLEAN_ACHIEVED_FRACTION, CLEAN_MAX_LAG_MS, LoadGenerator
 
@@ -257,7 +265,7 @@ class CpuWindow:
         w = CpuWindow(stack); ...; out = w.end()   # {"daemon_cpu_pct": ..., "by_category": ...}
     """
 
-    def __init__(self, stack: "ScaleStack"):
+    def __init__(self, stack: ScaleStack):
         self.stack = stack
         self.t0 = time.monotonic()
         self.api0 = stack.daemon_stats()["cpuSeconds"]
@@ -304,7 +312,7 @@ class PassPoller(threading.Thread):
     (a pass is seen when its loop's counter moved by one since the last poll; when it moved by
     more, the latest is kept and the others counted as missed) and the RSS."""
 
-    def __init__(self, stack: "ScaleStack", interval: float = POLL_INTERVAL):
+    def __init__(self, stack: ScaleStack, interval: float = POLL_INTERVAL):
         super().__init__(name="pass-poller", daemon=True)
         self.stack, self.interval = stack, interval
         self.passes: dict[str, list[tuple[float, float]]] = {"services": [], "deploys": []}
@@ -318,7 +326,7 @@ class PassPoller(threading.Thread):
         while not self._halt.wait(self.interval):
             try:
                 d = self.stack.daemon_stats()
-            except Exception:
+            except Exception:  # noqa: BLE001, S112 - a poll the daemon missed (busy, restarting) is skipped
                 continue
             now = time.monotonic()
             self.polls += 1
@@ -423,7 +431,7 @@ class ScaleStack:
         try:
             down = self.cli("down", "--all", check=False, timeout=600)
             out["down_exit"] = down.returncode
-        except Exception as exc:  # a hung down must not stop the cleanup below
+        except Exception as exc:  # noqa: BLE001 - a hung down must not stop the cleanup below
             out["down_error"] = str(exc)
         out["down_seconds"] = round(time.monotonic() - t0, 1)
         if self.pid and _alive(self.pid):
@@ -437,9 +445,9 @@ class ScaleStack:
                 pass
         label = _home_label(self.home)
         left = subprocess.run(["podman", "pod", "ps", "-q", "--filter", f"label=conveyor.home={label}"],
-                              capture_output=True, text=True).stdout.split()
+                              capture_output=True, text=True, check=False).stdout.split()
         if left:
-            subprocess.run(["podman", "pod", "rm", "-f", *left], capture_output=True)
+            subprocess.run(["podman", "pod", "rm", "-f", *left], capture_output=True, check=False)
             out["pods_removed_after_down"] = len(left)
         shutil.rmtree(self.dir, ignore_errors=True)
         return out
@@ -499,14 +507,13 @@ def podman_baseline(image: str, tasks: int = 16, workers: int = 8) -> dict:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             latencies = sorted(pool.map(one, range(tasks)))
         wall = time.monotonic() - t0
-        t1 = time.monotonic()
         one_alone = one(tasks)
     finally:
         pods = subprocess.run(["podman", "pod", "ps", "-q", "--filter", f"label={tag}=1"], capture_output=True,
-                              text=True).stdout.split()
+                              text=True, check=False).stdout.split()
         t2 = time.monotonic()
         if pods:
-            subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", *pods], capture_output=True)
+            subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", *pods], capture_output=True, check=False)
     return {"tasks": tasks, "workers": workers, "tasks_per_s": round(tasks / wall, 2),
             "latency_s_p50": round(statistics.median(latencies), 2), "latency_s_max": round(latencies[-1], 2),
             "one_task_alone_s": round(one_alone, 2), "remove_all_s": round(time.monotonic() - t2, 2)}
@@ -621,7 +628,7 @@ def _listeners_answer(layout: Layout) -> dict:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{layout.port[name]}/health", timeout=3) as r:
                 ok += r.status == 200
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a listener is reported, not raised
             bad[name] = str(exc)[:120]
     return {"ok": ok, "of": len(layout.names), "failed": bad}
 
@@ -729,7 +736,8 @@ def pass_costs(stack: ScaleStack, runs: int = 5) -> dict:
     """What the pieces of a services pass cost, timed from outside the daemon the way it runs them."""
     label = _home_label(stack.home)
     out: dict[str, Any] = {}
-    all_containers = len(subprocess.run(["podman", "ps", "-a", "-q"], capture_output=True, text=True).stdout.split())
+    all_containers = len(subprocess.run(["podman", "ps", "-a", "-q"], capture_output=True, text=True,
+                                        check=True).stdout.split())
     walls, cpus, rows = [], [], 0
     for _ in range(runs):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -746,8 +754,8 @@ def pass_costs(stack: ScaleStack, runs: int = 5) -> dict:
                         "output_bytes": len(done.stdout)}
     # HAProxy's runtime API as a pass uses it: per target group `show servers state TG` and
     # `show stat TG 4 -1`, and state.json read once per target group
-    from conveyor.lb.runtime import RuntimeAPI
     from conveyor.lb import config as lbcfg
+    from conveyor.lb.runtime import RuntimeAPI
 
     per_env = {}
     for env in stack.layout.envs:
@@ -774,7 +782,7 @@ def pass_costs(stack: ScaleStack, runs: int = 5) -> dict:
     # what one `conveyor deploy` waiting for its outcome costs the daemon: it polls
     # GET .../deployment every 0.3 s
     calls = {}
-    for name in (sorted(stack.layout.bluegreen)[0], next(n for n in stack.layout.names if n not in stack.layout.bluegreen)):
+    for name in (min(stack.layout.bluegreen), next(n for n in stack.layout.names if n not in stack.layout.bluegreen)):
         own0 = proc_cpu(stack.pid)[0]
         t0 = time.monotonic()
         for _ in range(50):
@@ -1149,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
     error = None
     try:
         run(args, results, log)
-    except BaseException as exc:  # still write what was measured
+    except BaseException as exc:  # noqa: BLE001 - still write what was measured (also on Ctrl-C), then re-raise
         error = exc
         results["error"] = f"{type(exc).__name__}: {exc}"
     results["elapsed_seconds"] = round(time.monotonic() - began, 1)
