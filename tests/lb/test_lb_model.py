@@ -193,8 +193,14 @@ DOWN = {**UP, "srv_op_state": "0"}
     (DOWN, {"check_status": "L4CON", "last_chk": "Connection refused"}, REC, True, 2000,
      ("unhealthy", "Target.FailedHealthChecks")),
     (DOWN, {"check_status": "L7OK"}, REC, True, 1002, ("initial", "Elb.InitialHealthChecking")),
-    (DOWN, {"check_status": "L7OK", "check_health": "1", "check_rise": "2"}, REC, True, 2000,
+    # passing again after it was healthy once: unhealthy until the threshold is reached…
+    (DOWN, {"check_status": "L7OK", "check_health": "1", "check_rise": "2"},
+     TargetRecord("t1", "127.0.0.1", 8001, 100, registered_at=1000.0, healthy_at=1010.0), True, 2000,
      ("unhealthy", "Target.FailedHealthChecks")),
+    # …but a target still rising to its first UP is in its initial checks, however long a run of
+    # reloads (each restarts the count) has kept it there
+    (DOWN, {"check_status": "L7OK", "check_health": "1", "check_rise": "2"}, REC, True, 2000,
+     ("initial", "Elb.InitialHealthChecking")),
     (DOWN, {"check_status": "L7STS"}, None, True, 0, ("unhealthy", "Target.ResponseCodeMismatch")),
 ])
 def test_alb_states_from_haproxy_states(row, stat, record, attached, now, expected):

@@ -9,7 +9,7 @@ import time
 import pytest
 from lb_support import FAST_CHECK, free_port, get, needs_haproxy, spread, wait_for
 
-from conveyor.lb import InvalidLoadBalancer, Listener, TargetGroup, UnknownTargetGroup
+from conveyor.lb import HealthCheck, InvalidLoadBalancer, Listener, TargetGroup, UnknownTargetGroup
 
 pytestmark = needs_haproxy
 
@@ -220,3 +220,26 @@ def test_unknown_groups_and_bad_targets_are_refused(lb, web):
     lb.remove("web", "t")
     lb.remove("gone", "t")  # unknown group: nothing to remove
     assert lb.targets("web") == []
+
+
+def test_reloads_faster_than_the_checks_never_make_a_rising_target_unhealthy(lb, apps):
+    """Each seamless reload restarts the checks of a target that is not UP yet. While they pass,
+    it is in its initial checks (ALB's `initial`), not `unhealthy` — which ECS would replace —
+    however long a run of reloads (services added one after another) keeps it from rising."""
+    check = HealthCheck(path="/health", interval=1.0, timeout=0.5, healthy_threshold=2)
+    listeners, groups = [Listener(free_port(), "web")], [TargetGroup("web", check)]
+    lb.apply(listeners, groups)
+    app = apps("app-1")
+    lb.register("web", "task-1", "127.0.0.1", app.port)
+    seen: set[tuple[str, str | None]] = set()
+    for n in range(8):  # one reload every 0.6 s: faster than one interval plus a check
+        listeners.append(Listener(free_port(), f"extra-{n}"))
+        groups.append(TargetGroup(f"extra-{n}", check))
+        lb.apply(list(listeners), list(groups))
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            seen |= {(t.state, t.reason) for t in lb.targets("web")}
+            time.sleep(0.05)
+    assert {state for state, _ in seen} <= {"initial", "healthy"}, seen
+    assert wait_for(lambda: states(lb, "web") == {"task-1": "healthy"}, timeout=10)
+    assert lb._load().targets["web"]["task-1"].healthy_at is not None

@@ -151,7 +151,8 @@ class LoadBalancer:
                     f"target '{target_id}' is registered in '{target_group}' at {old.address}, "
                     f"not {host}:{port}", hint="remove() it first")
             group[target_id] = TargetRecord(target_id, host, port, weight,
-                                            old.registered_at if old else self.clock())
+                                            old.registered_at if old else self.clock(),
+                                            healthy_at=old.healthy_at if old else None)
             self._save(current)
             if self.haproxy.running():
                 rows = [r for r in self.api.servers_state(target_group)
@@ -266,9 +267,26 @@ class LoadBalancer:
             return [health.unavailable(r) for r in records.values()]
         attached = target_group in current.attached()
         now = self.clock()
+        up = [name for name, rec in records.items() if rec.healthy_at is None and any(
+            r.get("srv_name") == name and int(r.get("srv_op_state") or 0) == health.OP_RUNNING for r in rows)]
+        if up:
+            self._mark_healthy(target_group, up, now)
+            for name in up:
+                records[name].healthy_at = now
         return [health.target_health(tg, row, stats.get(row.get("srv_name")),
                                      records.get(row.get("srv_name", "")),
                                      attached=attached, now=now) for row in rows]
+
+    def _mark_healthy(self, target_group: str, target_ids: list[str], now: float) -> None:
+        """Remember that these targets passed their initial checks (a write only on the first
+        UP of a target, not on every look)."""
+        with self._locked():
+            current = self._load()
+            for target_id in target_ids:
+                record = current.targets.get(target_group, {}).get(target_id)
+                if record is not None and record.healthy_at is None:
+                    record.healthy_at = now
+            self._save(current)
 
     def stats(self) -> list[dict]:
         """`show stat` rows (frontends, backends, servers) as dicts; [] when not running."""

@@ -76,6 +76,10 @@ def target_health(tg: TargetGroup, row: dict[str, str], stat: dict[str, str] | N
         return health(INITIAL, INITIAL_HEALTH_CHECKING)
     hc = tg.health_check
     passed = check in PASSED_CHECKS
+    if passed and record is not None and record.healthy_at is None:
+        # Still rising to its first UP: its initial checks are passing. (A reload restarts the
+        # count, so the time since registration alone would call it unhealthy too early.)
+        return health(INITIAL, INITIAL_HEALTH_CHECKING)
     threshold = hc.healthy_threshold if passed else hc.unhealthy_threshold
     window = threshold * (hc.interval + hc.timeout) + CHECK_SLACK
     since = now - record.registered_at if record else float("inf")

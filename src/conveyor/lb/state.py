@@ -30,6 +30,9 @@ class TargetRecord:
     weight: int
     registered_at: float  # wall clock (time.time()): it must mean the same in another process
     deregistered_at: float | None = None
+    #: When HAProxy first reported it UP since it was registered: until then it is in its
+    #: initial health checks (ALB's `initial`), however often a reload restarts them.
+    healthy_at: float | None = None
 
     @property
     def address(self) -> str:
