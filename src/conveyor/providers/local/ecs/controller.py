@@ -27,6 +27,7 @@ from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import ConveyorError, NotFound, UserError
 from conveyor.lb.haproxy import LoadBalancer
 from conveyor.passes import PassTimer
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.balancing import LoadBalancing
 from conveyor.providers.local.ecs.deployments import Deployments
 from conveyor.providers.local.ecs.store import (
@@ -128,12 +129,11 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
     # -- the API
     def scale(self, environment: str, service: str, count: int, by: str = "") -> ServiceDescription:
         if not 0 <= count <= 100:
-            raise UserError(f"desired count {count} is out of range", hint="use 0-100")
+            raise UserError(reasons.desired_count_out_of_range(count), hint=reasons.DESIRED_COUNT_HINT)
         with self.lock:
             self._service_row(environment, service)
             self.store.set_desired_count(environment, service, count)
-            self.store.event(environment, service, f"(service {service}) desired count set to {count}"
-                             + (f" by {by}." if by else "."))
+            self.store.event(environment, service, reasons.desired_count_set(service, count, by))
             self._steady.pop((environment, service), None)
         self._wake.set()
         return self.describe(environment, service)
@@ -169,7 +169,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
                 except ConveyorError as exc:  # e.g. a listener port taken: say so where users look
                     log.error("load balancer of environment %s: %s", env, exc)
                     for r in in_env:
-                        self.store.event(env, r.name, f"(service {r.name}) load balancer problem: {exc}")
+                        self.store.event(env, r.name, reasons.load_balancer_problem(r.name, exc))
             for row in rows:
                 if row.status != "ACTIVE":
                     continue
@@ -199,7 +199,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         tasks = self.store.tasks(env, name)
         for dep in deps:
             if dep.status == ACTIVE and not any(t.deployment_id == dep.id for t in tasks):
-                self.store.transition_deployment(dep.id, status=INACTIVE, why="no tasks left")
+                self.store.transition_deployment(dep.id, status=INACTIVE, why=reasons.HISTORY_NO_TASKS_LEFT)
         return self._check_steady(spec, row.desired_count, self._primary(env, name), tasks)
 
     def _observe_task(self, task: Task, pod: PodState | None, targets: dict, spec: ServiceSpec) -> None:
@@ -212,29 +212,29 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             if pod and td and all(pod.containers.get(c.name) and pod.containers[c.name].running
                                   for c in td.essential_containers()):
                 ports = self.runtime.ports(task.id, _published(spec, td))
-                self.store.transition_task(task.id, RUNNING, why="adopted by a restarted daemon", running_at=now,
+                self.store.transition_task(task.id, RUNNING, why=reasons.HISTORY_ADOPTED, running_at=now,
                                            host_port=ports.get(spec.load_balancer.container_port) if spec.load_balancer else None)
             else:
-                self._finish_stop(task, "Task provisioning was interrupted (the daemon restarted)", failed=0)
+                self._finish_stop(task, reasons.PROVISIONING_INTERRUPTED, failed=0)
             return
         if task.last_status == RUNNING:
             exited = _exited_essential(td, pod)
             if exited is not None:
                 cname, code = exited
-                self._begin_stop(task, spec, f"Essential container in task exited: container {cname} exited "
-                                            f"with code {code}", failed=1, drain=False)
+                self._begin_stop(task, spec, reasons.essential_container_exited(cname, code), failed=1,
+                                 drain=False)
                 return
             health = self._container_health(task, td, now)
             if health == "UNHEALTHY":
-                self._begin_stop(task, spec, "Task failed container health checks", failed=1, drain=False)
+                self._begin_stop(task, spec, reasons.CONTAINER_HEALTH_CHECKS_FAILED, failed=1, drain=False)
                 return
             target = targets.get(task.id)
             if tg is not None and task.host_port and target is None:
                 self._lb(spec.environment).register(tg.name, task.id, "127.0.0.1", task.host_port)
             in_grace = task.running_at and now - task.running_at < spec.health_check_grace_period
             if tg is not None and target is not None and not in_grace and elb_failed(task, target, spec, now):
-                self._begin_stop(task, spec, f"Task failed ELB health checks in (target-group {tg.name}): "
-                                             f"{target.description or target.reason}", failed=1, drain=True)
+                self._begin_stop(task, spec, reasons.elb_health_checks_failed(
+                    tg.name, target.description or target.reason), failed=1, drain=True)
                 return
             healthy = self._is_healthy(task, td, spec, target, health, now)
             if healthy and not task.healthy_at:
@@ -249,7 +249,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             if tg is None or task.id not in targets or self._lb(spec.environment).drained(tg.name, task.id):
                 if tg is not None:
                     self._lb(spec.environment).remove(tg.name, task.id)
-                self.store.transition_task(task.id, STOPPING, why="drained")
+                self.store.transition_task(task.id, STOPPING, why=reasons.HISTORY_DRAINED)
                 self._submit(task.id, self._stop_task, task, td)
             return
         if task.last_status == STOPPING:
@@ -284,12 +284,12 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         for _ in range(start):
             self._start_task(spec, primary)
         for task in _stop_order(new, old, desired)[:move.stop]:
-            self._begin_stop(task, spec, "Scaling activity initiated by (deployment "
-                             f"{task.deployment_id})" if task.deployment_id != primary.id
-                             else "Service desired count lowered", failed=0, drain=True)
+            self._begin_stop(task, spec, reasons.scaling_by_deployment(task.deployment_id)
+                             if task.deployment_id != primary.id else reasons.DESIRED_COUNT_LOWERED,
+                             failed=0, drain=True)
         if move.reason:
-            self.store.event(spec.environment, spec.name, f"(service {spec.name}) is " + move.reason.format(
-                min=spec.rolling.minimum_healthy_percent, max=spec.rolling.maximum_percent) + ".")
+            self.store.event(spec.environment, spec.name, reasons.cannot_move(
+                spec.name, move.reason, spec.rolling.minimum_healthy_percent, spec.rolling.maximum_percent))
 
     def _start_task(self, spec: ServiceSpec, dep: Deployment) -> None:
         td = self._taskdef(dep.taskdef)
@@ -312,29 +312,30 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             return
         except Exception as exc:
             log.exception("task %s failed to start", task.id)
-            self._start_failed(task, spec, f"CannotStartContainerError: {exc}")
+            self._start_failed(task, spec, reasons.cannot_start_container(exc))
             return
         with self.lock:
             current = self.store.task(task.id)
             if current is None or current.last_status != PENDING:
                 return
             host_port = ports.get(spec.load_balancer.container_port) if spec.load_balancer else None
-            self.store.transition_task(task.id, RUNNING, why="started", running_at=self.clock(), host_port=host_port)
-            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has started 1 tasks: (task {task.id}).")
+            self.store.transition_task(task.id, RUNNING, why=reasons.HISTORY_STARTED, running_at=self.clock(),
+                                       host_port=host_port)
+            self.store.event(spec.environment, spec.name, reasons.started_task(spec.name, task.id))
 
     def _start_failed(self, task: Task, spec: ServiceSpec, reason: str) -> None:
         with self.lock:
-            self.store.transition_task(task.id, STOPPED, stopped_at=self.clock(), stop_code="TaskFailedToStart",
-                                       stopped_reason=reason, failed=1)
-            self.store.event(spec.environment, spec.name,
-                             f"(service {spec.name}) failed to start task {task.id}: {reason}")
+            self.store.transition_task(task.id, STOPPED, stopped_at=self.clock(),
+                                       stop_code=reasons.STOP_CODE_FAILED_TO_START, stopped_reason=reason, failed=1)
+            self.store.event(spec.environment, spec.name, reasons.failed_to_start(spec.name, task.id, reason))
             self._count_failure(task, spec, reason)
 
     def _begin_stop(self, task: Task, spec: ServiceSpec, reason: str, *, failed: int, drain: bool) -> None:
         now = self.clock()
         tg = self._task_target_group(task, spec)
         self.store.transition_task(task.id, DEACTIVATING, stopping_at=now, stopped_reason=reason,
-                                   failed=failed, stop_code="ServiceSchedulerInitiated" if not failed else "TaskFailed")
+                                   failed=failed,
+                                   stop_code=reasons.STOP_CODE_TASK_FAILED if failed else reasons.STOP_CODE_SCHEDULER)
         if tg is not None:
             lb = self._lb(spec.environment)
             if drain:
@@ -342,12 +343,10 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             else:
                 lb.remove(tg.name, task.id)
         if failed:
-            self.store.event(spec.environment, spec.name,
-                             f"(service {spec.name}) has stopped 1 running tasks: (task {task.id}) {reason}.")
+            self.store.event(spec.environment, spec.name, reasons.stopped_failed_task(spec.name, task.id, reason))
             self._count_failure(task, spec, reason)
         else:
-            self.store.event(spec.environment, spec.name,
-                             f"(service {spec.name}) has begun draining connections on 1 tasks: (task {task.id}).")
+            self.store.event(spec.environment, spec.name, reasons.draining(spec.name, task.id))
 
     def _count_failure(self, task: Task, spec: ServiceSpec, reason: str) -> None:
         key = (spec.environment, spec.name)
@@ -366,10 +365,9 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         threshold = cb.threshold(row.desired_count if row else spec.desired_count)
         if not cb.enable or failed < threshold:
             return
-        why = (f"ECS deployment circuit breaker: {failed} task(s) failed (threshold {threshold}); "
-               f"last: {reason}")
+        why = reasons.circuit_breaker_tripped(failed, threshold, reason)
         self.store.transition_deployment(dep.id, rollout_state=FAILED, reason=why, completed_at=self.clock())
-        self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {dep.id}) deployment failed: {why}")
+        self.store.event(spec.environment, spec.name, reasons.deployment_failed(spec.name, dep.id, why))
         if cb.rollback:
             self._roll_back(spec, dep)
 
@@ -377,14 +375,12 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         previous = next((d for d in self.store.deployments(spec.environment, spec.name, limit=100)
                          if d.seq < failed.seq and d.rollout_state == COMPLETED), None)
         if previous is None:
-            self.store.event(spec.environment, spec.name,
-                             f"(service {spec.name}) ECS deployment circuit breaker: no completed deployment to roll back to.")
+            self.store.event(spec.environment, spec.name, reasons.circuit_breaker_nothing_to_roll_back(spec.name))
             return
         dep = self.store.create_deployment(spec.environment, spec.name, previous.taskdef,
                                            {"rollback": True, "of": failed.id, "to": previous.id})
         self.store.update_deployment(failed.id, timings={**failed.timings, "rolledBackBy": dep.id})
-        self.store.event(spec.environment, spec.name, f"(service {spec.name}) ECS deployment circuit breaker: "
-                                                      f"rolling back to deploymentId {previous.id}.")
+        self.store.event(spec.environment, spec.name, reasons.circuit_breaker_rolling_back(spec.name, previous.id))
         self._backoff.pop((spec.environment, spec.name), None)
 
     def _stop_task(self, task: Task, td: TaskDefinition | None) -> None:
@@ -400,7 +396,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             self.runtime.remove(task.id)
         if failed is not None:
             changes["failed"] = failed
-        self.store.transition_task(task.id, STOPPED, why=reason or "stopped", **changes)
+        self.store.transition_task(task.id, STOPPED, why=reason or reasons.HISTORY_STOPPED, **changes)
         for key in [k for k in self._health if k[0] == task.id]:
             del self._health[key]
         self._wake.set()
@@ -417,11 +413,11 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         steady = (not others and len(mine) == desired and all(t.last_status == RUNNING and t.healthy_at for t in mine))
         if steady and primary.rollout_state == IN_PROGRESS:
             timings = {**primary.timings, "completed": self.clock() - primary.created_at}
-            self.store.transition_deployment(primary.id, rollout_state=COMPLETED, why="steady state",
+            self.store.transition_deployment(primary.id, rollout_state=COMPLETED, why=reasons.HISTORY_STEADY,
                                              completed_at=self.clock(), timings=timings)
-            self.store.event(spec.environment, spec.name, f"(service {spec.name}) (deployment {primary.id}) deployment completed.")
+            self.store.event(spec.environment, spec.name, reasons.deployment_completed(spec.name, primary.id))
         if steady and not self._steady.get(key):
-            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")
+            self.store.event(spec.environment, spec.name, reasons.steady_state(spec.name))
         self._steady[key] = steady
         return not steady
 
@@ -444,7 +440,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
 
     def _secret(self, value_from: str) -> str:
         if self.secrets is None:
-            raise NotFound(f"no secret store to resolve {value_from}")
+            raise NotFound(reasons.no_secret_store(value_from))
         kind = "parameter-store" if ":ssm:" in value_from or not value_from.startswith("arn:") and "/" in value_from \
             else "secrets-manager"
         return self.secrets.resolve_reference(value_from, kind)
@@ -469,8 +465,8 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
     def _service_row(self, environment: str, service: str):
         row = self.store.service(environment, service)
         if row is None:
-            known = ", ".join(f"{r.environment}/{r.name}" for r in self.store.services()) or "none yet"
-            raise NotFound(f"no service '{service}' in environment '{environment}' (services: {known})")
+            known = [f"{r.environment}/{r.name}" for r in self.store.services()]
+            raise NotFound(reasons.unknown_service(environment, service, known))
         return row
 
 

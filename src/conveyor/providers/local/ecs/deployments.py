@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import UserError
 from conveyor.lb.model import validate_topology
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.store import COMPLETED, FAILED, Deployment
 
 
@@ -30,9 +31,8 @@ class Deployments:
         first time). Deploying what the service already runs starts nothing; the same client
         token returns the deployment it created."""
         if spec.controller != "ECS":
-            raise UserError(f"service {spec.name} in {spec.environment} uses the {spec.controller} deployment controller",
-                            hint="a rolling deployment needs controller: ECS; CODE_DEPLOY services are "
-                                 "deployed by the CodeDeployToECS action")
+            raise UserError(reasons.not_rolling(spec.environment, spec.name, spec.controller),
+                            hint=reasons.ROLLING_ONLY_HINT)
         with self.lock:
             if client_token:
                 known = self.store.deployment_by_token(client_token)
@@ -49,7 +49,7 @@ class Deployments:
             dep = self.store.create_deployment(spec.environment, spec.name, task_definition, dict(origin or {}),
                                                client_token=client_token)
             self.store.event(spec.environment, spec.name,
-                             f"(service {spec.name}) started deployment {dep.id} of {task_definition}.")
+                             reasons.deployment_started(spec.name, dep.id, task_definition))
             self._steady.pop((spec.environment, spec.name), None)
         self._wake.set()
         return dep
@@ -88,11 +88,11 @@ class Deployments:
             previous = next((d for d in self.store.deployments(environment, service, limit=100)
                              if d.rollout_state == COMPLETED and d.taskdef != current), None)
             if previous is None:
-                raise UserError(f"{environment}/{service} has no earlier completed revision to roll back to")
+                raise UserError(reasons.nothing_to_roll_back_to(environment, service))
             dep = self.store.create_deployment(environment, service, previous.taskdef,
                                                {"rollback": True, "to": previous.id, "by": who, "reason": reason})
-            self.store.event(environment, service, f"(service {service}) rollback to {previous.taskdef} by {who}"
-                             + (f": {reason}" if reason else "") + f" (deployment {dep.id}).")
+            self.store.event(environment, service, reasons.rollback_requested(service, previous.taskdef, who, reason,
+                                                                              dep.id))
             self._steady.pop((environment, service), None)
         self._wake.set()
         return dep

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.states import (
     ACTIVE,
     COMPLETED,
@@ -299,14 +300,14 @@ class EcsStore:
             row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
                              (environment, name)).fetchone()
             if row is None:
-                self._record(db, "service", _service_key(environment, name), None, ACTIVE, "created", now)
+                self._record(db, "service", _service_key(environment, name), None, ACTIVE, reasons.HISTORY_CREATED, now)
                 db.execute("INSERT INTO services (environment, name, spec, taskdef, desired_count, status, created_at, "
                            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (environment, name, json.dumps(spec), taskdef, desired_count, ACTIVE, now, now))
                 return
             if row["status"] != ACTIVE:
-                self._record(db, "service", _service_key(environment, name), row["status"], ACTIVE, "created again",
-                             now)
+                self._record(db, "service", _service_key(environment, name), row["status"], ACTIVE,
+                             reasons.HISTORY_CREATED_AGAIN, now)
             db.execute("UPDATE services SET spec = ?, taskdef = ?, desired_count = ?, updated_at = ?, status = ? "
                        "WHERE environment = ? AND name = ?",
                        (json.dumps(spec), taskdef, desired_count, now, ACTIVE, environment, name))
@@ -318,7 +319,7 @@ class EcsStore:
             row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
                              (environment, name)).fetchone()
             if row is None:
-                raise NotFound(f"no service '{name}' in environment '{environment}'")
+                raise NotFound(reasons.service_not_found(environment, name))
             self._record(db, "service", _service_key(environment, name), row["status"], status, why, now)
             db.execute("UPDATE services SET status = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (status, now, environment, name))
@@ -337,9 +338,9 @@ class EcsStore:
         dep_id = new_id("ecs-svc/")
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
-            self._demote_primary(db, environment, service, f"replaced by deployment {dep_id}", now)
-            self._record(db, "deployment", dep_id, None, PRIMARY, f"deployment of {taskdef}", now)
-            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"deployment of {taskdef}", now)
+            self._demote_primary(db, environment, service, reasons.history_replaced_by(dep_id), now)
+            self._record(db, "deployment", dep_id, None, PRIMARY, reasons.history_deployment_of(taskdef), now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, reasons.history_deployment_of(taskdef), now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
                        "created_at, updated_at, origin, client_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin),
@@ -357,8 +358,9 @@ class EcsStore:
         status = PRIMARY if primary else ACTIVE
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
-            self._record(db, "task_set", dep_id, None, status, f"task set of {taskdef} in {target_group}", now)
-            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"task set of {taskdef} in {target_group}", now)
+            why = reasons.history_task_set_of(taskdef, target_group)
+            self._record(db, "task_set", dep_id, None, status, why, now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, why, now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
                        "created_at, updated_at, origin, target_group, scale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (dep_id, seq, environment, service, taskdef, status, IN_PROGRESS, now,
@@ -378,8 +380,10 @@ class EcsStore:
             if row is None:
                 return
             if row["status"] != PRIMARY:
-                self._demote_primary(db, row["environment"], row["service"], f"task set {dep_id} promoted", now)
-                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], PRIMARY, "promoted", now)
+                self._demote_primary(db, row["environment"], row["service"],
+                                     reasons.history_task_set_promoted(dep_id), now)
+                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], PRIMARY,
+                             reasons.HISTORY_PROMOTED, now)
                 db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (row["taskdef"], now, row["environment"], row["service"]))
@@ -406,7 +410,7 @@ class EcsStore:
         with self.transaction() as db:
             row = db.execute("SELECT status, rollout_state, scale FROM deployments WHERE id = ?", (dep_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no deployment {dep_id}")
+                raise NotFound(reasons.deployment_not_found(dep_id))
             if status is not None:
                 self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], status, why, now)
                 changes["status"] = status
@@ -443,7 +447,7 @@ class EcsStore:
     def add_task(self, task: Task) -> None:
         values = task.to_json()
         with self.transaction() as db:
-            self._record(db, "task", task.id, None, task.last_status, f"deployment {task.deployment_id}",
+            self._record(db, "task", task.id, None, task.last_status, reasons.history_task_of(task.deployment_id),
                          task.created_at or self.clock())
             db.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                        tuple(values.values()))
@@ -462,7 +466,7 @@ class EcsStore:
         with self.transaction() as db:
             row = db.execute("SELECT last_status FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no task {task_id}")
+                raise NotFound(reasons.task_not_found(task_id))
             self._record(db, "task", task_id, row["last_status"], last_status, why, self.clock())
             changes["last_status"] = last_status
             cols = ", ".join(f"{k} = ?" for k in changes)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from conveyor.backend.types import TaskSet
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import NotFound
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.store import (
     ACTIVE,
     COMPLETED,
@@ -59,8 +60,8 @@ class TaskSets:
         with self.lock:
             dep = self.store.create_task_set(environment, service, task_definition, target_group, scale, dict(origin),
                                              primary=primary)
-            self.store.event(environment, service, f"(service {service}) created task set {dep.id} of "
-                                                   f"{task_definition} in (target-group {target_group}) at {scale}% scale.")
+            self.store.event(environment, service, reasons.task_set_created(service, dep.id, task_definition,
+                                                                            target_group, scale))
             self._steady.pop((environment, service), None)
         self._wake.set()
         return _record(dep)
@@ -72,8 +73,7 @@ class TaskSets:
                 self.store.update_deployment(task_set_id, target_group=target_group)
             if dep.scale != scale:
                 self.store.update_deployment(task_set_id, scale=scale)
-                self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {task_set_id} "
-                                                               f"scaled to {scale}%.")
+                self.store.event(dep.environment, dep.service, reasons.task_set_scaled(dep.service, task_set_id, scale))
                 self._steady.pop((dep.environment, dep.service), None)
         self._wake.set()
 
@@ -81,8 +81,8 @@ class TaskSets:
         with self.lock:
             dep = self._task_set(task_set_id)
             self.store.promote_task_set(task_set_id)
-            self.store.event(dep.environment, dep.service, f"(service {dep.service}) task set {task_set_id} "
-                                                           f"({dep.taskdef}) is now PRIMARY.")
+            self.store.event(dep.environment, dep.service, reasons.task_set_primary(dep.service, task_set_id,
+                                                                                    dep.taskdef))
 
     def task_set(self, task_set_id: str) -> TaskSetRecord | None:
         dep = self.store.deployment(task_set_id)
@@ -112,7 +112,7 @@ class TaskSets:
     def _task_set(self, dep_id: str) -> Deployment:
         dep = self.store.deployment(dep_id)
         if dep is None:
-            raise NotFound(f"no task set {dep_id}")
+            raise NotFound(reasons.unknown_task_set(dep_id))
         return dep
 
     def _reconcile_task_sets(self, spec: ServiceSpec, desired: int, deps: list[Deployment],
@@ -132,25 +132,22 @@ class TaskSets:
             elif len(active) > want:
                 surplus = sorted(active, key=lambda t: (t.healthy_at is not None, -t.created_at))[:len(active) - want]
                 for task in surplus:
-                    self._begin_stop(task, spec, f"Scaling activity initiated by (task set {dep.id}) "
-                                                 f"scaled to {dep.scale}%", failed=0, drain=True)
+                    self._begin_stop(task, spec, reasons.scaling_by_task_set(dep.id, dep.scale), failed=0, drain=True)
             live = [t for t in mine if t.last_status != "STOPPED"]
             steady = len(live) == want and all(t.last_status == RUNNING and t.healthy_at for t in live)
             if want == 0 and not live and dep.status == ACTIVE:
-                self.store.transition_deployment(dep.id, status=INACTIVE, why="scaled to 0 and no tasks left")
-                self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has no "
-                                                              "tasks left: INACTIVE.")
+                self.store.transition_deployment(dep.id, status=INACTIVE, why=reasons.HISTORY_TASK_SET_EMPTY)
+                self.store.event(spec.environment, spec.name, reasons.task_set_inactive(spec.name, dep.id))
                 continue
             if steady and want and dep.rollout_state == IN_PROGRESS:
                 timings = {**dep.timings, "steady": self.clock() - dep.created_at}
-                self.store.transition_deployment(dep.id, rollout_state=COMPLETED, why="steady state",
+                self.store.transition_deployment(dep.id, rollout_state=COMPLETED, why=reasons.HISTORY_STEADY,
                                                  completed_at=self.clock(), timings=timings)
-                self.store.event(spec.environment, spec.name, f"(service {spec.name}) task set {dep.id} has "
-                                                              "reached a steady state.")
+                self.store.event(spec.environment, spec.name, reasons.task_set_steady(spec.name, dep.id))
             moving |= not steady
         steady_all = not moving
         if steady_all and not self._steady.get(key):
-            self.store.event(spec.environment, spec.name, f"(service {spec.name}) has reached a steady state.")
+            self.store.event(spec.environment, spec.name, reasons.steady_state(spec.name))
         self._steady[key] = steady_all
         return moving
 

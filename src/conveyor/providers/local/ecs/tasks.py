@@ -25,6 +25,7 @@ from pathlib import Path
 
 from conveyor.config.taskdef import ContainerDefinition, HealthCheck, TaskDefinition
 from conveyor.errors import ConveyorError
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.process import (
     Command,
     CommandFailed,
@@ -156,7 +157,7 @@ def env_file_text(variables: Sequence[tuple[str, str]]) -> str:
     lines = []
     for name, value in variables:
         if "\n" in value:
-            raise TaskStartError(f"environment variable {name}: a value with a newline cannot be passed to the container")
+            raise TaskStartError(reasons.environment_value_with_newline(name))
         lines.append(f"{name}={value}")
     return "\n".join(lines) + "\n"
 
@@ -202,7 +203,7 @@ class PodRuntime:
             try:
                 variables.append((name, secrets(value_from)))
             except ConveyorError as exc:
-                raise TaskStartError(f"ResourceInitializationError: unable to pull secrets: {exc}") from exc
+                raise TaskStartError(reasons.secrets_unavailable(exc)) from exc
         env_path = None
         if variables:  # a 0600 file, not --env NAME=VALUE: secrets never show in `ps`
             fd, env_path = tempfile.mkstemp(prefix="cv-env-", dir=self.home)
@@ -229,12 +230,11 @@ class PodRuntime:
                         break
                 elif dep.condition in ("COMPLETE", "SUCCESS") and state and not state.running:
                     if dep.condition == "SUCCESS" and state.exit_code != 0:
-                        raise TaskStartError(f"dependency {dep.container_name} exited with code {state.exit_code} "
-                                             f"(condition SUCCESS)")
+                        raise TaskStartError(reasons.dependency_exited(dep.container_name, state.exit_code))
                     break
                 if time.monotonic() > deadline:
-                    raise TaskStartError(f"container {container.name}: dependency {dep.container_name} did not "
-                                         f"reach {dep.condition} in time")
+                    raise TaskStartError(reasons.dependency_timed_out(container.name, dep.container_name,
+                                                                      dep.condition))
                 time.sleep(0.25)
 
     def ports(self, task_id: str, published: Sequence[int]) -> dict[int, int]:
@@ -333,7 +333,7 @@ def start_order(taskdef: TaskDefinition) -> list[ContainerDefinition]:
         if c.name in seen:
             return
         if c.name in path:
-            raise TaskStartError(f"dependsOn cycle: {' -> '.join(path + (c.name,))}")
+            raise TaskStartError(reasons.depends_on_cycle(path + (c.name,)))
         for dep in c.depends_on:
             if dep.container_name in by_name:
                 visit(by_name[dep.container_name], path + (c.name,))
@@ -354,5 +354,5 @@ def _start_reason(message: str) -> str:
     lowered = message.lower()
     detail = message.split(": ", 1)[1] if ": " in message else message
     if any(k in lowered for k in ("manifest unknown", "pull", "initializing source", "name unknown", "not found")):
-        return f"CannotPullContainerError: {detail}"
-    return f"CannotStartContainerError: {detail}"
+        return reasons.cannot_pull_container(detail)
+    return reasons.cannot_start_container(detail)

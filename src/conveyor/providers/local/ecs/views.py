@@ -14,6 +14,7 @@ from conveyor.backend.types import (
     TargetHealth,
 )
 from conveyor.deploy.spec import ServiceSpec
+from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.store import (
     COMPLETED,
     DEACTIVATING,
@@ -52,7 +53,7 @@ class ServiceViews:
         spec = ServiceSpec.from_json(row.spec)
         deps = self.store.deployments(environment, service, limit=5)
         if not deps:
-            return Rollout(environment, service, None, "no deployment yet", desired_count=row.desired_count)
+            return Rollout(environment, service, None, reasons.NO_DEPLOYMENT_YET, desired_count=row.desired_count)
         dep = deps[0]
         tasks = self.store.tasks(environment, service)
         targets = {t.target_id: t for t in self._targets(spec)}
@@ -60,20 +61,20 @@ class ServiceViews:
         healthy = [t for t in new if t.healthy_at]
         old = [t for t in tasks if t.deployment_id != dep.id and t.last_status in (PENDING, RUNNING)]
         draining = [t for t in tasks if t.last_status in (DEACTIVATING, STOPPING)]
-        parts = [f"{len(healthy)}/{row.desired_count} new tasks healthy"]
+        parts = [reasons.new_tasks_healthy(len(healthy), row.desired_count)]
         for t in new:
             if t.healthy_at:
                 continue
-            parts.append(f"task {t.id} {self._task_problem(t, targets.get(t.id), spec)}")
+            parts.append(reasons.task_waiting(t.id, self._task_problem(t, targets.get(t.id), spec)))
         if old:
-            parts.append(f"{len(old)} old task(s) still serving")
+            parts.append(reasons.old_tasks_serving(len(old)))
         if draining:
-            parts.append(f"{len(draining)} task(s) draining/stopping")
+            parts.append(reasons.tasks_draining(len(draining)))
         waiting = "; ".join(parts)
         if dep.rollout_state == COMPLETED:
-            waiting = "nothing: the deployment is complete"
+            waiting = reasons.WAITING_FOR_NOTHING
         elif dep.rollout_state == FAILED:
-            waiting = f"nothing: the deployment failed ({dep.reason})"
+            waiting = reasons.waiting_for_nothing_failed(dep.reason)
         return Rollout(environment, service, self.deployment_view(dep), waiting, desired_count=row.desired_count,
                        new_running=len(new), new_healthy=len(healthy), old_tasks=len(old), draining=len(draining),
                        events=tuple(self._events(environment, service, 10)))
@@ -107,16 +108,16 @@ class ServiceViews:
 
     def _task_problem(self, task: Task, target, spec: ServiceSpec) -> str:
         if task.last_status == PENDING:
-            return "starting"
-        problems = [f"{cname}: {h.output or 'no result yet'}" for (tid, cname), h in self._health.items()
+            return reasons.TASK_STARTING
+        problems = [reasons.container_check_failing(cname, h.output) for (tid, cname), h in self._health.items()
                     if tid == task.id and h.status != "HEALTHY"]
         if target is not None and target.state != "healthy":
             what = target.description or target.reason or target.state
             lb = spec.load_balancer
-            problems.insert(0, f"target {target.state}: {what} on {lb.health_check.path}" if lb else what)
+            problems.insert(0, reasons.target_unhealthy(target.state, what, lb.health_check.path if lb else None))
         elif target is None and spec.target_group is not None:
-            problems.insert(0, "not yet registered with the load balancer")
-        return "failing health check: " + "; ".join(problems) if problems else "waiting for health checks"
+            problems.insert(0, reasons.TASK_NOT_REGISTERED)
+        return reasons.failing_health_checks(problems) if problems else reasons.TASK_AWAITING_CHECKS
 
 
 def task_view(task: Task) -> EcsTask:
