@@ -30,6 +30,7 @@ from conveyor.passes import PassTimer
 from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.balancing import LoadBalancing
 from conveyor.providers.local.ecs.deployments import Deployments
+from conveyor.providers.local.ecs.runtime import PodState, TaskRuntime, TaskStartError
 from conveyor.providers.local.ecs.store import (
     ACTIVE,
     COMPLETED,
@@ -53,12 +54,7 @@ from conveyor.providers.local.ecs.task_health import (
     elb_failed,
 )
 from conveyor.providers.local.ecs.task_sets import TaskSets
-from conveyor.providers.local.ecs.tasks import (
-    DEFAULT_STOP_TIMEOUT,
-    PodRuntime,
-    PodState,
-    TaskStartError,
-)
+from conveyor.providers.local.ecs.tasks import DEFAULT_STOP_TIMEOUT, PodRuntime
 from conveyor.providers.local.ecs.views import ServiceViews
 
 log = logging.getLogger("conveyor.services")
@@ -77,11 +73,11 @@ class _Backoff:
 
 class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, ServiceViews):
     def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
-                 runtime: PodRuntime | None = None):
+                 runtime: TaskRuntime | None = None):
         self.home = Path(home)
         self.clock = clock
         self.store = EcsStore(self.home / "services.db", clock=clock)
-        self.runtime = runtime or PodRuntime(self.home)
+        self.runtime: TaskRuntime = runtime or PodRuntime(self.home)
         self.secrets = secrets
         self.lock = threading.RLock()
         self._lbs: dict[str, LoadBalancer] = {}
