@@ -25,10 +25,9 @@ from conveyor.config.taskdef import TaskDefinition, parse_taskdef
 from conveyor.deploy import rolling
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import ConveyorError, NotFound, UserError
-from conveyor.lb.haproxy import LoadBalancer
 from conveyor.passes import PassTimer
 from conveyor.providers.local.ecs import reasons
-from conveyor.providers.local.ecs.balancing import LoadBalancing
+from conveyor.providers.local.ecs.balancers import LoadBalancers
 from conveyor.providers.local.ecs.deployments import Deployments
 from conveyor.providers.local.ecs.runtime import PodState, TaskRuntime, TaskStartError
 from conveyor.providers.local.ecs.store import (
@@ -71,8 +70,8 @@ class _Backoff:
     next_start_at: float = 0.0
 
 
-class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, ServiceViews):
-    def __init__(self, home: str | Path, *, secrets: Any = None, clock: Callable[[], float] = time.time,
+class ServiceController(Deployments, TaskSets, TaskHealth, ServiceViews):
+    def __init__(self, home: str | Path, *, balancers: LoadBalancers, secrets: Any = None, clock: Callable[[], float] = time.time,
                  runtime: TaskRuntime | None = None):
         self.home = Path(home)
         self.clock = clock
@@ -80,8 +79,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         self.runtime: TaskRuntime = runtime or PodRuntime(self.home)
         self.secrets = secrets
         self.lock = threading.RLock()
-        self._lbs: dict[str, LoadBalancer] = {}
-        self._topology: dict[str, tuple] = {}
+        self.balancers = balancers
         self._busy: dict[str, Future] = {}
         self._health: dict[tuple[str, str], ContainerHealth] = {}
         self._backoff: dict[tuple[str, str], _Backoff] = {}
@@ -146,8 +144,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
     def remove_all(self) -> None:
         """Take the whole data plane of this data directory down (`conveyor down --all`)."""
         self.runtime.remove_all()
-        for lb in self._lbs.values():
-            lb.stop()
+        self.balancers.stop_all()
 
     # -- one pass
     def reconcile(self) -> None:
@@ -161,7 +158,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
             for env in {r.environment for r in rows}:
                 in_env = [r for r in rows if r.environment == env]
                 try:
-                    self._apply_load_balancer(env, in_env)
+                    self.balancers.apply(env, [ServiceSpec.from_json(r.spec) for r in in_env])
                 except ConveyorError as exc:  # e.g. a listener port taken: say so where users look
                     log.error("load balancer of environment %s: %s", env, exc)
                     for r in in_env:
@@ -181,7 +178,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
         env, name = row.environment, row.name
         spec = ServiceSpec.from_json(row.spec)
         tasks = self.store.tasks(env, name)
-        targets = {t.target_id: t for t in self._targets(spec)}
+        targets = {t.target_id: t for t in self.balancers.targets(spec)}
         for task in tasks:
             self._observe_task(task, pods.get(task.id), targets, spec)
         tasks = self.store.tasks(env, name)
@@ -226,7 +223,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
                 return
             target = targets.get(task.id)
             if tg is not None and task.host_port and target is None:
-                self._lb(spec.environment).register(tg.name, task.id, "127.0.0.1", task.host_port)
+                self.balancers.get(spec.environment).register(tg.name, task.id, "127.0.0.1", task.host_port)
             in_grace = task.running_at and now - task.running_at < spec.health_check_grace_period
             if tg is not None and target is not None and not in_grace and elb_failed(task, target, spec, now):
                 self._begin_stop(task, spec, reasons.elb_health_checks_failed(
@@ -242,9 +239,9 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
                 self.store.update_task(task.id, health=health)
             return
         if task.last_status == DEACTIVATING:
-            if tg is None or task.id not in targets or self._lb(spec.environment).drained(tg.name, task.id):
+            if tg is None or task.id not in targets or self.balancers.get(spec.environment).drained(tg.name, task.id):
                 if tg is not None:
-                    self._lb(spec.environment).remove(tg.name, task.id)
+                    self.balancers.get(spec.environment).remove(tg.name, task.id)
                 self.store.transition_task(task.id, STOPPING, why=reasons.HISTORY_DRAINED)
                 self._submit(task.id, self._stop_task, task, td)
             return
@@ -333,7 +330,7 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
                                    failed=failed,
                                    stop_code=reasons.STOP_CODE_TASK_FAILED if failed else reasons.STOP_CODE_SCHEDULER)
         if tg is not None:
-            lb = self._lb(spec.environment)
+            lb = self.balancers.get(spec.environment)
             if drain:
                 lb.deregister(tg.name, task.id)
             else:
@@ -453,6 +450,12 @@ class ServiceController(Deployments, TaskSets, TaskHealth, LoadBalancing, Servic
                 return None
             self._taskdefs[name] = td
         return self._taskdefs[name]
+
+    def _task_target_group(self, task: Task, spec: ServiceSpec):
+        if not spec.blue_green:
+            return spec.target_group
+        dep = self.store.deployment(task.deployment_id)
+        return spec.target_group_named(dep.target_group if dep else None)
 
     def _primary(self, environment: str, service: str) -> Deployment | None:
         return next((d for d in self.store.deployments(environment, service, live_only=True) if d.status == PRIMARY),

@@ -4,7 +4,7 @@ the deploy controller, and `conveyor rollback` of a rolling service. Preparing t
 images, the placeholders) is the release service's job (conveyor.deploy.revisions).
 
 Mixed into ServiceController (store, lock, _taskdefs, _primary, _service_row, _steady, _wake,
-_apply_load_balancer).
+balancers).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class Deployments:
             row = self.store.service(spec.environment, spec.name)
             self.store.put_service(spec.environment, spec.name, spec.to_json(), row.taskdef if row else task_definition,
                                    self._desired(spec, row))
-            self._apply_load_balancer(spec.environment, self.store.services(spec.environment))
+            self.balancers.apply(spec.environment,
+                                 [ServiceSpec.from_json(r.spec) for r in self.store.services(spec.environment)])
         self._wake.set()
 
     @staticmethod

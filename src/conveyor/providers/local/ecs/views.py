@@ -28,7 +28,7 @@ from conveyor.providers.local.ecs.store import (
 
 
 class ServiceViews:
-    """Mixed into ServiceController (which provides store, _targets, _health, _primary, _service_row)."""
+    """Mixed into ServiceController (which provides store, balancers, _health, _primary, _service_row)."""
 
     def services(self) -> list[ServiceSummary]:
         return [self._summary(row) for row in self.store.services()]
@@ -40,7 +40,7 @@ class ServiceViews:
         if spec.load_balancer is not None:
             lb = spec.load_balancer
             lb_view = LoadBalancerView(url=f"http://{lb.bind}:{lb.port}/", target_group=spec.target_group.name,
-                                       targets=tuple(target_view(t) for t in self._targets(spec)))
+                                       targets=tuple(target_view(t) for t in self.balancers.targets(spec)))
         return ServiceDescription(
             summary=self._summary(row),
             deployments=tuple(self.deployment_view(d) for d in self.store.deployments(environment, service, limit=10)),
@@ -56,7 +56,7 @@ class ServiceViews:
             return Rollout(environment, service, None, reasons.NO_DEPLOYMENT_YET, desired_count=row.desired_count)
         dep = deps[0]
         tasks = self.store.tasks(environment, service)
-        targets = {t.target_id: t for t in self._targets(spec)}
+        targets = {t.target_id: t for t in self.balancers.targets(spec)}
         new = [t for t in tasks if t.deployment_id == dep.id and t.last_status in (PENDING, RUNNING)]
         healthy = [t for t in new if t.healthy_at]
         old = [t for t in tasks if t.deployment_id != dep.id and t.last_status in (PENDING, RUNNING)]
