@@ -38,7 +38,7 @@ class LocalBackend:
         #: Each environment's HAProxy, shared by both controllers and the ELBv2 reads.
         self.balancers = LoadBalancers(self.home / "lb", LoadBalancer)
         self.services = ServiceController(self.home, balancers=self.balancers, secrets=secrets, clock=clock)
-        self.deploys = DeployController(self.home, self.services, load_balancer=self.balancers.get,
+        self.deploys = DeployController(self.home, self.services.task_sets, load_balancer=self.balancers.get,
                                         load_balancers=self.balancers.all, clock=clock, mask=mask)
         self.backend = Backend(
             name="local", registry=LocalImageRegistry(registry, self.home) if registry is not None else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -50,7 +50,7 @@ class TaskBalancer(Protocol):
     def stop(self) -> None: ...
 
 
-Balancer = TypeVar("Balancer", bound=TaskBalancer)
+Balancer = TypeVar("Balancer", bound=TaskBalancer, covariant=True)
 Topology = tuple[tuple[Listener, ...], tuple[TargetGroup, ...]]
 
 
@@ -71,7 +71,7 @@ class LoadBalancers(Generic[Balancer]):
                 self._balancers[environment] = self._factory(self.root / environment, environment)
             return self._balancers[environment]
 
-    def all(self) -> dict[str, Balancer]:
+    def all(self) -> Mapping[str, Balancer]:
         """The load balancers of environments whose services have one (for the metrics sampler)."""
         with self._lock:
             environments = list(self._topology)
