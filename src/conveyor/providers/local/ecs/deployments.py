@@ -13,6 +13,7 @@ release service's job (conveyor.deploy.revisions).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from conveyor.config.environments import MAX_LOCAL_DESIRED_COUNT
 from conveyor.deploy.spec import ServiceSpec
@@ -34,7 +35,7 @@ class Deployments:
         self._balancers = balancers
         self._state = state
 
-    def register_taskdef(self, body: dict) -> str:
+    def register_taskdef(self, body: dict[str, Any]) -> str:
         """RegisterTaskDefinition: `family:N` (the latest revision again if nothing changed)."""
         return self._taskdefs.register(body)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from conveyor.config.ecs_deployment import bounds
 from conveyor.deploy import rolling
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.providers.local.ecs import reasons
@@ -62,8 +63,7 @@ class RollingUpdate:
         counts = rolling.Counts(desired=desired, new_active=len(new), new_healthy=sum(1 for t in new if t.healthy_at),
                                 old_active=len(old), old_healthy=sum(1 for t in old if t.healthy_at),
                                 stopping=len(stopping))
-        move = rolling.step(counts, rolling.bounds(desired, spec.rolling.minimum_healthy_percent,
-                                                   spec.rolling.maximum_percent))
+        move = rolling.step(counts, bounds(desired, spec.rolling.minimum_healthy_percent, spec.rolling.maximum_percent))
         start = move.start
         if primary.rollout_state == FAILED or self._state.holding_starts(spec.environment, spec.name, self._clock()):
             start = 0  # a FAILED deployment launches no more tasks; a crash loop waits

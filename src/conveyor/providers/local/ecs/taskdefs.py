@@ -8,6 +8,7 @@ changes), so the parsed form is kept for the daemon's life.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from conveyor.config.taskdef import TaskDefinition, parse_taskdef
 from conveyor.providers.local.ecs.store import EcsStore
@@ -19,7 +20,7 @@ class TaskDefinitions:
         self._parsed: dict[str, TaskDefinition] = {}
         self._lock = threading.Lock()
 
-    def register(self, body: dict) -> str:
+    def register(self, body: dict[str, Any]) -> str:
         """RegisterTaskDefinition: `family:N` (the latest revision again if nothing changed)."""
         name, _ = self._store.register_taskdef(str(body["family"]), body)
         with self._lock:
