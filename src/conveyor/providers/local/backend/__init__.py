@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.backend.interface import Backend
+from conveyor.lb.haproxy import LoadBalancer
 from conveyor.passes import PassTimer
 from conveyor.providers.local.backend.codedeploy import LocalCodeDeploy
 from conveyor.providers.local.backend.ecs import LocalEcs
 from conveyor.providers.local.backend.reads import LocalAlarms, LocalLoadBalancers
 from conveyor.providers.local.backend.registry import LocalImageRegistry
 from conveyor.providers.local.codedeploy.controller import DeployController
+from conveyor.providers.local.ecs.balancers import LoadBalancers
 from conveyor.providers.local.ecs.controller import ServiceController
 
 
@@ -33,13 +35,15 @@ class LocalBackend:
     def __init__(self, home: str | Path, *, secrets: Any = None, mask: Callable[[str], str] | None = None,
                  clock: Callable[[], float] = time.time, registry: Any = None):
         self.home = Path(home)
-        self.services = ServiceController(self.home, secrets=secrets, clock=clock)
-        self.deploys = DeployController(self.home, self.services, load_balancer=self.services.load_balancer,
-                                        load_balancers=self.services.load_balancers, clock=clock, mask=mask)
+        #: Each environment's HAProxy, shared by both controllers and the ELBv2 reads.
+        self.balancers = LoadBalancers(self.home / "lb", LoadBalancer)
+        self.services = ServiceController(self.home, balancers=self.balancers, secrets=secrets, clock=clock)
+        self.deploys = DeployController(self.home, self.services.task_sets, load_balancer=self.balancers.get,
+                                        load_balancers=self.balancers.all, clock=clock, mask=mask)
         self.backend = Backend(
             name="local", registry=LocalImageRegistry(registry, self.home) if registry is not None else None,
             ecs=LocalEcs(self.services), codedeploy=LocalCodeDeploy(self.deploys),
-            load_balancers=LocalLoadBalancers(self.services), alarms=LocalAlarms(self.deploys))
+            load_balancers=LocalLoadBalancers(self.balancers), alarms=LocalAlarms(self.deploys))
 
     def start(self) -> None:
         self.services.start()

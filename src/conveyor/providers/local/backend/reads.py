@@ -9,22 +9,23 @@ from conveyor.backend.types import (
     ServiceMetrics,
     TargetHealth,
 )
+from conveyor.lb.haproxy import LoadBalancer
 from conveyor.providers.local.codedeploy.controller import (
     DeployController,
 )
-from conveyor.providers.local.ecs.controller import ServiceController
+from conveyor.providers.local.ecs.balancers import LoadBalancers
 from conveyor.providers.local.ecs.views import target_view
 
 
 class LocalLoadBalancers:
-    def __init__(self, services: ServiceController):
-        self._services = services
+    def __init__(self, balancers: LoadBalancers[LoadBalancer]):
+        self._balancers = balancers
 
     def target_health(self, environment: str, target_group: str) -> list[TargetHealth]:
-        return [target_view(t) for t in self._services.load_balancer(environment).targets(target_group)]
+        return [target_view(t) for t in self._balancers.get(environment).targets(target_group)]
 
     def listener_weights(self, environment: str, port: int) -> dict[str, int]:
-        return self._services.load_balancer(environment).weights(port)
+        return self._balancers.get(environment).weights(port)
 
 
 class LocalAlarms:

@@ -18,14 +18,22 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
+from conveyor.providers.local.ecs import reasons
+from conveyor.providers.local.ecs.rows import (
+    SCHEMA,
+    Deployment,
+    ServiceRow,
+    Task,
+    new_id,
+    read_deployment,
+    read_service,
+)
 from conveyor.providers.local.ecs.states import (
     ACTIVE,
     COMPLETED,
@@ -46,155 +54,13 @@ from conveyor.providers.local.ecs.states import (
 from conveyor.store.sqlite import open_database
 from conveyor.transitions import refuse_status_keys
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS taskdefs (
-    family TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    registered_at REAL NOT NULL,
-    PRIMARY KEY (family, revision)
-);
-CREATE TABLE IF NOT EXISTS services (
-    environment TEXT NOT NULL,
-    name TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    taskdef TEXT NOT NULL,
-    desired_count INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'ACTIVE',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (environment, name)
-);
-CREATE TABLE IF NOT EXISTS deployments (
-    id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    environment TEXT NOT NULL,
-    service TEXT NOT NULL,
-    taskdef TEXT NOT NULL,
-    status TEXT NOT NULL,
-    rollout_state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    failed_tasks INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    completed_at REAL,
-    origin TEXT NOT NULL DEFAULT '{}',
-    timings TEXT NOT NULL DEFAULT '{}',
-    target_group TEXT,
-    scale INTEGER,
-    client_token TEXT
-);
-CREATE INDEX IF NOT EXISTS deployments_service ON deployments (environment, service, seq);
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    environment TEXT NOT NULL,
-    service TEXT NOT NULL,
-    deployment_id TEXT NOT NULL,
-    taskdef TEXT NOT NULL,
-    last_status TEXT NOT NULL,
-    health TEXT NOT NULL DEFAULT 'UNKNOWN',
-    host_port INTEGER,
-    created_at REAL NOT NULL,
-    running_at REAL,
-    healthy_at REAL,
-    stopping_at REAL,
-    stopped_at REAL,
-    stop_code TEXT,
-    stopped_reason TEXT,
-    failed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS tasks_service ON tasks (environment, service, last_status);
-CREATE TABLE IF NOT EXISTS service_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    environment TEXT NOT NULL,
-    service TEXT NOT NULL,
-    at REAL NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS service_events_service ON service_events (environment, service, seq);
-CREATE TABLE IF NOT EXISTS transitions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    from_status TEXT,
-    to_status TEXT NOT NULL,
-    at REAL NOT NULL,
-    reason TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS transitions_entity ON transitions (entity, seq);
-"""
-
-#: The statuses live in conveyor.providers.local.ecs.states; importing them from here still works.
+#: The statuses live in conveyor.providers.local.ecs.states and the rows in .rows; importing them from here
+#: still works.
 __all__ = ["ACTIVE", "COMPLETED", "DEACTIVATING", "DRAINING", "FAILED", "INACTIVE", "IN_PROGRESS", "LIVE", "PENDING",
            "PRIMARY", "RUNNING", "STOPPED", "STOPPING", "EVENTS_KEPT", "Deployment", "EcsStore", "ServiceRow", "Task",
            "new_id"]
 #: ECS keeps the latest 100 events per service.
 EVENTS_KEPT = 100
-
-
-@dataclass
-class Task:
-    id: str
-    environment: str
-    service: str
-    deployment_id: str
-    taskdef: str
-    last_status: str
-    health: str = "UNKNOWN"
-    host_port: int | None = None
-    created_at: float = 0.0
-    running_at: float | None = None
-    healthy_at: float | None = None
-    stopping_at: float | None = None
-    stopped_at: float | None = None
-    stop_code: str | None = None
-    stopped_reason: str | None = None
-    failed: int = 0
-
-    def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class Deployment:
-    id: str
-    seq: int
-    environment: str
-    service: str
-    taskdef: str
-    status: str
-    rollout_state: str
-    reason: str = ""
-    failed_tasks: int = 0
-    created_at: float = 0.0
-    updated_at: float = 0.0
-    completed_at: float | None = None
-    origin: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    #: Blue/green task sets only: the target group its tasks register in, and how many it keeps.
-    target_group: str | None = None
-    scale: int | None = None
-    #: The caller's idempotency key (UpdateService's clientToken): a second call with it finds this.
-    client_token: str | None = None
-
-    def to_json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class ServiceRow:
-    environment: str
-    name: str
-    spec: dict
-    taskdef: str
-    desired_count: int
-    status: str
-    created_at: float
-    updated_at: float
-
-
-def new_id(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex[:12]
 
 
 class EcsStore:
@@ -235,8 +101,8 @@ class EcsStore:
                 now: float) -> None:
         """Check one status move against its table and append it; inside the caller's transaction."""
         check_transition(kind, current, new)
-        db.execute("INSERT INTO transitions (kind, entity, from_status, to_status, at, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                   (kind, entity, current, new, now, why or ""))
+        db.execute("INSERT INTO transitions (kind, entity, from_status, to_status, at, reason) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (kind, entity, current, new, now, why or ""))
 
     def transitions(self, entity: str | None = None, *, kind: str | None = None, limit: int = 1000) -> list[dict]:
         """Status moves, oldest first: of one service ("environment/name"), deployment or task,
@@ -282,14 +148,14 @@ class EcsStore:
     # -- services
     def service(self, environment: str, name: str) -> ServiceRow | None:
         rows = self._all("SELECT * FROM services WHERE environment = ? AND name = ?", (environment, name))
-        return _service(rows[0]) if rows else None
+        return read_service(rows[0]) if rows else None
 
     def services(self, environment: str | None = None) -> list[ServiceRow]:
         if environment:
             rows = self._all("SELECT * FROM services WHERE environment = ? ORDER BY name", (environment,))
         else:
             rows = self._all("SELECT * FROM services ORDER BY environment, name")
-        return [_service(r) for r in rows]
+        return [read_service(r) for r in rows]
 
     def put_service(self, environment: str, name: str, spec: dict, taskdef: str, desired_count: int) -> None:
         """Create the service (ACTIVE) or update its declaration; a service that is not ACTIVE
@@ -299,14 +165,14 @@ class EcsStore:
             row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
                              (environment, name)).fetchone()
             if row is None:
-                self._record(db, "service", _service_key(environment, name), None, ACTIVE, "created", now)
+                self._record(db, "service", _service_key(environment, name), None, ACTIVE, reasons.HISTORY_CREATED, now)
                 db.execute("INSERT INTO services (environment, name, spec, taskdef, desired_count, status, created_at, "
                            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (environment, name, json.dumps(spec), taskdef, desired_count, ACTIVE, now, now))
                 return
             if row["status"] != ACTIVE:
-                self._record(db, "service", _service_key(environment, name), row["status"], ACTIVE, "created again",
-                             now)
+                self._record(db, "service", _service_key(environment, name), row["status"], ACTIVE,
+                             reasons.HISTORY_CREATED_AGAIN, now)
             db.execute("UPDATE services SET spec = ?, taskdef = ?, desired_count = ?, updated_at = ?, status = ? "
                        "WHERE environment = ? AND name = ?",
                        (json.dumps(spec), taskdef, desired_count, now, ACTIVE, environment, name))
@@ -318,11 +184,11 @@ class EcsStore:
             row = db.execute("SELECT status FROM services WHERE environment = ? AND name = ?",
                              (environment, name)).fetchone()
             if row is None:
-                raise NotFound(f"no service '{name}' in environment '{environment}'")
+                raise NotFound(reasons.service_not_found(environment, name))
             self._record(db, "service", _service_key(environment, name), row["status"], status, why, now)
             db.execute("UPDATE services SET status = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (status, now, environment, name))
-        return self.service(environment, name)
+        return _written(self.service(environment, name))
 
     def set_desired_count(self, environment: str, name: str, count: int) -> None:
         with self._lock:
@@ -337,16 +203,16 @@ class EcsStore:
         dep_id = new_id("ecs-svc/")
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
-            self._demote_primary(db, environment, service, f"replaced by deployment {dep_id}", now)
-            self._record(db, "deployment", dep_id, None, PRIMARY, f"deployment of {taskdef}", now)
-            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"deployment of {taskdef}", now)
+            self._demote_primary(db, environment, service, reasons.history_replaced_by(dep_id), now)
+            self._record(db, "deployment", dep_id, None, PRIMARY, reasons.history_deployment_of(taskdef), now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, reasons.history_deployment_of(taskdef), now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
                        "created_at, updated_at, origin, client_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (dep_id, seq, environment, service, taskdef, PRIMARY, IN_PROGRESS, now, now, json.dumps(origin),
                         client_token))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
-        return self.deployment(dep_id)
+        return _written(self.deployment(dep_id))
 
     def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
                         origin: dict, *, primary: bool = False) -> Deployment:
@@ -357,16 +223,18 @@ class EcsStore:
         status = PRIMARY if primary else ACTIVE
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()[0]
-            self._record(db, "task_set", dep_id, None, status, f"task set of {taskdef} in {target_group}", now)
-            self._record(db, "rollout", dep_id, None, IN_PROGRESS, f"task set of {taskdef} in {target_group}", now)
+            why = reasons.history_task_set_of(taskdef, target_group)
+            self._record(db, "task_set", dep_id, None, status, why, now)
+            self._record(db, "rollout", dep_id, None, IN_PROGRESS, why, now)
             db.execute("INSERT INTO deployments (id, seq, environment, service, taskdef, status, rollout_state, "
-                       "created_at, updated_at, origin, target_group, scale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "created_at, updated_at, origin, target_group, scale) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (dep_id, seq, environment, service, taskdef, status, IN_PROGRESS, now,
                         now, json.dumps(origin), target_group, scale))
             if primary:
                 db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                            (taskdef, now, environment, service))
-        return self.deployment(dep_id)
+        return _written(self.deployment(dep_id))
 
     def promote_task_set(self, dep_id: str) -> None:
         """The replacement becomes PRIMARY (it serves production); the old PRIMARY becomes ACTIVE.
@@ -378,18 +246,21 @@ class EcsStore:
             if row is None:
                 return
             if row["status"] != PRIMARY:
-                self._demote_primary(db, row["environment"], row["service"], f"task set {dep_id} promoted", now)
-                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], PRIMARY, "promoted", now)
+                self._demote_primary(db, row["environment"], row["service"],
+                                     reasons.history_task_set_promoted(dep_id), now)
+                self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], PRIMARY,
+                             reasons.HISTORY_PROMOTED, now)
                 db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (PRIMARY, now, dep_id))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (row["taskdef"], now, row["environment"], row["service"]))
 
     def deployment_by_token(self, client_token: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE client_token = ?", (client_token,))
-        return _deployment(rows[0]) if rows else None
+        return read_deployment(rows[0]) if rows else None
 
     def _demote_primary(self, db: sqlite3.Connection, environment: str, service: str, why: str, now: float) -> None:
-        for other in db.execute("SELECT id, scale FROM deployments WHERE environment = ? AND service = ? AND status = ?",
+        for other in db.execute("SELECT id, scale FROM deployments "
+                                "WHERE environment = ? AND service = ? AND status = ?",
                                 (environment, service, PRIMARY)).fetchall():
             self._record(db, deployment_scope(other["scale"]), other["id"], PRIMARY, ACTIVE, why, now)
             db.execute("UPDATE deployments SET status = ?, updated_at = ? WHERE id = ?", (ACTIVE, now, other["id"]))
@@ -406,7 +277,7 @@ class EcsStore:
         with self.transaction() as db:
             row = db.execute("SELECT status, rollout_state, scale FROM deployments WHERE id = ?", (dep_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no deployment {dep_id}")
+                raise NotFound(reasons.deployment_not_found(dep_id))
             if status is not None:
                 self._record(db, deployment_scope(row["scale"]), dep_id, row["status"], status, why, now)
                 changes["status"] = status
@@ -414,17 +285,18 @@ class EcsStore:
                 self._record(db, "rollout", dep_id, row["rollout_state"], rollout_state, why, now)
                 changes["rollout_state"] = rollout_state
             self._update_deployment(db, dep_id, changes, now)
-        return self.deployment(dep_id)
+        return _written(self.deployment(dep_id))
 
     def deployment(self, dep_id: str) -> Deployment | None:
         rows = self._all("SELECT * FROM deployments WHERE id = ?", (dep_id,))
-        return _deployment(rows[0]) if rows else None
+        return read_deployment(rows[0]) if rows else None
 
-    def deployments(self, environment: str, service: str, *, live_only: bool = False, limit: int = 50) -> list[Deployment]:
+    def deployments(self, environment: str, service: str, *, live_only: bool = False,
+                    limit: int = 50) -> list[Deployment]:
         where = " AND status != 'INACTIVE'" if live_only else ""
         rows = self._all(f"SELECT * FROM deployments WHERE environment = ? AND service = ?{where} "
                          "ORDER BY seq DESC LIMIT ?", (environment, service, limit))
-        return [_deployment(r) for r in rows]
+        return [read_deployment(r) for r in rows]
 
     def update_deployment(self, dep_id: str, **changes: Any) -> None:
         """Columns other than status and rollout_state (transition_deployment moves those)."""
@@ -443,7 +315,7 @@ class EcsStore:
     def add_task(self, task: Task) -> None:
         values = task.to_json()
         with self.transaction() as db:
-            self._record(db, "task", task.id, None, task.last_status, f"deployment {task.deployment_id}",
+            self._record(db, "task", task.id, None, task.last_status, reasons.history_task_of(task.deployment_id),
                          task.created_at or self.clock())
             db.execute(f"INSERT INTO tasks ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                        tuple(values.values()))
@@ -462,12 +334,12 @@ class EcsStore:
         with self.transaction() as db:
             row = db.execute("SELECT last_status FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no task {task_id}")
+                raise NotFound(reasons.task_not_found(task_id))
             self._record(db, "task", task_id, row["last_status"], last_status, why, self.clock())
             changes["last_status"] = last_status
             cols = ", ".join(f"{k} = ?" for k in changes)
             db.execute(f"UPDATE tasks SET {cols} WHERE id = ?", (*changes.values(), task_id))
-        return self.task(task_id)
+        return _written(self.task(task_id))
 
     def task(self, task_id: str) -> Task | None:
         rows = self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -511,14 +383,10 @@ def _service_key(environment: str, name: str) -> str:
     return f"{environment}/{name}"
 
 
-def _service(row: sqlite3.Row) -> ServiceRow:
-    d = dict(row)
-    d["spec"] = json.loads(d["spec"])
-    return ServiceRow(**d)
+Row = TypeVar("Row")
 
 
-def _deployment(row: sqlite3.Row) -> Deployment:
-    d = dict(row)
-    d["origin"] = json.loads(d["origin"])
-    d["timings"] = json.loads(d["timings"])
-    return Deployment(**d)
+def _written(row: Row | None) -> Row:
+    """A row this store wrote a moment ago, in the same lock."""
+    assert row is not None
+    return row

@@ -19,12 +19,19 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from conveyor.config.taskdef import ContainerDefinition, HealthCheck, TaskDefinition
 from conveyor.errors import ConveyorError
+from conveyor.providers.local.ecs import reasons
+from conveyor.providers.local.ecs.runtime import (
+    ContainerState,
+    DependencyCheck,
+    PodState,
+    SecretResolver,
+    TaskStartError,
+)
 from conveyor.providers.local.process import (
     Command,
     CommandFailed,
@@ -46,11 +53,6 @@ START_TIMEOUT = 300.0
 #: How long waiting for a dependency condition (dependsOn) may take, unless startTimeout says.
 DEPENDENCY_TIMEOUT = 120.0
 ENGINE_TIMEOUT = 60.0
-
-
-class TaskStartError(ConveyorError):
-    """A task could not start: the image does not pull, a container exits at once, …
-    (ECS: the task stops with a stoppedReason; the circuit breaker counts it)."""
 
 
 def home_label(home: Path) -> str:
@@ -85,8 +87,10 @@ def container_run(pod: str, name: str, image: str, container: ContainerDefinitio
     >>> from conveyor.config.taskdef import ContainerDefinition
     >>> c = ContainerDefinition(name="api", image="app:1", command=("serve", "--port", "8080"),
     ...                         memory=256, stop_timeout=10, working_directory="/srv")
-    >>> str(container_run("cv-t1", "cv-t1-api", "app:1", c, labels={"conveyor.task": "t1"}, env_file=None))
-    'podman run --detach --pod cv-t1 --name cv-t1-api --label conveyor.task=t1 --stop-timeout 10 --memory 256m --workdir /srv app:1 serve --port 8080'
+    >>> str(container_run("cv-t1", "cv-t1-api", "app:1", c, labels={"conveyor.task": "t1"},
+    ...                   env_file=None))  # doctest: +NORMALIZE_WHITESPACE
+    'podman run --detach --pod cv-t1 --name cv-t1-api --label conveyor.task=t1 --stop-timeout 10
+     --memory 256m --workdir /srv app:1 serve --port 8080'
     """
     args = [binary, "run", "--detach", "--pod", pod, "--name", name]
     for key, value in labels.items():
@@ -128,26 +132,6 @@ def health_command(check: HealthCheck) -> list[str]:
     return list(rest)
 
 
-@dataclass
-class ContainerState:
-    name: str          # the container definition's name
-    running: bool
-    exit_code: int | None
-    started_at: float | None = None
-
-
-@dataclass
-class PodState:
-    task_id: str
-    environment: str
-    service: str
-    containers: dict[str, ContainerState] = field(default_factory=dict)
-
-    @property
-    def all_gone(self) -> bool:
-        return not self.containers
-
-
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -156,13 +140,13 @@ def env_file_text(variables: Sequence[tuple[str, str]]) -> str:
     lines = []
     for name, value in variables:
         if "\n" in value:
-            raise TaskStartError(f"environment variable {name}: a value with a newline cannot be passed to the container")
+            raise TaskStartError(reasons.environment_value_with_newline(name))
         lines.append(f"{name}={value}")
     return "\n".join(lines) + "\n"
 
 
 class PodRuntime:
-    """Runs tasks as pods on podman, for one data directory."""
+    """Runs tasks as pods on podman, for one data directory (a TaskRuntime)."""
 
     def __init__(self, home: Path, binary: str = "podman"):
         self.home = Path(home)
@@ -174,8 +158,8 @@ class PodRuntime:
 
     # -- start
     def start(self, task_id: str, environment: str, service: str, taskdef: TaskDefinition,
-              secrets: Callable[[str], str], published: Sequence[int],
-              wait_healthy: Callable[[str, ContainerDefinition], bool] | None = None) -> dict[int, int]:
+              secrets: SecretResolver, published: Sequence[int],
+              wait_healthy: DependencyCheck | None = None) -> dict[int, int]:
         """Create the pod and start its containers in dependsOn order; returns containerPort →
         host port. Raises TaskStartError with ECS-style reasons; leaves nothing behind then."""
         labels = {LABEL_HOME: self.label, LABEL_TASK: task_id, LABEL_ENV: environment, LABEL_SERVICE: service}
@@ -196,13 +180,13 @@ class PodRuntime:
             raise
 
     def _start_container(self, task_id: str, pod: str, container: ContainerDefinition,
-                         labels: Mapping[str, str], secrets: Callable[[str], str]) -> None:
+                         labels: Mapping[str, str], secrets: SecretResolver) -> None:
         variables = list(container.environment)
         for name, value_from in container.secrets:
             try:
                 variables.append((name, secrets(value_from)))
             except ConveyorError as exc:
-                raise TaskStartError(f"ResourceInitializationError: unable to pull secrets: {exc}") from exc
+                raise TaskStartError(reasons.secrets_unavailable(exc)) from exc
         env_path = None
         if variables:  # a 0600 file, not --env NAME=VALUE: secrets never show in `ps`
             fd, env_path = tempfile.mkstemp(prefix="cv-env-", dir=self.home)
@@ -217,7 +201,7 @@ class PodRuntime:
                 os.unlink(env_path)
 
     def _wait_dependencies(self, task_id: str, container: ContainerDefinition,
-                           wait_healthy: Callable[[str, ContainerDefinition], bool] | None) -> None:
+                           wait_healthy: DependencyCheck | None) -> None:
         deadline = time.monotonic() + (container.start_timeout or DEPENDENCY_TIMEOUT)
         for dep in container.depends_on:
             if dep.condition == "START":
@@ -229,12 +213,11 @@ class PodRuntime:
                         break
                 elif dep.condition in ("COMPLETE", "SUCCESS") and state and not state.running:
                     if dep.condition == "SUCCESS" and state.exit_code != 0:
-                        raise TaskStartError(f"dependency {dep.container_name} exited with code {state.exit_code} "
-                                             f"(condition SUCCESS)")
+                        raise TaskStartError(reasons.dependency_exited(dep.container_name, state.exit_code))
                     break
                 if time.monotonic() > deadline:
-                    raise TaskStartError(f"container {container.name}: dependency {dep.container_name} did not "
-                                         f"reach {dep.condition} in time")
+                    raise TaskStartError(reasons.dependency_timed_out(container.name, dep.container_name,
+                                                                      dep.condition))
                 time.sleep(0.25)
 
     def ports(self, task_id: str, published: Sequence[int]) -> dict[int, int]:
@@ -333,7 +316,7 @@ def start_order(taskdef: TaskDefinition) -> list[ContainerDefinition]:
         if c.name in seen:
             return
         if c.name in path:
-            raise TaskStartError(f"dependsOn cycle: {' -> '.join(path + (c.name,))}")
+            raise TaskStartError(reasons.depends_on_cycle(path + (c.name,)))
         for dep in c.depends_on:
             if dep.container_name in by_name:
                 visit(by_name[dep.container_name], path + (c.name,))
@@ -354,5 +337,5 @@ def _start_reason(message: str) -> str:
     lowered = message.lower()
     detail = message.split(": ", 1)[1] if ": " in message else message
     if any(k in lowered for k in ("manifest unknown", "pull", "initializing source", "name unknown", "not found")):
-        return f"CannotPullContainerError: {detail}"
-    return f"CannotStartContainerError: {detail}"
+        return reasons.cannot_pull_container(detail)
+    return reasons.cannot_start_container(detail)
