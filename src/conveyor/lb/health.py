@@ -59,9 +59,13 @@ def target_health(tg: TargetGroup, row: dict[str, str], stat: dict[str, str] | N
     weight = _int(row.get("srv_uweight"))
     in_flight = _int(stat.get("scur")) + _int(stat.get("qcur"))
 
+    check = stat.get("check_status", "").lstrip("* ").strip()
+
     def health(state: str, reason: tuple[str, str] | None) -> TargetHealth:
         code, text = reason if reason else (None, None)
-        return TargetHealth(row.get("srv_name", ""), address, state, code, text, weight, in_flight)
+        return TargetHealth(row.get("srv_name", ""), address, state, code, text, weight, in_flight,
+                            registered_at=record.registered_at if record else None,
+                            passing=check in PASSED_CHECKS)
 
     if (record and record.deregistered_at is not None) or admin & ADMIN_DRAIN:
         return health(DRAINING, DEREGISTRATION_IN_PROGRESS)
@@ -71,7 +75,6 @@ def target_health(tg: TargetGroup, row: dict[str, str], stat: dict[str, str] | N
         return health(UNUSED, NOT_IN_USE)
     if op in (OP_RUNNING, OP_STARTING):
         return health(HEALTHY, None)
-    check = stat.get("check_status", "").lstrip("* ").strip()
     if check in ("", "INI"):
         return health(INITIAL, INITIAL_HEALTH_CHECKING)
     hc = tg.health_check

@@ -84,6 +84,10 @@ class TargetHealth:
     description: str | None  # e.g. "Health checks failed with these codes: [503]"
     weight: int
     in_flight: int  # current sessions on the server (scur + qcur)
+    #: Beyond ALB's view, for the scheduler's judgement: when the target was registered, and
+    #: whether its last health check passed (an `initial` target that is rising, not failing).
+    registered_at: float | None = None
+    passing: bool = False
 
 
 def parse_matcher(matcher: str) -> list[int]:

@@ -129,12 +129,17 @@ def task_is_healthy(task: Task, td: TaskDefinition | None, spec: ServiceSpec, ta
 def elb_failed(task: Task, target: TargetHealth, spec: ServiceSpec, now: float) -> bool:
     """ALB: a target that failed `unhealthyThresholdCount` checks in a row is unhealthy, and ECS
     replaces its task. A new target still in its first checks is `initial`; one that never
-    passes is failed once its threshold of checks has had time to run."""
+    passes is failed once its threshold of checks has had time to run since it was registered
+    (not since its task started: registration comes a pass later). One whose checks pass is
+    rising, however long HAProxy reloads keep restarting its count: never failed."""
     if target.state == "unhealthy" and target.reason != "Elb.InitialHealthChecking":
         return True
+    if target.state == "initial" and target.passing:
+        return False
     if target.state in ("initial", "unhealthy") and task.running_at and not task.healthy_at:
         assert spec.load_balancer is not None  # a task with a target has a load balancer
         hc = spec.load_balancer.health_check
         window = hc.interval * (hc.unhealthy_threshold + 1) + hc.timeout + 1.0
-        return now - task.running_at - spec.health_check_grace_period > window
+        since = max(task.running_at, target.registered_at or task.running_at)
+        return now - since - spec.health_check_grace_period > window
     return False
