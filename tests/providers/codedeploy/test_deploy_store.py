@@ -13,9 +13,10 @@ from conveyor.config.appspec import parse_appspec
 from conveyor.config.codedeploy_model import HOOK_EVENTS, LIFECYCLE_EVENTS
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.lb.model import validate_forward_weights
-from conveyor.providers.local.codedeploy.controller import default_appspec, forward_weights
-from conveyor.providers.local.codedeploy.lifecycle import PHASES, WATCHED, next_phase
+from conveyor.providers.local.codedeploy.revision import default_appspec
+from conveyor.providers.local.codedeploy.routing import forward_weights
 from conveyor.providers.local.codedeploy.states import ALLOWED, InvalidTransition
+from conveyor.providers.local.codedeploy.steps import PHASES, WATCHED, next_phase
 from conveyor.providers.local.codedeploy.store import (
     IN_PROGRESS,
     ROLLBACK,
@@ -126,7 +127,8 @@ def test_creating_a_deployment_records_its_first_status(tmp_path):
     store = _store(tmp_path, [1000.0])
     d = _create(store)
     rb = _create(store, status=IN_PROGRESS)
-    assert [(h["deployment_id"], h["kind"], h["from_status"], h["to_status"], h["at"]) for h in store.transitions()] == [
+    moves = [(h["deployment_id"], h["kind"], h["from_status"], h["to_status"], h["at"]) for h in store.transitions()]
+    assert moves == [
         (d.id, "deployment", None, "Created", 1000.0), (rb.id, "deployment", None, "InProgress", 1000.0)]
     with pytest.raises(InvalidTransition, match="deployment cannot go from nothing to Succeeded"):
         _create(store, status=SUCCEEDED)
@@ -192,7 +194,8 @@ def test_a_lifecycle_event_is_created_in_its_first_status(tmp_path):
     with pytest.raises(InvalidTransition, match="lifecycle_event cannot go from nothing to Failed"):
         store.transition_event(d.id, "AfterInstall", "Failed")
     assert store.lifecycle_event(d.id, "AfterInstall") is None and store.transitions() == before
-    assert [(h["event"], h["from_status"], h["to_status"]) for h in store.transitions(d.id, kind="lifecycle_event")] == [
+    moves = [(h["event"], h["from_status"], h["to_status"]) for h in store.transitions(d.id, kind="lifecycle_event")]
+    assert moves == [
         ("Install", None, "InProgress"), ("BeforeInstall", None, "Skipped")]
 
 
@@ -222,7 +225,8 @@ def test_a_data_directory_from_before_the_history_keeps_working(tmp_path):
     db = sqlite3.connect(path)
     db.executescript("""
         CREATE TABLE cd_deployments (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, environment TEXT NOT NULL,
-            service TEXT NOT NULL, taskdef TEXT NOT NULL, appspec TEXT NOT NULL DEFAULT '', grp TEXT NOT NULL DEFAULT '{}',
+            service TEXT NOT NULL, taskdef TEXT NOT NULL, appspec TEXT NOT NULL DEFAULT '',
+            grp TEXT NOT NULL DEFAULT '{}',
             status TEXT NOT NULL, phase TEXT NOT NULL, creator TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '{}',
             original_task_set TEXT, replacement_task_set TEXT, original_tg TEXT, replacement_tg TEXT,
             traffic INTEGER NOT NULL DEFAULT 0, step INTEGER NOT NULL DEFAULT -1, step_at REAL, phase_at REAL,

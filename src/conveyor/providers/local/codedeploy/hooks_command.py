@@ -9,8 +9,9 @@ build's log does; write the report last.
 
     >>> cmd = container_command(ContainerEngine("podman"), "localhost/smoke:1", ("./smoke.sh",),
     ...                         env_file="/tmp/e", name="cv-hook-x", workdir=None)
-    >>> str(cmd)
-    'podman run --init --env-file /tmp/e --rm --name cv-hook-x --label conveyor.hook=cv-hook-x --network host localhost/smoke:1 ./smoke.sh'
+    >>> str(cmd)  # doctest: +NORMALIZE_WHITESPACE
+    'podman run --init --env-file /tmp/e --rm --name cv-hook-x --label conveyor.hook=cv-hook-x
+     --network host localhost/smoke:1 ./smoke.sh'
 """
 
 from __future__ import annotations

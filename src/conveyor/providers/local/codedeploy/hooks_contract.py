@@ -138,7 +138,7 @@ def hook_payload(ctx: HookContext) -> dict:
     """The JSON body POSTed to an HTTP hook (CodeDeploy's Lambda event keys, plus Conveyor's)."""
     values = (ctx.deployment_id, ctx.execution_id, ctx.lifecycle_event, ctx.environment, ctx.service,
               ctx.test_url or "", ctx.production_url or "", ctx.attempt, ctx.details)
-    return dict(zip(HTTP_PAYLOAD_KEYS, values))
+    return dict(zip(HTTP_PAYLOAD_KEYS, values, strict=True))
 
 
 def read_report(text: str) -> Report | None:

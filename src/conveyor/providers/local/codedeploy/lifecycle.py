@@ -1,311 +1,246 @@
-"""One step of a CodeDeploy ECS deployment at a time (aws-semantics §5.3), as a pure-ish state
-machine over a stored row: `advance(d)` looks at where the deployment is (its phase), at the world
-(task sets, hooks, alarms, the clock) and takes the next step, writing it down first. Any step may
-be repeated after a crash: each one checks what is already done.
+"""One step of a CodeDeploy ECS deployment at a time (aws-semantics §5.3): `advance(d)` looks at
+where the deployment is (its phase) and at the world (task sets, hooks, alarms, the clock), asks
+the phase's rule (conveyor.providers.local.codedeploy.steps) what to do, and does it, writing it
+down first. Any step may be repeated after a crash: each one checks what is already done.
 
-Phases, in order: Start → BeforeInstall → Install → AfterInstall → AllowTestTraffic →
-AfterAllowTestTraffic → ReadyWait → BeforeAllowTraffic → AllowTraffic → AfterAllowTraffic →
-TerminationWait → Terminate → End. A rollback deployment has one phase: RollbackCleanup.
-
-Mixed into DeployController (which provides store, services, clock, _group, _appspec_hooks,
-_run_hook, _fail, _weights, _alarm_gate, _traffic_gate, _log).
+    lifecycle = Lifecycle(store, task_sets, router, journal, hook_runs, alarms, outcomes, clock=time.time)
+    for d in store.active():
+        lifecycle.advance(d)
 """
 
 from __future__ import annotations
 
-import logging
+import time
+from collections.abc import Callable
 
-from conveyor.config.codedeploy_model import (
-    CONTINUE_DEPLOYMENT,
-    HOOK_EVENTS,
-    KEEP_ALIVE,
-    STOP_DEPLOYMENT,
-    DeploymentGroup,
-)
+from conveyor.config.codedeploy_group import hook_for
+from conveyor.config.codedeploy_model import HOOK_EVENTS, KEEP_ALIVE, STOP_DEPLOYMENT, DeploymentGroup
 from conveyor.deploy import traffic
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.providers.local.codedeploy.store import (
-    EV_FAILED,
-    EV_IN_PROGRESS,
-    EV_SUCCEEDED,
-    FAILED,
-    IN_PROGRESS,
-    READY,
-    SKIPPED,
-    STOPPED,
-    SUCCEEDED,
-    CodeDeployment,
+from conveyor.providers.local.codedeploy import reasons
+from conveyor.providers.local.codedeploy.alarms import AlarmWatch
+from conveyor.providers.local.codedeploy.hook_runs import HookRuns
+from conveyor.providers.local.codedeploy.journal import Journal
+from conveyor.providers.local.codedeploy.outcomes import Outcomes
+from conveyor.providers.local.codedeploy.revision import appspec_hooks, group_of, spec_of
+from conveyor.providers.local.codedeploy.routing import TrafficRouter
+from conveyor.providers.local.codedeploy.states import EV_IN_PROGRESS, EV_SUCCEEDED, IN_PROGRESS, READY, SKIPPED
+from conveyor.providers.local.codedeploy.steps import (
+    NOT_EVENTS,
+    ROLLBACK_CLEANUP,
+    RUN,
+    WATCHED,
+    Decision,
+    Fail,
+    Move,
+    Shift,
+    Skip,
+    Wait,
+    hook_event_step,
+    install_step,
+    next_phase,
+    ready_wait_step,
+    termination_wait_step,
+    traffic_step,
 )
-from conveyor.providers.local.ecs.store import INACTIVE, PRIMARY
+from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
+from conveyor.providers.local.codedeploy.task_set_pair import INACTIVE, PRIMARY, plan_replacement
+from conveyor.providers.local.ecs.task_set_api import TaskSetApi
 
-log = logging.getLogger("conveyor.codedeploy")
-
-PHASES = ("Start", "BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
-          "ReadyWait", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "TerminationWait", "Terminate",
-          "End")
-#: Phases during which alarms can stop the deployment and a rollback reroutes to blue.
-WATCHED = ("Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic", "ReadyWait",
-           "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "TerminationWait")
-#: Install fails after this many failed replacement tasks (at least; or the desired count)...
-INSTALL_FAILURE_LIMIT = 3
-#: ...or when the replacement task set is not healthy within this time (ECS_UPDATE_ERROR / TIMEOUT).
-INSTALL_TIMEOUT = 600.0
-
-
-def next_phase(phase: str) -> str:
-    return PHASES[PHASES.index(phase) + 1]
+Phase = Callable[[CodeDeployment, DeploymentGroup, ServiceSpec], Decision]
 
 
 class Lifecycle:
-    def advance(self, d: CodeDeployment) -> None:
-        spec = self._spec(d)
-        group = self._group(d)
-        if d.phase == "RollbackCleanup":
-            self._rollback_cleanup(d)
-            return
-        if d.phase in WATCHED and self._alarm_gate(d, group, spec):
-            return
-        handler = getattr(self, f"_phase_{d.phase}", None)
-        if d.phase in HOOK_EVENTS:
-            self._hook_phase(d, group, spec)
-        elif handler is not None:
-            handler(d, group, spec)
+    def __init__(self, store: DeploymentStore, services: TaskSetApi, router: TrafficRouter, journal: Journal,
+                 hooks: HookRuns, alarms: AlarmWatch, outcomes: Outcomes, *, clock: Callable[[], float] = time.time,
+                 wake: Callable[[], None] = lambda: None):
+        self._store = store
+        self._services = services
+        self._router = router
+        self._journal = journal
+        self._hooks = hooks
+        self._alarms = alarms
+        self._outcomes = outcomes
+        self._clock = clock
+        self._wake = wake
+        self._phases: dict[str, Phase] = {
+            "Start": self._start, "Install": self._install, "AllowTestTraffic": self._allow_test_traffic,
+            "ReadyWait": self._ready_wait, "AllowTraffic": self._allow_traffic,
+            "TerminationWait": self._termination_wait, "Terminate": self._terminate,
+            ROLLBACK_CLEANUP: self._rollback_cleanup,
+            **{event: self._hook_event for event in HOOK_EVENTS}}
 
-    def _move(self, d: CodeDeployment, phase: str | None = None, **changes) -> None:
-        """Leave the current phase (its duration goes into timings) for the next one."""
-        now = self.clock()
+    def advance(self, d: CodeDeployment) -> None:
+        """Take the deployment's next step, if it has one now."""
+        spec = spec_of(self._services, d)
+        group = group_of(d)
+        decision = self._alarms.alarm_stop(d, group, spec) if d.phase in WATCHED else None
+        if decision is None and d.phase in self._phases:
+            decision = self._phases[d.phase](d, group, spec)
+        self._carry_out(d, spec, decision)
+
+    def _carry_out(self, d: CodeDeployment, spec: ServiceSpec, decision: Decision) -> None:
+        if isinstance(decision, Wait):
+            if d.waiting != decision.why:
+                self._store.update(d.id, waiting=decision.why)
+                d.waiting = decision.why
+        elif isinstance(decision, Move):
+            if decision.note:
+                self._journal.log(d, decision.note)
+            self._move(d, decision.phase)
+        elif isinstance(decision, Fail):
+            self._outcomes.fail(d, decision.code, decision.message, status=decision.status,
+                                rollback=decision.rollback)
+        elif isinstance(decision, Shift):
+            self._shift(d, spec, decision)
+        elif isinstance(decision, Skip):
+            ev = self._store.lifecycle_event(d.id, d.phase)
+            if ev is None or ev["status"] != SKIPPED:
+                now = self._clock()
+                self._store.transition_event(d.id, d.phase, SKIPPED, why=decision.why, started_at=now, ended_at=now)
+            self._move(d)
+
+    def _move(self, d: CodeDeployment, phase: str | None = None) -> None:
+        """Leave the current phase (its duration goes into timings; its event Succeeded) for the
+        next one (its event InProgress)."""
+        now = self._clock()
         phase = phase or next_phase(d.phase)
         timings = dict(d.timings)
         if d.phase_at is not None and d.phase != "Start":
             timings[d.phase] = round(now - d.phase_at, 3)
-        self.store.update(d.id, phase=phase, timings=timings, waiting="", **changes)
-        if d.phase not in HOOK_EVENTS and d.phase not in ("Start", "ReadyWait", "TerminationWait", "Terminate"):
-            ev = self.store.lifecycle_event(d.id, d.phase)
+        self._store.update(d.id, phase=phase, timings=timings, waiting="")
+        if d.phase not in HOOK_EVENTS and d.phase not in NOT_EVENTS:
+            ev = self._store.lifecycle_event(d.id, d.phase)
             if ev is None or ev["status"] == EV_IN_PROGRESS:  # (a Skipped one stays Skipped)
-                self.store.transition_event(d.id, d.phase, EV_SUCCEEDED, ended_at=now)
+                self._store.transition_event(d.id, d.phase, EV_SUCCEEDED, ended_at=now)
         d.phase, d.timings, d.phase_at = phase, timings, now
-        if phase not in HOOK_EVENTS and phase not in ("ReadyWait", "TerminationWait", "Terminate", "End") \
-                and self.store.lifecycle_event(d.id, phase) is None:
-            self.store.transition_event(d.id, phase, EV_IN_PROGRESS, started_at=now)
+        if phase not in HOOK_EVENTS and phase not in NOT_EVENTS and self._store.lifecycle_event(d.id, phase) is None:
+            self._store.transition_event(d.id, phase, EV_IN_PROGRESS, started_at=now)
         self._wake()
+
+    def _waited(self, d: CodeDeployment) -> float:
+        """Seconds in the current phase."""
+        return self._clock() - (d.phase_at or d.created_at)
 
     # -- phases
-    def _phase_Start(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        self._log(d, f"Deployment {d.id} of {d.taskdef} started ({group.config.name}: "
-                     f"{traffic.describe_plan(traffic.traffic_plan(group.config))}).")
+    def _start(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        self._journal.log(d, reasons.started(d.id, d.taskdef, group.config.name,
+                                             traffic.describe_plan(traffic.traffic_plan(group.config))))
         if d.status != IN_PROGRESS:  # (already, when a crash came between the two writes)
-            self.store.transition(d.id, IN_PROGRESS, why="started")
-        self._move(d, "BeforeInstall")
+            self._store.transition(d.id, IN_PROGRESS, why=reasons.WHY_STARTED)
+        return Move()
 
-    def _phase_Install(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
+    def _install(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
         if d.replacement_task_set is None:
             self._create_replacement(d, spec)
-            return
-        status = self.task_sets.task_set_status(d.replacement_task_set)
-        limit = max(INSTALL_FAILURE_LIMIT, status.desired)
-        if status.failed_tasks >= limit:
-            reason = self._last_task_failure(d)
-            self._fail(d, "ECS_UPDATE_ERROR", f"{status.failed_tasks} tasks of the replacement task set failed "
-                                              f"to start or stay healthy; last: {reason}")
-            return
-        if self.clock() - (d.phase_at or d.created_at) > INSTALL_TIMEOUT:
-            self._fail(d, "TIMEOUT", f"the replacement task set was not healthy within {INSTALL_TIMEOUT:.0f} s "
-                                     f"({status.healthy}/{status.desired} healthy)")
-            return
-        if not status.steady:
-            self._wait(d, f"replacement task set {status.healthy}/{status.desired} tasks healthy in "
-                          f"(target-group {d.replacement_tg})")
-            return
-        self._log(d, f"Replacement task set {d.replacement_task_set} ({d.taskdef}) is healthy in "
-                     f"(target-group {d.replacement_tg}): {status.healthy} tasks.")
-        self._move(d)
+            return None
+        return install_step(self._services.task_set_status(d.replacement_task_set), target_group=d.replacement_tg,
+                            waited=self._waited(d), last_failure=lambda: self._last_task_failure(d))
 
     def _create_replacement(self, d: CodeDeployment, spec: ServiceSpec) -> None:
-        deps = self.task_sets.task_sets(d.environment, d.service)
-        original = next((x for x in deps if x.status == PRIMARY), None)
-        names = [tg.name for tg in spec.target_groups]
-        original_tg = None
-        if original is not None:  # (a service that ran rolling deployments gets the pair's first group)
-            original_tg = original.target_group if original.target_group in names else names[0]
-        replacement_tg = next(n for n in names if n != original_tg)
-        # Whatever else runs in that target group (a task set kept alive by KEEP_ALIVE, a
-        # replacement left by a crash) goes: the new one takes its place.
-        for other in deps:
-            if other.target_group == replacement_tg and other.status != INACTIVE and other is not original:
-                self.task_sets.update_task_set(other.id, scale=0)
-        if original is not None and (original.scale is None or original.target_group != original_tg):
-            self.task_sets.update_task_set(original.id, scale=100, target_group=original_tg)
-        ts = self.task_sets.create_task_set(d.environment, d.service, d.taskdef, replacement_tg, 100,
-                                           {"codedeploy": d.id}, primary=original is None)
-        self.store.update(d.id, original_task_set=original.id if original else None, original_tg=original_tg,
-                          replacement_task_set=ts.id, replacement_tg=replacement_tg)
-        d.original_tg, d.replacement_tg = original_tg, replacement_tg
+        plan = plan_replacement(self._services.task_sets(d.environment, d.service),
+                                [tg.name for tg in spec.target_groups])
+        for other in plan.retire:
+            self._services.update_task_set(other.id, scale=0)
+        original = plan.original
+        if original is not None and plan.adopt_original:
+            self._services.update_task_set(original.id, scale=100, target_group=plan.original_tg)
+        ts = self._services.create_task_set(d.environment, d.service, d.taskdef, plan.replacement_tg, 100,
+                                            {"codedeploy": d.id}, primary=original is None)
+        self._store.update(d.id, original_task_set=original.id if original else None, original_tg=plan.original_tg,
+                           replacement_task_set=ts.id, replacement_tg=plan.replacement_tg)
+        d.original_tg, d.replacement_tg = plan.original_tg, plan.replacement_tg
         # Attach the replacement's target group (weight 0) so its targets are health checked.
         for port in filter(None, (spec.load_balancer.port, spec.load_balancer.test_port)):
-            self._weights(d, spec, port, 0)
-        self._log(d, f"Install: replacement task set {ts.id} created in (target-group {replacement_tg})"
-                     + (f"; original task set {original.id} serves production from (target-group {original_tg})."
-                        if original else "; no original task set (the service's first deployment)."))
+            self._router.point(d.environment, port, blue=d.original_tg, green=d.replacement_tg, percent=0)
+        self._journal.log(d, reasons.replacement_created(ts.id, plan.replacement_tg, original.id if original else None,
+                                                         plan.original_tg))
         self._wake()
-
-    def _phase_AllowTestTraffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        lb = spec.load_balancer
-        if lb.test_port:
-            self._weights(d, spec, lb.test_port, 100)
-            self._log(d, f"AllowTestTraffic: test listener {lb.test_port} → (target-group {d.replacement_tg}).")
-        elif (self.store.lifecycle_event(d.id, "AllowTestTraffic") or {}).get("status") != SKIPPED:
-            self.store.transition_event(d.id, "AllowTestTraffic", SKIPPED, why="no test listener",
-                                        ended_at=self.clock())
-        self._move(d)
-
-    def _phase_ReadyWait(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        if group.ready_action == CONTINUE_DEPLOYMENT or (d.continue_request or {}).get("ready"):
-            if d.status == READY:
-                self.store.transition(d.id, IN_PROGRESS, why="continued (READY_WAIT)")
-            self._move(d)
-            return
-        if d.status != READY:
-            self.store.transition(d.id, READY, why="waiting for ContinueDeployment (STOP_DEPLOYMENT)")
-            self._log(d, f"Ready: green is serving the test listener; waiting up to {group.ready_wait:g} s for "
-                         f"`conveyor deploy continue {d.environment} {d.service}` ({STOP_DEPLOYMENT}).")
-        if self.clock() - (d.phase_at or d.created_at) >= group.ready_wait:
-            self._fail(d, "TIMEOUT", f"nobody continued the deployment within the ready wait of "
-                                     f"{group.ready_wait:g} s", status=STOPPED, rollback=True)
-            return
-        left = group.ready_wait - (self.clock() - (d.phase_at or d.created_at))
-        self._wait(d, f"manual reroute (`conveyor deploy continue`); stops in {left:.0f} s")
-
-    def _phase_AllowTraffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        plan = traffic.traffic_plan(group.config)
-        promote = bool((d.continue_request or {}).get("promote"))
-        if d.step < 0:
-            # With probe traffic on the test listener, green's alarms judge it before any
-            # production request reaches it.
-            gate = self._traffic_gate(d, group, spec) if group.probe and spec.load_balancer.test_port and not promote else None
-            if gate:
-                self._wait(d, "before production traffic: " + gate)
-                return
-            self._shift(d, spec, 0 if not promote else len(plan) - 1, plan)
-            return
-        if d.step >= len(plan) - 1:
-            self._move(d, step=d.step)
-            return
-        if promote:
-            self._shift(d, spec, len(plan) - 1, plan)
-            return
-        waited = self.clock() - (d.step_at or self.clock())
-        if waited < plan[d.step].wait:
-            self._wait(d, f"{d.traffic}% of production on green; next step in {plan[d.step].wait - waited:.0f} s")
-            return
-        gate = self._traffic_gate(d, group, spec)
-        if gate:
-            self._wait(d, gate)
-            return
-        self._shift(d, spec, d.step + 1, plan)
-
-    def _shift(self, d: CodeDeployment, spec: ServiceSpec, step: int, plan: list) -> None:
-        percent = plan[step].percent
-        self._weights(d, spec, spec.load_balancer.port, percent)
-        now = self.clock()
-        timings = dict(d.timings)
-        timings.setdefault("firstProductionTraffic", round(now - d.created_at, 3))
-        if percent >= 100:
-            timings.setdefault("allProductionTraffic", round(now - d.created_at, 3))
-        self.store.update(d.id, step=step, step_at=now, traffic=int(round(percent)), timings=timings, waiting="")
-        self._log(d, f"AllowTraffic: {percent:g}% of production traffic → (target-group {d.replacement_tg})"
-                     + (f", {100 - percent:g}% stays on (target-group {d.original_tg})"
-                        if d.original_tg and percent < 100 else "") + ".")
-        self._wake()
-
-    def _phase_TerminationWait(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        if d.original_task_set is None or group.termination_action == KEEP_ALIVE:
-            self._move(d)
-            return
-        requested = bool((d.continue_request or {}).get("termination"))
-        left = group.termination_wait - (self.clock() - (d.phase_at or d.created_at))
-        if left > 0 and not requested:
-            self._wait(d, f"termination wait: blue (target-group {d.original_tg}) stays warm for {left:.0f} s "
-                          "more; `conveyor rollback` returns traffic to it at once")
-            return
-        gate = None if requested else self._traffic_gate(d, group, spec)
-        if gate:
-            self._wait(d, gate)
-            return
-        self._move(d)
-
-    def _phase_Terminate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        ts = self.task_sets.task_set(d.replacement_task_set)
-        if ts is not None and ts.status != PRIMARY:
-            self.task_sets.update_service_primary_task_set(d.replacement_task_set)
-        if d.original_task_set is None or group.termination_action == KEEP_ALIVE:
-            if d.original_task_set:
-                self._log(d, f"Original task set {d.original_task_set} kept alive (KEEP_ALIVE), without traffic.")
-            self._succeed(d)
-            return
-        original = self.task_sets.task_set(d.original_task_set)
-        if original is not None and original.status != INACTIVE:
-            if original.scale != 0:
-                self._log(d, f"Terminating the original task set {d.original_task_set} (draining its tasks).")
-                self.task_sets.update_task_set(d.original_task_set, scale=0)
-            self._wait(d, f"original task set {d.original_task_set} draining and stopping")
-            return
-        self._succeed(d)
-
-    def _succeed(self, d: CodeDeployment) -> None:
-        now = self.clock()
-        timings = dict(d.timings)
-        if d.phase_at is not None:
-            timings[d.phase] = round(now - d.phase_at, 3)
-        timings["total"] = round(now - d.created_at, 3)
-        self.store.transition(d.id, SUCCEEDED, why="green serves production", phase="End", completed_at=now,
-                              timings=timings, waiting="")
-        self._log(d, f"Deployment {d.id} succeeded: {d.taskdef} serves production "
-                     f"(target-group {d.replacement_tg}) in {timings['total']:.1f} s.")
-        self._finished(d)
-
-    # -- hooks
-    def _hook_phase(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> None:
-        event = d.phase
-        function = self._appspec_hooks(d).get(event)
-        ev = self.store.lifecycle_event(d.id, event)
-        if function is None:
-            if ev is None or ev["status"] != SKIPPED:
-                self.store.transition_event(d.id, event, SKIPPED, why="no hook", started_at=self.clock(),
-                                            ended_at=self.clock())
-            self._move(d)
-            return
-        if ev is not None and ev["status"] == EV_SUCCEEDED:
-            self._move(d)
-            return
-        if ev is not None and ev["status"] == EV_FAILED:
-            rollback = event != "BeforeInstall"  # nothing to undo before Install (§5.3)
-            self._fail(d, "HOOK_EXECUTION_FAILURE", f"{event} hook {function} failed: {ev['message']}",
-                       rollback=rollback)
-            return
-        self._run_hook(d, group, spec, event, function, ev)
-
-    # -- rollback deployments
-    def _rollback_cleanup(self, d: CodeDeployment) -> None:
-        """Traffic is already back on blue: drain and remove the replacement task set."""
-        ts = self.task_sets.task_set(d.replacement_task_set) if d.replacement_task_set else None
-        if ts is not None and ts.status != INACTIVE:
-            if ts.scale != 0:
-                self.task_sets.update_task_set(ts.id, scale=0)
-            self._wait(d, f"replacement task set {ts.id} draining and stopping")
-            return
-        now = self.clock()
-        self.store.transition(d.id, SUCCEEDED, why="the replacement task set is gone", phase="End", completed_at=now,
-                              timings={**d.timings, "total": round(now - d.created_at, 3)}, waiting="")
-        self._log(d, f"Rollback deployment {d.id} succeeded: the replacement task set is gone.")
-        self._finished(d)
 
     def _last_task_failure(self, d: CodeDeployment) -> str:
-        return (self.task_sets.last_task_failure(d.replacement_task_set) if d.replacement_task_set else None) or "unknown"
+        last = self._services.last_task_failure(d.replacement_task_set) if d.replacement_task_set else None
+        return last or reasons.UNKNOWN_FAILURE
 
-    def _wait(self, d: CodeDeployment, why: str) -> None:
-        if d.waiting != why:
-            self.store.update(d.id, waiting=why)
-            d.waiting = why
+    def _allow_test_traffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        port = spec.load_balancer.test_port
+        if port:
+            self._router.point(d.environment, port, blue=d.original_tg, green=d.replacement_tg, percent=100)
+            self._journal.log(d, reasons.test_traffic(port, d.replacement_tg))
+        elif (self._store.lifecycle_event(d.id, d.phase) or {}).get("status") != SKIPPED:
+            self._store.transition_event(d.id, d.phase, SKIPPED, why=reasons.WHY_NO_TEST_LISTENER,
+                                         ended_at=self._clock())
+        return Move()
 
+    def _ready_wait(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        decision = ready_wait_step(group, continued=bool((d.continue_request or {}).get("ready")),
+                                   waited=self._waited(d))
+        if isinstance(decision, Move):
+            if d.status == READY:
+                self._store.transition(d.id, IN_PROGRESS, why=reasons.WHY_CONTINUED)
+        elif d.status != READY:
+            self._store.transition(d.id, READY, why=reasons.WHY_READY)
+            self._journal.log(d, reasons.ready(group.ready_wait, d.environment, d.service, STOP_DEPLOYMENT))
+        return decision
 
-__all__ = ["FAILED", "PHASES", "WATCHED", "Lifecycle"]
+    def _allow_traffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        now = self._clock()
+        return traffic_step(traffic.traffic_plan(group.config), step=d.step, traffic=d.traffic,
+                            waited=now - (d.step_at or now), promote=bool((d.continue_request or {}).get("promote")),
+                            gate=lambda: self._alarms.traffic_gate(d, group, spec),
+                            gate_first=bool(group.probe and spec.load_balancer.test_port))
+
+    def _shift(self, d: CodeDeployment, spec: ServiceSpec, shift: Shift) -> None:
+        self._router.point(d.environment, spec.load_balancer.port, blue=d.original_tg, green=d.replacement_tg,
+                           percent=shift.percent)
+        now = self._clock()
+        timings = dict(d.timings)
+        timings.setdefault("firstProductionTraffic", round(now - d.created_at, 3))
+        if shift.percent >= 100:
+            timings.setdefault("allProductionTraffic", round(now - d.created_at, 3))
+        self._store.update(d.id, step=shift.step, step_at=now, traffic=int(round(shift.percent)), timings=timings,
+                           waiting="")
+        self._journal.log(d, reasons.shifted(shift.percent, d.replacement_tg, d.original_tg))
+        self._wake()
+
+    def _termination_wait(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        return termination_wait_step(group, has_original=d.original_task_set is not None, waited=self._waited(d),
+                                     requested=bool((d.continue_request or {}).get("termination")),
+                                     original_tg=d.original_tg,
+                                     gate=lambda: self._alarms.traffic_gate(d, group, spec))
+
+    def _terminate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        ts = self._services.task_set(d.replacement_task_set)
+        if ts is not None and ts.status != PRIMARY:
+            self._services.update_service_primary_task_set(d.replacement_task_set)
+        if d.original_task_set is None or group.termination_action == KEEP_ALIVE:
+            if d.original_task_set:
+                self._journal.log(d, reasons.kept_alive(d.original_task_set))
+            self._outcomes.succeed(d)
+            return None
+        original = self._services.task_set(d.original_task_set)
+        if original is not None and original.status != INACTIVE:
+            if original.scale != 0:
+                self._journal.log(d, reasons.terminating(d.original_task_set))
+                self._services.update_task_set(d.original_task_set, scale=0)
+            return Wait(reasons.waiting_drain("original", d.original_task_set))
+        self._outcomes.succeed(d)
+        return None
+
+    def _hook_event(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        event = d.phase
+        function = appspec_hooks(d).get(event)
+        ev = self._store.lifecycle_event(d.id, event)
+        decision = hook_event_step(event, function, ev["status"] if ev else None, ev["message"] if ev else "")
+        if decision != RUN:
+            return decision
+        return self._hooks.step(d, hook_for(group, function), spec, event, function, ev)
+
+    def _rollback_cleanup(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
+        """Traffic is already back on blue: drain and remove the replacement task set."""
+        ts = self._services.task_set(d.replacement_task_set) if d.replacement_task_set else None
+        if ts is not None and ts.status != INACTIVE:
+            if ts.scale != 0:
+                self._services.update_task_set(ts.id, scale=0)
+            return Wait(reasons.waiting_drain("replacement", ts.id))
+        self._outcomes.rollback_succeeded(d)
+        return None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound
+from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.states import (
     BAKING,
     CREATED,
@@ -248,7 +249,7 @@ class DeploymentStore:
         dep_id = new_deployment_id()
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM cd_deployments").fetchone()[0]
-            self._record(db, "deployment", dep_id, "", None, status, f"created by {creator}", now)
+            self._record(db, "deployment", dep_id, "", None, status, reasons.created_by(creator), now)
             db.execute(
                 "INSERT INTO cd_deployments (id, seq, environment, service, taskdef, appspec, grp, status, phase, "
                 "creator, origin, workdir, created_at, updated_at, phase_at, client_token) "
@@ -302,7 +303,7 @@ class DeploymentStore:
         with self.transaction() as db:
             row = db.execute("SELECT status FROM cd_deployments WHERE id = ?", (dep_id,)).fetchone()
             if row is None:
-                raise NotFound(f"no deployment {dep_id}")
+                raise NotFound(reasons.no_deployment(dep_id))
             self._record(db, "deployment", dep_id, "", row["status"], status, why, self.clock())
             self._update(db, dep_id, {**changes, "status": status})
         return self.get(dep_id)
@@ -319,7 +320,8 @@ class DeploymentStore:
             self._record(db, "lifecycle_event", dep_id, name, row["status"] if row else None, status, why,
                          self.clock())
             if row is None:
-                db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?)", (dep_id, name, status))
+                db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?)",
+                           (dep_id, name, status))
             self._update_event(db, dep_id, name, {**changes, "status": status})
         return self.lifecycle_event(dep_id, name)
 
@@ -340,7 +342,8 @@ class DeploymentStore:
         if "details" in changes and changes["details"] is not None:
             changes["details"] = json.dumps(changes["details"])
         cols = ", ".join(f"{k} = ?" for k in changes)
-        db.execute(f"UPDATE cd_events SET {cols} WHERE deployment_id = ? AND name = ?", (*changes.values(), dep_id, name))
+        db.execute(f"UPDATE cd_events SET {cols} WHERE deployment_id = ? AND name = ?",
+                   (*changes.values(), dep_id, name))
 
     def events(self, dep_id: str) -> list[dict]:
         rows = self._all("SELECT * FROM cd_events WHERE deployment_id = ? ORDER BY COALESCE(started_at, 1e18), rowid",
