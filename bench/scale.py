@@ -295,8 +295,8 @@ class CpuWindow:
                 "daemon_with_children_cpu_pct": round(pct["daemon"] + pct["daemon_children"], 2),
                 "haproxy_cpu_pct": pct["haproxy"],
                 "by_category_pct_of_one_core": pct,
-                "machine_busy_pct_of_all_cores": round(100 * (busy - self.machine0[0]) / max(1, total - self.machine0[1]),
-                                                       1),
+                "machine_busy_pct_of_all_cores": round(
+                    100 * (busy - self.machine0[0]) / max(1, total - self.machine0[1]), 1),
                 "rss_mb": round(proc_rss(self.stack.pid) / 2**20, 1)}
 
 
@@ -494,8 +494,8 @@ def podman_baseline(image: str, tasks: int = 16, workers: int = 8) -> dict:
     def one(i: int) -> float:
         t0 = time.monotonic()
         pod = f"{tag}-{i}"
-        subprocess.run(["podman", "pod", "create", "--name", pod, "--label", f"{tag}=1", "--publish", "127.0.0.1::8080"],
-                       check=True, capture_output=True)
+        subprocess.run(["podman", "pod", "create", "--name", pod, "--label", f"{tag}=1",
+                        "--publish", "127.0.0.1::8080"], check=True, capture_output=True)
         subprocess.run(["podman", "run", "--detach", "--pod", pod, "--name", f"{pod}-api", "--label", f"{tag}=1",
                         "--env", "PORT=8080", image], check=True, capture_output=True)
         subprocess.run(["podman", "pod", "inspect", pod, "--format", "{{json .InfraConfig.PortBindings}}"],
@@ -529,7 +529,9 @@ def startup(stack: ScaleStack, image: str, poller: PassPoller, log) -> dict:
     t0 = time.monotonic()
     commands: dict[str, dict] = {}
     with concurrent.futures.ThreadPoolExecutor(FIRST_DEPLOY_WORKERS) as pool:
-        for name, res in zip(layout.names, pool.map(lambda n: stack.deploy(n, image, "--no-wait"), layout.names)):
+        # pool.map gives one result per name, in order
+        deployed = pool.map(lambda n: stack.deploy(n, image, "--no-wait"), layout.names)
+        for name, res in zip(layout.names, deployed, strict=True):
             commands[name] = res
             if res["exit"] != 0:
                 log(f"  deploy {name} --no-wait exited {res['exit']}: {res['output'][-200:]}")
@@ -1024,7 +1026,8 @@ def run(args: argparse.Namespace, out: dict, log) -> None:
     out["config"] = {
         "services": args.services, "bluegreen": sorted(layout.bluegreen), "environments": layout.envs,
         "tasks_per_service": 2, "deploying": layout.deploying, "rounds": args.rounds, "rate_per_listener": args.rate,
-        "idle_seconds": args.idle_seconds, "health_check_grace_period_s": args.grace_period, "ports": [layout.ports()[0], layout.ports()[-1]],
+        "idle_seconds": args.idle_seconds, "health_check_grace_period_s": args.grace_period,
+        "ports": [layout.ports()[0], layout.ports()[-1]],
         "health_check": "HAProxy HTTP /health every 1 s, 2 passes to healthy; deregistration delay 2 s",
         "bluegreen_deployment": BLUEGREEN, "rolling_deployment": ROLLING, "taskdef": TASKDEF,
         "poll_interval_s": POLL_INTERVAL}
@@ -1134,7 +1137,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also py-spy the daemon during the startup and the last round of deploys (costs CPU "
                              "while measuring)")
     parser.add_argument("--quick", action="store_true", help="6 services, 4 deploying, 10 s idle, 1 round")
-    parser.add_argument("--output", type=Path, help="default bench/results/scale-<date>.json (quick: scale-quick-<date>)")
+    parser.add_argument("--output", type=Path,
+                        help="default bench/results/scale-<date>.json (quick: scale-quick-<date>)")
     args = parser.parse_args(argv)
     q = args.quick
     args.services = args.services or (6 if q else 50)
@@ -1151,9 +1155,10 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.monotonic() - began:7.1f} s] {message}", flush=True)
 
+    command = ["python3", "bench/scale.py", *(sys.argv[1:] if argv is None else argv)]
     results: dict[str, Any] = {"benchmark": "scale", "date": now.isoformat(timespec="seconds"),
-                               "command": " ".join(["python3", "bench/scale.py", *(sys.argv[1:] if argv is None else argv)]),
-                               "machine": machine(), "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+                               "command": " ".join(command), "machine": machine(),
+                               "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     error = None
     try:
         run(args, results, log)
@@ -1182,12 +1187,14 @@ def print_summary(r: dict) -> None:
         print(f"startup: {st['tasks']} tasks healthy in {st['all_tasks_healthy_s']} s "
               f"({st['tasks_healthy_per_s']} tasks/s), every deployment done at {st['all_deployments_done_s']} s, "
               f"{len(st['deployments_retried'])} retried; daemon CPU {st['cpu']['daemon_cpu_pct']} % "
-              f"(+children {st['cpu']['daemon_children_cpu_pct']} %), machine {st['cpu']['machine_busy_pct_of_all_cores']} %")
+              f"(+children {st['cpu']['daemon_children_cpu_pct']} %), "
+              f"machine {st['cpu']['machine_busy_pct_of_all_cores']} %")
     idle_ = r.get("idle")
     if idle_:
         lp, c = idle_["loops"], idle_["cpu"]
-        print(f"idle {idle_['seconds']:g} s: services pass p50 {lp['services']['p50_ms']} / p95 {lp['services']['p95_ms']}"
-              f" ms, deploys pass p50 {lp['deploys']['p50_ms']} / p95 {lp['deploys']['p95_ms']} ms; daemon CPU "
+        print(f"idle {idle_['seconds']:g} s: services pass p50 {lp['services']['p50_ms']} / "
+              f"p95 {lp['services']['p95_ms']} ms, deploys pass p50 {lp['deploys']['p50_ms']} / "
+              f"p95 {lp['deploys']['p95_ms']} ms; daemon CPU "
               f"{c['daemon_cpu_pct']} % of a core (with children {c['daemon_with_children_cpu_pct']} %), RSS "
               f"{c['rss_mb']} MB; HAProxy {c['haproxy_cpu_pct']} %; machine {c['machine_busy_pct_of_all_cores']} %")
     if st:
@@ -1196,7 +1203,8 @@ def print_summary(r: dict) -> None:
               f"RUNNING -> registered p50 {tt['running_to_registered_s'].get('p50')} s (p95 "
               f"{tt['running_to_registered_s'].get('p95')}), RUNNING -> healthy p50 "
               f"{tt['running_to_healthy_s'].get('p50')} s (p95 {tt['running_to_healthy_s'].get('p95')}); "
-              f"{len(tt['failed'])} failed; HAProxy reloads {st.get('haproxy_reloads')}" + "".join(f"\n    {f['service']}: {f['reason']}" for f in tt["failed"]))
+              f"{len(tt['failed'])} failed; HAProxy reloads {st.get('haproxy_reloads')}"
+              + "".join(f"\n    {f['service']}: {f['reason']}" for f in tt["failed"]))
     for phase in ("startup", "idle"):
         if r.get(phase):
             print(f"  CPU by process during {phase}, % of one core: " + ", ".join(

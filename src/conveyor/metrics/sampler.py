@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from conveyor.lb import LoadBalancer
 from conveyor.lb import state as lb_state
@@ -38,7 +38,7 @@ PRUNE_INTERVAL = 60.0
 
 
 class Sampler:
-    def __init__(self, store: MetricStore, load_balancers: Callable[[], dict[str, LoadBalancer]],
+    def __init__(self, store: MetricStore, load_balancers: Callable[[], Mapping[str, LoadBalancer]],
                  clock: Callable[[], float] = time.time, *, retention: float = DEFAULT_RETENTION,
                  on_sample: Callable[[float], None] | None = None):
         self.store = store

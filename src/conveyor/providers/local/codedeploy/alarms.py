@@ -28,6 +28,7 @@ from conveyor.metrics.sampler import Sampler
 from conveyor.metrics.store import MetricStore, listener_scope, tg_scope
 from conveyor.metrics.vocabulary import INSUFFICIENT_DATA, METRICS, AlarmSpec
 from conveyor.providers.local.codedeploy import gates, reasons
+from conveyor.providers.local.codedeploy.revision import load_balancer_of
 from conveyor.providers.local.codedeploy.steps import ROLLBACK_CLEANUP, Fail
 from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
 from conveyor.providers.local.codedeploy.task_set_pair import primary_target_group
@@ -104,14 +105,15 @@ class AlarmWatch:
         return out
 
     def _scope(self, spec: ServiceSpec, d: CodeDeployment | None, role: str) -> tuple[str | None, float | None]:
-        lb = spec.load_balancer
         since = d.created_at if d is not None else None
         if role == "production":
-            return listener_scope(spec.environment, lb.port), since
+            return listener_scope(spec.environment, load_balancer_of(spec).port), since
         if role == "test":
-            return (listener_scope(spec.environment, lb.test_port), since) if lb.test_port else (None, None)
+            test_port = load_balancer_of(spec).test_port
+            return (listener_scope(spec.environment, test_port), since) if test_port else (None, None)
         if d is not None and d.replacement_tg:
-            return tg_scope(d.replacement_tg if role == gates.GREEN else d.original_tg), since
+            # (a first deployment has no blue: its blue alarms watch "tg:None", a scope nothing writes)
+            return tg_scope(str(d.replacement_tg if role == gates.GREEN else d.original_tg)), since
         serving = primary_target_group(self._services.task_sets(spec.environment, spec.name))
         if serving is None:
             return None, None

@@ -35,7 +35,7 @@ from conveyor.backend.types import CodeDeployDeployment
 from conveyor.config.codedeploy_group import deployment_group
 from conveyor.config.codedeploy_model import DEPLOYMENT_STOP_ON_REQUEST
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.errors import ConveyorError, NotFound, UserError
+from conveyor.errors import ConveyorError, UserError
 from conveyor.lb.haproxy import LoadBalancer
 from conveyor.metrics.store import MetricStore
 from conveyor.providers.local.codedeploy import reasons
@@ -53,6 +53,7 @@ from conveyor.providers.local.codedeploy.revision import (
     check_appspec,
     default_appspec,
     group_of,
+    load_balancer_of,
 )
 from conveyor.providers.local.codedeploy.rollback import KeptAlive, Rollbacks
 from conveyor.providers.local.codedeploy.routing import TrafficRouter
@@ -138,8 +139,7 @@ class DeployController:
         if not spec.blue_green:
             raise UserError(reasons.not_code_deploy(spec.name, spec.environment, spec.controller),
                             hint=reasons.HINT_NOT_CODE_DEPLOY)
-        if spec.load_balancer is None:
-            raise UserError(reasons.no_load_balancer(spec.name, spec.environment), hint=reasons.HINT_NO_LOAD_BALANCER)
+        load_balancer_of(spec)  # (UserError without one)
         raw = {**spec.deployment, **(config_override or {})}
         group = deployment_group(raw, spec.environment_alarms)
         with self.lock:
@@ -174,9 +174,9 @@ class DeployController:
                 raise DeploymentNotReady(reasons.not_waiting(d.id, d.phase, wait_type), hint=reasons.HINT_CONTINUE)
             self.journal.action(d, who, reasons.action_continue(waiting_in), reason)
             self.store.update(d.id, continue_request={**(d.continue_request or {}), CONTINUE_KEYS[waiting_in]: True})
-            self.lifecycle.advance(self.store.get(d.id))
+            self.lifecycle.advance(self.store.require(d.id))
         self.loop.wake()
-        return self.store.get(d.id)
+        return self.store.require(d.id)
 
     def promote(self, environment: str, service: str, *, who: str, reason: str = "") -> CodeDeployment:
         """Skip the remaining traffic steps: all production traffic to green now."""
@@ -186,9 +186,9 @@ class DeployController:
                 raise DeploymentNotReady(reasons.nothing_to_promote(d.id, d.phase))
             self.journal.action(d, who, reasons.ACTION_PROMOTE, reason)
             self.store.update(d.id, continue_request={**(d.continue_request or {}), "promote": True, "ready": True})
-            self.lifecycle.advance(self.store.get(d.id))
+            self.lifecycle.advance(self.store.require(d.id))
         self.loop.wake()
-        return self.store.get(d.id)
+        return self.store.require(d.id)
 
     def stop(self, environment: str, service: str, *, who: str, reason: str = "",
              rollback: bool | None = None) -> CodeDeployment:
@@ -202,7 +202,7 @@ class DeployController:
             self.outcomes.fail(d, reasons.MANUAL_STOP, reasons.stopped_by(who, reason), status=STOPPED,
                                rollback=rollback)
         self.loop.wake()
-        return self.store.get(d.id)
+        return self.store.require(d.id)
 
     def rollback(self, environment: str, service: str, *, who: str, reason: str = "") -> CodeDeployment:
         """While blue is alive: traffic back to it at once, green drained and removed. After blue
@@ -213,7 +213,7 @@ class DeployController:
                 self.journal.action(current, who, reasons.ACTION_ROLLBACK, reason)
                 self.outcomes.fail(current, reasons.MANUAL_STOP, reasons.rolled_back_by(who, reason), status=STOPPED,
                                    rollback=True)
-                return self.store.get(current.id)
+                return self.store.require(current.id)
             if current is not None and current.phase in TERMINATING:
                 raise UserError(reasons.blue_terminating(current.id), hint=reasons.HINT_BLUE_TERMINATING)
             if current is not None:
@@ -236,10 +236,7 @@ class DeployController:
 
     # -- views
     def view(self, dep_id: str) -> CodeDeployDeployment:
-        d = self.store.get(dep_id)
-        if d is None:
-            raise NotFound(reasons.no_deployment(dep_id))
-        return deployment_view(self.store, self.task_sets.task_set_status, d)
+        return deployment_view(self.store, self.task_sets.task_set_status, self.store.require(dep_id))
 
     def views(self, environment: str, service: str, limit: int = 10) -> list[CodeDeployDeployment]:
         return [deployment_view(self.store, self.task_sets.task_set_status, d)

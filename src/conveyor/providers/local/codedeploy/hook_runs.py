@@ -26,6 +26,7 @@ from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.hooks import HookContext, HookResult, invoke_hook, new_execution_id
 from conveyor.providers.local.codedeploy.hooks_contract import IN_PROGRESS as ANSWER_IN_PROGRESS
 from conveyor.providers.local.codedeploy.journal import Journal
+from conveyor.providers.local.codedeploy.revision import load_balancer_of
 from conveyor.providers.local.codedeploy.states import EV_FAILED, EV_IN_PROGRESS, EV_SUCCEEDED
 from conveyor.providers.local.codedeploy.steps import Decision, Fail, Wait
 from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
@@ -74,11 +75,10 @@ class HookRuns:
         it did not report within its timeout. None: an attempt was just submitted."""
         now = self._clock()
         if ev is None or ev["status"] != EV_IN_PROGRESS:
-            self._store.transition_event(d.id, event, EV_IN_PROGRESS, why=reasons.why_hook(function), started_at=now,
-                                         hook=function, execution_id=new_execution_id(), attempts=0,
-                                         next_attempt_at=now)
+            ev = self._store.transition_event(d.id, event, EV_IN_PROGRESS, why=reasons.why_hook(function),
+                                              started_at=now, hook=function, execution_id=new_execution_id(),
+                                              attempts=0, next_attempt_at=now)
             self._journal.log(d, reasons.invoking(event, function, hook.kind))
-            ev = self._store.lifecycle_event(d.id, event)
         if now - (ev["started_at"] or now) > hook.timeout:
             return Fail(reasons.HOOK_EXECUTION_FAILURE, reasons.hook_timeout(event, function, hook.timeout))
         running = self._running.get((d.id, event))
@@ -92,7 +92,7 @@ class HookRuns:
         return None
 
     def _submit(self, d: CodeDeployment, hook: HookSpec, spec: ServiceSpec, event: str, ev: dict, now: float) -> None:
-        lb = spec.load_balancer
+        lb = load_balancer_of(spec)
         ctx = HookContext(deployment_id=d.id, execution_id=ev["execution_id"], lifecycle_event=event,
                           environment=d.environment, service=d.service,
                           test_url=f"http://{lb.bind}:{lb.test_port}/" if lb.test_port else "",

@@ -150,6 +150,8 @@ def _run_in(spec, ctx, cwd, env, timeout, cancel, runner, grace, mask, on_line) 
 def run_container_hook(spec: HookSpec, ctx: HookContext, *, timeout: float, cancel: threading.Event | None,
                        runner: Runner, grace: float, mask: Mask, engine: ContainerEngine,
                        on_line: Callable[[str], None] | None = None) -> HookResult:
+    if not spec.image:  # (hooks.invoke_hook runs only a hook with an image here)
+        return HookResult(FAILED, f"hook {spec.name!r} has no image")
     env = {**_spec_env(spec), **hook_env(ctx)}
     problem = _env_problem(env, newlines=False)
     if problem:

@@ -22,17 +22,17 @@ from conveyor.providers.local.codedeploy.alarms import AlarmWatch
 from conveyor.providers.local.codedeploy.hook_runs import HookRuns
 from conveyor.providers.local.codedeploy.journal import Journal
 from conveyor.providers.local.codedeploy.outcomes import Outcomes
-from conveyor.providers.local.codedeploy.revision import appspec_hooks, group_of, spec_of
+from conveyor.providers.local.codedeploy.revision import appspec_hooks, group_of, load_balancer_of, spec_of
 from conveyor.providers.local.codedeploy.routing import TrafficRouter
 from conveyor.providers.local.codedeploy.states import EV_IN_PROGRESS, EV_SUCCEEDED, IN_PROGRESS, READY, SKIPPED
 from conveyor.providers.local.codedeploy.steps import (
     NOT_EVENTS,
     ROLLBACK_CLEANUP,
-    RUN,
     WATCHED,
     Decision,
     Fail,
     Move,
+    Run,
     Shift,
     Skip,
     Wait,
@@ -44,7 +44,7 @@ from conveyor.providers.local.codedeploy.steps import (
     traffic_step,
 )
 from conveyor.providers.local.codedeploy.store import CodeDeployment, DeploymentStore
-from conveyor.providers.local.codedeploy.task_set_pair import INACTIVE, PRIMARY, plan_replacement
+from conveyor.providers.local.codedeploy.task_set_pair import INACTIVE, PRIMARY, plan_replacement, replacement_tg_of
 from conveyor.providers.local.ecs.task_set_api import TaskSetApi
 
 Phase = Callable[[CodeDeployment, DeploymentGroup, ServiceSpec], Decision]
@@ -74,7 +74,7 @@ class Lifecycle:
         """Take the deployment's next step, if it has one now."""
         spec = spec_of(self._services, d)
         group = group_of(d)
-        decision = self._alarms.alarm_stop(d, group, spec) if d.phase in WATCHED else None
+        decision: Decision = self._alarms.alarm_stop(d, group, spec) if d.phase in WATCHED else None
         if decision is None and d.phase in self._phases:
             decision = self._phases[d.phase](d, group, spec)
         self._carry_out(d, spec, decision)
@@ -151,7 +151,8 @@ class Lifecycle:
                            replacement_task_set=ts.id, replacement_tg=plan.replacement_tg)
         d.original_tg, d.replacement_tg = plan.original_tg, plan.replacement_tg
         # Attach the replacement's target group (weight 0) so its targets are health checked.
-        for port in filter(None, (spec.load_balancer.port, spec.load_balancer.test_port)):
+        lb = load_balancer_of(spec)
+        for port in filter(None, (lb.port, lb.test_port)):
             self._router.point(d.environment, port, blue=d.original_tg, green=d.replacement_tg, percent=0)
         self._journal.log(d, reasons.replacement_created(ts.id, plan.replacement_tg, original.id if original else None,
                                                          plan.original_tg))
@@ -162,9 +163,9 @@ class Lifecycle:
         return last or reasons.UNKNOWN_FAILURE
 
     def _allow_test_traffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
-        port = spec.load_balancer.test_port
+        port = load_balancer_of(spec).test_port
         if port:
-            self._router.point(d.environment, port, blue=d.original_tg, green=d.replacement_tg, percent=100)
+            self._router.point(d.environment, port, blue=d.original_tg, green=replacement_tg_of(d), percent=100)
             self._journal.log(d, reasons.test_traffic(port, d.replacement_tg))
         elif (self._store.lifecycle_event(d.id, d.phase) or {}).get("status") != SKIPPED:
             self._store.transition_event(d.id, d.phase, SKIPPED, why=reasons.WHY_NO_TEST_LISTENER,
@@ -187,10 +188,10 @@ class Lifecycle:
         return traffic_step(traffic.traffic_plan(group.config), step=d.step, traffic=d.traffic,
                             waited=now - (d.step_at or now), promote=bool((d.continue_request or {}).get("promote")),
                             gate=lambda: self._alarms.traffic_gate(d, group, spec),
-                            gate_first=bool(group.probe and spec.load_balancer.test_port))
+                            gate_first=bool(group.probe and load_balancer_of(spec).test_port))
 
     def _shift(self, d: CodeDeployment, spec: ServiceSpec, shift: Shift) -> None:
-        self._router.point(d.environment, spec.load_balancer.port, blue=d.original_tg, green=d.replacement_tg,
+        self._router.point(d.environment, load_balancer_of(spec).port, blue=d.original_tg, green=replacement_tg_of(d),
                            percent=shift.percent)
         now = self._clock()
         timings = dict(d.timings)
@@ -209,9 +210,9 @@ class Lifecycle:
                                      gate=lambda: self._alarms.traffic_gate(d, group, spec))
 
     def _terminate(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
-        ts = self._services.task_set(d.replacement_task_set)
+        ts = self._services.task_set(d.replacement_task_set) if d.replacement_task_set else None
         if ts is not None and ts.status != PRIMARY:
-            self._services.update_service_primary_task_set(d.replacement_task_set)
+            self._services.update_service_primary_task_set(ts.id)
         if d.original_task_set is None or group.termination_action == KEEP_ALIVE:
             if d.original_task_set:
                 self._journal.log(d, reasons.kept_alive(d.original_task_set))
@@ -231,9 +232,12 @@ class Lifecycle:
         function = appspec_hooks(d).get(event)
         ev = self._store.lifecycle_event(d.id, event)
         decision = hook_event_step(event, function, ev["status"] if ev else None, ev["message"] if ev else "")
-        if decision != RUN:
+        if not isinstance(decision, Run):
             return decision
-        return self._hooks.step(d, hook_for(group, function), spec, event, function, ev)
+        assert function is not None  # (RUN only for an event whose AppSpec names a hook)
+        hook = hook_for(group, function)
+        assert hook is not None  # (check_appspec refused an AppSpec naming a hook its group does not define)
+        return self._hooks.step(d, hook, spec, event, function, ev)
 
     def _rollback_cleanup(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
         """Traffic is already back on blue: drain and remove the replacement task set."""

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 
-from conveyor.providers.local.codedeploy.revision import ServiceSpecs, group_of, spec_of
+from conveyor.providers.local.codedeploy.revision import ServiceSpecs, group_of, load_balancer_of, spec_of
 from conveyor.providers.local.codedeploy.steps import PROBE_PHASES
 from conveyor.providers.local.codedeploy.store import DeploymentStore
 
@@ -38,8 +38,10 @@ class Probes:
                 spec = spec_of(self._services, d)
             except Exception:  # a deployment whose group or service is gone: nothing to probe
                 continue
-            if group.probe and spec.load_balancer.test_port:
-                lb = spec.load_balancer
+            if not group.probe:
+                continue
+            lb = load_balancer_of(spec)
+            if lb.test_port:
                 out[d.id] = (f"http://{lb.bind}:{lb.test_port}{group.probe.path}", group.probe.rate)
         return out
 

@@ -4,6 +4,7 @@ against the service and its deployment group, and the group (§5.5) as the deplo
     text = default_appspec(spec).replace(PLACEHOLDER, TASK_DEFINITION_ARN.format("orders:7"))
     appspec = check_appspec(text, "appspec.yaml", spec, group, "orders:7")    # or UserError
     group_of(d).config.name                                                  # 'CodeDeployDefault.ECSAllAtOnce'
+    load_balancer_of(spec).test_port                                         # or UserError without one
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol
 from conveyor.config.appspec import AppSpec, parse_appspec
 from conveyor.config.codedeploy_group import deployment_group, hook_for
 from conveyor.config.codedeploy_model import DeploymentGroup
-from conveyor.deploy.spec import ServiceSpec
+from conveyor.deploy.spec import LoadBalancerSpec, ServiceSpec
 from conveyor.errors import ConfigError, NotFound, UserError
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.store import CodeDeployment
@@ -30,9 +31,17 @@ class ServiceSpecs(Protocol):
     def service_spec(self, environment: str, service: str) -> ServiceSpec | None: ...
 
 
+def load_balancer_of(spec: ServiceSpec) -> LoadBalancerSpec:
+    """The service's load balancer, or UserError: a CODE_DEPLOY service shifts traffic on one
+    (DeployController.create refuses a service without it)."""
+    if spec.load_balancer is None:
+        raise UserError(reasons.no_load_balancer(spec.name, spec.environment), hint=reasons.HINT_NO_LOAD_BALANCER)
+    return spec.load_balancer
+
+
 def default_appspec(spec: ServiceSpec) -> str:
     """The AppSpec a deployment without one uses: the service's container and port, no hooks."""
-    lb = spec.load_balancer
+    lb = load_balancer_of(spec)
     return ("version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n"
             f"        TaskDefinition: {PLACEHOLDER}\n        LoadBalancerInfo:\n"
             f"          ContainerName: {lb.container}\n          ContainerPort: {lb.container_port}\n")
@@ -44,7 +53,7 @@ def check_appspec(text: str, source: str, spec: ServiceSpec, group: DeploymentGr
     errors = [p for p in problems if p.severity == "error"]
     if appspec is None or errors:
         raise ConfigError(errors or problems)
-    lb = spec.load_balancer
+    lb = load_balancer_of(spec)
     where = reasons.appspec_properties(source)
     if appspec.container_name != lb.container or int(appspec.container_port) != lb.container_port:
         raise UserError(reasons.appspec_other_container(where, appspec.container_name, appspec.container_port,

@@ -17,12 +17,12 @@ from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import NotFound, UserError
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.journal import Journal
-from conveyor.providers.local.codedeploy.revision import PLACEHOLDER, TASK_DEFINITION_ARN, spec_of
+from conveyor.providers.local.codedeploy.revision import PLACEHOLDER, TASK_DEFINITION_ARN, load_balancer_of, spec_of
 from conveyor.providers.local.codedeploy.routing import TrafficRouter
 from conveyor.providers.local.codedeploy.states import IN_PROGRESS, SUCCEEDED
 from conveyor.providers.local.codedeploy.steps import ROLLBACK_CLEANUP
 from conveyor.providers.local.codedeploy.store import ROLLBACK, CodeDeployment, DeploymentStore
-from conveyor.providers.local.codedeploy.task_set_pair import INACTIVE, PRIMARY, kept_alive
+from conveyor.providers.local.codedeploy.task_set_pair import INACTIVE, PRIMARY, kept_alive, replacement_tg_of
 from conveyor.providers.local.ecs.task_set_api import TaskSetApi, TaskSetRecord
 
 #: A redeploy of the previous revision moves all traffic at once: production is what is broken.
@@ -67,12 +67,13 @@ class Rollbacks:
             self._journal.log(d, reasons.ROLLBACK_FIRST_DEPLOYMENT)
             return
         original = self._services.task_set(d.original_task_set)
-        if original is None or original.status == INACTIVE or not self._router.healthy(spec.environment, d.original_tg):
+        if (original is None or original.status == INACTIVE or not d.original_tg
+                or not self._router.healthy(spec.environment, d.original_tg)):
             self._journal.log(d, reasons.ROLLBACK_BLUE_UNHEALTHY)
             return
-        lb = spec.load_balancer
+        lb = load_balancer_of(spec)
         took = self._router.reroute(spec.environment, (lb.port, lb.test_port), to=d.original_tg,
-                                    away_from=d.replacement_tg)
+                                    away_from=replacement_tg_of(d))
         if original.status != PRIMARY:
             self._services.update_service_primary_task_set(original.id)
         if (original.scale or 0) < 100:
@@ -108,7 +109,10 @@ class Rollbacks:
         """Point both listeners back at the kept task set, make it PRIMARY, and drain the
         current one (a rollback deployment)."""
         spec, primary, kept = plan.spec, plan.primary, plan.kept
-        lb = spec.load_balancer
+        # previous() found kept's target group healthy; the PRIMARY next to a kept task set is a
+        # blue/green one, in a target group of the pair
+        assert kept.target_group is not None and primary.target_group is not None
+        lb = load_balancer_of(spec)
         took = self._router.reroute(spec.environment, (lb.port, lb.test_port), to=kept.target_group,
                                     away_from=primary.target_group)
         self._services.update_service_primary_task_set(kept.id)
@@ -119,7 +123,7 @@ class Rollbacks:
                            replacement_task_set=primary.id, replacement_tg=primary.target_group,
                            rollback_info={"trafficRestoredSeconds": round(took, 4),
                                           "rollbackMessage": reasons.back_to_kept(kept.id)})
-        rb = self._store.get(rb.id)
+        rb = self._store.require(rb.id)
         self._journal.action(rb, who, reasons.action_to_kept(kept.task_definition), reason)
         self._journal.log(rb, reasons.rerouted_to_kept(kept.target_group, took, primary.id))
         return rb

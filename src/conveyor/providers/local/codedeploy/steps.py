@@ -100,9 +100,16 @@ class Skip:
 Decision = Union[Wait, Move, Fail, Shift, Skip, None]  # None: nothing to do this pass
 
 
+@dataclass(frozen=True)
+class Run:
+    """hook_event_step's answer when the event's hook has to run, or be waited for (the hook
+    runs decide which); not a decision of its own."""
+
+
+RUN = Run()
+
+
 # -- the rules ----------------------------------------------------------------------------------
-#: hook_event_step's answer when the hook has to run, or be waited for.
-RUN = "run"
 
 
 def install_step(status: TaskSet, *, target_group: str | None, waited: float,
@@ -171,10 +178,10 @@ def termination_wait_step(group: DeploymentGroup, *, has_original: bool, waited:
     return Move()
 
 
-def hook_event_step(event: str, function: str | None, status: str | None, message: str) -> Decision | str:
+def hook_event_step(event: str, function: str | None, status: str | None, message: str) -> Decision | Run:
     """A hookable event: Skipped without a hook; moves on once its hook Succeeded; fails the
     deployment when it Failed (rolling back after Install: before it there is nothing to undo,
-    §5.3). Otherwise "run": the hook runs or is waited for."""
+    §5.3). Otherwise RUN: the hook runs or is waited for."""
     if function is None:
         return Skip(reasons.WHY_NO_HOOK)
     if status == EV_SUCCEEDED:

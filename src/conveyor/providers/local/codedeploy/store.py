@@ -16,6 +16,7 @@ and append it to `cd_transitions` (the status history); update and event refuse 
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import sqlite3
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
 from conveyor.providers.local.codedeploy import reasons
@@ -256,7 +257,7 @@ class DeploymentStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (dep_id, seq, environment, service, taskdef, appspec, json.dumps(group), status, "Start", creator,
                  json.dumps(origin or {}), workdir, now, now, now, client_token))
-        return self.get(dep_id)
+        return _written(self.get(dep_id))
 
     def by_token(self, client_token: str) -> CodeDeployment | None:
         rows = self._all("SELECT * FROM cd_deployments WHERE client_token = ?", (client_token,))
@@ -265,6 +266,13 @@ class DeploymentStore:
     def get(self, dep_id: str) -> CodeDeployment | None:
         rows = self._all("SELECT * FROM cd_deployments WHERE id = ?", (dep_id,))
         return _deployment(rows[0]) if rows else None
+
+    def require(self, dep_id: str) -> CodeDeployment:
+        """The deployment, or NotFound."""
+        d = self.get(dep_id)
+        if d is None:
+            raise NotFound(reasons.no_deployment(dep_id))
+        return d
 
     def active(self, environment: str | None = None, service: str | None = None) -> list[CodeDeployment]:
         """Deployments not yet Succeeded/Failed/Stopped, oldest first."""
@@ -306,7 +314,7 @@ class DeploymentStore:
                 raise NotFound(reasons.no_deployment(dep_id))
             self._record(db, "deployment", dep_id, "", row["status"], status, why, self.clock())
             self._update(db, dep_id, {**changes, "status": status})
-        return self.get(dep_id)
+        return _written(self.get(dep_id))
 
     # -- lifecycle events
     def transition_event(self, dep_id: str, name: str, status: str, *, why: str = "", **changes: Any) -> dict:
@@ -323,7 +331,7 @@ class DeploymentStore:
                 db.execute("INSERT INTO cd_events (deployment_id, name, status) VALUES (?, ?, ?)",
                            (dep_id, name, status))
             self._update_event(db, dep_id, name, {**changes, "status": status})
-        return self.lifecycle_event(dep_id, name)
+        return _written(self.lifecycle_event(dep_id, name))
 
     def event(self, dep_id: str, name: str, **changes: Any) -> None:
         """Update a lifecycle event's columns other than its status (transition_event moves
@@ -345,7 +353,8 @@ class DeploymentStore:
         db.execute(f"UPDATE cd_events SET {cols} WHERE deployment_id = ? AND name = ?",
                    (*changes.values(), dep_id, name))
 
-    def events(self, dep_id: str) -> list[dict]:
+    # (builtins.list from here on: in this class, `list` is the method above)
+    def events(self, dep_id: str) -> builtins.list[dict]:
         rows = self._all("SELECT * FROM cd_events WHERE deployment_id = ? ORDER BY COALESCE(started_at, 1e18), rowid",
                          (dep_id,))
         out = []
@@ -368,10 +377,19 @@ class DeploymentStore:
             self._db.execute("INSERT INTO cd_history (deployment_id, at, kind, who, message) VALUES (?, ?, ?, ?, ?)",
                              (dep_id, self.clock(), kind, who, message))
 
-    def history(self, dep_id: str, limit: int = 200) -> list[dict]:
+    def history(self, dep_id: str, limit: int = 200) -> builtins.list[dict]:
         rows = self._all("SELECT at, kind, who, message FROM cd_history WHERE deployment_id = ? ORDER BY seq DESC "
                          "LIMIT ?", (dep_id, limit))
         return [dict(r) for r in reversed(rows)]
+
+
+Row = TypeVar("Row")
+
+
+def _written(row: Row | None) -> Row:
+    """A row this store wrote a moment ago, in the same lock."""
+    assert row is not None
+    return row
 
 
 def _deployment(row: sqlite3.Row) -> CodeDeployment:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conveyor.providers.local.codedeploy.store import CodeDeployment
 from conveyor.providers.local.ecs.task_set_api import TaskSetRecord
 
 #: TaskSet.status (ECS API reference, DescribeTaskSets).
@@ -52,3 +53,10 @@ def kept_alive(live: Sequence[TaskSetRecord]) -> tuple[TaskSetRecord | None, Tas
 def primary_target_group(live: Sequence[TaskSetRecord]) -> str | None:
     """The target group production is on when no deployment runs."""
     return next((x.target_group for x in live if x.status == PRIMARY and x.target_group), None)
+
+
+def replacement_tg_of(d: CodeDeployment) -> str:
+    """The target group a deployment's replacement is in: Install chose it before any phase that
+    routes traffic (a rollback deployment copies it from the deployment it rolls back)."""
+    assert d.replacement_tg is not None
+    return d.replacement_tg

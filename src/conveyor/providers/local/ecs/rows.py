@@ -1,7 +1,9 @@
 """The rows of the ECS store: its SQLite schema and the dataclasses a query returns.
 
-    Task(id="t1", environment="staging", service="orders", deployment_id="ecs-svc/1", taskdef="orders:3",
-         last_status="PENDING")
+    >>> task = Task(id="t1", environment="staging", service="orders", deployment_id="ecs-svc/1",
+    ...             taskdef="orders:3", last_status="PENDING")
+    >>> task.health, task.host_port, task.failed
+    ('UNKNOWN', None, 0)
 """
 
 from __future__ import annotations

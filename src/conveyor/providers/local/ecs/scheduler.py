@@ -4,11 +4,13 @@ steady at the last pass (so "has reached a steady state" is said once per arriva
 service's crash-loop back-off. All in memory: a restarted daemon starts with none of it, as
 ECS's scheduler would after a failover.
 
-    state = SchedulerState()
-    with state.lock:
-        state.record_failure("staging", "orders", now=100.0)   # back-off: next start at 100 s + 1 s
-        state.holding_starts("staging", "orders", now=100.5)   # True
-    state.wake()                                               # the loop passes again now
+    >>> state = SchedulerState()
+    >>> with state.lock:
+    ...     backoff = state.record_failure("staging", "orders", now=100.0)
+    ...     holding = state.holding_starts("staging", "orders", now=100.5)
+    >>> backoff.next_start_at, holding     # one failure: no start before 100 s + 1 s
+    (101.0, True)
+    >>> state.wake()                       # the loop passes again now
 """
 
 from __future__ import annotations

@@ -8,8 +8,11 @@ Five scopes, each a table checked by conveyor.transitions before the store write
 - "rollout": Deployment.rolloutState (rolling deployments and task sets).
 - "task": Task.lastStatus, the subset Conveyor uses.
 
-    check_transition("task", "RUNNING", "DEACTIVATING")     # ok
-    check_transition("task", "STOPPED", "RUNNING")          # raises InvalidTransition
+    >>> check_transition("task", "RUNNING", "DEACTIVATING")     # allowed: nothing happens
+    >>> check_transition("task", "STOPPED", "RUNNING")
+    Traceback (most recent call last):
+    ...
+    conveyor.transitions.InvalidTransition: task cannot go from STOPPED to RUNNING
 
 Where Conveyor does what AWS documents differently, the table allows Conveyor's move and the
 comment next to it says so.
