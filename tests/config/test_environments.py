@@ -102,6 +102,7 @@ production:
         waitTimeMinutes: 10
 remote:
   target: aws
+  region: eu-west-1
   services:
     orders: {loadBalancer: {port: 8081, container: api, containerPort: 8080}}   # not on this machine
 """
@@ -278,7 +279,7 @@ def test_conveyors_own_ports_are_taken():
 
 def test_aws_environments_do_not_bind_here():
     assert check(f"staging:\n  services:\n    orders: {lb(8081)}\n"
-                 f"remote:\n  target: aws\n  services:\n    orders: {lb(8081)}\n") == []
+                 f"remote:\n  target: aws\n  region: eu-west-1\n  services:\n    orders: {lb(8081)}\n") == []
 
 
 # --- the task definition --------------------------------------------------------------------------
@@ -367,3 +368,27 @@ def test_the_reference_uses_every_environments_key():
     for value in envs.TARGETS + envs.CONTROLLERS + envs.THRESHOLD_TYPES + envs.DEPLOYMENT_READY_OPTIONS:
         assert value in text
     assert "default taskdef.json" in text and "default 2 (AWS: 30" in text and "default 1 (AWS: 5)" in text
+
+
+# --- target: aws: where the environment lives -------------------------------------------------------
+
+def test_an_aws_environment_names_its_region_credentials_and_resources():
+    assert check("remote:\n  target: aws\n  region: eu-west-1\n  profile: prod\n"
+                 "  roleArn: arn:aws:iam::123456789012:role/conveyor-deployer\n  cluster: orders-prod\n"
+                 "  codeDeployApplication: orders\n  services: {}\n") == []
+
+
+def test_an_aws_environment_needs_a_region_and_well_formed_names():
+    assert no_position(check("remote:\n  target: aws\n  roleArn: arn:aws:iam::12:role/x\n  cluster: 'has space'\n"
+                             "  services: {}\n")) == [
+        "environments.remote: an environment with target: aws needs a region (region: eu-west-1, say)",
+        "environments.remote.roleArn: roleArn 'arn:aws:iam::12:role/x' is not an IAM role ARN, "
+        "arn:aws:iam::ACCOUNT:role/NAME",
+        "environments.remote.cluster: cluster 'has space' is not an ECS cluster name: 1-255 characters of "
+        "A-Z a-z 0-9 - _"]
+
+
+def test_aws_keys_on_a_local_environment_are_refused():
+    assert no_position(check("staging:\n  region: eu-west-1\n  services: {}\n")) == [
+        "environments.staging.region: region applies to target: aws environments only (add target: aws, or "
+        "remove the key)"]

@@ -51,7 +51,8 @@ DEPLOYMENT_LINE = 19   # the first line of `deployment` (after `controller: CODE
 
 def code_deploy(deployment: str = "", *, alarms: str = "", lb: str | None = LB, target: str = "") -> list[Diagnostic]:
     """Diagnostics of a production environment with one CODE_DEPLOY service `orders`."""
-    env = ("production:\n" + (f"  target: {target}\n" if target else "") + f"  alarms:\n    orders-5xx: {FIVE_XX}\n"
+    env = ("production:\n" + (f"  target: {target}\n" if target else "")
+           + ("  region: eu-west-1\n" if target == "aws" else "") + f"  alarms:\n    orders-5xx: {FIVE_XX}\n"
            + textwrap.indent(textwrap.dedent(alarms).rstrip("\n") + "\n" if alarms else "", "    ")
            + "  services:\n    orders:\n" + (f"      loadBalancer: {lb}\n" if lb else "")
            + "      deployment:\n        controller: CODE_DEPLOY\n"

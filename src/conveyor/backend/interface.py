@@ -180,7 +180,8 @@ class AlarmReads(Protocol):
 
 @dataclass(frozen=True)
 class Backend:
-    """One backend: what `target: NAME` in conveyor.yml deploys to."""
+    """One backend: what `target: NAME` in conveyor.yml deploys to. Waiting for a deployment
+    polls it every `poll_seconds`, backing off to `max_poll_seconds` while nothing changes."""
 
     name: str
     registry: ImageRegistry | None
@@ -188,3 +189,5 @@ class Backend:
     codedeploy: CodeDeployApi
     load_balancers: LoadBalancerReads
     alarms: AlarmReads
+    poll_seconds: float = 0.25
+    max_poll_seconds: float = 0.25

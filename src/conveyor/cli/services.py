@@ -161,6 +161,8 @@ def _from_file(path: Path, env: str, name: str) -> dict:
     out = {"service": body, "taskdef": taskdef, "taskdefSource": str(taskdef_path),
            "environmentAlarms": (definition.environments.get(env) or {}).get("alarms") or {},
            "target": (definition.environments.get(env) or {}).get("target") or "local",
+           "environmentSettings": {k: v for k, v in (definition.environments.get(env) or {}).items()
+                                   if k not in ("target", "services", "alarms")},
            "workdir": str(path.parent.resolve())}
     deployment = body.get("deployment") or {}
     if deployment.get("controller") == "CODE_DEPLOY":

@@ -41,7 +41,13 @@ TaskdefReader = Callable[[str], tuple[str, str] | None]
 
 NAME = r"[A-Za-z0-9_-]+"
 NAME_LIMIT = 64
-ENVIRONMENT_KEYS = ("target", "services", "alarms")
+#: Keys that place an environment on AWS (target: aws only).
+AWS_ENVIRONMENT_KEYS = ("region", "profile", "roleArn", "cluster", "codeDeployApplication")
+ENVIRONMENT_KEYS = ("target", "services", "alarms") + AWS_ENVIRONMENT_KEYS
+AWS_REGION = r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+"
+ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
+CLUSTER_NAME = r"[A-Za-z0-9_-]{1,255}"
+CODEDEPLOY_APPLICATION = r"[A-Za-z0-9_.+=,@-][^\x00-\x1f]{0,99}"
 SERVICE_KEYS = ("taskDefinition", "desiredCount", "healthCheckGracePeriodSeconds", "loadBalancer", "deployment")
 LOAD_BALANCER_KEYS = ("port", "bind", "testPort", "container", "containerPort", "deregistrationDelaySeconds",
                       "healthCheck")
@@ -88,6 +94,7 @@ def check_environment(chk: Checker, path: KeyPath, env: Any, *, read_taskdef: Ta
     if target is not None:
         chk.one_of(path + ("target",), target, TARGETS, "target")
     check_alarm_definitions(chk, path, aws=target == "aws")
+    _check_aws_location(chk, path, env, aws=target == "aws")
     services = chk.get(path, "services", dict) or {}
     reader = read_taskdef if read_taskdef is not None else _reader_next_to(chk.doc.file)
     for name, body in services.items():
@@ -97,6 +104,28 @@ def check_environment(chk: Checker, path: KeyPath, env: Any, *, read_taskdef: Ta
             _check_service(chk, sp, body, reader)
     if target != "aws":
         _check_ports(chk, path)
+
+
+def _check_aws_location(chk: Checker, path: KeyPath, env: dict[str, Any], *, aws: bool) -> None:
+    """Where an AWS environment lives: its region (required), credentials (a profile, a role to
+    assume) and the names of its cluster and CodeDeploy application."""
+    if not aws:
+        for key in AWS_ENVIRONMENT_KEYS:
+            if key in env:
+                chk.error(path + (key,), f"{key} applies to target: aws environments only (add target: aws, "
+                                         "or remove the key)")
+        return
+    if "region" not in env:
+        chk.error(path, "an environment with target: aws needs a region (region: eu-west-1, say)")
+    patterns = {"region": (AWS_REGION, "an AWS region such as eu-west-1"),
+                "roleArn": (ROLE_ARN, "an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME"),
+                "cluster": (CLUSTER_NAME, "an ECS cluster name: 1-255 characters of A-Z a-z 0-9 - _"),
+                "codeDeployApplication": (CODEDEPLOY_APPLICATION, "a CodeDeploy application name, 1-100 characters"),
+                "profile": (r"[^\s]{1,128}", "a profile name from ~/.aws/config")}
+    for key, (pattern, what) in patterns.items():
+        value = chk.get(path, key, str)
+        if value is not None and not re.fullmatch(pattern, value):
+            chk.error(path + (key,), f"{key} {value!r} is not {what}")
 
 
 def _reader_next_to(conveyor_yml: str) -> TaskdefReader | None:

@@ -90,10 +90,13 @@ class ServiceSpec:
     environment_alarms: dict[str, Any] = field(default_factory=dict, compare=False)
     #: `environments.<env>.target`: the backend the service runs on (local | aws).
     target: str = "local"
+    #: The environment's backend settings (for aws: region, profile, roleArn, cluster, …).
+    environment_settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_config(cls, environment: str, name: str, raw: dict[str, Any],
-                    environment_alarms: dict[str, Any] | None = None, target: str = "local") -> "ServiceSpec":
+                    environment_alarms: dict[str, Any] | None = None, target: str = "local",
+                    environment_settings: dict[str, Any] | None = None) -> "ServiceSpec":
         dep = raw.get("deployment") or {}
         cb = dep.get("circuitBreaker") or {}
         threshold = cb.get("threshold") or {}
@@ -112,7 +115,8 @@ class ServiceSpec:
                 threshold_type=str(threshold.get("type", "BOUNDED_PERCENT")),
                 threshold_value=float(threshold.get("value", ecs_deployment.CIRCUIT_BREAKER_PERCENT)),
                 reset_on_healthy_task=bool(cb.get("resetOnHealthyTask", True))),
-            deployment=dict(dep), environment_alarms=dict(environment_alarms or {}), target=target)
+            deployment=dict(dep), environment_alarms=dict(environment_alarms or {}), target=target,
+            environment_settings=dict(environment_settings or {}))
 
     @property
     def blue_green(self) -> bool:
@@ -165,7 +169,7 @@ class ServiceSpec:
             controller=data["controller"], rolling=RollingSpec(**data["rolling"]),
             circuit_breaker=CircuitBreakerSpec(**data["circuit_breaker"]),
             deployment=data.get("deployment") or {}, environment_alarms=data.get("environment_alarms") or {},
-            target=data.get("target") or "local")
+            target=data.get("target") or "local", environment_settings=data.get("environment_settings") or {})
 
 
 def target_group_name(environment: str, service: str) -> str:
@@ -177,5 +181,6 @@ def service_specs(environments: dict[str, Any], environment: str) -> dict[str, S
     env = (environments or {}).get(environment) or {}
     alarms = env.get("alarms") if isinstance(env.get("alarms"), dict) else {}
     target = str(env.get("target") or "local")
-    return {name: ServiceSpec.from_config(environment, name, body or {}, alarms, target)
+    settings = {k: v for k, v in env.items() if k not in ("target", "services", "alarms")}
+    return {name: ServiceSpec.from_config(environment, name, body or {}, alarms, target, settings)
             for name, body in (env.get("services") or {}).items()}

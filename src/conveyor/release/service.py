@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.backend.errors import BackendUnavailable
+from conveyor.backend.errors import BackendUnavailable, TransientBackendError
 from conveyor.backend.interface import Backend
 from conveyor.backend.types import (
     CODE_DEPLOY,
@@ -89,7 +89,7 @@ class Release:
 
 class ReleaseService:
     def __init__(self, backends: Mapping[str, Backend], store: ReleaseStore, *,
-                 poll_seconds: float = POLL_SECONDS):
+                 poll_seconds: float | None = None):
         self.backends = dict(backends)
         self.store = store
         self.poll_seconds = poll_seconds
@@ -139,6 +139,7 @@ class ReleaseService:
         deployment the first one created instead of creating another."""
         spec = request.spec or self._spec(request.environment, request.service)
         backend = self.backend(spec.target)
+        self.store.remember_environment(spec)
         if request.key:
             known = self.store.request(request.key)
             if known is not None and known.release_id:
@@ -209,25 +210,47 @@ class ReleaseService:
              progress: Callable[[str], None] | None = None) -> Release:
         """Until the deployment is done (returned), the timeout passes (TimeoutError) or
         `cancel` is set (InterruptedError). `progress` hears what it waits for as it changes,
-        and every person's action on it (who continued, stopped or rolled back, and why)."""
+        and every person's action on it (who continued, stopped or rolled back, and why).
+
+        The backend is asked every `poll_seconds`, less often (up to `max_poll_seconds`) while
+        nothing changes; a transient error (throttling, a 5xx) is reported and asked again."""
         deadline = time.monotonic() + timeout
-        last, actions_seen = "", 0
+        first, ceiling = self._poll_bounds(release_id)
+        interval, last, actions_seen = first, "", 0
         while True:
-            release = self.get(release_id)
-            if progress is not None:
-                actions = [h for h in getattr(release.deployment, "history", ()) if h.kind == "action"]
-                for h in actions[actions_seen:]:
-                    progress(f"{h.message} (deployment {release_id})")
-                actions_seen = len(actions)
-                if release.waiting_for and release.waiting_for != last and not release.done:
-                    progress(release.waiting_for)
-                    last = release.waiting_for
-            if release.done:
-                return release
+            try:
+                release = self.get(release_id)
+            except TransientBackendError as exc:
+                release = None
+                if progress is not None:
+                    progress(f"{exc} (asking again in {interval:g} s)")
+            if release is not None:
+                if progress is not None:
+                    actions = [h for h in getattr(release.deployment, "history", ()) if h.kind == "action"]
+                    for h in actions[actions_seen:]:
+                        progress(f"{h.message} (deployment {release_id})")
+                    actions_seen = len(actions)
+                    if release.waiting_for and release.waiting_for != last and not release.done:
+                        progress(release.waiting_for)
+                if release.done:
+                    return release
+                interval = first if release.waiting_for != last else min(ceiling, interval * 1.5)
+                last = release.waiting_for
+            else:
+                interval = min(ceiling, interval * 2)
             if time.monotonic() > deadline:
                 raise TimeoutError(release_id)
-            if cancel.wait(self.poll_seconds):
+            if cancel.wait(interval):
                 raise InterruptedError(release_id)
+
+    def _poll_bounds(self, release_id: str) -> tuple[float, float]:
+        if self.poll_seconds is not None:
+            return self.poll_seconds, self.poll_seconds
+        record = self.store.release(release_id)
+        backend = self.backends.get(record.target) if record is not None else None
+        if backend is None:
+            return POLL_SECONDS, POLL_SECONDS
+        return backend.poll_seconds, max(backend.poll_seconds, backend.max_poll_seconds)
 
     def status(self, environment: str, service: str) -> dict[str, Any]:
         """`conveyor deploy status`: the latest deployment, what it waits for, and around it."""

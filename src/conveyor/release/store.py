@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from conveyor.deploy.spec import ServiceSpec
@@ -34,6 +35,12 @@ CREATE TABLE IF NOT EXISTS declared_services (
     spec TEXT NOT NULL,
     updated_at REAL NOT NULL,
     PRIMARY KEY (environment, service)
+);
+CREATE TABLE IF NOT EXISTS environments (
+    name TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS releases (
     id TEXT PRIMARY KEY,
@@ -96,12 +103,34 @@ class ReleaseStore:
                                    (environment, service)).fetchone()
         return ServiceSpec.from_json(json.loads(row["spec"])) if row else None
 
-    def target(self, environment: str) -> str | None:
-        """The target the environment's services were last deployed to."""
+    def remember_environment(self, spec: ServiceSpec) -> None:
+        """The environment's target and backend settings, as of the latest deployment to it
+        (written before the backend is called: it needs them to find the environment)."""
         with self._lock:
-            row = self._db.execute("SELECT target FROM declared_services WHERE environment = ? "
-                                   "ORDER BY updated_at DESC LIMIT 1", (environment,)).fetchone()
+            self._db.execute(
+                "INSERT INTO environments (name, target, settings, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET target = excluded.target, settings = excluded.settings, "
+                "updated_at = excluded.updated_at",
+                (spec.environment, spec.target, json.dumps(spec.environment_settings, sort_keys=True), self.clock()))
+
+    def target(self, environment: str) -> str | None:
+        """The target the environment was last deployed to."""
+        with self._lock:
+            row = self._db.execute("SELECT target FROM environments WHERE name = ?", (environment,)).fetchone()
+            if row is None:  # data directories from before the environments table
+                row = self._db.execute("SELECT target FROM declared_services WHERE environment = ? "
+                                       "ORDER BY updated_at DESC LIMIT 1", (environment,)).fetchone()
         return row["target"] if row else None
+
+    def environment_settings(self, environment: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT settings FROM environments WHERE name = ?", (environment,)).fetchone()
+        return json.loads(row["settings"]) if row else None
+
+    def environments(self, target: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT name FROM environments WHERE target = ? ORDER BY name", (target,))
+            return [r["name"] for r in rows]
 
     # -- releases
     def record(self, release: ReleaseRecord) -> None:

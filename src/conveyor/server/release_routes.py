@@ -55,7 +55,7 @@ def deploy_request(environment: str, service: str, body: dict) -> DeployRequest:
     """A deployment outside a pipeline (`conveyor deploy ENV SERVICE --image URI [--file]`):
     with `service` (the conveyor.yml block) the declaration is (re)read, else the last one."""
     spec = (ServiceSpec.from_config(environment, service, body["service"], body.get("environmentAlarms"),
-                                    str(body.get("target") or "local"))
+                                    str(body.get("target") or "local"), body.get("environmentSettings"))
             if body.get("service") else None)
     images = tuple(ImageDefinition(str(i["name"]), str(i["imageUri"])) for i in body.get("images") or [])
     return DeployRequest(environment=environment, service=service, spec=spec, taskdef=body.get("taskdef"),
