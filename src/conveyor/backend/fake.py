@@ -72,7 +72,7 @@ class FakeRegistry:
 
     def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE",
                           exclusion_filters: tuple[dict[str, Any], ...] = (),
-                          lifecycle_policy: dict[str, Any] | None = None) -> Repository:
+                          lifecycle_policy: dict[str, Any] | None = None, scan_on_push: bool = False) -> Repository:
         self.calls.append(("ensure_repository", name, tag_mutability))
         self.repositories[name] = Repository(name, self.repository_uri(name), tag_mutability, exclusion_filters,
                                              lifecycle_policy, declared=True)

@@ -66,7 +66,7 @@ class ImageRegistry(Protocol):
 
     def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE",
                           exclusion_filters: tuple[dict[str, Any], ...] = (),
-                          lifecycle_policy: dict[str, Any] | None = None) -> Repository:
+                          lifecycle_policy: dict[str, Any] | None = None, scan_on_push: bool = False) -> Repository:
         """CreateRepository, or bring an existing one's settings to these (idempotent)."""
         ...
 

@@ -35,9 +35,11 @@ class Repository:
     lifecycle_policy: dict[str, Any] | None = None
     declared: bool = False
     created_at: str | None = None  # ISO 8601
+    scan_on_push: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"repositoryName": self.name, "repositoryUri": self.uri, "imageTagMutability": self.tag_mutability,
+                "imageScanningConfiguration": {"scanOnPush": self.scan_on_push},
                 "imageTagMutabilityExclusionFilters": [dict(f) for f in self.exclusion_filters],
                 "lifecyclePolicy": self.lifecycle_policy, "declared": self.declared, "createdAt": self.created_at}
 

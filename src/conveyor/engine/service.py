@@ -462,7 +462,8 @@ class Service:
             self.registry.ensure_repository(
                 name, tag_mutability=conf.get("imageTagMutability", "MUTABLE"),
                 exclusion_filters=tuple(conf.get("imageTagMutabilityExclusionFilters") or ()),
-                lifecycle_policy=conf.get("lifecyclePolicy"))
+                lifecycle_policy=conf.get("lifecyclePolicy"),
+                scan_on_push=bool((conf.get("imageScanningConfiguration") or {}).get("scanOnPush", False)))
 
     def images(self, repository: str | None = None) -> dict:
         if self.registry is None:

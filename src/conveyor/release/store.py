@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.store.sqlite import open_database

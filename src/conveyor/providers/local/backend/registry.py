@@ -42,7 +42,8 @@ class LocalImageRegistry:
 
     def ensure_repository(self, name: str, *, tag_mutability: str = "MUTABLE",
                           exclusion_filters: tuple[dict, ...] = (),
-                          lifecycle_policy: dict | None = None) -> Repository:
+                          lifecycle_policy: dict | None = None, scan_on_push: bool = False) -> Repository:
+        """Local images are not scanned: `scan_on_push` is recorded by ECR only."""
         try:
             self._registry.store.declare(name, tag_mutability, exclusion_filters, lifecycle_policy)
         except (ValueError, ConveyorError) as exc:
