@@ -78,14 +78,14 @@ def moto_aws(aws_credentials: None, aws_log: ValidatingLog) -> Iterator[AwsApis]
     from moto import mock_aws
 
     with mock_aws():
-        yield AwsApis(SETTINGS.get, session_factory=_session, log=aws_log)
+        yield AwsApis(SETTINGS.get, names=lambda: sorted(SETTINGS), session_factory=_session, log=aws_log)
 
 
 @pytest.fixture
 def stubbed(aws_credentials: None, aws_log: ValidatingLog) -> Iterator[Any]:
     """stubbed(service, environment="production") -> an activated Stubber on that client; the
     AwsApis is stubbed.apis. Every stub must be used up by the end of the test."""
-    apis = AwsApis(SETTINGS.get, session_factory=_session, log=aws_log)
+    apis = AwsApis(SETTINGS.get, names=lambda: sorted(SETTINGS), session_factory=_session, log=aws_log)
     stubs: list[Stubber] = []
 
     def stub(service: str, environment: str = "production") -> Stubber:

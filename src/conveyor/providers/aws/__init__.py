@@ -18,7 +18,7 @@ environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conveyor.backend.interface import Backend
@@ -33,13 +33,14 @@ MAX_POLL_SECONDS = 15.0
 
 
 class AwsBackend:
-    def __init__(self, settings: Settings, *, apis: AwsApis | None = None, log: CallLog | None = None):
+    def __init__(self, settings: Settings, *, names: Callable[[], list[str]] | None = None,
+                 apis: AwsApis | None = None, log: CallLog | None = None):
         from conveyor.providers.aws.codedeploy import AwsCodeDeploy
         from conveyor.providers.aws.ecr import AwsRegistry
         from conveyor.providers.aws.ecs import AwsEcs
         from conveyor.providers.aws.reads import AwsAlarms, AwsLoadBalancers
 
-        self.apis = apis if apis is not None else AwsApis(settings, log=log)
+        self.apis = apis if apis is not None else AwsApis(settings, names=names, log=log)
         self.ecs = AwsEcs(self.apis)
         self.codedeploy = AwsCodeDeploy(self.apis, self.ecs)
         self._registry = AwsRegistry

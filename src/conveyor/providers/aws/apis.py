@@ -19,14 +19,19 @@ Settings = Callable[[str], Mapping[str, Any] | None]
 
 
 class AwsApis:
-    def __init__(self, settings: Settings, *, session_factory: Callable[[AwsEnvironment], Any] = make_session,
-                 log: CallLog | None = None):
+    def __init__(self, settings: Settings, *, names: Callable[[], list[str]] | None = None,
+                 session_factory: Callable[[AwsEnvironment], Any] = make_session, log: CallLog | None = None):
         self._settings = settings
+        self._names = names or (lambda: [])
         self._session_factory = session_factory
         self.log = log if log is not None else CallLog()
         self._sessions: dict[tuple[str, str | None, str | None], Any] = {}
         self._apis: dict[str, AwsApi] = {}
         self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        """The AWS environments known so far (deployed to at least once)."""
+        return list(self._names())
 
     def environment(self, name: str) -> AwsEnvironment:
         settings = self._settings(name)
