@@ -23,6 +23,16 @@ def setup(args) -> int:
 def doctor(args) -> int:
     from conveyor.stack.doctor import run_doctor
 
+    if args.target == "aws":
+        from conveyor.config.pipeline import load_pipeline
+        from conveyor.stack.aws_checks import aws_checks
+
+        definition = load_pipeline(Path(args.file))
+        checks = aws_checks(definition.environments, only=args.env)
+        if not checks:
+            echo(f"{args.file} has no target: aws environment")
+            return 0
+        return run_doctor(echo, as_json=args.json, checks=checks)
     return run_doctor(echo, as_json=args.json)
 
 

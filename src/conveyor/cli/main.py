@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     setup_arguments(sp)
     sp = cmd("doctor", files.doctor, "check every component and print the fix for anything wrong")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--target", choices=("local", "aws"), default="local",
+                    help="aws: the AWS identity and every resource conveyor.yml's aws environments name")
+    sp.add_argument("env", nargs="?", metavar="ENV", help="with --target aws: only this environment")
+    sp.add_argument("--file", default="conveyor.yml", help="with --target aws: the conveyor.yml to read")
 
     sp = cmd("up", daemonctl.up, "start the daemon in the background")
     sp.add_argument("--port", type=int, default=None)
