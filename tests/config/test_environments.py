@@ -13,7 +13,7 @@ import yaml
 
 from conveyor.config import environments as envs
 from conveyor.config.environments import check_environments
-from conveyor.config.pipeline import check_file, load_pipeline_text
+from conveyor.config.pipeline import check_document, check_file, load_pipeline_text
 from conveyor.documents.located import load_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,3 +392,20 @@ def test_aws_keys_on_a_local_environment_are_refused():
     assert no_position(check("staging:\n  region: eu-west-1\n  services: {}\n")) == [
         "environments.staging.region: region applies to target: aws environments only (add target: aws, or "
         "remove the key)"]
+
+
+# --- registry: where builds push -------------------------------------------------------------------
+
+def registry(block: str) -> list[str]:
+    doc = load_text(PIPELINE + "registry:\n" + textwrap.indent(textwrap.dedent(block), "  "), "conveyor.yml")
+    return no_position([str(d) for d in check_document(doc)])
+
+
+def test_a_registry_on_aws_names_its_region():
+    assert registry("target: aws\nregion: eu-west-1\nroleArn: arn:aws:iam::123456789012:role/builder\n") == []
+    assert registry("target: aws\n") == [
+        "registry: a registry with target: aws needs a region (region: eu-west-1, say)"]
+    assert registry("target: local\nregion: eu-west-1\n") == [
+        "registry.region: region applies to target: aws environments only (add target: aws, or remove the key)"]
+    unknown = registry("target: aws\nregion: eu-west-1\ncluster: x\n")
+    assert unknown[0].startswith("registry.cluster: unknown key 'cluster'")

@@ -25,7 +25,7 @@ caller that crashed between the call and recording its answer can call again saf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -191,3 +191,6 @@ class Backend:
     alarms: AlarmReads
     poll_seconds: float = 0.25
     max_poll_seconds: float = 0.25
+    #: The registry for conveyor.yml `registry:` settings (region, profile, roleArn) when the
+    #: backend has one per account and region (ECR); else `registry` serves every pipeline.
+    registries: Callable[[Mapping[str, Any]], ImageRegistry] | None = None

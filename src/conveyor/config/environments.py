@@ -106,23 +106,44 @@ def check_environment(chk: Checker, path: KeyPath, env: Any, *, read_taskdef: Ta
         _check_ports(chk, path)
 
 
-def _check_aws_location(chk: Checker, path: KeyPath, env: dict[str, Any], *, aws: bool) -> None:
+REGISTRY_KEYS = ("target", "region", "profile", "roleArn")
+
+
+def check_registry(chk: Checker) -> None:
+    """conveyor.yml `registry:`: where builds push images (ECR semantics) — the local registry
+    (default) or ECR in an AWS account and region."""
+    reg = chk.get((), "registry", dict)
+    if reg is None:
+        return
+    path: KeyPath = ("registry",)
+    chk.keys(path, REGISTRY_KEYS)
+    target = chk.get(path, "target", str)
+    if target is not None:
+        chk.one_of(path + ("target",), target, TARGETS, "target")
+    _check_aws_location(chk, path, reg, aws=target == "aws", keys=("region", "profile", "roleArn"))
+
+
+def _check_aws_location(chk: Checker, path: KeyPath, env: dict[str, Any], *, aws: bool,
+                        keys: tuple[str, ...] = AWS_ENVIRONMENT_KEYS) -> None:
     """Where an AWS environment lives: its region (required), credentials (a profile, a role to
     assume) and the names of its cluster and CodeDeploy application."""
     if not aws:
-        for key in AWS_ENVIRONMENT_KEYS:
+        for key in keys:
             if key in env:
                 chk.error(path + (key,), f"{key} applies to target: aws environments only (add target: aws, "
                                          "or remove the key)")
         return
     if "region" not in env:
-        chk.error(path, "an environment with target: aws needs a region (region: eu-west-1, say)")
+        what = "an environment" if path[0] == "environments" else "a registry"
+        chk.error(path, f"{what} with target: aws needs a region (region: eu-west-1, say)")
     patterns = {"region": (AWS_REGION, "an AWS region such as eu-west-1"),
                 "roleArn": (ROLE_ARN, "an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME"),
                 "cluster": (CLUSTER_NAME, "an ECS cluster name: 1-255 characters of A-Z a-z 0-9 - _"),
                 "codeDeployApplication": (CODEDEPLOY_APPLICATION, "a CodeDeploy application name, 1-100 characters"),
                 "profile": (r"[^\s]{1,128}", "a profile name from ~/.aws/config")}
     for key, (pattern, what) in patterns.items():
+        if key not in keys:
+            continue
         value = chk.get(path, key, str)
         if value is not None and not re.fullmatch(pattern, value):
             chk.error(path + (key,), f"{key} {value!r} is not {what}")

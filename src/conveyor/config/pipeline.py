@@ -25,7 +25,7 @@ NAME = r"[A-Za-z0-9.@\-_]+"
 ARTIFACT = r"[a-zA-Z0-9_\-]+"
 NAMESPACE = r"[A-Za-z0-9@\-_]+"
 VARIABLE = r"[A-Za-z0-9@\-_]+"
-TOP_KEYS = ("name", "pipeline", "environments", "repositories", "notifications")
+TOP_KEYS = ("name", "pipeline", "environments", "registry", "repositories", "notifications")
 PIPELINE_KEYS = ("executionMode", "variables", "pollIntervalSeconds", "triggers", "stages")
 RESERVED_NAMESPACES = ("variables", "codepipeline")
 CODEPIPELINE_VARIABLES = ("PipelineExecutionId",)
@@ -69,10 +69,17 @@ def check_document(doc: Document) -> list[Diagnostic]:
     envs = chk.get((), "environments", dict)
     for env_name, env in (envs or {}).items():
         _check_environment(chk, ("environments", env_name), env)
+    _check_registry(chk)
     chk.get((), "repositories", (dict, list))
     chk.get((), "notifications", (dict, list))
     return sorted(chk.diagnostics)
 
+
+
+def _check_registry(chk: Checker) -> None:
+    from conveyor.config.environments import check_registry
+
+    check_registry(chk)
 
 
 def _check_environment(chk: Checker, path: KeyPath, env: Any) -> None:

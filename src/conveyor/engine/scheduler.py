@@ -15,12 +15,13 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionRunner
 from conveyor.actions.registry import RUNNERS
-from conveyor.config.model import ActionDef, StageDef
+from conveyor.config.model import ActionDef, PipelineDef, StageDef
 from conveyor.config.providers import (
     ACTION_TIMEOUT_DEFAULT_MINUTES,
     MANUAL_TIMEOUT_DEFAULT_MINUTES,
@@ -50,7 +51,9 @@ class Scheduler:
         self.artifacts = ArtifactStore(self.home / "artifacts")
         self.mirrors = GitMirrors(self.home / "git")
         self.releases: ReleaseService | None = None  # what deploy actions go through (set by the daemon)
-        self.registry: ImageRegistry | None = None  # what builds log in to (set by the daemon)
+        #: The registry a pipeline's builds log in to and push to, from its definition's `registry:`
+        #: (set by the daemon; None: builds find the local registry themselves).
+        self.registry_for: Callable[[PipelineDef], ImageRegistry | None] = lambda definition: None
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
         self.lock = threading.RLock()
@@ -371,7 +374,7 @@ class Scheduler:
                                     emit, cancel, timeout_minutes(action) * 60,
                                     revision=_revision_for(view, action), new_output=new_output,
                                     mirrors=self.mirrors, home=self.home, releases=self.releases,
-                                    registry=self.registry, definition=view.definition,
+                                    registry=self.registry_for(view.definition), definition=view.definition,
                                     idempotency_key=idempotency_key)
                 result = runner.run(ctx)
                 artifacts = {name: self.artifacts.put(path) for name, path in result.outputs.items()}

@@ -453,13 +453,14 @@ class Service:
 
     # -- registry
     def _declare_repositories(self, definition: PipelineDef) -> None:
-        """conveyor.yml `repositories:` (ECR's repository settings) apply to the registry."""
+        """conveyor.yml `repositories:` (ECR's repository settings) apply to the pipeline's registry."""
         repos = definition.raw.get("repositories") or {}
-        if self.registry is None or not isinstance(repos, dict):
+        registry = self.scheduler.registry_for(definition) or self.registry
+        if registry is None or not isinstance(repos, dict):
             return
         for name, conf in repos.items():
             conf = conf if isinstance(conf, dict) else {}
-            self.registry.ensure_repository(
+            registry.ensure_repository(
                 name, tag_mutability=conf.get("imageTagMutability", "MUTABLE"),
                 exclusion_filters=tuple(conf.get("imageTagMutabilityExclusionFilters") or ()),
                 lifecycle_policy=conf.get("lifecyclePolicy"),

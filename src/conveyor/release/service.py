@@ -13,6 +13,7 @@ definition revision, creates the deployment idempotently, and answers for it aft
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.backend.errors import BackendUnavailable, TransientBackendError
-from conveyor.backend.interface import Backend
+from conveyor.backend.interface import Backend, ImageRegistry
 from conveyor.backend.types import (
     CODE_DEPLOY,
     AlarmView,
@@ -98,6 +99,10 @@ class ReleaseService:
     def backend(self, target: str) -> Backend:
         found = self.backends.get(target)
         if found is None:
+            if target == "aws" and importlib.util.find_spec("boto3") is None:
+                raise BackendUnavailable("target 'aws' needs the AWS backend, and boto3 is not installed",
+                                         hint="pip install 'conveyor[aws]' (or: pip install boto3), then restart "
+                                              "the daemon")
             have = ", ".join(sorted(self.backends)) or "none"
             raise BackendUnavailable(f"target '{target}' has no backend in this daemon (available: {have})",
                                      hint="use `target: local`, or a daemon with that backend installed")
@@ -116,6 +121,15 @@ class ReleaseService:
 
     def _controller(self, environment: str, service: str) -> str:
         return self._backend_of(environment).ecs.describe_service(environment, service).summary.controller
+
+    # -- registries
+    def registry_for(self, settings: Mapping[str, Any] | None) -> ImageRegistry | None:
+        """Where builds of a pipeline push: conveyor.yml's `registry:` (default: the local one)."""
+        settings = dict(settings or {})
+        backend = self.backend(str(settings.get("target") or "local"))
+        if backend.registries is not None:
+            return backend.registries(settings)
+        return backend.registry
 
     # -- services
     def services(self) -> list[ServiceSummary]:

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from conveyor import home as homes
+from conveyor.backend.interface import Backend
 from conveyor.engine.service import Service
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
@@ -49,10 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     service = Service(root)
     registry = start_registry(root)
     local = LocalBackend(root, secrets=service.secrets, mask=default_masker().mask, registry=registry)
-    releases = ReleaseService({"local": local.backend}, ReleaseStore(root / "releases.db"))
+    store = ReleaseStore(root / "releases.db")
+    releases = ReleaseService({"local": local.backend, **aws_backends(store)}, store)
     service.registry = local.backend.registry
     service.scheduler.releases = releases
-    service.scheduler.registry = local.backend.registry
+    service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     server = make_server(Api(service, releases, token, loops=local.loops()), args.host, args.port)
     host, port = server.server_address[:2]
     stopping = threading.Event()
@@ -86,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         log.info("conveyor daemon stopped")
     return 0
+
+
+def aws_backends(store: ReleaseStore) -> dict[str, Backend]:
+    """The AWS backend when boto3 is installed (the `aws` extra); none otherwise, so an aws
+    environment is refused with the install hint and no AWS call is ever made for a local one."""
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        log.info("boto3 is not installed: no aws backend (pip install 'conveyor[aws]')")
+        return {}
+    from conveyor.providers.aws import AwsBackend
+
+    aws = AwsBackend(store.environment_settings, names=lambda: store.environments("aws"))
+    return {"aws": aws.backend}
 
 
 def start_registry(root: Path):

@@ -48,7 +48,8 @@ class AwsBackend:
         # environment's: registry_for() makes it from those settings.
         self.backend = Backend(name="aws", registry=None, ecs=self.ecs, codedeploy=self.codedeploy,
                                load_balancers=AwsLoadBalancers(self.apis), alarms=AwsAlarms(self.apis),
-                               poll_seconds=POLL_SECONDS, max_poll_seconds=MAX_POLL_SECONDS)
+                               poll_seconds=POLL_SECONDS, max_poll_seconds=MAX_POLL_SECONDS,
+                               registries=self.registry_for)
 
     def registry_for(self, settings: Mapping[str, Any]) -> Any:
         """ECR in the region and account these settings (region, profile, roleArn) reach."""
