@@ -216,3 +216,11 @@ def test_hook_status_reaches_the_backend_that_runs_the_deployment(releases, fake
     assert fake.codedeploy.hook_statuses == [(r.id, "exec-1", "Succeeded")]
     with pytest.raises(NotFound):
         releases.put_hook_status("d-UNKNOWN00", "exec-1", "Succeeded")
+
+
+def test_the_store_keeps_peoples_actions_on_a_deployment():
+    store = ReleaseStore(":memory:", clock=lambda: 5.0)
+    store.record_action("d-1", "ana", "continue (READY_WAIT)", "checked staging")
+    store.record_action("d-2", "bo", "stop", "")
+    assert store.actions("d-1") == [{"at": 5.0, "who": "ana", "action": "continue (READY_WAIT)",
+                                     "reason": "checked staging"}]

@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS releases (
     target TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    who TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS actions_deployment ON actions (deployment_id, seq);
 CREATE TABLE IF NOT EXISTS requests (
     key TEXT PRIMARY KEY,
     environment TEXT NOT NULL,
@@ -174,3 +183,16 @@ class ReleaseStore:
             row = self._db.execute("SELECT key, environment, service, release_id FROM requests WHERE key = ?",
                                    (key,)).fetchone()
         return RequestRecord(**dict(row)) if row else None
+
+    # -- people's actions on deployments a backend does not journal itself (AWS: CodeDeploy keeps
+    # no who and why)
+    def record_action(self, deployment_id: str, who: str, action: str, reason: str = "") -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO actions (deployment_id, at, who, action, reason) VALUES (?, ?, ?, ?, ?)",
+                             (deployment_id, self.clock(), who, action, reason))
+
+    def actions(self, deployment_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT at, who, action, reason FROM actions WHERE deployment_id = ? "
+                                    "ORDER BY seq", (deployment_id,)).fetchall()
+        return [dict(r) for r in rows]
