@@ -124,3 +124,35 @@ def task_definition(name: str, image: str, tags: list[dict[str, str]] | None = N
                                   "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
                                   "mountPoints": [], "volumesFrom": []}]},
         "tags": tags or []}
+
+
+# -- provisioning in moto (what `conveyor provision` will do) --------------------------------------
+
+
+def provision(apis: AwsApis, *, weights: tuple[int, int] | None = None, controller: str = "ECS",
+              environment: str = "production") -> dict[str, str]:
+    """In moto: a VPC with two subnets, an ALB `orders` with a listener on port 80 forwarding to
+    target group `production-orders` (or, with `weights`, to it and `production-orders-2`), the
+    cluster, task definition orders:1 and the service `orders` on it at desiredCount 0."""
+    api = apis.api(environment)
+    vpc = api.call("ec2", "CreateVpc", CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [api.call("ec2", "CreateSubnet", VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
+                        AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"] for i, zone in ((1, "a"), (2, "b"))]
+    lb = api.call("elbv2", "CreateLoadBalancer", Name="orders", Subnets=subnets)["LoadBalancers"][0]
+    groups = [api.call("elbv2", "CreateTargetGroup", Name=name, Protocol="HTTP", Port=8080, VpcId=vpc,
+                       TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+              for name in ("production-orders", "production-orders-2")]
+    action: dict[str, Any] = {"Type": "forward", "TargetGroupArn": groups[0]}
+    if weights is not None:
+        action = {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": arn, "Weight": w} for arn, w in zip(groups, weights, strict=True)]}}
+    api.call("elbv2", "CreateListener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+             DefaultActions=[action])
+    api.call("ecs", "CreateCluster", clusterName=api.env.cluster)
+    api.call("ecs", "RegisterTaskDefinition", family="orders", containerDefinitions=[
+        {"name": "api", "image": "orders:v1", "memory": 256, "portMappings": [{"containerPort": 8080}]}])
+    api.call("ecs", "CreateService", cluster=api.env.cluster, serviceName="orders", taskDefinition="orders:1",
+             desiredCount=0, deploymentController={"type": controller},
+             loadBalancers=[{"targetGroupArn": groups[0], "containerName": "api", "containerPort": 8080}])
+    return {"load_balancer": lb["LoadBalancerArn"], "dns": lb["DNSName"], "target_group": groups[0],
+            "target_group_2": groups[1]}
