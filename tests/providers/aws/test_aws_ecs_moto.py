@@ -134,7 +134,9 @@ def test_update_service_writes_the_deployment_settings_and_the_first_desired_cou
     ecs.update_service(spec(), task_definition="orders:2", client_token=None, origin={})
     second = calls(aws_log, "UpdateService")[-1]
     assert "desiredCount" not in second  # once the service runs, its count is scale's
-    assert second["deploymentConfiguration"]["alarms"] == {"alarmNames": [], "enable": False, "rollback": False}
+    # no alarms listed any more: ECS keeps the names (it wants one or more), switched off
+    assert second["deploymentConfiguration"]["alarms"] == {"alarmNames": ["orders-5xx", "slow"], "enable": False,
+                                                           "rollback": False}
     assert ecs.describe_raw_service("production", "orders")["desiredCount"] == 5
 
 

@@ -77,8 +77,7 @@ def test_updating_to_the_revision_that_runs_starts_nothing_unless_it_failed(ecs,
     stub.add_response("update_service", {"service": again}, {
         "cluster": CLUSTER, "service": "orders", "taskDefinition": "orders:2", "forceNewDeployment": True,
         "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 200,
-                                    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
-                                    "alarms": {"alarmNames": [], "enable": False, "rollback": False}}})
+                                    "deploymentCircuitBreaker": {"enable": False, "rollback": False}}})
     redeployed = ecs.update_service(spec, task_definition="orders:2", client_token="k2", origin={"by": "ana"})
     assert (redeployed.id, redeployed.origin) == ("ecs-svc/3", {"by": "ana"})
 

@@ -18,7 +18,6 @@ def spec(deployment_block: dict) -> ServiceSpec:
 
 
 @pytest.mark.parametrize(("block", "alarms"), [
-    ({}, {"alarmNames": [], "enable": False, "rollback": False}),
     ({"alarms": ["orders-5xx"]}, {"alarmNames": ["orders-5xx"], "enable": True, "rollback": True}),
     ({"alarms": [{"name": "orders-5xx"}, {"name": "slow", "metric": "TargetResponseTime"}], "alarmsEnabled": False},
      {"alarmNames": ["orders-5xx", "slow"], "enable": False, "rollback": True}),
@@ -27,6 +26,14 @@ def spec(deployment_block: dict) -> ServiceSpec:
 ])
 def test_the_alarms_ecs_watches_come_from_the_deployment_block(block, alarms):
     assert deployment_configuration(spec(block))["alarms"] == alarms
+
+
+def test_without_alarms_listed_the_services_alarms_are_switched_off_by_name_or_left_out():
+    had = {"alarms": {"alarmNames": ["orders-5xx"], "enable": True, "rollback": True}}
+    assert deployment_configuration(spec({}), had)["alarms"] == {"alarmNames": ["orders-5xx"], "enable": False,
+                                                                 "rollback": False}
+    assert "alarms" not in deployment_configuration(spec({}), {"maximumPercent": 200})
+    assert "alarms" not in deployment_configuration(spec({}))
 
 
 def test_bounds_and_circuit_breaker_come_from_the_spec():

@@ -92,8 +92,7 @@ def expect_deploy(ecs: Stubber, *, then_look: bool = True) -> None:
     ecs.add_response("update_service", {"service": updated()}, {
         "cluster": CLUSTER, "service": "orders", "taskDefinition": "orders:2",
         "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 200,
-                                    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-                                    "alarms": {"alarmNames": [], "enable": False, "rollback": False}}})
+                                    "deploymentCircuitBreaker": {"enable": True, "rollback": True}}})
     if then_look:
         ecs.add_response("describe_services", describe_services(updated()), SERVICE)
 

@@ -11,6 +11,13 @@ DescribeServices' `deployments[]`, their ids `ecs-svc/…`.
 Conveyor creates no cluster, service or load balancer here (`conveyor provision` will): a
 missing one is a NotFound that names it and says to provision it.
 
+    ecs.py           this facade, and the deployment configuration a ServiceSpec makes
+    ecs_taskdefs.py  registering (once per body), describing and pruning task definitions
+    ecs_services.py  finding services (DescribeServices, ListServices)
+    ecs_views.py     ECS's answers in Conveyor's types, and what a rollout waits for (pure)
+    ecs_logs.py      container logs from CloudWatch Logs    ecs_reasons.py  the texts
+    elbv2.py         target groups, target health, listener URLs (shared with reads.py)
+
 AWS calls per method (the IAM policy and bench/aws_calls.py follow this table):
     register_task_definition  ecs_taskdefs.TaskDefinitions.register's
     describe_task_definition, task_definition_arn   ecs:DescribeTaskDefinition
@@ -81,10 +88,12 @@ DESCRIBE_TASKS_BATCH = 100
 MAX_REMEMBERED = 1000
 
 
-def deployment_configuration(spec: ServiceSpec) -> dict[str, Any]:
+def deployment_configuration(spec: ServiceSpec, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """UpdateService's deploymentConfiguration for a rolling service (aws-semantics §4.3-4.5):
     its bounds, the circuit breaker, and the CloudWatch alarms its `deployment:` block lists
-    (conveyor.yml names them as CloudWatch does). No alarms listed turns ECS's alarm check off.
+    (conveyor.yml names them as CloudWatch does). ECS takes "one or more" alarm names: with
+    none listed, alarms the service had (`current`: its deploymentConfiguration) are kept by
+    name and switched off, and a service that had none gets no `alarms`.
 
     >>> spec = ServiceSpec.from_config("production", "orders", {"deployment": {
     ...     "minimumHealthyPercent": 50, "circuitBreaker": {"enable": True, "rollback": True},
@@ -93,16 +102,21 @@ def deployment_configuration(spec: ServiceSpec) -> dict[str, Any]:
     >>> c["minimumHealthyPercent"], c["deploymentCircuitBreaker"], c["alarms"]
     (50, {'enable': True, 'rollback': True}, {'alarmNames': ['orders-5xx'], 'enable': True, 'rollback': True})
     """
+    config: dict[str, Any] = {
+        "minimumHealthyPercent": spec.rolling.minimum_healthy_percent, "maximumPercent": spec.rolling.maximum_percent,
+        # ECS's API takes enable and rollback only: conveyor.yml's threshold and
+        # resetOnHealthyTask are the local ECS's (AWS applies its own threshold).
+        "deploymentCircuitBreaker": {"enable": spec.circuit_breaker.enable, "rollback": spec.circuit_breaker.rollback}}
     names = alarm_names(spec)
-    rollback_on_alarm = DEPLOYMENT_STOP_ON_ALARM in rollback_events(spec.deployment.get("autoRollback", True))
-    return {"minimumHealthyPercent": spec.rolling.minimum_healthy_percent,
-            "maximumPercent": spec.rolling.maximum_percent,
-            # ECS's API takes enable and rollback only: conveyor.yml's threshold and
-            # resetOnHealthyTask are the local ECS's (AWS applies its own threshold).
-            "deploymentCircuitBreaker": {"enable": spec.circuit_breaker.enable,
-                                         "rollback": spec.circuit_breaker.rollback},
-            "alarms": {"alarmNames": names, "enable": bool(names) and bool(spec.deployment.get("alarmsEnabled", True)),
-                       "rollback": bool(names) and rollback_on_alarm}}
+    if names:
+        rollback = DEPLOYMENT_STOP_ON_ALARM in rollback_events(spec.deployment.get("autoRollback", True))
+        config["alarms"] = {"alarmNames": names, "enable": bool(spec.deployment.get("alarmsEnabled", True)),
+                            "rollback": rollback}
+    else:
+        before = [str(n) for n in ((current or {}).get("alarms") or {}).get("alarmNames") or []]
+        if before:
+            config["alarms"] = {"alarmNames": before, "enable": False, "rollback": False}
+    return config
 
 
 def alarm_names(spec: ServiceSpec) -> list[str]:
@@ -167,7 +181,8 @@ class AwsEcs:
             return self._view(environment, spec.name, current)
         api = self._apis.api(environment)
         params: dict[str, Any] = {"cluster": api.env.cluster, "service": spec.name, "taskDefinition": task_definition,
-                                  "deploymentConfiguration": deployment_configuration(spec)}
+                                  "deploymentConfiguration": deployment_configuration(
+                                      spec, service.get("deploymentConfiguration"))}
         if service.get("loadBalancers") or spec.health_check_grace_period:
             params["healthCheckGracePeriodSeconds"] = int(spec.health_check_grace_period)
         if first_deploy(service):
