@@ -409,3 +409,14 @@ def test_a_registry_on_aws_names_its_region():
         "registry.region: region applies to target: aws environments only (add target: aws, or remove the key)"]
     unknown = registry("target: aws\nregion: eu-west-1\ncluster: x\n")
     assert unknown[0].startswith("registry.cluster: unknown key 'cluster'")
+
+
+def test_a_rolling_service_on_aws_may_list_ecs_deployment_alarms():
+    aws = ("remote:\n  target: aws\n  region: eu-west-1\n  alarms:\n    orders-5xx: {metric: HTTPCode_Target_5XX_Count, "
+           "threshold: 1, comparisonOperator: GreaterThanOrEqualToThreshold}\n  services:\n    orders:\n"
+           "      deployment: {controller: ECS, alarms: [orders-5xx, from-cloudwatch], alarmsEnabled: true}\n")
+    assert check(aws) == []
+    local = "staging:\n  services:\n    orders:\n      deployment: {controller: ECS, alarms: [a]}\n"
+    assert no_position(check(local)) == [
+        "environments.staging.services.orders.deployment.alarms: 'alarms' applies to controller CODE_DEPLOY only "
+        "(this service uses ECS); on target: aws a rolling service may list alarms"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config import ecs_deployment as rolling
-from conveyor.config.alarms import check_alarm_definitions
+from conveyor.config.alarms import check_alarm_definitions, check_group_alarms
 from conveyor.config.codedeploy_group import GROUP_KEYS
 from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
 from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
@@ -54,6 +54,8 @@ LOAD_BALANCER_KEYS = ("port", "bind", "testPort", "container", "containerPort", 
 HEALTH_CHECK_KEYS = ("path", "port", "intervalSeconds", "timeoutSeconds", "healthyThresholdCount",
                      "unhealthyThresholdCount", "matcher")
 CODE_DEPLOY_KEYS = GROUP_KEYS  # validated by conveyor.config.deployment_group
+#: What a rolling (ECS) service on AWS may say about alarms: ECS deployment alarms.
+ECS_ALARM_KEYS = ("alarms", "alarmsEnabled")
 DEPLOYMENT_KEYS = ("controller", "minimumHealthyPercent", "maximumPercent", "circuitBreaker") + CODE_DEPLOY_KEYS
 CIRCUIT_BREAKER_KEYS = ("enable", "rollback", "resetOnHealthyTask", "threshold")
 THRESHOLD_KEYS = ("type", "value")
@@ -292,9 +294,18 @@ def _check_deployment(chk: Checker, dp: KeyPath, desired: int) -> None:
                                                 "autoRollback and alarms")
         else:
             _check_circuit_breaker(chk, dp + ("circuitBreaker",))
+    env_path = dp[:-3]
+    env = chk.at(env_path)
+    aws = isinstance(env, dict) and env.get("target") == "aws"
     for key in CODE_DEPLOY_KEYS:
         if key in (chk.at(dp) or {}) and controller != "CODE_DEPLOY":
-            chk.error(dp + (key,), f"'{key}' applies to controller CODE_DEPLOY only (this service uses {controller})")
+            if aws and key in ECS_ALARM_KEYS:  # ECS deployment alarms [deploymentConfiguration.alarms]
+                continue
+            chk.error(dp + (key,), f"'{key}' applies to controller CODE_DEPLOY only (this service uses {controller})"
+                      + ("; on target: aws a rolling service may list alarms" if key in ECS_ALARM_KEYS else ""))
+    if controller == "ECS" and aws and "alarms" in (chk.at(dp) or {}):
+        defined = set(env.get("alarms") or {}) if isinstance(env.get("alarms"), dict) else set()
+        check_group_alarms(chk, dp, defined, aws=True, env_path=env_path)
     if controller == "CODE_DEPLOY":
         check_code_deploy(chk, dp)
 
