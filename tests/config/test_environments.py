@@ -413,7 +413,8 @@ def test_a_registry_on_aws_names_its_region():
 
 def test_a_rolling_service_on_aws_may_list_ecs_deployment_alarms():
     aws = ("remote:\n  target: aws\n  region: eu-west-1\n  alarms:\n"
-           "    orders-5xx: {metric: HTTPCode_Target_5XX_Count, threshold: 1, comparisonOperator: GreaterThanOrEqualToThreshold}\n  services:\n    orders:\n"
+           "    orders-5xx: {metric: HTTPCode_Target_5XX_Count, threshold: 1,\n"
+           "                 comparisonOperator: GreaterThanOrEqualToThreshold}\n  services:\n    orders:\n"
            "      deployment: {controller: ECS, alarms: [orders-5xx, from-cloudwatch], alarmsEnabled: true}\n")
     assert check(aws) == []
     local = "staging:\n  services:\n    orders:\n      deployment: {controller: ECS, alarms: [a]}\n"
