@@ -108,8 +108,9 @@ class AwsApi:
             self.log.record(service, model.name, dict(params))
         return record
 
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """`operation` (AWS's name, e.g. "DescribeServices") with `params`; its response."""
+    def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+        """`operation` (AWS's name, e.g. "DescribeServices") with `params`; its response. Positional-only,
+        so that an operation's own `service` parameter (UpdateService, ListServiceDeployments) passes."""
         from botocore import xform_name
 
         client = self.client(service)
@@ -119,7 +120,7 @@ class AwsApi:
             raise translate(exc, service, operation) from exc
         return response
 
-    def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
+    def pages(self, service: str, operation: str, key: str, /, **params: Any) -> Iterator[Any]:
         """Every item under `key` across the operation's pages."""
         from botocore import xform_name
 
