@@ -49,8 +49,9 @@ from conveyor.providers.aws.ecs_native import EcsNative, EcsServices, parse_serv
 from conveyor.providers.aws.ecs_native_views import is_native
 from conveyor.providers.aws.settings import AwsEnvironment
 
-#: CodeDeploy deployment ids: "d-" and nine capitals or digits.
-DEPLOYMENT_ID = re.compile(r"d-[A-Z0-9]{9}")
+#: What can be a CodeDeploy deployment id ("d-" and nine capitals or digits on AWS; moto makes
+#: UUIDs): anything else (an ECS deployment "ecs-svc/…", an ARN) is not asked about.
+DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 #: BatchGetDeployments takes at most 25 ids.
 IDS_PER_BATCH = 25
 #: A re-run finds its deployment among those created this long ago at most (the longest an ECS
@@ -321,6 +322,10 @@ class AwsCodeDeploy:
                                                  deploymentId=deployment_id)["deploymentInfo"]
             except NotFound:
                 continue
+            except UserError as exc:  # InvalidDeploymentIdException: not an id CodeDeploy makes
+                if _code(exc) == "InvalidDeploymentIdException":
+                    break
+                raise
             for other in self._apis.names():
                 candidate = self._apis.environment(other)
                 if (candidate.credentials_key == env.credentials_key
@@ -383,8 +388,12 @@ def _created(info: Mapping[str, Any]) -> float:
     return value.timestamp() if isinstance(value, dt.datetime) else float(value or 0)
 
 
+def _code(exc: ConveyorError) -> str:
+    """The AWS error code behind a translated error ("" when there is none)."""
+    cause = exc.__cause__
+    return str(getattr(cause, "response", {}).get("Error", {}).get("Code", "")) if cause is not None else ""
+
+
 def _missing_what(exc: ConveyorError, app: str, group: str, config: object) -> str | None:
     """What the AWS error behind `exc` says is missing (application, group, config), else None."""
-    cause = exc.__cause__
-    code = str(getattr(cause, "response", {}).get("Error", {}).get("Code", "")) if cause is not None else ""
-    return reasons.missing_resource(code, app, group, config)
+    return reasons.missing_resource(_code(exc), app, group, config)
