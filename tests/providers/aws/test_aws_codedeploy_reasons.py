@@ -12,8 +12,8 @@ from conveyor.providers.aws import codedeploy_reasons as R
 from conveyor.providers.local.codedeploy import reasons as local
 
 AWS = Path(R.__file__).parent
-MODULES = ("codedeploy.py", "codedeploy_journal.py", "codedeploy_revision.py", "codedeploy_views.py",
-           "ecs_native.py", "ecs_native_views.py")
+MODULES = ("codedeploy.py", "codedeploy_groups.py", "codedeploy_journal.py", "codedeploy_revision.py",
+           "codedeploy_views.py", "ecs_native.py", "ecs_native_views.py")
 
 TEXTS = [
     (R.ALARM_ACTIVE, "ALARM_ACTIVE"), (R.HOOK_EXECUTION_FAILURE, "HOOK_EXECUTION_FAILURE"),

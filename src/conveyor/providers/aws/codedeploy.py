@@ -13,11 +13,16 @@ Idempotency: CreateDeployment has no client token, so the key (hashed) goes into
 description; before creating, the group's deployments in flight and those of the last week are
 read and the one carrying the key is returned. People's actions go to a journal (who, when, why),
 shown in each deployment's history.
+
+    codedeploy_revision.py  the AppSpec sent, the config named, the description with the key
+    codedeploy_views.py     GetDeployment + GetDeploymentTarget → CodeDeployDeployment (pure)
+    codedeploy_groups.py    a group's deployments; the environment of a deployment id
+    codedeploy_journal.py   people's actions        codedeploy_reasons.py   every text
+    ecs_native.py, ecs_native_views.py              the same protocol over ECS service deployments
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -27,10 +32,11 @@ from conveyor.backend.errors import DeploymentLimitExceeded, DeploymentNotReady
 from conveyor.backend.types import CodeDeployDeployment
 from conveyor.config.codedeploy_model import DEPLOYMENT_STOP_ON_REQUEST
 from conveyor.deploy.spec import ServiceSpec
-from conveyor.errors import ConveyorError, NotFound, UserError
+from conveyor.errors import NotFound, UserError
 from conveyor.providers.aws import codedeploy_reasons as reasons
 from conveyor.providers.aws.api import AwsApi
 from conveyor.providers.aws.apis import AwsApis
+from conveyor.providers.aws.codedeploy_groups import SCAN_CAP, GroupDeployments
 from conveyor.providers.aws.codedeploy_journal import DeploymentJournal, MemoryJournal
 from conveyor.providers.aws.codedeploy_revision import (
     carries_key,
@@ -52,15 +58,11 @@ from conveyor.providers.aws.settings import AwsEnvironment
 #: What can be a CodeDeploy deployment id ("d-" and nine capitals or digits on AWS; moto makes
 #: UUIDs): anything else (an ECS deployment "ecs-svc/…", an ARN) is not asked about.
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-#: BatchGetDeployments takes at most 25 ids.
-IDS_PER_BATCH = 25
 #: A re-run finds its deployment among those created this long ago at most (the longest an ECS
 #: deployment can be in flight: a 120 h ready wait plus a 48 h termination wait, §5.8).
 KEY_WINDOW = 7 * 24 * 3600.0
 #: list_deployments reads the deployments of this period (ListDeployments has no documented order).
 LIST_WINDOW = 30 * 24 * 3600.0
-#: At most this many ids are read per listing (two BatchGetDeployments).
-SCAN_CAP = 50
 ROLLBACK_CREATOR = "codeDeployRollback"
 FINAL_HOOK_STATUSES = ("Succeeded", "Failed")
 
@@ -73,7 +75,7 @@ class AwsCodeDeploy:
         self._journal: DeploymentJournal = journal if journal is not None else MemoryJournal(clock)
         self._clock = clock
         self._native = EcsNative(apis, ecs, self._journal, clock)
-        self._where: dict[str, str] = {}  # deployment id → environment
+        self._groups = GroupDeployments(apis)
         self._targets: dict[str, str] = {}  # deployment id → its ECS target id
         self._ended: dict[str, dict[str, Any]] = {}  # deployment id → its target once the deployment ended
         self._origins: dict[str, dict[str, Any]] = {}
@@ -90,7 +92,7 @@ class AwsCodeDeploy:
             made = self._native.create(spec, task_definition=task_definition, appspec=appspec,
                                        appspec_source=appspec_source, creator=creator, origin=origin)
             self._native_services[(spec.environment, spec.name)] = True
-            self._where[made.id] = spec.environment
+            self._groups.where[made.id] = spec.environment
             return made
         env, api = self._apis.environment(spec.environment), self._apis.api(spec.environment)
         arn = self._ecs.task_definition_arn(spec.environment, task_definition)
@@ -116,22 +118,22 @@ class AwsCodeDeploy:
 
     def _create(self, api: AwsApi, env: AwsEnvironment, group: str, params: dict[str, Any]) -> str:
         try:
-            dep_id = str(self._call(api, env, group, "CreateDeployment", **params)["deploymentId"])
+            dep_id = str(self._groups.call(api, env, group, "CreateDeployment", **params)["deploymentId"])
         except DeploymentLimitExceeded:
-            running = self._infos(api, env, group, statuses=IN_FLIGHT)
+            running = self._groups.infos(api, env, group, statuses=IN_FLIGHT)
             if not running:
                 raise
             raise self._limit(api, env, group, running[0]) from None
-        self._where[dep_id] = env.name
+        self._groups.where[dep_id] = env.name
         return dep_id
 
     def _find_key(self, api: AwsApi, env: AwsEnvironment, group: str,
                   key: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The deployment the key created (in flight, or created in the last KEY_WINDOW), and the
         deployments in flight."""
-        running = self._ids(api, env, group, statuses=IN_FLIGHT)
-        recent = self._ids(api, env, group, since=self._clock() - KEY_WINDOW)
-        infos = self._batch(api, list(dict.fromkeys(running + recent))[:SCAN_CAP])
+        running = self._groups.ids(api, env, group, statuses=IN_FLIGHT)
+        recent = self._groups.ids(api, env, group, since=self._clock() - KEY_WINDOW)
+        infos = self._groups.batch(api, list(dict.fromkeys(running + recent))[:SCAN_CAP])
         found = next((i for i in infos if carries_key(i.get("description"), key)), None)
         return found, [i for i in infos if i.get("status") in IN_FLIGHT]
 
@@ -143,12 +145,12 @@ class AwsCodeDeploy:
     # -- reading
     def get_deployment(self, deployment_id: str) -> CodeDeployDeployment:
         if parse_service_deployment_arn(deployment_id) is not None:
-            return self._native.get(self._environment_of_arn(deployment_id), deployment_id)
+            return self._native.get(self._groups.environment_of_arn(deployment_id), deployment_id)
         if not DEPLOYMENT_ID.fullmatch(deployment_id):
             raise NotFound(reasons.no_deployment(deployment_id))
-        environment = self._where.get(deployment_id)
+        environment = self._groups.where.get(deployment_id)
         if environment is None:
-            environment, info = self._locate(deployment_id)
+            environment, info = self._groups.locate(deployment_id)
         else:
             info = self._apis.api(environment).call("codedeploy", "GetDeployment",
                                                     deploymentId=deployment_id)["deploymentInfo"]
@@ -158,8 +160,9 @@ class AwsCodeDeploy:
         if self._native_service(environment, service) is not None:
             return self._native.list_deployments(environment, service, limit)
         env, api = self._apis.environment(environment), self._apis.api(environment)
-        ids = self._ids(api, env, service, since=self._clock() - LIST_WINDOW) or self._ids(api, env, service)
-        infos = self._batch(api, ids)[:limit]
+        ids = (self._groups.ids(api, env, service, since=self._clock() - LIST_WINDOW)
+               or self._groups.ids(api, env, service))
+        infos = self._groups.batch(api, ids)[:limit]
         # Lifecycle events (two calls each) for the newest and those in flight; the others as listed.
         return [self._view(environment, api, info, target=i == 0 or info.get("status") in IN_FLIGHT)
                 for i, info in enumerate(infos)]
@@ -190,8 +193,9 @@ class AwsCodeDeploy:
         env, api = self._apis.environment(environment), self._apis.api(environment)
         dep_id = str(self._current(api, env, service)["deploymentId"])
         if rollback is None:
-            group = self._call(api, env, service, "GetDeploymentGroup", applicationName=env.codedeploy_application,
-                               deploymentGroupName=service)["deploymentGroupInfo"]
+            group = self._groups.call(api, env, service, "GetDeploymentGroup",
+                                      applicationName=env.codedeploy_application,
+                                      deploymentGroupName=service)["deploymentGroupInfo"]
             auto = group.get("autoRollbackConfiguration") or {}
             rollback = bool(auto.get("enabled")) and DEPLOYMENT_STOP_ON_REQUEST in (auto.get("events") or [])
         api.call("codedeploy", "StopDeployment", deploymentId=dep_id, autoRollbackEnabled=rollback)
@@ -216,7 +220,7 @@ class AwsCodeDeploy:
         if native is not None:
             return self._native.roll_back(environment, native, who=who, reason=reason)
         env, api = self._apis.environment(environment), self._apis.api(environment)
-        running = self._infos(api, env, service, statuses=IN_FLIGHT)
+        running = self._groups.infos(api, env, service, statuses=IN_FLIGHT)
         own = [i for i in running if i.get("creator") != AWS_ROLLBACK_CREATOR]
         if own:
             dep_id = str(own[0]["deploymentId"])
@@ -225,7 +229,7 @@ class AwsCodeDeploy:
             return self.get_deployment(dep_id)
         if running:  # CodeDeploy is rolling back already: production is on its way to blue
             return self._view(environment, api, running[0])
-        succeeded = self._infos(api, env, service, statuses=("Succeeded",))
+        succeeded = self._groups.infos(api, env, service, statuses=("Succeeded",))
         current = task_definition_of(succeeded[0]) if succeeded else None
         previous = next((i for i in succeeded[1:] if task_definition_of(i) != current), None)
         if previous is None:
@@ -243,8 +247,8 @@ class AwsCodeDeploy:
     def _appspec_of(self, api: AwsApi, env: AwsEnvironment, group: str, info: Mapping[str, Any]) -> str:
         content = appspec_content(info.get("revision"))
         if content is None and info.get("revision"):
-            answer = self._call(api, env, group, "GetApplicationRevision", applicationName=env.codedeploy_application,
-                                revision=info["revision"])
+            answer = self._groups.call(api, env, group, "GetApplicationRevision",
+                                       applicationName=env.codedeploy_application, revision=info["revision"])
             content = appspec_content(answer.get("revision"))
         if content is None:
             raise UserError(reasons.no_appspec_content(str(info["deploymentId"])))
@@ -258,7 +262,7 @@ class AwsCodeDeploy:
             raise UserError(reasons.native_hook_status(deployment_id), hint=reasons.HINT_NATIVE_HOOK_STATUS)
         if not DEPLOYMENT_ID.fullmatch(deployment_id):
             raise NotFound(reasons.no_deployment(deployment_id))
-        environment = self._where.get(deployment_id) or self._locate(deployment_id)[0]
+        environment = self._groups.where.get(deployment_id) or self._groups.locate(deployment_id)[0]
         answer = self._apis.api(environment).call("codedeploy", "PutLifecycleEventHookExecutionStatus",
                                                   deploymentId=deployment_id,
                                                   lifecycleEventHookExecutionId=execution_id, status=status)
@@ -274,94 +278,16 @@ class AwsCodeDeploy:
         return raw if is_native(raw) else None
 
     def _current(self, api: AwsApi, env: AwsEnvironment, group: str) -> dict[str, Any]:
-        running = self._infos(api, env, group, statuses=IN_FLIGHT)
+        running = self._groups.infos(api, env, group, statuses=IN_FLIGHT)
         if not running:
             raise DeploymentNotReady(reasons.none_in_progress(env.name, group))
         return running[0]
 
-    def _ids(self, api: AwsApi, env: AwsEnvironment, group: str, *, statuses: tuple[str, ...] = (),
-             since: float | None = None) -> list[str]:
-        """ListDeployments of the group (in flight, or created since), at most SCAN_CAP ids."""
-        params: dict[str, Any] = {"applicationName": env.codedeploy_application, "deploymentGroupName": group}
-        if statuses:
-            params["includeOnlyStatuses"] = list(statuses)
-        if since is not None:
-            params["createTimeRange"] = {"start": dt.datetime.fromtimestamp(since, dt.timezone.utc)}
-        ids: list[str] = []
-        while len(ids) < SCAN_CAP:
-            page = self._call(api, env, group, "ListDeployments", **params)
-            ids += [str(i) for i in page.get("deployments") or []]
-            if not page.get("nextToken"):
-                break
-            params["nextToken"] = page["nextToken"]
-        return ids[:SCAN_CAP]
-
-    def _batch(self, api: AwsApi, ids: list[str]) -> list[dict[str, Any]]:
-        """BatchGetDeployments, newest first."""
-        infos: list[dict[str, Any]] = []
-        for i in range(0, len(ids), IDS_PER_BATCH):
-            infos += api.call("codedeploy", "BatchGetDeployments",
-                              deploymentIds=ids[i:i + IDS_PER_BATCH]).get("deploymentsInfo") or []
-        return sorted(infos, key=lambda d: _created(d), reverse=True)
-
-    def _infos(self, api: AwsApi, env: AwsEnvironment, group: str, *,
-               statuses: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        return self._batch(api, self._ids(api, env, group, statuses=statuses))
-
-    def _locate(self, deployment_id: str) -> tuple[str, dict[str, Any]]:
-        """The environment of a deployment this process did not create: GetDeployment once per
-        region and credentials, then the environment whose application it belongs to."""
-        tried: set[tuple[str, str | None, str | None]] = set()
-        for name in self._apis.names():
-            env = self._apis.environment(name)
-            if env.credentials_key in tried:
-                continue
-            tried.add(env.credentials_key)
-            try:
-                info = self._apis.api(name).call("codedeploy", "GetDeployment",
-                                                 deploymentId=deployment_id)["deploymentInfo"]
-            except NotFound:
-                continue
-            except UserError as exc:  # InvalidDeploymentIdException: not an id CodeDeploy makes
-                if _code(exc) == "InvalidDeploymentIdException":
-                    break
-                raise
-            for other in self._apis.names():
-                candidate = self._apis.environment(other)
-                if (candidate.credentials_key == env.credentials_key
-                        and candidate.codedeploy_application == info.get("applicationName")):
-                    self._where[deployment_id] = other
-                    return other, info
-        raise NotFound(reasons.no_deployment(deployment_id))
-
-    def _environment_of_arn(self, arn: str) -> str:
-        known = self._where.get(arn)
-        if known is not None:
-            return known
-        parsed = parse_service_deployment_arn(arn)
-        for name in self._apis.names():
-            env = self._apis.environment(name)
-            if parsed is not None and (env.region, env.cluster) == parsed[:2]:
-                self._where[arn] = name
-                return name
-        raise NotFound(reasons.no_deployment(arn))
-
-    # -- helpers: calls and views
-    def _call(self, api: AwsApi, env: AwsEnvironment, group: str, operation: str, **params: Any) -> dict[str, Any]:
-        """A call about the group; the application, group or config it names missing is said so."""
-        try:
-            return api.call("codedeploy", operation, **params)
-        except NotFound as exc:
-            what = _missing_what(exc, env.codedeploy_application, group, params.get("deploymentConfigName"))
-            if what is None:
-                raise
-            raise NotFound(reasons.missing_codedeploy(env.codedeploy_application, group, env.name, env.region, what),
-                           hint=reasons.HINT_MISSING_CODEDEPLOY) from exc
-
+    # -- helpers: views
     def _view(self, environment: str, api: AwsApi, info: dict[str, Any], *,
               target: bool = True) -> CodeDeployDeployment:
         dep_id = str(info["deploymentId"])
-        self._where.setdefault(dep_id, environment)
+        self._groups.where.setdefault(dep_id, environment)
         ecs_target = self._ended.get(dep_id)
         if ecs_target is None and target and info.get("status") not in ("Created", "Queued"):
             ecs_target = self._target(api, dep_id)
@@ -381,19 +307,3 @@ class AwsCodeDeploy:
         found = api.call("codedeploy", "GetDeploymentTarget", deploymentId=dep_id, targetId=target_id)
         ecs: dict[str, Any] | None = (found.get("deploymentTarget") or {}).get("ecsTarget")
         return ecs
-
-
-def _created(info: Mapping[str, Any]) -> float:
-    value = info.get("createTime")
-    return value.timestamp() if isinstance(value, dt.datetime) else float(value or 0)
-
-
-def _code(exc: ConveyorError) -> str:
-    """The AWS error code behind a translated error ("" when there is none)."""
-    cause = exc.__cause__
-    return str(getattr(cause, "response", {}).get("Error", {}).get("Code", "")) if cause is not None else ""
-
-
-def _missing_what(exc: ConveyorError, app: str, group: str, config: object) -> str | None:
-    """What the AWS error behind `exc` says is missing (application, group, config), else None."""
-    return reasons.missing_resource(_code(exc), app, group, config)
