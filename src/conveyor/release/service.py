@@ -119,8 +119,13 @@ class ReleaseService:
                                 "or run `conveyor deploy` where that conveyor.yml is")
         return spec
 
-    def _controller(self, environment: str, service: str) -> str:
-        return self._backend_of(environment).ecs.describe_service(environment, service).summary.controller
+    def _controller(self, backend: Backend, environment: str, service: str) -> str:
+        """As conveyor.yml declared it (an ECS-native blue/green service is ECS to ECS itself), else
+        as the backend reports it."""
+        spec = self.store.declared(environment, service)
+        if spec is not None:
+            return spec.controller
+        return backend.ecs.describe_service(environment, service).summary.controller
 
     # -- registries
     def registry_for(self, settings: Mapping[str, Any] | None) -> ImageRegistry | None:
@@ -271,12 +276,13 @@ class ReleaseService:
         backend = self._backend_of(environment)
         summary = backend.ecs.describe_service(environment, service).summary
         spec = self.store.declared(environment, service)
+        controller = spec.controller if spec is not None else summary.controller
         lb = spec.load_balancer if spec is not None else None
-        out: dict[str, Any] = {"environment": environment, "service": service, "controller": summary.controller,
+        out: dict[str, Any] = {"environment": environment, "service": service, "controller": controller,
                      "target": backend.name, "productionUrl": summary.url,
                      "testUrl": f"http://{lb.bind}:{lb.test_port}/" if lb and lb.test_port else None,
                      "desiredCount": summary.desired_count}
-        if summary.controller == CODE_DEPLOY:
+        if controller == CODE_DEPLOY:
             deployments = backend.codedeploy.list_deployments(environment, service, 10)
             # A deployment proper carries an AppSpec; the rollback deployments that only clean up do not.
             main = next((d for d in deployments if d.has_appspec), None)
@@ -319,7 +325,7 @@ class ReleaseService:
         """Production back on the previous revision: instant while blue runs (blue/green),
         else a deployment of the previous revision."""
         backend = self._backend_of(environment)
-        controller = backend.ecs.describe_service(environment, service).summary.controller
+        controller = self._controller(backend, environment, service)
         created: Deployment
         if controller == CODE_DEPLOY:
             created = backend.codedeploy.roll_back(environment, service, who=who, reason=reason)
@@ -344,7 +350,7 @@ class ReleaseService:
 
     def _blue_green(self, environment: str, service: str, verb: str) -> Backend:
         backend = self._backend_of(environment)
-        controller = backend.ecs.describe_service(environment, service).summary.controller
+        controller = self._controller(backend, environment, service)
         if controller != CODE_DEPLOY:
             raise UserError(f"`conveyor {verb}` applies to blue/green services; {environment}/{service} uses the "
                             f"{controller} (rolling) controller", hint="`conveyor rollback` works for both")

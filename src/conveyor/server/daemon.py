@@ -99,8 +99,10 @@ def aws_backends(store: ReleaseStore) -> dict[str, Backend]:
         log.info("boto3 is not installed: no aws backend (pip install 'conveyor[aws]')")
         return {}
     from conveyor.providers.aws import AwsBackend
+    from conveyor.providers.aws.codedeploy_journal import StoredJournal
 
-    aws = AwsBackend(store.environment_settings, names=lambda: store.environments("aws"))
+    aws = AwsBackend(store.environment_settings, names=lambda: store.environments("aws"),
+                     journal=StoredJournal(store))
     return {"aws": aws.backend}
 
 

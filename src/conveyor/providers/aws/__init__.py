@@ -34,7 +34,7 @@ MAX_POLL_SECONDS = 15.0
 
 class AwsBackend:
     def __init__(self, settings: Settings, *, names: Callable[[], list[str]] | None = None,
-                 apis: AwsApis | None = None, log: CallLog | None = None):
+                 apis: AwsApis | None = None, log: CallLog | None = None, journal: Any = None):
         from conveyor.providers.aws.codedeploy import AwsCodeDeploy
         from conveyor.providers.aws.ecr import AwsRegistry
         from conveyor.providers.aws.ecs import AwsEcs
@@ -42,7 +42,7 @@ class AwsBackend:
 
         self.apis = apis if apis is not None else AwsApis(settings, names=names, log=log)
         self.ecs = AwsEcs(self.apis)
-        self.codedeploy = AwsCodeDeploy(self.apis, self.ecs)
+        self.codedeploy = AwsCodeDeploy(self.apis, self.ecs, journal=journal)
         self._registry = AwsRegistry
         # The registry builds push to is the pipeline's (conveyor.yml `registry:`), not an
         # environment's: registry_for() makes it from those settings.

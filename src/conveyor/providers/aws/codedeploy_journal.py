@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from conveyor.backend.types import HistoryEntry
 from conveyor.providers.aws.codedeploy_reasons import action_line
@@ -41,3 +41,24 @@ class MemoryJournal:
     def entries(self, deployment_id: str) -> list[HistoryEntry]:
         with self._lock:
             return list(self._entries.get(deployment_id, ()))
+
+
+class StoredJournal:
+    """The journal in a store that keeps actions (conveyor.release.store.ReleaseStore), so the
+    who and why of an AWS deployment survive the daemon."""
+
+    def __init__(self, store: ActionStore):
+        self._store = store
+
+    def record(self, deployment_id: str, who: str, action: str, reason: str) -> None:
+        self._store.record_action(deployment_id, who, action, reason)
+
+    def entries(self, deployment_id: str) -> list[HistoryEntry]:
+        return [HistoryEntry(at=a["at"], kind="action", message=action_line(a["action"], a["who"], a["reason"]),
+                             who=a["who"]) for a in self._store.actions(deployment_id)]
+
+
+class ActionStore(Protocol):
+    def record_action(self, deployment_id: str, who: str, action: str, reason: str = "") -> None: ...
+
+    def actions(self, deployment_id: str) -> list[dict[str, Any]]: ...
