@@ -206,6 +206,10 @@ class ReleaseService:
             backend = self.backend(record.target)
             if record.controller == CODE_DEPLOY:
                 return self._release(backend, backend.codedeploy.get_deployment(release_id))
+            # The service's latest deployment comes with what it waits for: one look, not two.
+            rollout = backend.ecs.describe_rollout(record.environment, record.service)
+            if rollout.deployment is not None and rollout.deployment.id == release_id:
+                return Release(rollout.deployment, "" if rollout.deployment.done else rollout.waiting_for)
             return self._release(backend, backend.ecs.describe_deployment(record.environment, record.service,
                                                                           release_id))
         for backend in self.backends.values():  # CodeDeploy ids are unique across groups

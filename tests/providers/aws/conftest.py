@@ -12,6 +12,8 @@ backend makes is recorded and its parameters are validated against botocore's se
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,11 +53,19 @@ class ValidatingLog(CallLog):
             self.invalid.append(f"{service}.{operation}: {report.generate_report()}")
 
 
+#: bench/aws_calls.py sets this to a file: each test's calls are appended to it as a JSON line.
+CALLS_OUT = "CONVEYOR_AWS_CALLS_OUT"
+
+
 @pytest.fixture
-def aws_log() -> Iterator[ValidatingLog]:
+def aws_log(request: pytest.FixtureRequest) -> Iterator[ValidatingLog]:
     log = ValidatingLog()
     yield log
     assert not log.invalid, "requests AWS would refuse as malformed:\n" + "\n".join(log.invalid)
+    out = os.environ.get(CALLS_OUT)
+    if out:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"test": request.node.nodeid, "calls": [f"{s}:{o}" for s, o, _ in log.calls]}) + "\n")
 
 
 @pytest.fixture

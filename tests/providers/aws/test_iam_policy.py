@@ -15,18 +15,38 @@ from conveyor.providers.aws.errors import iam_action
 SRC = Path(conveyor.__file__).parent
 POLICY = SRC.parents[1] / "docs" / "aws-iam-policy.json"
 CALLERS = sorted((SRC / "providers" / "aws").glob("*.py")) + [SRC / "stack" / "aws_checks.py"]
-#: Allowed for what the calls imply rather than for a call of their own.
-IMPLIED = {"iam:PassRole"}  # RegisterTaskDefinition with task and execution roles
+#: Allowed for what the calls imply rather than for a call of their own: passing the task's and
+#: the lifecycle hooks' roles (RegisterTaskDefinition, UpdateService) and tagging a revision as
+#: it is registered (RegisterTaskDefinition with tags).
+IMPLIED = {"iam:PassRole", "ecs:TagResource"}
+SERVICES = ("ecs", "codedeploy", "ecr", "elbv2", "cloudwatch", "sts", "logs")
+
+
+def _operations() -> dict[str, set[str]]:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return {name: set(session.get_service_model(name).operation_names) for name in SERVICES}
 
 
 def calls_in_source() -> set[str]:
+    """Every `….call(…)`/`….pages(…)`: ("service", "Operation", …) directly, or through a wrapper
+    that takes the operation among its arguments (then the one service that has it)."""
+    operations = _operations()
     out = set()
     for path in CALLERS:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("call", "pages") and len(node.args) >= 2
-                    and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[:2])):
-                out.add(iam_action(node.args[0].value, node.args[1].value))
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("call", "pages")):
+                continue
+            literals = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if len(literals) >= 2 and literals[0] in operations and literals[1] in operations[literals[0]]:
+                out.add(iam_action(literals[0], literals[1]))
+                continue
+            for literal in literals:
+                owners = [svc for svc, ops in operations.items() if literal in ops]
+                if len(owners) == 1:
+                    out.add(iam_action(owners[0], literal))
     return out
 
 

@@ -98,10 +98,11 @@ def expect_deploy(ecs: Stubber, *, then_look: bool = True) -> None:
 
 
 def expect_polls(ecs: Stubber, *answers: dict[str, Any]) -> None:
-    """wait(): each poll reads the deployment, then (while it is in flight) what it waits for."""
+    """wait(): each poll reads the service once — its latest deployment comes with what it waits
+    for — and once more when the deployment waited for is no longer the latest."""
     for answer in answers:
         ecs.add_response("describe_services", describe_services(answer), SERVICE)
-        if answer["deployments"][0]["id"] == "ecs-svc/2" and answer["deployments"][0]["rolloutState"] == "IN_PROGRESS":
+        if answer["deployments"][0]["id"] != "ecs-svc/2":
             ecs.add_response("describe_services", describe_services(answer), SERVICE)
 
 

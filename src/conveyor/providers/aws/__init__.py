@@ -26,9 +26,9 @@ from conveyor.providers.aws.api import AwsApi, CallLog
 from conveyor.providers.aws.apis import AwsApis, Settings
 from conveyor.providers.aws.settings import AwsEnvironment
 
-#: Waiting for a deployment on AWS: every 2 s at first, up to every 15 s while nothing changes
+#: Waiting for a deployment on AWS: every 5 s at first, up to every 15 s while nothing changes
 #: (botocore's waiters poll every 15 s; a deployment's steps take tens of seconds).
-POLL_SECONDS = 2.0
+POLL_SECONDS = 5.0
 MAX_POLL_SECONDS = 15.0
 
 
