@@ -84,7 +84,7 @@ def translate(exc: Exception, service: str, operation: str) -> ConveyorError:
             return DeploymentNotReady(message or "the deployment is not waiting")
         if code.endswith(NOT_FOUND_SUFFIXES) or code in ("ServiceNotActiveException", "ClusterNotFoundException"):
             return NotFound(f"{action}: {message or code}")
-        if code in ("InvalidParameterException", "ValidationException", "InvalidParameterValue",
+        if code in ("InvalidParameterException", "ValidationException", "ValidationError", "InvalidParameterValue",
                     "ClientException") or code.startswith("Invalid"):
             return UserError(f"{action}: {message or code}")
         return AwsError(code or str(status), message, action)
