@@ -10,7 +10,7 @@ import sys
 from typing import NoReturn
 
 from conveyor import __version__
-from conveyor.cli import build, commands, daemonctl, files, releases, secrets, services
+from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 from conveyor.stack.setup import add_arguments as setup_arguments
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("source", choices=["codepipeline"])
     sp.add_argument("file", metavar="FILE")
     sp.add_argument("-o", "--output", default=None, help="write here instead of standard output")
+
+    aws.add_commands(cmd)
 
     sp = cmd("build", build.build, "run a buildspec locally, as the CodeBuild action does (no daemon needed)")
     sp.add_argument("--buildspec", default="buildspec.yml", help="path, or relative to --source")
