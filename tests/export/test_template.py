@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cfnlint.decode.cfn_yaml import loads
 
-from conveyor.export.template import GetAtt, Join, Ref, Sub, Template
+from conveyor.export.template import Equals, GetAtt, If, Join, Ref, Sub, Template
 
 
 def sample() -> Template:
@@ -41,3 +41,14 @@ def test_a_logical_id_is_used_once():
     t.resource("A", "AWS::SNS::Topic", {})
     with pytest.raises(ValueError, match="resource A twice"):
         t.resource("A", "AWS::SNS::Topic", {})
+
+
+def test_conditions_read_back_as_fn_if_and_fn_equals():
+    t = Template("x")
+    t.parameter("StartTasks", "String", "start them", default="true", allowed=["true", "false"])
+    t.conditions["StartingTasks"] = Equals(Ref("StartTasks"), "true")
+    t.resource("Topic", "AWS::SNS::Topic", {"DisplayName": If("StartingTasks", "on", "off")})
+    data = loads(t.render())
+    assert data == t.to_data()
+    assert data["Conditions"] == {"StartingTasks": {"Fn::Equals": [{"Ref": "StartTasks"}, "true"]}}
+    assert data["Resources"]["Topic"]["Properties"]["DisplayName"] == {"Fn::If": ["StartingTasks", "on", "off"]}

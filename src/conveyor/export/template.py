@@ -47,6 +47,14 @@ def Join(separator: str, values: list[Any]) -> Intrinsic:  # noqa: N802
     return Intrinsic("Join", [separator, values])
 
 
+def If(condition: str, when_true: Any, when_false: Any) -> Intrinsic:  # noqa: N802
+    return Intrinsic("If", [condition, when_true, when_false])
+
+
+def Equals(first: Any, second: Any) -> Intrinsic:  # noqa: N802
+    return Intrinsic("Equals", [first, second])
+
+
 @dataclass
 class Resource:
     logical_id: str
