@@ -18,7 +18,8 @@ def sample() -> Template:
         "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}],
         "Tags": [], "Empty": {}, "Numberish": "1.0", "Unicode": "déploiement →", "Multi": "line 1\nline 2\n",
         "Flag": True, "Nothing": None,
-        "Arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::", "Inf": ".inf"}, source="environments.production.services.orders.loadBalancer")
+        "Arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::", "Inf": ".inf"},
+        source="environments.production.services.orders.loadBalancer")
     t.output("Arn", GetAtt("Alpha", "GroupId"))
     t.output("Name", Join("-", [Ref("AWS::StackName"), Sub("${AWS::Region}-x")]))
     return t

@@ -33,9 +33,9 @@ from conveyor.export.context import NATIVE, EnvironmentExport
 from conveyor.export.ecr import repositories_template, repository_names
 from conveyor.export.ecs import add_cluster, add_service
 from conveyor.export.iam import add_ecs_load_balancer_role, add_execution_role
-from conveyor.export.local_only import add_local_only_notes
+from conveyor.export.local_only import add_local_only_notes, add_target_note
 from conveyor.export.network import add_network
-from conveyor.export.notes import Notes
+from conveyor.export.notes import Note, Notes
 from conveyor.export.parameters import declare_log_retention, declare_network, declare_start_tasks
 from conveyor.export.template import Template
 
@@ -51,12 +51,13 @@ def environment_template(definition: PipelineDef, environment_name: str, *, repo
         known = ", ".join(environments) or "none"
         raise UserError(f"no environment '{environment_name}' in conveyor.yml (environments: {known})")
     raw = dict(environments[environment_name] or {})
-    ctx = EnvironmentExport(Template(""), notes, environment_name, raw, Path(repository_root),
+    ctx = EnvironmentExport(Template(""), Notes(), environment_name, raw, Path(repository_root),
                             repositories=repository_names(definition))
     ctx.template.description = (f"{definition.name}, environment {environment_name}: the ECS cluster {ctx.cluster} "
                                 "with its services, load balancer, alarms and CodeDeploy deployment groups "
                                 "(conveyor export cloudformation)")
     t = ctx.template
+    add_target_note(ctx)
     declare_network(t, load_balancer=bool(ctx.load_balanced))
     declare_start_tasks(t)
     declare_log_retention(t)
@@ -71,4 +72,17 @@ def environment_template(definition: PipelineDef, environment_name: str, *, repo
         add_service(ctx, svc, taskdef, alarms)
     add_codedeploy(ctx, alarms)
     add_local_only_notes(ctx)
+    for note in by_service(ctx):
+        notes.add(note.source, note.what, note.instead)
     return t
+
+
+def by_service(ctx: EnvironmentExport) -> list[Note]:
+    """The export's notes, the environment's first, then each service's in conveyor.yml order
+    (within each, in the order they were made)."""
+    prefixes = [svc.at() + "." for svc in ctx.services]
+
+    def rank(note: Note) -> int:
+        return next((i + 1 for i, p in enumerate(prefixes) if (note.source + ".").startswith(p)), 0)
+
+    return sorted(ctx.notes.items, key=rank)

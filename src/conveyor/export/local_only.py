@@ -3,7 +3,8 @@ hook is a Lambda function), the probe, requireTraffic, a local environment expor
 the CodeDeploy keys an ECS-native deployment has no place for. Nothing here adds a resource:
 each feature is named with what happens on AWS instead.
 
-    add_local_only_notes(ctx)
+    add_target_note(ctx)          # first, before any other note
+    add_local_only_notes(ctx)     # last, once the resources are made
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from conveyor.export.context import NATIVE, EnvironmentExport, ServiceExport
 HOOK_REPORT = "which must exist there and report with PutLifecycleEventHookExecutionStatus within CodeDeploy's hour"
 
 
-def add_local_only_notes(ctx: EnvironmentExport) -> None:
+def add_target_note(ctx: EnvironmentExport) -> None:
     if ctx.raw.get("target", "local") != "aws":
         ctx.notes.add(ctx.at("target"), f"a local environment (target: {ctx.raw.get('target', 'local')})",
                       "exported for AWS as it is; to deploy it there with Conveyor, set target: aws and a region")
+
+
+def add_local_only_notes(ctx: EnvironmentExport) -> None:
     for svc in ctx.services:
         if svc.group is None:
             continue
