@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cfnlint.decode.cfn_yaml import loads
 
-from conveyor.export.template import GetAtt, Join, Ref, Sub, Template
+from conveyor.export.template import Equals, GetAtt, If, Join, Ref, Sub, Template
 
 
 def sample() -> Template:
@@ -17,7 +17,9 @@ def sample() -> Template:
         "GroupDescription": "a: colon, and \"quotes\"", "VpcId": vpc,
         "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}],
         "Tags": [], "Empty": {}, "Numberish": "1.0", "Unicode": "déploiement →", "Multi": "line 1\nline 2\n",
-        "Flag": True, "Nothing": None}, source="environments.production.services.orders.loadBalancer")
+        "Flag": True, "Nothing": None,
+        "Arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::", "Inf": ".inf"},
+        source="environments.production.services.orders.loadBalancer")
     t.output("Arn", GetAtt("Alpha", "GroupId"))
     t.output("Name", Join("-", [Ref("AWS::StackName"), Sub("${AWS::Region}-x")]))
     return t
@@ -41,3 +43,14 @@ def test_a_logical_id_is_used_once():
     t.resource("A", "AWS::SNS::Topic", {})
     with pytest.raises(ValueError, match="resource A twice"):
         t.resource("A", "AWS::SNS::Topic", {})
+
+
+def test_conditions_read_back_as_fn_if_and_fn_equals():
+    t = Template("x")
+    t.parameter("StartTasks", "String", "start them", default="true", allowed=["true", "false"])
+    t.conditions["StartingTasks"] = Equals(Ref("StartTasks"), "true")
+    t.resource("Topic", "AWS::SNS::Topic", {"DisplayName": If("StartingTasks", "on", "off")})
+    data = loads(t.render())
+    assert data == t.to_data()
+    assert data["Conditions"] == {"StartingTasks": {"Fn::Equals": [{"Ref": "StartTasks"}, "true"]}}
+    assert data["Resources"]["Topic"]["Properties"]["DisplayName"] == {"Fn::If": ["StartingTasks", "on", "off"]}

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FORMAT_VERSION = "2010-09-09"
-_PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_./:@-]*$")
-_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
+# A plain scalar may hold ':' but not end with one (YAML reads "a:" followed by a line break as a key).
+_PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_./:@-]*(?<!:)$")
+_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n", ".inf", ".nan"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ def Sub(text: str) -> Intrinsic:  # noqa: N802
 
 def Join(separator: str, values: list[Any]) -> Intrinsic:  # noqa: N802
     return Intrinsic("Join", [separator, values])
+
+
+def If(condition: str, when_true: Any, when_false: Any) -> Intrinsic:  # noqa: N802
+    return Intrinsic("If", [condition, when_true, when_false])
+
+
+def Equals(first: Any, second: Any) -> Intrinsic:  # noqa: N802
+    return Intrinsic("Equals", [first, second])
 
 
 @dataclass
