@@ -166,8 +166,8 @@ def manual(ctx: ExportContext, si: int, ai: int, a: ActionDef) -> dict[str, Any]
         lo, hi = MANUAL_TIMEOUT
         minutes = min(max(math.ceil(a.timeout_minutes), lo), hi)
         if minutes != a.timeout_minutes:
-            ctx.notes.add(ctx.key(si, ai, "timeoutInMinutes"), f"{a.timeout_minutes:g} minutes",
-                          f"{minutes} minutes (CodePipeline takes {lo}-{hi})")
+            ctx.notes.add(ctx.key(si, ai, "timeoutInMinutes"), f"an approval timeout of {a.timeout_minutes:g} min",
+                          f"{minutes} min (CodePipeline takes {lo}-{hi})")
         out["TimeoutInMinutes"] = minutes
     return out
 

@@ -86,7 +86,7 @@ class ExportContext:
     def note_timeout(self, stage: int, action: int, minutes: float | None, instead: str) -> None:
         if minutes is not None:
             self.notes.add(self.key(stage, action, "timeoutInMinutes"),
-                           f"an action timeout of {minutes:g} minutes (CodePipeline honours one only on Manual "
+                           f"an action timeout of {minutes:g} min (CodePipeline honours one only on Manual "
                            "approvals)", instead)
 
     # -- artifacts

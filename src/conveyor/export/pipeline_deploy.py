@@ -35,13 +35,14 @@ def ecs(ctx: ExportContext, si: int, ai: int, a: ActionDef) -> dict[str, Any]:
     env, service = str(conf["environment"]), str(conf["service"])
     if not ctx.in_aws(env):
         return _not_in_aws(ctx, si, ai, a, env, service)
+    _where(ctx, env)
     cluster = ctx.cluster(env)
     config: dict[str, Any] = {"ClusterName": cluster, "ServiceName": service,
                               "FileName": str(conf.get("file") or "imagedefinitions.json")}
     timeout = conf.get("deploymentTimeout")
     if timeout is None and a.timeout_minutes is not None:
         timeout = a.timeout_minutes
-        ctx.notes.add(ctx.key(si, ai, "timeoutInMinutes"), f"an action timeout of {timeout:g} minutes",
+        ctx.notes.add(ctx.key(si, ai, "timeoutInMinutes"), f"an action timeout of {timeout:g} min",
                       "DeploymentTimeout, which may only shorten the ECS action's hour")
     if timeout is not None:
         lo, hi = DEPLOYMENT_TIMEOUT_RANGE
@@ -59,6 +60,7 @@ def codedeploy_to_ecs(ctx: ExportContext, si: int, ai: int, a: ActionDef) -> dic
     env, service = str(conf["environment"]), str(conf["service"])
     if not ctx.in_aws(env):
         return _not_in_aws(ctx, si, ai, a, env, service)
+    _where(ctx, env)
     application = str(conf.get("applicationName") or ctx.codedeploy_application(env))
     group = str(conf.get("deploymentGroupName") or service)
     first = a.input_artifacts[0] if a.input_artifacts else ""
@@ -84,6 +86,18 @@ def codedeploy_to_ecs(ctx: ExportContext, si: int, ai: int, a: ActionDef) -> dic
     return declaration(a, "Deploy", "CodeDeployToECS", config)
 
 
+def _where(ctx: ExportContext, env: str) -> None:
+    """Deploy actions run in the pipeline's account and region (no action Region or RoleArn is set)."""
+    settings = ctx.environment(env)
+    if settings.get("region"):
+        ctx.notes.add(f"environments.{env}.region", f"environment {env} in region {settings['region']}",
+                      f"deploy actions without Region: create this stack in {settings['region']} (a cross-region "
+                      "action needs an artifact store in its region)")
+    if settings.get("roleArn"):
+        ctx.notes.add(f"environments.{env}.roleArn", f"environment {env} reached through role {settings['roleArn']}",
+                      "deploy actions in the pipeline's own account (a cross-account action needs its RoleArn)")
+
+
 def _pass_roles(ctx: ExportContext, si: int, ai: int, env: str, service: str) -> None:
     roles = ctx.task_roles(env, service)
     if roles is None:
@@ -97,7 +111,7 @@ def _pass_roles(ctx: ExportContext, si: int, ai: int, env: str, service: str) ->
 
 def _not_in_aws(ctx: ExportContext, si: int, ai: int, a: ActionDef, env: str, service: str) -> dict[str, Any]:
     ctx.uses_approval = True
-    ctx.notes.add(ctx.key(si, ai), f"a {a.provider} deploy of {service} to environment {env}, which is not on AWS",
+    ctx.notes.add(ctx.key(si, ai), f"a deploy ({a.provider}) of {service} to environment {env}, which is not on AWS",
                   "a Manual approval: deploy it with Conveyor (conveyor deploy), then approve")
     return declaration(a, "Approval", "Manual", {
         "NotificationArn": Ref(APPROVAL_TOPIC),
