@@ -410,6 +410,17 @@ def test_blue_green_artifact_settings_must_name_inputs():
         "as well")]
 
 
+def test_a_commands_action_may_name_the_files_of_its_output_artifact():
+    """API OutputArtifact.files: the files a Commands action puts in its output artifact."""
+    data = base()
+    data["pipeline"]["stages"][1]["actions"] = [act("Package", "Compute", "Commands", None, inputs=["src"],
+                                                    commands=["make dist"])]
+    data["pipeline"]["stages"][1]["actions"][0]["outputArtifacts"] = [{"name": "bundle", "files": ["dist/**"]}]
+    assert problems(data) == []
+    data["pipeline"]["stages"][1]["actions"][0]["inputArtifacts"] = [{"name": "src", "files": ["x"]}]
+    assert problems(data) == ["pipeline.stages[1].actions[0].inputArtifacts[0].files: unknown key 'files'"]
+
+
 @pytest.mark.parametrize("junk", [None, [], {}, 0, "x", True, [None], {"name": None}])
 def test_no_value_anywhere_makes_it_crash(junk):
     """Replace every value of a valid pipeline, one at a time, by junk: diagnostics, never a traceback."""

@@ -151,6 +151,8 @@ GOLDEN = """\
 #     ('orders/token'), which has no local equivalent; store the value with `conveyor secret`
 #   - stage Approval action Approve: NotificationArn (SNS) is not imported; notifications come in a
 #     later release
+#   - stage Deploy action Deploy: ClusterName 'staging' is not named conveyor-<environment>, so it
+#     names the environment; on AWS (target: aws) give that environment cluster: staging
 
 name: orders
 
@@ -197,7 +199,7 @@ pipeline:
           environment: staging                  # from ClusterName
           service: orders                       # from ServiceName
           file: imagedefinitions.json
-          timeoutInMinutes: 15                  # from DeploymentTimeout
+          deploymentTimeout: 15
           inputArtifacts: [bundle]
 
 environments:
@@ -280,13 +282,60 @@ def test_blue_green_keys_are_camel_cased(tmp_path):
     result = import_codepipeline(write(tmp_path, [("Source", [CODECOMMIT]), ("Build", [build]), ("Prod", [bg])]))
     data = yaml.safe_load(result.text)
     assert data["pipeline"]["stages"][2]["actions"][0] == {
-        "name": "BlueGreen", "provider": "CodeDeployToECS", "environment": "prod", "service": "orders",
-        "taskDefinitionTemplateArtifact": "out", "taskDefinitionTemplatePath": "taskdef.json",
-        "appSpecTemplateArtifact": "out", "image1ArtifactName": "img", "image1ContainerName": "IMAGE1_NAME",
+        "name": "BlueGreen", "provider": "CodeDeployToECS", "environment": "orders", "service": "prod",
+        "applicationName": "orders", "taskDefinitionTemplateArtifact": "out",
+        "taskDefinitionTemplatePath": "taskdef.json", "appSpecTemplateArtifact": "out", "image1ArtifactName": "img",
+        "image1ContainerName": "IMAGE1_NAME", "image2ArtifactName": "img", "image2ContainerName": "IMAGE2_NAME",
         "inputArtifacts": ["out", "img"]}
-    assert data["environments"] == {"prod": {"services": {"orders": {}}}}
-    assert ("stage Prod action BlueGreen: Image2ArtifactName/Image2ContainerName are not imported; Conveyor replaces "
-            "one image (Image1) today") in result.unmapped
+    assert data["environments"] == {"orders": {"services": {"prod": {}}}}
+    assert ("stage Prod action BlueGreen: ApplicationName 'orders' is not named conveyor-<environment>, so it names "
+            "the environment; on AWS (target: aws) give that environment codeDeployApplication: orders"
+            in result.unmapped)
+
+
+def test_names_made_by_conveyors_aws_backend_name_their_environment(tmp_path):
+    """docs/aws.md: environment E's cluster and CodeDeploy application are conveyor-E; a service's
+    deployment group is its name."""
+    build = act("Build", "Build", "CodeBuild", {"ProjectName": "p"}, inputs=["src"], outputs=["out"])
+    rolling = act("Staging", "Deploy", "ECS", {"ClusterName": "conveyor-staging", "ServiceName": "orders"},
+                  inputs=["out"])
+    bg = act("Production", "Deploy", "CodeDeployToECS", {
+        "ApplicationName": "conveyor-production", "DeploymentGroupName": "orders",
+        "TaskDefinitionTemplateArtifact": "out", "AppSpecTemplateArtifact": "out"}, inputs=["out"], runOrder=2)
+    result = import_codepipeline(write(tmp_path, [("Source", [CODECOMMIT]), ("Build", [build]),
+                                                  ("Deploy", [rolling, bg])]))
+    staging, production = yaml.safe_load(result.text)["pipeline"]["stages"][2]["actions"]
+    assert (staging["environment"], staging["service"]) == ("staging", "orders")
+    assert (production["environment"], production["service"]) == ("production", "orders")
+    assert "applicationName" not in production
+    assert not any("conveyor-<environment>" in note for note in result.unmapped)
+
+
+def test_commands_actions_become_command_and_wait(tmp_path):
+    shaped = act("Package", "Compute", "Commands", None, inputs=["src"], outputs=[],
+                 commands=["cd app",
+                           'export CONVEYOR_OUTPUT_ENV=/tmp/conveyor-output.env && : > "$CONVEYOR_OUTPUT_ENV"',
+                           "python3 -m build --outdir dist",
+                           'while IFS== read -r key value; do export "$key=$value"; done < "$CONVEYOR_OUTPUT_ENV"'],
+                 outputVariables=["VERSION"], environmentVariables=[
+                     {"name": "COMMIT", "value": "#{SourceVariables.CommitId}", "type": "PLAINTEXT"},
+                     {"name": "TOKEN", "value": "orders/token", "type": "SECRETS_MANAGER"}],
+                 namespace="Pkg")
+    shaped["outputArtifacts"] = [{"name": "dist", "files": ["app/dist/**"]}]
+    other = act("Lint", "Compute", "Commands", None, inputs=["src"], commands=["npm ci", "npm run lint"], runOrder=2)
+    pause = act("Settle", "Compute", "Commands", None, inputs=["src"], commands=["sleep 30"], runOrder=3)
+    result = import_codepipeline(write(tmp_path, [("Source", [CODECOMMIT]), ("Build", [shaped, other, pause])]))
+    package, lint, settle = yaml.safe_load(result.text)["pipeline"]["stages"][1]["actions"]
+    assert package == {"name": "Package", "provider": "Command",
+                       "command": ["python3", "-m", "build", "--outdir", "dist"], "workingDirectory": "app",
+                       "env": {"COMMIT": "#{SourceVariables.CommitId}"}, "outputFiles": ["dist/**"],
+                       "outputVariables": ["VERSION"], "inputArtifacts": ["src"], "outputArtifacts": ["dist"],
+                       "namespace": "Pkg"}
+    assert lint["command"] == ["sh", "-ec", "npm ci\nnpm run lint"]
+    assert settle == {"name": "Settle", "provider": "Wait", "runOrder": 3, "seconds": 30, "inputArtifacts": ["src"]}
+    assert ("stage Build action Package: environment variable TOKEN comes from SECRETS_MANAGER ('orders/token'), which "
+            "has no local equivalent; store the value with `conveyor secret`") in result.unmapped
+    load_pipeline_text()(result.text, "conveyor.yml")
 
 
 def test_push_triggers_are_kept_and_the_rest_explained(tmp_path):

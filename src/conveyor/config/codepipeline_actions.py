@@ -165,7 +165,7 @@ def _artifacts(chk: Checker, path: KeyPath, key: str) -> list[tuple[str, KeyPath
         ipath = path + (key, i)
         if not chk.is_type(ipath, item, dict):
             continue
-        chk.keys(ipath, ("name",))
+        chk.keys(ipath, ("name", "files") if key == "outputArtifacts" else ("name",))  # files: Commands action
         name = chk.get(ipath, "name", str, required=True)
         if name is None:
             continue

@@ -9,8 +9,15 @@ What maps (docs/conveyor.reference.yml is the target format):
         git remote; branch from BranchName/Branch)
     CodeBuild -> CodeBuild (projectName; PLAINTEXT EnvironmentVariables -> environmentVariables)
     Manual -> Manual (customData, externalEntityLink, timeoutInMinutes)
-    ECS -> ECS (environment <- ClusterName, service <- ServiceName, file <- FileName)
-    CodeDeployToECS -> CodeDeployToECS (environment <- DeploymentGroupName, service <- ApplicationName)
+    Commands -> Command (the lines conveyor export writes for a Command read back exactly; other
+        lines become one `sh -ec` script); a Commands action that only sleeps -> Wait
+    ECS -> ECS (environment <- ClusterName, service <- ServiceName, file <- FileName,
+        deploymentTimeout <- DeploymentTimeout)
+    CodeDeployToECS -> CodeDeployToECS (environment <- ApplicationName, service <- DeploymentGroupName,
+        the template and Image1-4 settings)
+Names follow docs/aws.md: environment E's ECS cluster and CodeDeploy application are conveyor-E unless
+it says otherwise, and a service's deployment group is its name; so ClusterName and ApplicationName
+conveyor-E give environment E, and other names are kept as the environment's name with a note.
 Everything else is left out and listed in `unmapped` and in the header of the text. Names,
 runOrder, artifacts, namespaces, executionMode, variables and push triggers are kept.
 
@@ -36,6 +43,7 @@ from conveyor.config.codepipeline_rules import (
     count_phrase,
     placeholder_in,
 )
+from conveyor.config.command_shell import command_settings, sleep_seconds
 from conveyor.config.import_yaml import Block, Items, render
 from conveyor.config.providers import GIT_OUTPUT_VARIABLES, PROVIDERS, Provider
 from conveyor.documents.located import load_file
@@ -55,11 +63,11 @@ DROPPED = {
     "Lambda": "Lambda invoke has no local equivalent; a Command action can run the same logic",
     "StepFunctions": "Step Functions invoke has no local equivalent",
     "S3/Deploy": "S3 deploy has no local equivalent",
-    "Commands": "Commands action is not imported; rewrite its commands as a Command action (an argv list)",
     "ECRBuildAndPublish": "ECRBuildAndPublish has no local equivalent; build the image in a Command action",
 }
 GIT_SOURCES = ("CodeCommit", "CodeStarSourceConnection", "GitHub")
-MAPPED = GIT_SOURCES + ("CodeBuild", "Manual", "ECS", "CodeDeployToECS")
+MAPPED = GIT_SOURCES + ("CodeBuild", "Manual", "ECS", "CodeDeployToECS", "Commands")
+AWS_NAME_PREFIX = "conveyor-"  # docs/aws.md: environment E's cluster and CodeDeploy application default to conveyor-E
 HEADER_WIDTH = 100
 
 
@@ -254,13 +262,14 @@ class _Importer:
     # -- one action
     def _action(self, a: _Action) -> Block:
         block = Block().add("name", a.name)
-        block.add("provider", "Git" if a.provider in GIT_SOURCES else a.provider)
+        block.add("provider", "Git" if a.provider in GIT_SOURCES else self._commands_provider(a)
+                  if a.provider == "Commands" else a.provider)
         if a.provider == "CodeBuild" and a.category == "Test":
             block.add("category", "Test")
         run_order = a.raw.get("runOrder")
         block.add("runOrder", run_order if isinstance(run_order, int) and not isinstance(run_order, bool) else None)
         settings = {"CodeBuild": self._codebuild, "Manual": self._manual, "ECS": self._ecs,
-                    "CodeDeployToECS": self._codedeploy_to_ecs}.get(a.provider, self._git)
+                    "CodeDeployToECS": self._codedeploy_to_ecs, "Commands": self._commands}.get(a.provider, self._git)
         settings(a, block)
         for key in ("inputArtifacts", "outputArtifacts"):
             names = a.artifacts(key)
@@ -326,27 +335,74 @@ class _Importer:
                               f"release")
 
     def _ecs(self, a: _Action, block: Block) -> None:
-        env, service = a.config("ClusterName") or "ENVIRONMENT", a.config("ServiceName") or "SERVICE"
+        cluster, service = a.config("ClusterName") or "ENVIRONMENT", a.config("ServiceName") or "SERVICE"
+        env = self._aws_name(a, cluster, "ClusterName", "cluster")
         block.add("environment", env, "from ClusterName")
         block.add("service", service, "from ServiceName")
         block.add("file", a.config("FileName"))
         timeout = a.config("DeploymentTimeout")
         if timeout and timeout.isdigit():
-            block.add("timeoutInMinutes", int(timeout), "from DeploymentTimeout")
+            block.add("deploymentTimeout", int(timeout))
         self._environment(env, service)
 
     def _codedeploy_to_ecs(self, a: _Action, block: Block) -> None:
-        env, service = a.config("DeploymentGroupName") or "ENVIRONMENT", a.config("ApplicationName") or "SERVICE"
-        block.add("environment", env, "from DeploymentGroupName")
-        block.add("service", service, "from ApplicationName")
+        application = a.config("ApplicationName") or "ENVIRONMENT"
+        service = a.config("DeploymentGroupName") or "SERVICE"
+        env = self._aws_name(a, application, "ApplicationName", "codeDeployApplication")
+        block.add("environment", env, "from ApplicationName")
+        block.add("service", service, "from DeploymentGroupName")
+        if env == application:
+            block.add("applicationName", application)
         for key in ("TaskDefinitionTemplateArtifact", "TaskDefinitionTemplatePath", "AppSpecTemplateArtifact",
-                    "AppSpecTemplatePath", "Image1ArtifactName", "Image1ContainerName"):
+                    "AppSpecTemplatePath") + tuple(f"Image{n}{k}" for n in range(1, 5)
+                                                   for k in ("ArtifactName", "ContainerName")):
             block.add(key[0].lower() + key[1:], a.config(key))
-        for n in range(2, 5):
-            if a.config(f"Image{n}ArtifactName") or a.config(f"Image{n}ContainerName"):
-                self.notes.append(f"{a.where}: Image{n}ArtifactName/Image{n}ContainerName are not imported; "
-                                  f"Conveyor replaces one image (Image1) today")
         self._environment(env, service)
+
+    def _aws_name(self, a: _Action, name: str, source_key: str, env_key: str) -> str:
+        """The environment whose AWS resource `name` is: E for conveyor-E, else `name` itself (noted)."""
+        env = name.removeprefix(AWS_NAME_PREFIX)
+        if env and env != name:
+            return env
+        self.notes.append(f"{a.where}: {source_key} '{name}' is not named {AWS_NAME_PREFIX}<environment>, so it "
+                          f"names the environment; on AWS (target: aws) give that environment {env_key}: {name}")
+        return name
+
+    def _commands_provider(self, a: _Action) -> str:
+        lines, outputs, env = self._commands_parts(a)
+        return "Wait" if sleep_seconds(lines) is not None and not outputs and not env else "Command"
+
+    def _commands_parts(self, a: _Action) -> tuple[list[str], list[dict], list[dict]]:
+        lines = [c for c in _list(a.raw.get("commands")) if isinstance(c, str)]
+        outputs = [o for o in _list(a.raw.get("outputArtifacts")) if isinstance(o, dict)]
+        env = [v for v in _list(a.raw.get("environmentVariables")) if isinstance(v, dict)
+               and isinstance(v.get("name"), str)]
+        return lines, outputs, env
+
+    def _commands(self, a: _Action, block: Block) -> None:
+        lines, outputs, env = self._commands_parts(a)
+        if self._commands_provider(a) == "Wait":
+            block.add("seconds", sleep_seconds(lines))
+            return
+        if not lines:
+            lines = ["true"]
+            self.notes.append(f"{a.where}: the Commands action has no commands; the Command runs `true`")
+        names = [v for v in _list(a.raw.get("outputVariables")) if isinstance(v, str)]
+        files = [f for f in _list(outputs[0].get("files")) if isinstance(f, str)] if outputs else None
+        settings = command_settings(lines, names, (files or None) if outputs else None)
+        for key in ("command", "script", "workingDirectory"):
+            block.add(key, settings.get(key))
+        variables: dict[str, str] = {}
+        for var in env:
+            if var.get("type", "PLAINTEXT") == "PLAINTEXT":
+                variables[var["name"]] = str(var.get("value", ""))
+            else:
+                self.notes.append(f"{a.where}: environment variable {var['name']} comes from {var.get('type')} "
+                                  f"('{var.get('value')}'), which has no local equivalent; store the value with "
+                                  f"`conveyor secret`")
+        block.add("env", variables or None)
+        block.add("outputFiles", settings.get("outputFiles"))
+        block.add("outputVariables", settings.get("outputVariables"))
 
     def _environment(self, env: str, service: str) -> None:
         services = self.environments.setdefault(env, [])
