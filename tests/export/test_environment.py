@@ -56,7 +56,7 @@ def test_the_repositories_match_their_golden_file():
 
 def test_there_is_no_stale_golden_file():
     assert sorted(p.name for p in GOLDEN.glob("*.yaml")) == sorted([f"{e}.yaml" for e in ENVIRONMENTS]
-                                                                   + ["repositories.yaml"])
+                                                                   + ["repositories.yaml", "pipeline.yaml"])
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
