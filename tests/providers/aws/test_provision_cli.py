@@ -137,3 +137,20 @@ def test_a_local_environment_is_not_provisioned(project, capsys, monkeypatch):
     monkeypatch.chdir(project / "example")
     assert main(["provision", "staging", "--yes"]) == 2
     assert "environment 'staging' is not target: aws" in capsys.readouterr().err
+
+
+def test_the_pipeline_stack_is_planned_from_the_registry_region(project, capsys, monkeypatch):
+    """moto's CloudFormation cannot create CodePipeline or CodeBuild resources: the pipeline's
+    stack is checked up to its change set."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "orders-service"
+    shutil.copytree(example, project / "example")
+    monkeypatch.chdir(project / "example")
+    connection = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d"
+    assert main(["provision", "--pipeline", "--region", REGION, "--dry-run", "--parameter",
+                 f"ConnectionArn={connection}", "--parameter", "FullRepositoryId=acme/orders"]) == 0
+    out = capsys.readouterr().out
+    assert "conveyor-orders-service-pipeline: change set (create), 7 change(s)" in out
+    for logical, kind in [("Pipeline", "AWS::CodePipeline::Pipeline"), ("ApprovalTopic", "AWS::SNS::Topic"),
+                          ("ArtifactBucket", "AWS::S3::Bucket"), ("PipelineRole", "AWS::IAM::Role")]:
+        assert any(line.split()[1:3] == [logical, kind] for line in out.splitlines() if line.startswith("Add")), logical
+    assert stack_status("conveyor-orders-service-pipeline") in (None, "DELETE_COMPLETE")
