@@ -273,6 +273,10 @@ REFUSED = [
     ("LogConfiguration.options: awslogs-stream-prefix on Fargate", taskdef(lambda d: c0(d).update(logConfiguration={
         "logDriver": "awslogs", "options": {"awslogs-group": "g", "awslogs-region": "us-east-1"}})),
      f"{P0}.logConfiguration: awslogs on FARGATE needs the option awslogs-stream-prefix"),
+    ("ECS ClientException: Fargate awslogs needs an execution role", taskdef(lambda d: (
+        d.pop("executionRoleArn"), c0(d).update(logConfiguration={"logDriver": "awslogs", "options": {
+            "awslogs-group": "g", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "api"}}))),
+     "FARGATE needs an executionRoleArn for the awslogs log driver"),
     ("LinuxParameters.devices: not on Fargate", taskdef(lambda d: c0(d).update(linuxParameters={"devices": [
         {"hostPath": "/dev/fuse"}]})), f"{P0}.linuxParameters.devices: linuxParameters.devices is not supported on "
                                        "FARGATE"),

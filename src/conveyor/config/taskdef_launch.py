@@ -197,7 +197,7 @@ def _fargate_container(chk: Checker, cp: KeyPath, c: dict) -> None:
         options = log.get("options")
         if not (isinstance(options, dict) and _set(options.get("awslogs-stream-prefix"))):
             chk.error(cp + ("logConfiguration",), "awslogs on FARGATE needs the option awslogs-stream-prefix "
-                                                  "(LogConfiguration.options)")
+                                                  "(LogConfiguration.options: \"Required: Yes, when using Fargate\")")
     linux = c.get("linuxParameters")
     if isinstance(linux, dict):
         lp = cp + ("linuxParameters",)
@@ -222,6 +222,11 @@ def _fargate_container(chk: Checker, cp: KeyPath, c: dict) -> None:
 
 
 def _fargate_task(chk: Checker, P: KeyPath, task: dict) -> None:
+    uses_awslogs = any(isinstance(c.get("logConfiguration"), dict) and c["logConfiguration"].get("logDriver") ==
+                       "awslogs" for _, c in _dicts(task.get("containerDefinitions")))
+    if uses_awslogs and not _set(task.get("executionRoleArn")):
+        chk.error(P, "FARGATE needs an executionRoleArn for the awslogs log driver (ECS ClientException \"Fargate "
+                     "requires task definition to have execution role ARN to support log driver awslogs\")")
     if task.get("pidMode") == "host":
         chk.error(P + ("pidMode",), "on FARGATE the only pidMode is task (RegisterTaskDefinition.pidMode)")
     if _set(task.get("ipcMode")):
