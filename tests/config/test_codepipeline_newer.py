@@ -271,6 +271,21 @@ WARNED = [
         "StackSetName": "s", "TemplatePath": "bundle::t.json", "OrganizationsAutoDeployment": "Enabled"},
         inputs=["bundle"]),
      f"{A}.configuration.OrganizationsAutoDeployment: OrganizationsAutoDeployment is for the SERVICE_MANAGED"),
+    ("action-reference-CloudFormation RoleArn for CREATE_UPDATE", act("Stack", "Deploy", "CloudFormation", {
+        "ActionMode": "CREATE_UPDATE", "StackName": "s", "TemplatePath": "bundle::t.yml"}, inputs=["bundle"]),
+     f"{A}.configuration: ActionMode CREATE_UPDATE needs RoleArn"),
+    ("action-reference-CloudFormation ChangeSetName for CHANGE_SET_EXECUTE", act("Stack", "Deploy", "CloudFormation", {
+        "ActionMode": "CHANGE_SET_EXECUTE", "StackName": "s"}), f"{A}.configuration: ActionMode CHANGE_SET_EXECUTE "
+                                                                 "needs ChangeSetName"),
+    ("action-reference-CloudFormation Capabilities", act("Stack", "Deploy", "CloudFormation", {
+        "ActionMode": "DELETE_ONLY", "StackName": "s", "RoleArn": "arn:aws:iam::123456789012:role/cfn",
+        "Capabilities": "CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND"}),
+     f"{A}.configuration.Capabilities: unknown capability ' CAPABILITY_AUTO_EXPAND'"),
+    ("action-reference-CloudFormation TemplatePath names an input artifact", act("Stack", "Deploy", "CloudFormation", {
+        "ActionMode": "CREATE_UPDATE", "StackName": "s", "RoleArn": "arn:aws:iam::123456789012:role/cfn",
+        "TemplatePath": "BuildOutput::t.yml"}, inputs=["bundle"]),
+     f"{A}.configuration.TemplatePath: TemplatePath reads from artifact 'BuildOutput', which is not an input "
+     "artifact of this action; the inputs are bundle"),
     ("API ActionDeclaration.timeoutInMinutes: manual approval only", act("D", "Deploy", "ECS", {
         "ClusterName": "c", "ServiceName": "s"}, inputs=["bundle"], timeoutInMinutes=30),
      f"{A}.timeoutInMinutes: timeoutInMinutes applies only to Manual approval actions"),

@@ -246,6 +246,9 @@ REFUSED = [
         d.update(networkMode="host"), c0(d).update(portMappings=[{"containerPort": 80}], systemControls=[
             {"namespace": "net.core.somaxconn", "value": "1"}]))),
      f"{P0}.systemControls[0].namespace: net.core.somaxconn is a network sysctl"),
+    ("Volume.configuredAtLaunch: one volume per revision", taskdef(lambda d: (
+        vol(d, name="a", configuredAtLaunch=True), vol(d, name="b", configuredAtLaunch=True))),
+     "volumes[1].configuredAtLaunch: only one volume may be configured at launch (also volumes[0]"),
     ("EFSAuthorizationConfig.iam: transit encryption", taskdef(lambda d: vol(d, name="d", efsVolumeConfiguration={
         "fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}})),
      "volumes[0].efsVolumeConfiguration.authorizationConfig.iam: EFS IAM authorization needs transitEncryption"),
@@ -322,6 +325,16 @@ def test_refused_by_register_task_definition(source, data, expected):
 
 
 WARNED = [
+    ("PortMapping.containerPort: one network namespace in awsvpc", taskdef(lambda d: add(
+        d, name="side", image="busybox", portMappings=[{"containerPort": 8080}])),
+     "containerDefinitions[1].portMappings[0].containerPort: tcp port 8080 is also mapped by containerDefinitions[0]"),
+    ("ContainerDefinition.links etc.: not supported for Windows containers", ec2(lambda d: (
+        d.update(runtimePlatform={"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"}),
+        c0(d).update(readonlyRootFilesystem=True))),
+     f"{P0}.readonlyRootFilesystem: readonlyRootFilesystem is not supported for Windows containers"),
+    ("task placement: not used on Fargate", taskdef(lambda d: d.update(placementConstraints=[
+        {"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}])),
+     "placementConstraints: FARGATE does not use task placement constraints"),
     ("ContainerDefinition.memory: not less than 6 MiB", ec2(lambda d: c0(d).update(memory=4)),
      f"{P0}.memory: memory 4 MiB is below the 6 MiB"),
     ("Ulimit: soft limit above the hard limit", ec2(lambda d: c0(d).update(ulimits=[

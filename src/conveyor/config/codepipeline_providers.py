@@ -26,6 +26,12 @@ LAMBDA_STRATEGY = re.compile(r"AllAtOnce|Canary\d{1,3}Percent\d+Minutes?|Linear\
 # action-reference-StackSets StackSetName: letters, digits and hyphens, starting with a letter, ≤128.
 STACK_SET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 VARIABLE = re.compile(r"#\{[^{}]*\}")
+# action-reference-CloudFormation: which ActionMode needs which setting, and the capabilities.
+CFN_NEEDS = {"ChangeSetName": ("CHANGE_SET_REPLACE", "CHANGE_SET_EXECUTE"),
+             "RoleArn": ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "DELETE_ONLY", "CHANGE_SET_REPLACE"),
+             "TemplatePath": ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "CHANGE_SET_REPLACE")}
+CFN_CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+ARTIFACT_PATH_KEYS = ("TemplatePath", "TemplateConfiguration", "Parameters", "DeploymentTargets")
 
 
 def _literal(value: str) -> bool:
@@ -47,6 +53,10 @@ def check_newer_provider(chk: Checker, cpath: KeyPath, info: ActionInfo) -> None
         _ec2(chk, cpath, config)
     elif provider in ("CloudFormationStackSet", "CloudFormationStackInstances"):
         _stack_sets(chk, cpath, config, provider)
+    elif provider == "CloudFormation":
+        _cloudformation(chk, cpath, config)
+    if provider in ("CloudFormation", "CloudFormationStackSet"):
+        _artifact_paths(chk, cpath, config, [name for name, _ in info.inputs])
 
 
 def _lambda_deploy(chk: Checker, cpath: KeyPath, config: dict, has_input: bool) -> None:
@@ -124,3 +134,32 @@ def _stack_sets(chk: Checker, cpath: KeyPath, config: dict, provider: str) -> No
     elif "OrganizationsAutoDeployment" in config:
         chk.warning(cpath + ("OrganizationsAutoDeployment",), "OrganizationsAutoDeployment is for the "
                                                               "SERVICE_MANAGED permission model")
+
+
+def _cloudformation(chk: Checker, cpath: KeyPath, config: dict) -> None:
+    mode = config.get("ActionMode")
+    for key, modes in CFN_NEEDS.items():
+        if mode in modes and key not in config:
+            chk.warning(cpath, f"ActionMode {mode} needs {key}")
+    capabilities = config.get("Capabilities")
+    if capabilities is not None and _literal(capabilities):
+        for item in capabilities.split(","):
+            if item not in CFN_CAPABILITIES:
+                chk.warning(cpath + ("Capabilities",), f"unknown capability {item!r}: Capabilities is a "
+                                                       "comma-separated list (no spaces) of "
+                                                       f"{', '.join(CFN_CAPABILITIES)}")
+                break
+
+
+def _artifact_paths(chk: Checker, cpath: KeyPath, config: dict, inputs: list[str]) -> None:
+    """TemplatePath and the other file settings are ArtifactName::FileName, the artifact one of the
+    action's inputs (action-reference-CloudFormation, action-reference-StackSets)."""
+    for key in ARTIFACT_PATH_KEYS:
+        value = config.get(key)
+        if value is None or not _literal(value) or "::" not in value:
+            continue
+        artifact = value.split("::", 1)[0]
+        if artifact not in inputs:
+            known = f"; the inputs are {', '.join(inputs)}" if inputs else "; the action has no input artifacts"
+            chk.warning(cpath + (key,), f"{key} reads from artifact '{artifact}', which is not an input artifact of "
+                                        f"this action{known}")

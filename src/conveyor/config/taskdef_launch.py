@@ -59,6 +59,13 @@ def check_launch(chk: Checker, P: KeyPath, task: dict, *, network_mode: str | No
             chk.error(cp + ("logConfiguration", "logDriver"),
                       "the awsfirelens log driver needs a log router container in the task (a container with "
                       "firelensConfiguration)")
+    _shared_ports(chk, P, containers, mode)
+    _windows(chk, P, task, containers)
+    at_launch = [i for i, v in _dicts(task.get("volumes")) if v.get("configuredAtLaunch") is True]
+    if len(at_launch) > 1:
+        chk.error(P + ("volumes", at_launch[1], "configuredAtLaunch"),
+                  f"only one volume may be configured at launch (also volumes[{at_launch[0]}]; "
+                  "Volume.configuredAtLaunch)")
     proxy = task.get("proxyConfiguration")
     if isinstance(proxy, dict) and isinstance(proxy.get("containerName"), str) and proxy["containerName"] not in names:
         target = proxy["containerName"]
@@ -221,7 +228,51 @@ def _fargate_container(chk: Checker, cp: KeyPath, c: dict) -> None:
                   "FARGATE supports only config-file-type file (FirelensConfiguration.options)")
 
 
+def _shared_ports(chk: Checker, P: KeyPath, containers: list[tuple[int, dict]], mode: str) -> None:
+    """With awsvpc or host networking the containers of a task share one network namespace
+    (PortMapping.containerPort), so two of them cannot listen on the same port: a warning, since
+    ECS registers the task and the second container fails to bind."""
+    if mode not in ("awsvpc", "host"):
+        return
+    owner: dict[tuple[int, str], int] = {}
+    for i, c in containers:
+        for j, pm in _dicts(c.get("portMappings")):
+            port, protocol = pm.get("containerPort"), pm.get("protocol") or "tcp"
+            if not isinstance(port, int) or isinstance(port, bool) or not isinstance(protocol, str):
+                continue
+            first = owner.setdefault((port, protocol), i)
+            if first != i:
+                chk.warning(P + ("containerDefinitions", i, "portMappings", j, "containerPort"),
+                            f"{protocol} port {port} is also mapped by containerDefinitions[{first}]; with "
+                            f"networkMode {mode} the containers share one network namespace, so only one can "
+                            "listen on it")
+
+
+WINDOWS_UNSUPPORTED = ("links", "linuxParameters", "ulimits", "privileged", "disableNetworking", "dnsServers",
+                       "dnsSearchDomains", "extraHosts", "readonlyRootFilesystem")
+
+
+def _windows(chk: Checker, P: KeyPath, task: dict, containers: list[tuple[int, dict]]) -> None:
+    """ContainerDefinition fields documented "not supported for Windows containers"."""
+    platform = task.get("runtimePlatform")
+    family = platform.get("operatingSystemFamily") if isinstance(platform, dict) else None
+    if not (isinstance(family, str) and family.startswith("WINDOWS")):
+        return
+    for i, c in containers:
+        for key in WINDOWS_UNSUPPORTED:
+            if _set(c.get(key)):
+                chk.warning(P + ("containerDefinitions", i, key), f"{key} is not supported for Windows containers "
+                                                                  f"({family}; ContainerDefinition.{key})")
+    for key in ("pidMode", "ipcMode"):
+        if _set(task.get(key)):
+            chk.warning(P + (key,), f"{key} is not supported for Windows containers ({family}; "
+                                    f"RegisterTaskDefinition.{key})")
+
+
 def _fargate_task(chk: Checker, P: KeyPath, task: dict) -> None:
+    if _set(task.get("placementConstraints")):
+        chk.warning(P + ("placementConstraints",), "FARGATE does not use task placement constraints (ECS developer "
+                                                   "guide, task placement): they are ignored")
     uses_awslogs = any(isinstance(c.get("logConfiguration"), dict) and c["logConfiguration"].get("logDriver") ==
                        "awslogs" for _, c in _dicts(task.get("containerDefinitions")))
     if uses_awslogs and not _set(task.get("executionRoleArn")):
