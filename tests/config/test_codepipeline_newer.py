@@ -433,3 +433,34 @@ def test_newer_action_types_import_with_a_reason_or_a_mapping(source, tmp_path):
         assert dropped == []
     else:
         assert len(dropped) == 1 and "no local equivalent" in dropped[0]
+
+
+@pytest.mark.parametrize("junk", [None, [], {}, 0, "", "x", True, [None], {"name": None}, "a\nb"])
+def test_no_value_anywhere_in_the_newer_structures_makes_it_crash(junk):
+    """Every value of a V2 pipeline holding the newer actions and stage rules, replaced by junk one at a
+    time: diagnostics, never a traceback."""
+    def paths(node, prefix=()):
+        yield prefix
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            yield from paths(child, prefix + (key,))
+
+    data = v2()
+    stage = data["pipeline"]["stages"][2]
+    stage["actions"] = [copy.deepcopy(NEWER_ACCEPTED[k]) for k in (
+        "action-reference-Commands", "action-reference-EKS (helm)", "action-reference-LambdaDeploy",
+        "action-reference-StackSets (CloudFormationStackSet)")]
+    stage["actions"][0]["outputArtifacts"] = [{"name": "dist", "files": ["a/**"]}]
+    stage["beforeEntry"] = {"conditions": [{"result": "SKIP", "rules": [
+        {"name": "V", "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1"},
+         "configuration": {"Variable": "a", "Value": "b", "Operator": "EQ"}}]}]}
+    stage["onSuccess"] = {"conditions": [{"result": "FAIL", "rules": [
+        {"name": "C", "ruleTypeId": {"category": "Rule", "provider": "Commands"}, "commands": ["true"],
+         "inputArtifacts": [{"name": "bundle"}], "timeoutInMinutes": 5}]}]}
+    for path in list(paths(data))[1:]:
+        broken = copy.deepcopy(data)
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = copy.deepcopy(junk)
+        assert isinstance(validate_document(load_json(json.dumps(broken), "pipeline.json")), list)

@@ -370,3 +370,45 @@ def test_every_problem_is_reported_at_once_with_its_position(tmp_path):
         "taskdef.json:11:22 containerDefinitions[0].mountPoints[0].sourceVolume: volume 'data' is not declared in the "
         "task's volumes; the task declares no volumes",
     ]
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, prefix + (key,))
+
+
+@pytest.mark.parametrize("junk", [None, [], {}, 0, -1, "x", "", True, [None], {"name": None}, 10**30])
+def test_no_value_anywhere_makes_it_crash(junk):
+    """Every value of a task definition using every nested object, replaced by junk one at a time:
+    diagnostics, never a traceback."""
+    rich = copy.deepcopy(ACCEPTED[0][1])
+    rich["containerDefinitions"][0].update(
+        ulimits=[{"name": "nofile", "softLimit": 1, "hardLimit": 2}], links=["api"], hostname="h",
+        logConfiguration={"logDriver": "awslogs", "options": {"awslogs-stream-prefix": "p"},
+                          "secretOptions": [{"name": "a", "valueFrom": "b"}]},
+        linuxParameters={"capabilities": {"add": ["SYS_PTRACE"]}, "devices": [{"hostPath": "/d", "permissions": ["read"]}],
+                         "tmpfs": [{"containerPath": "/t", "size": 1}], "maxSwap": 1, "swappiness": 1},
+        resourceRequirements=[{"type": "GPU", "value": "1"}], firelensConfiguration={"type": "fluentbit"},
+        environmentFiles=[{"value": "arn", "type": "s3"}], extraHosts=[{"hostname": "a", "ipAddress": "b"}],
+        volumesFrom=[{"sourceContainer": "x"}], systemControls=[{"namespace": "net.x", "value": "1"}],
+        restartPolicy={"enabled": True, "ignoredExitCodes": [1]}, credentialSpecs=["credentialspec:x"],
+        portMappings=[{"containerPortRange": "1-2"}, {"containerPort": 8080, "name": "web"}],
+        environment=[{"name": "A", "value": "1"}], secrets=[{"name": "S", "valueFrom": "arn"}])
+    rich.update(tags=[{"key": "k", "value": "v"}], placementConstraints=[{"type": "memberOf", "expression": "e"}],
+                proxyConfiguration={"type": "APPMESH", "containerName": "api", "properties": [{"name": "a"}]},
+                inferenceAccelerators=[{"deviceName": "d", "deviceType": "t"}], ephemeralStorage={"sizeInGiB": 30},
+                runtimePlatform={"operatingSystemFamily": "LINUX"}, pidMode="task", ipcMode="task")
+    rich["volumes"].append({"name": "x", "host": {"sourcePath": "/x"}, "dockerVolumeConfiguration": {"scope": "task"},
+                            "fsxWindowsFileServerVolumeConfiguration": {"fileSystemId": "f", "rootDirectory": "r",
+                                                                        "authorizationConfig": {
+                                                                            "credentialsParameter": "c",
+                                                                            "domain": "d"}}})
+    for path in list(_paths(rich))[1:]:
+        broken = copy.deepcopy(rich)
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = copy.deepcopy(junk)
+        found(broken)  # asserts the model is built exactly when there are no errors
