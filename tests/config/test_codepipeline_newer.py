@@ -156,6 +156,8 @@ REFUSED = [
      f"{A}.outputArtifacts[0].files: files takes 1 to 10 paths, got 11"),
     ("botocore FilePath max 128", _commands(outputArtifacts=[{"name": "dist", "files": ["d/" * 65]}]),
      f"{A}.outputArtifacts[0].files[0]: a file path must be 1 to 128 characters, got 130"),
+    ("botocore RoleArn max 1024 (action)", _commands(roleArn="arn:aws:iam::123456789012:role/" + "r" * 1000),
+     f"{A}.roleArn: invalid roleArn"),
     # botocore ActionConfigurationValue min 1
     ("botocore ActionConfigurationValue min 1", act("D", "Deploy", "ECS", {"ClusterName": "c", "ServiceName": "s",
                                                                            "FileName": ""}, inputs=["bundle"]),

@@ -104,7 +104,7 @@ def check_action(chk: Checker, path: KeyPath, action: dict, stage: int, stage_na
         else:
             chk.error(path + ("region",), f"invalid region '{region}': expected {lo}-{hi} characters")
     role = chk.get(path, "roleArn", str)
-    if role is not None and not re.fullmatch(ROLE_ARN_RE, role):
+    if role is not None and not (re.fullmatch(ROLE_ARN_RE, role) and len(role) <= LIMITS["role_arn"]):
         why = placeholder_note(role)
         chk.error(path + ("roleArn",), f"invalid roleArn '{role}': {why}expected {ROLE_ARN_SHAPE}")
     timeout = chk.get(path, "timeoutInMinutes", int)
