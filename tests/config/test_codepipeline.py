@@ -86,9 +86,11 @@ def test_corpus_warnings_name_what_aws_accepts_but_fails_later(corpus):
     assert ("pipeline.stages[0].actions[0].configuration.OAuthToken: OAuthToken is masked ('****') as get-pipeline "
             "prints it; set the real value before creating the pipeline") in warnings(
         "pallavtyagi__aws-app__codepipeline.json")
-    assert ("pipeline.stages[0].actions[0].configuration.OAuthToken: OAuthToken is empty; the action cannot "
-            "authenticate until it is set") in warnings(
-        "dopc02devops__flask-memcached-codecommit__codepipeline__pipeline.json")
+    # An empty value is refused outright (API ActionConfigurationValue has min length 1): an error, not a warning.
+    errors = [f"{d.path}: {d.message}" for d in validate_file(
+        corpus / "dopc02devops__flask-memcached-codecommit__codepipeline__pipeline.json") if d.severity == "error"]
+    assert ("pipeline.stages[0].actions[0].configuration.OAuthToken: OAuthToken is empty: configuration values are 1 "
+            "to 1000 characters (API ActionConfigurationValue); leave the key out instead") in errors
     assert ("pipeline.stages[0].actions[0].configuration.OAuthToken: '{{resolve:secretsmanager:github-token}}' is a "
             "CloudFormation dynamic reference; only CloudFormation resolves it, the CLI sends it as written"
             ) in warnings("sharanyach12__cicd-pipeline-aws__codepipeline__pipeline.json")

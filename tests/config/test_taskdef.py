@@ -296,7 +296,8 @@ def test_the_model_holds_the_file_and_ecs_defaults():
                      environment=[{"name": "B", "value": "2"}, {"name": "A", "value": "1"}, {"name": "EMPTY"}],
                      secrets=[{"name": "TOKEN", "valueFrom": "arn:aws:secretsmanager:r:1:secret:t"}],
                      command=["python3", "-m", "app"], entryPoint=[], stopTimeout=10,
-                     logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/orders"}}),
+                     logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/orders",
+                                                                             "awslogs-stream-prefix": "api"}}),
         add(d, name="sidecar", image="busybox", essential=False, memoryReservation=32,
             dependsOn=[{"containerName": "api", "condition": "START"}])))
     td, _ = parse_taskdef(data)

@@ -34,6 +34,7 @@ from conveyor.config.codepipeline_flow import check_flow, check_regions, check_t
 from conveyor.config.codepipeline_rules import (
     BUCKET_CHARSET,
     BUCKET_RE,
+    ENCRYPTION_KEY_ID_LENGTH,
     EXECUTION_MODES,
     LIMITS,
     NAME_CHARSET,
@@ -41,6 +42,7 @@ from conveyor.config.codepipeline_rules import (
     PIPELINE_TYPES,
     ROLE_ARN_RE,
     ROLE_ARN_SHAPE,
+    V2_ONLY_ACTIONS,
     placeholder_in,
     placeholder_note,
 )
@@ -151,9 +153,26 @@ class _PipelineCheck:
                                                   f"(this pipeline declares V1)")
         variables = check_variables(chk)
         self._stages(mode)
+        if ptype == "V1":
+            self._v2_features()
         check_regions(chk, self.actions, pipeline)
         check_flow(chk, self.actions, variables)
         check_triggers(chk, self.actions)
+
+    def _v2_features(self) -> None:
+        """What a pipeline that declares pipelineType V1 cannot hold: stage conditions, rollback and
+        retry (aws-semantics §2.3, API StageDeclaration) and the action types whose reference page says
+        "only available for V2 type pipelines"."""
+        for s, stage in enumerate(self.pipeline.get("stages") or []):
+            for key in ("onFailure", "onSuccess", "beforeEntry"):
+                if isinstance(stage, dict) and key in stage:
+                    self.chk.error(P + ("stages", s, key), f"{key} needs pipelineType V2 (this pipeline "
+                                                           "declares V1)")
+        for info in self.actions:
+            if info.owner == "AWS" and (info.category, info.provider) in V2_ONLY_ACTIONS:
+                self.chk.error(info.path + ("actionTypeId", "provider"),
+                               f"the {info.provider} {info.category.lower() if info.category else ''} action "
+                               "is only available in V2 pipelines (this pipeline declares V1)")
 
     # -- pipeline fields
     def _name(self, path: KeyPath, value: Any, what: str, required: bool = False, limit: int = LIMITS["name"],
@@ -234,7 +253,10 @@ class _PipelineCheck:
         key = chk.get(path, "encryptionKey", dict)
         if key is not None:
             chk.keys(path + ("encryptionKey",), ("id", "type"))
-            chk.get(path + ("encryptionKey",), "id", str, required=True)
+            key_id = chk.get(path + ("encryptionKey",), "id", str, required=True)
+            if key_id is not None and not 1 <= len(key_id) <= ENCRYPTION_KEY_ID_LENGTH:
+                chk.error(path + ("encryptionKey", "id"), f"encryptionKey id must be 1 to {ENCRYPTION_KEY_ID_LENGTH} "
+                                                          f"characters (API EncryptionKeyId), got {len(key_id)}")
             ktype = chk.get(path + ("encryptionKey",), "type", str, required=True)
             if ktype is not None:
                 chk.one_of(path + ("encryptionKey", "type"), ktype, ("KMS",), "encryption key type")

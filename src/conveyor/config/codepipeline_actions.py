@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.config.codepipeline_compute import check_compute_fields, check_output_files
+from conveyor.config.codepipeline_providers import check_newer_provider
 from conveyor.config.codepipeline_rules import (
     ARTIFACT_CHARSET,
     ARTIFACT_RE,
@@ -85,7 +87,7 @@ def check_action(chk: Checker, path: KeyPath, action: dict, stage: int, stage_na
         else:
             chk.error(path + ("runOrder",), f"runOrder must be an integer from {lo} to {hi}, got {run_order}")
     info.inputs = _artifacts(chk, path, "inputArtifacts")
-    info.outputs = _artifacts(chk, path, "outputArtifacts")
+    info.outputs = _artifacts(chk, path, "outputArtifacts", info.provider)
     _counts(chk, path, info)
     namespace = chk.get(path, "namespace", str)
     if namespace is not None:
@@ -102,7 +104,7 @@ def check_action(chk: Checker, path: KeyPath, action: dict, stage: int, stage_na
         else:
             chk.error(path + ("region",), f"invalid region '{region}': expected {lo}-{hi} characters")
     role = chk.get(path, "roleArn", str)
-    if role is not None and not re.fullmatch(ROLE_ARN_RE, role):
+    if role is not None and not (re.fullmatch(ROLE_ARN_RE, role) and len(role) <= LIMITS["role_arn"]):
         why = placeholder_note(role)
         chk.error(path + ("roleArn",), f"invalid roleArn '{role}': {why}expected {ROLE_ARN_SHAPE}")
     timeout = chk.get(path, "timeoutInMinutes", int)
@@ -110,7 +112,11 @@ def check_action(chk: Checker, path: KeyPath, action: dict, stage: int, stage_na
         lo, hi = LIMITS["timeout_minutes"]
         if not lo <= timeout <= hi:
             chk.error(path + ("timeoutInMinutes",), f"timeoutInMinutes must be from {lo} to {hi}, got {timeout}")
-    _commands_fields(chk, path, info)
+        elif info.provider is not None and info.provider != "Manual":
+            chk.warning(path + ("timeoutInMinutes",), f"timeoutInMinutes applies only to Manual approval actions "
+                                                      f"(API ActionDeclaration); a {info.provider} action keeps "
+                                                      "its own timeout")
+    check_compute_fields(chk, path, info.provider, info.owner)
     _configuration(chk, path, info)
     return info
 
@@ -157,7 +163,7 @@ def _action_type(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
                                            "prefer CodeStarSourceConnection")
 
 
-def _artifacts(chk: Checker, path: KeyPath, key: str) -> list[tuple[str, KeyPath]]:
+def _artifacts(chk: Checker, path: KeyPath, key: str, provider: str | None = None) -> list[tuple[str, KeyPath]]:
     items = chk.get(path, key, list)
     out: list[tuple[str, KeyPath]] = []
     seen: set[str] = set()
@@ -166,6 +172,8 @@ def _artifacts(chk: Checker, path: KeyPath, key: str) -> list[tuple[str, KeyPath
         if not chk.is_type(ipath, item, dict):
             continue
         chk.keys(ipath, ("name", "files") if key == "outputArtifacts" else ("name",))  # files: Commands action
+        if key == "outputArtifacts":
+            check_output_files(chk, ipath, provider)
         name = chk.get(ipath, "name", str, required=True)
         if name is None:
             continue
@@ -195,29 +203,6 @@ def _counts(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
             chk.error(where, f"{who} takes {count_phrase((lo, hi), noun)}, got {len(got)}")
 
 
-def _commands_fields(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
-    commands = chk.get(path, "commands", list)
-    for i, cmd in enumerate(commands or []):
-        chk.is_type(path + ("commands", i), cmd, str)
-    if info.provider == "Commands" and info.owner == "AWS" and not commands:
-        chk.error(path, "Commands action is missing 'commands' (a list of shell commands)")
-    names = chk.get(path, "outputVariables", list)
-    if names is not None and len(names) > 15:
-        chk.error(path + ("outputVariables",), f"at most 15 outputVariables, got {len(names)}")
-    env = chk.get(path, "environmentVariables", list)
-    if env is not None and len(env) > 10:
-        chk.error(path + ("environmentVariables",), f"at most 10 environmentVariables, got {len(env)}")
-    for i, var in enumerate(env or []):
-        vpath = path + ("environmentVariables", i)
-        if chk.is_type(vpath, var, dict):
-            chk.keys(vpath, ("name", "value", "type"))
-            chk.get(vpath, "name", str, required=True)
-            chk.get(vpath, "value", str, required=True)
-            kind = chk.get(vpath, "type", str)
-            if kind is not None:
-                chk.one_of(vpath + ("type",), kind, ("PLAINTEXT", "SECRETS_MANAGER"), "environment variable type")
-
-
 def _configuration(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
     cpath = path + ("configuration",)
     config = chk.get(path, "configuration", dict)
@@ -233,6 +218,10 @@ def _configuration(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
             literal = json.dumps(value) if isinstance(value, (bool, int, float)) else None
             fix = f" (write \"{literal}\")" if literal else ""
             chk.error(kpath, f"configuration values must be strings, got {type_name(value)}{fix}")
+            continue
+        if not value:
+            chk.error(kpath, f"{key} is empty: configuration values are 1 to {LIMITS['config_value']} characters "
+                             "(API ActionConfigurationValue); leave the key out instead")
             continue
         if len(value) > LIMITS["config_value"]:
             chk.error(kpath, f"configuration value is {len(value)} characters long; the limit is "
@@ -255,13 +244,12 @@ def _configuration(chk: Checker, path: KeyPath, info: ActionInfo) -> None:
         if value is not None and value not in choices:
             chk.one_of(cpath + (key,), value, choices, f"{key} value")
     _provider_rules(chk, cpath, info)
+    check_newer_provider(chk, cpath, info)
 
 
 def _value_warnings(chk: Checker, kpath: KeyPath, key: str, value: str, spec: ProviderSpec | None) -> None:
     secret = spec is not None and key in spec.secrets
-    if secret and not value:
-        chk.warning(kpath, f"{key} is empty; the action cannot authenticate until it is set")
-    elif secret and looks_masked(value):
+    if secret and looks_masked(value):
         chk.warning(kpath, f"{key} is masked ('{value}') as get-pipeline prints it; set the real value before "
                            f"creating the pipeline")
     elif CFN_DYNAMIC_REFERENCE.search(value):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from conveyor.config.codepipeline_actions import ActionInfo
 from conveyor.config.codepipeline_rules import (
     CODEPIPELINE_VARIABLES,
+    GIT_PATTERN_LENGTH,
     LIMITS,
+    PR_EVENTS_COUNT,
     RESERVED_NAMESPACES,
     VARIABLE_REF,
 )
@@ -199,9 +201,16 @@ def _filters(chk: Checker, gpath: KeyPath, kind: str) -> None:
             if key in flt and chk.get(fpath, key, dict) is not None:
                 _criteria(chk, fpath + (key,))
         events = chk.get(fpath, "events", list)
+        lo, hi = PR_EVENTS_COUNT
+        if events is not None and not lo <= len(events) <= hi:
+            chk.error(fpath + ("events",), f"events takes {lo} to {hi} event types (API GitPullRequestEventTypeList), "
+                                           f"got {len(events)}")
         for e, event in enumerate(events or []):
             if chk.is_type(fpath + ("events", e), event, str):
                 chk.one_of(fpath + ("events", e), event, PR_EVENTS, "pull request event")
+
+
+_SHAPES = {"branches": "GitBranchNamePattern", "tags": "GitTagNamePattern", "filePaths": "GitFilePathPattern"}
 
 
 def _criteria(chk: Checker, path: KeyPath) -> None:
@@ -213,4 +222,6 @@ def _criteria(chk: Checker, path: KeyPath) -> None:
         if not 1 <= len(patterns) <= LIMITS["criteria_patterns"]:
             chk.error(path + (key,), f"{key} takes 1 to {LIMITS['criteria_patterns']} patterns, got {len(patterns)}")
         for i, pattern in enumerate(patterns):
-            chk.is_type(path + (key, i), pattern, str)
+            if chk.is_type(path + (key, i), pattern, str) and not 1 <= len(pattern) <= GIT_PATTERN_LENGTH:
+                chk.error(path + (key, i), f"a pattern is 1 to {GIT_PATTERN_LENGTH} characters (API "
+                                           f"{_SHAPES.get(str(path[-1]), 'pattern')}), got {len(pattern)}")

@@ -95,6 +95,8 @@ class ProviderSpec:
 
 
 _BOOL = BOOLEAN_STRINGS
+STACKSET_PERMISSION_MODELS = ("SELF_MANAGED", "SERVICE_MANAGED")
+STACKSET_AUTO_DEPLOYMENT = ("Enabled", "Disabled", "EnabledWithStackRetention")
 _IMAGE_KEYS = tuple(f"Image{n}{k}" for n in range(1, 5) for k in ("ArtifactName", "ContainerName"))
 
 SPECS: tuple[ProviderSpec, ...] = (
@@ -120,8 +122,12 @@ SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec("AWS", "CodeBuild", ("Build", "Test"), (1, 5), (0, 5), ("ProjectName",),
                  ("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"),
                  (("BatchEnabled", _BOOL), ("CombineArtifacts", _BOOL))),
-    ProviderSpec("AWS", "ECRBuildAndPublish", ("Build",), (1, 1), (0, 0), ("ECRRepositoryName",), None),
+    # [doc action-reference-ECRBuildAndPublish] (V2 only)
+    ProviderSpec("AWS", "ECRBuildAndPublish", ("Build",), (1, 1), (0, 0), ("ECRRepositoryName",),
+                 ("DockerFilePath", "ImageTags", "RegistryType"), (("RegistryType", ("private", "public")),),
+                 ("ECRImageDigestId", "ECRRepositoryName")),
     ProviderSpec("AWS", "DeviceFarm", ("Test",), (1, 1), (0, 0), ("ProjectId", "DevicePoolArn"), None),
+    # [doc action-reference-Commands] (V2 only): its settings are the action's commands/outputVariables
     ProviderSpec("AWS", "Commands", ("Compute",), (1, 10), (0, 1), (), None),
     # Approval [§2.11]
     ProviderSpec("AWS", "Manual", ("Approval",), (0, 0), (0, 0), (),
@@ -140,8 +146,11 @@ SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec("AWS", "CloudFormation", ("Deploy",), (0, 10), (0, 1), ("ActionMode", "StackName"), None,
                  (("ActionMode", ("CHANGE_SET_EXECUTE", "CHANGE_SET_REPLACE", "CREATE_UPDATE", "DELETE_ONLY",
                                   "REPLACE_ON_FAILURE")),)),
+    # [doc action-reference-StackSets]: the keys listed there are known, newer ones are let through
     ProviderSpec("AWS", "CloudFormationStackSet", ("Deploy",), (1, 3), (0, 0), ("StackSetName", "TemplatePath"),
-                 None, output_variables=("OperationId", "StackSetId")),
+                 None, (("PermissionModel", STACKSET_PERMISSION_MODELS),
+                        ("OrganizationsAutoDeployment", STACKSET_AUTO_DEPLOYMENT)),
+                 output_variables=("OperationId", "StackSetId")),
     ProviderSpec("AWS", "CloudFormationStackInstances", ("Deploy",), (0, 3), (0, 0), ("StackSetName", "Regions"),
                  None, output_variables=("OperationId", "StackSetId")),
     ProviderSpec("AWS", "ElasticBeanstalk", ("Deploy",), (1, 1), (0, 0), ("ApplicationName", "EnvironmentName"), ()),
@@ -150,16 +159,32 @@ SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec("AWS", "AppConfig", ("Deploy",), (1, 1), (0, 0),
                  ("Application", "Environment", "ConfigurationProfile", "InputArtifactConfigurationPath"),
                  ("DeploymentStrategy",)),
-    ProviderSpec("AWS", "EKS", ("Deploy",), (1, 1), (0, 0), (), None),
-    ProviderSpec("AWS", "EC2", ("Deploy",), (1, 1), (0, 0), (), None),
+    # [doc action-reference-EKS] (V2 only): Helm (HelmReleaseName + HelmChartLocation) or kubectl (ManifestFiles)
+    ProviderSpec("AWS", "EKS", ("Deploy",), (1, 1), (0, 0), ("ClusterName",),
+                 ("HelmReleaseName", "HelmChartLocation", "HelmValuesFiles", "ManifestFiles", "Namespace",
+                  "SubnetIds", "SecurityGroupIds")),
+    # [doc action-reference-EC2Deploy] (V2 only)
+    ProviderSpec("AWS", "EC2", ("Deploy",), (1, 1), (0, 0), ("InstanceTagKey", "InstanceType"),
+                 ("InstanceTagValue", "TargetDirectory", "DeploySpec", "MaxBatch", "MaxError", "TargetGroupNameList",
+                  "PreScript", "PostScript"), (("InstanceType", ("EC2", "SSM_MANAGED_NODE")),)),
     ProviderSpec("ThirdParty", "AlexaSkillsKit", ("Deploy",), (1, 2), (0, 0), (), None),
-    # Invoke
-    ProviderSpec("AWS", "Lambda", ("Invoke", "Deploy"), (0, 5), (0, 5), ("FunctionName",), ("UserParameters",)),
+    # Invoke [doc action-reference-Lambda]
+    ProviderSpec("AWS", "Lambda", ("Invoke",), (0, 5), (0, 5), ("FunctionName",), ("UserParameters",)),
+    # [doc action-reference-LambdaDeploy] (V2 only): a deploy with traffic shifting, not an invoke
+    ProviderSpec("AWS", "Lambda", ("Deploy",), (0, 1), (0, 0), ("FunctionName",),
+                 ("FunctionAlias", "PublishedTargetVersion", "DeployStrategy", "Alarms")),
     ProviderSpec("AWS", "StepFunctions", ("Invoke",), (0, 1), (0, 1), ("StateMachineArn",),
                  ("ExecutionNamePrefix", "InputType", "Input"), (("InputType", ("Literal", "FilePath")),),
                  ("StateMachineArn", "ExecutionArn")),
-    ProviderSpec("AWS", "InspectorScan", ("Invoke",), (0, 1), (0, 1), (), None),
+    # [doc action-reference-InspectorScan]: the input is the source to scan (none for an ECR image scan)
+    ProviderSpec("AWS", "InspectorScan", ("Invoke",), (0, 1), (1, 1), ("InspectorRunMode",),
+                 ("ECRRepositoryName", "ImageTag", "CriticalThreshold", "HighThreshold", "MediumThreshold",
+                  "LowThreshold"), (("InspectorRunMode", ("SourceCodeScan", "ECRImageScan")),)),
 )
+
+# Action types whose reference page says "only available for V2 type pipelines" (owner AWS).
+V2_ONLY_ACTIONS = (("Compute", "Commands"), ("Build", "ECRBuildAndPublish"), ("Deploy", "EKS"), ("Deploy", "EC2"),
+                   ("Deploy", "Lambda"))
 
 # Custom actions and third-party actions we hold no table for: the generic limits [doc].
 GENERIC_COUNTS = ((0, 5), (0, 5))
@@ -239,3 +264,38 @@ def placeholder_note(value: str) -> str:
 def looks_masked(value: str) -> bool:
     """get-pipeline masks secrets as '****'."""
     return bool(value) and set(value) == {"*"}
+
+
+# [api] ActionDeclaration / RuleDeclaration / OutputArtifact list and string bounds (botocore
+# codepipeline/2015-07-09: CommandList, Command, OutputVariableList, OutputVariable,
+# EnvironmentVariableList, EnvironmentVariableName/Value, FilePathList, FilePath, RuleConfigurationMap).
+COMMANDS_COUNT, COMMAND_LENGTH = (1, 50), 1000
+OUTPUT_VARIABLES_COUNT, OUTPUT_VARIABLE_LENGTH = (1, 15), 128
+ENV_COUNT, ENV_NAME_LENGTH, ENV_VALUE_LENGTH = (1, 10), 128, 2000
+ENV_NAME_RE, ENV_NAME_CHARSET = r"[A-Za-z0-9_]+", "A-Z a-z 0-9 _"
+FILES_COUNT, FILE_PATH_LENGTH = (1, 10), 128
+RULE_CONFIG_ENTRIES, RULE_CONFIG_VALUE_LENGTH = 200, 10000
+ENCRYPTION_KEY_ID_LENGTH = 400
+BLOCKER_NAME_LENGTH = 100
+GIT_PATTERN_LENGTH = 255
+PR_EVENTS_COUNT = (1, 3)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A stage-condition rule provider [doc rule-reference-*]: required configuration and enums."""
+
+    provider: str
+    required: tuple[str, ...] = ()
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+RULE_SPECS: dict[str, RuleSpec] = {r.provider: r for r in (
+    RuleSpec("CloudWatchAlarm", ("AlarmName",)),
+    RuleSpec("DeploymentWindow", ("Cron",)),
+    RuleSpec("VariableCheck", ("Variable", "Value", "Operator"), (("Operator", ("EQ", "CONTAINS", "MATCHES", "NE")),)),
+    RuleSpec("LambdaInvoke", ("FunctionName",)),
+    RuleSpec("Commands"),
+)}
+# stage-conditions: "the SKIP result is supported only for the LambdaInvoke and VariableCheck rules".
+SKIP_RULE_PROVIDERS = ("LambdaInvoke", "VariableCheck")

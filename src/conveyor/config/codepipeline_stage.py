@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import re
 
+from conveyor.config.codepipeline_compute import check_commands
 from conveyor.config.codepipeline_rules import (
+    ARTIFACT_CHARSET,
+    ARTIFACT_RE,
+    BLOCKER_NAME_LENGTH,
     CONDITION_RESULTS,
     CONDITION_RULE_PROVIDERS,
     LIMITS,
+    NAME_CHARSET,
+    NAME_RE,
     ON_FAILURE_RESULTS,
+    PROVIDER_CHARSET,
+    PROVIDER_RE,
     RETRY_MODES,
+    ROLE_ARN_RE,
+    ROLE_ARN_SHAPE,
+    RULE_CONFIG_ENTRIES,
+    RULE_CONFIG_VALUE_LENGTH,
+    RULE_SPECS,
+    SKIP_RULE_PROVIDERS,
     VARIABLE_CHARSET,
     VARIABLE_RE,
 )
@@ -65,7 +79,10 @@ def check_stage_extras(chk: Checker, path: KeyPath, stage: dict, first: bool, mo
         bpath = path + ("blockers", b)
         if chk.is_type(bpath, blocker, dict):
             chk.keys(bpath, ("name", "type"))
-            chk.get(bpath, "name", str, required=True)
+            name = chk.get(bpath, "name", str, required=True)
+            if name is not None and not 1 <= len(name) <= BLOCKER_NAME_LENGTH:
+                chk.error(bpath + ("name",), f"a blocker name is 1 to {BLOCKER_NAME_LENGTH} characters (API "
+                                             f"BlockerName), got {len(name)}")
             kind = chk.get(bpath, "type", str, required=True)
             if kind is not None:
                 chk.one_of(bpath + ("type",), kind, ("Schedule",), "blocker type")
@@ -117,18 +134,62 @@ def _conditions(chk: Checker, path: KeyPath, kind: str, required: bool) -> None:
         if rules is not None and not 1 <= len(rules) <= 5:
             chk.error(cpath + ("rules",), f"a condition takes 1 to 5 rules, got {len(rules)}")
         for r, rule in enumerate(rules or []):
-            _rule(chk, cpath + ("rules", r), rule)
+            provider = _rule(chk, cpath + ("rules", r), rule)
+            if result == "SKIP" and kind == "beforeEntry" and provider is not None \
+                    and provider not in SKIP_RULE_PROVIDERS:
+                chk.error(cpath + ("rules", r, "ruleTypeId", "provider"),
+                          f"a beforeEntry condition with result SKIP takes only {' and '.join(SKIP_RULE_PROVIDERS)} "
+                          f"rules, not {provider} (doc stage-conditions)")
 
 
-def _rule(chk: Checker, path: KeyPath, rule: object) -> None:
+def _rule(chk: Checker, path: KeyPath, rule: object) -> str | None:
+    """One RuleDeclaration (botocore codepipeline RuleDeclaration and the rule-reference pages);
+    returns its provider when it is a known one."""
     if not chk.is_type(path, rule, dict):
-        return
+        return None
+    assert isinstance(rule, dict)
     chk.keys(path, RULE_KEYS)
-    chk.get(path, "name", str, required=True)
+    name = chk.get(path, "name", str, required=True)
+    if name is not None and not (1 <= len(name) <= LIMITS["name"] and re.fullmatch(NAME_RE, name)):
+        chk.error(path + ("name",), f"invalid rule name '{name}': expected 1-{LIMITS['name']} characters of "
+                                    f"{NAME_CHARSET}")
+    _rule_fields(chk, path)
     type_id = chk.get(path, "ruleTypeId", dict, required=True)
-    if type_id is None:
-        return
-    tpath = path + ("ruleTypeId",)
+    provider = None
+    if type_id is not None:
+        provider = _rule_type(chk, path + ("ruleTypeId",))
+    config = chk.get(path, "configuration", dict)
+    if config is not None and len(config) > RULE_CONFIG_ENTRIES:
+        chk.error(path + ("configuration",), f"a rule takes at most {RULE_CONFIG_ENTRIES} configuration entries, "
+                                             f"got {len(config)}")
+    for key, value in (config or {}).items():
+        kpath = path + ("configuration", key)
+        if not 1 <= len(key) <= LIMITS["config_key"]:
+            chk.error(kpath, f"configuration key '{key}' must be 1 to {LIMITS['config_key']} characters")
+        if chk.is_type(kpath, value, str) and not 1 <= len(value) <= RULE_CONFIG_VALUE_LENGTH:
+            chk.error(kpath, f"rule configuration values are 1 to {RULE_CONFIG_VALUE_LENGTH} characters, got "
+                             f"{len(value)}")
+    spec = RULE_SPECS.get(provider or "")
+    if spec is None:
+        return provider
+    given = config or {}
+    missing = [k for k in spec.required if k not in given]
+    if missing:
+        where = path + ("configuration",) if config is not None else path
+        chk.error(where, f"{spec.provider} rule is missing required configuration {', '.join(missing)}")
+    for key, choices in spec.enums:
+        value = given.get(key)
+        if isinstance(value, str):
+            chk.one_of(path + ("configuration", key), value, choices, f"{key} value")
+    is_commands = provider == "Commands"
+    check_commands(chk, path, required=is_commands, what="Commands rule")
+    if not is_commands and "commands" in rule:
+        chk.warning(path + ("commands",), f"only the Commands rule runs 'commands'; a {provider} rule does not "
+                                          "use them")
+    return provider
+
+
+def _rule_type(chk: Checker, tpath: KeyPath) -> str | None:
     chk.keys(tpath, ("category", "owner", "provider", "version"))
     category = chk.get(tpath, "category", str, required=True)
     if category is not None:
@@ -136,9 +197,35 @@ def _rule(chk: Checker, path: KeyPath, rule: object) -> None:
     owner = chk.get(tpath, "owner", str)
     if owner is not None:
         chk.one_of(tpath + ("owner",), owner, ("AWS",), "rule owner")
+    version = chk.get(tpath, "version", str)
+    if version is not None and not (1 <= len(version) <= LIMITS["version"] and re.fullmatch(PROVIDER_RE, version)):
+        chk.error(tpath + ("version",), f"invalid version '{version}': expected 1-{LIMITS['version']} characters "
+                                        f"of {PROVIDER_CHARSET}")
     provider = chk.get(tpath, "provider", str, required=True)
-    if provider is not None:
-        chk.one_of(tpath + ("provider",), provider, CONDITION_RULE_PROVIDERS, "rule provider")
-    config = chk.get(path, "configuration", dict)
-    for key, value in (config or {}).items():
-        chk.is_type(path + ("configuration", key), value, str)
+    if provider is not None and chk.one_of(tpath + ("provider",), provider, CONDITION_RULE_PROVIDERS,
+                                           "rule provider"):
+        return provider
+    return None
+
+
+def _rule_fields(chk: Checker, path: KeyPath) -> None:
+    """inputArtifacts, roleArn, region and timeoutInMinutes of a rule, with the API's bounds."""
+    for i, item in enumerate(chk.get(path, "inputArtifacts", list) or []):
+        ipath = path + ("inputArtifacts", i)
+        if chk.is_type(ipath, item, dict):
+            chk.keys(ipath, ("name",))
+            name = chk.get(ipath, "name", str, required=True)
+            if name is not None and not (1 <= len(name) <= 100 and re.fullmatch(ARTIFACT_RE, name)):
+                chk.error(ipath + ("name",), f"invalid artifact name '{name}': expected 1-100 characters of "
+                                             f"{ARTIFACT_CHARSET}")
+    role = chk.get(path, "roleArn", str)
+    if role is not None and not (re.fullmatch(ROLE_ARN_RE, role) and len(role) <= LIMITS["role_arn"]):
+        chk.error(path + ("roleArn",), f"invalid roleArn '{role}': expected {ROLE_ARN_SHAPE}")
+    region = chk.get(path, "region", str)
+    lo, hi = LIMITS["region"]
+    if region is not None and not lo <= len(region) <= hi:
+        chk.error(path + ("region",), f"invalid region '{region}': expected {lo}-{hi} characters")
+    timeout = chk.get(path, "timeoutInMinutes", int)
+    lo, hi = LIMITS["timeout_minutes"]
+    if timeout is not None and not lo <= timeout <= hi:
+        chk.error(path + ("timeoutInMinutes",), f"timeoutInMinutes must be from {lo} to {hi}, got {timeout}")

@@ -24,6 +24,9 @@ from typing import Any
 
 from conveyor.config.task_size import EC2_CPU_RANGE, cpu_units, fargate_problem, memory_mib
 from conveyor.config.taskdef_across import ContainerFacts, check_across
+from conveyor.config.taskdef_launch import check_launch
+from conveyor.config.taskdef_names import check_env_name
+from conveyor.config.taskdef_parts import check_container_parts, check_task_parts
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.errors import Diagnostic
@@ -64,8 +67,10 @@ HEALTH_CHECK_COMMANDS = ("CMD", "CMD-SHELL")
 # HealthCheck documentation: (low, high, unit) per key.
 HEALTH_CHECK_RANGES = {"interval": (5, 300, " seconds"), "timeout": (2, 60, " seconds"), "retries": (1, 10, ""),
                        "startPeriod": (0, 300, " seconds")}
+MIN_CONTAINER_MEMORY = 6        # ContainerDefinition.memory: "don't specify less than 6 MiB"
 MAX_CONTAINERS = 10               # containers per task definition (ECS quota, not adjustable)
 NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+PORT_NAME = re.compile(r"[a-z0-9_][a-z0-9_-]{0,63}")
 PLACEHOLDER = re.compile(r"<[A-Za-z0-9_.:/-]+>|\$\{[^}]*\}|\{\{[^}]*\}\}")
 IMAGE_CHARS = re.compile(r"[A-Za-z0-9_.:/#-]+")
 DIGEST = re.compile(r"sha256:[A-Fa-f0-9]{64}")
@@ -220,6 +225,7 @@ class _TaskdefCheck:
                 self.enum(P + ("requiresCompatibilities", i), item, COMPATIBILITIES, "compatibility")
         self.fargate = "FARGATE" in compat
         self.ignore(P, TASK_IGNORED, checked=("requiresCompatibilities",))
+        check_task_parts(self, P)
         cpu, memory = self.task_size(P)
         containers = self.required(P, "containerDefinitions", list)
         if containers is None:
@@ -233,6 +239,7 @@ class _TaskdefCheck:
         found = [c for c in checked if c is not None]
         check_across(self.chk, P, found, cpu, memory, fargate=self.fargate,
                      task_memory_given=is_set(task.get("memory")))
+        check_launch(self.chk, P, task, network_mode=self.network_mode, fargate=self.fargate)
 
     def enum(self, path: KeyPath, value: str, choices: tuple[str, ...], what: str) -> bool:
         if value in choices:
@@ -297,6 +304,10 @@ class _TaskdefCheck:
         out.cpu = self.int_range(cp, "cpu", 0, None)
         out.memory = self.int_range(cp, "memory", 1, None, " MiB")
         out.reservation = self.int_range(cp, "memoryReservation", 1, None, " MiB")
+        if out.memory is not None and out.memory < MIN_CONTAINER_MEMORY:
+            self.chk.warning(cp + ("memory",), f"memory {out.memory} MiB is below the {MIN_CONTAINER_MEMORY} MiB the "
+                                               "container engine reserves for a container: it cannot start "
+                                               "(ContainerDefinition.memory)")
         if out.memory is not None and out.reservation is not None and out.memory < out.reservation:
             self.chk.error(cp + ("memoryReservation",), f"memoryReservation ({out.reservation} MiB, the soft limit) "
                                                         f"must not exceed memory ({out.memory} MiB, the hard limit)")
@@ -325,6 +336,7 @@ class _TaskdefCheck:
             self.opt(cp + ("logConfiguration",), "options", dict)
             self.opt(cp + ("logConfiguration",), "secretOptions", list)
         self.ignore(cp, CONTAINER_IGNORED, checked=("logConfiguration",))
+        check_container_parts(self, cp)
         return out
 
     def image(self, path: KeyPath, image: str) -> None:
@@ -359,6 +371,8 @@ class _TaskdefCheck:
             name = self.required(ep, "name", str)
             if name == "":
                 self.chk.error(ep + ("name",), "the variable name is empty")
+            elif name is not None:
+                self.env_name(ep + ("name",), name)
             value = entry.get("value")
             if isinstance(value, (int, float, bool)):
                 shown = json.dumps(value)
@@ -377,6 +391,15 @@ class _TaskdefCheck:
                 value = self.required(sp, key, str)
                 if value == "":
                     self.chk.error(sp + (key,), f"{key} is empty")
+                elif key == "name" and value is not None:
+                    self.env_name(sp + ("name",), value)
+
+    def env_name(self, path: KeyPath, name: str) -> None:
+        """An environment (or secret) variable name: see taskdef_names.check_env_name."""
+        problem = check_env_name(name)
+        if problem is not None:
+            severity, message = problem
+            (self.chk.error if severity == "error" else self.chk.warning)(path, message)
 
     def port_mapping(self, pp: KeyPath, pm: Any) -> None:
         if not self.chk.is_type(pp, pm, dict):
@@ -390,7 +413,10 @@ class _TaskdefCheck:
         protocol = self.opt(pp, "protocol", str)
         if protocol is not None:
             self.enum(pp + ("protocol",), protocol, PROTOCOLS, "protocol")
-        self.opt(pp, "name", str)
+        port_name = self.opt(pp, "name", str)
+        if port_name is not None and not PORT_NAME.fullmatch(port_name):
+            self.chk.error(pp + ("name",), f"invalid port mapping name '{port_name}': up to 64 lowercase letters, "
+                                           "digits, '_' and '-', not starting with '-' (PortMapping.name)")
         app = self.opt(pp, "appProtocol", str)
         if app is not None and self.enum(pp + ("appProtocol",), app, APP_PROTOCOLS, "appProtocol"):
             self.ignored.append(pp[len(self.root):] + ("appProtocol",))
