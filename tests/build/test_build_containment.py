@@ -1,0 +1,72 @@
+"""Issue 16 at run time, without a container: what reaches the build shell and what leaves the
+source directory (the podman end-to-end cases are in test_build_runner.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conveyor.actions.base import ActionFailed
+from conveyor.actions.codebuild import cache_directory
+from conveyor.build.artifacts import ArtifactError
+from conveyor.build.environment import ReservedVariableError
+from conveyor.build.runner import export_line, ship_file
+
+
+def test_export_line_refuses_a_name_that_is_code():
+    with pytest.raises(ReservedVariableError, match="'A;touch /tmp/x;B' is not a valid name"):
+        export_line("A;touch /tmp/x;B", "1")
+
+
+def test_export_line_quotes_the_value():
+    assert export_line("V", "$(touch /tmp/x); `id`") == "export V='$(touch /tmp/x); `id`'"
+
+
+@pytest.fixture
+def source(tmp_path):
+    root = tmp_path / "src"
+    (root / "dist").mkdir(parents=True)
+    (root / "dist" / "app.js").write_text("app")
+    (tmp_path / "secret.txt").write_text("host secret")
+    return root
+
+
+def test_a_symlink_out_of_the_source_is_never_copied(source, tmp_path):
+    (source / "dist" / "leak").symlink_to(tmp_path / "secret.txt")
+    for keep in (False, True):
+        dest = tmp_path / f"out-{keep}"
+        with pytest.raises(ArtifactError, match="dist/leak is a symbolic link to outside the source directory"):
+            ship_file(source, "dist/leak", dest, keep_symlinks=keep)
+        assert not dest.exists()
+
+
+def test_enable_symlinks_no_copies_the_target(source, tmp_path):
+    (source / "dist" / "alias.js").symlink_to("app.js")
+    ship_file(source, "dist/alias.js", tmp_path / "alias.js", keep_symlinks=False)
+    assert not (tmp_path / "alias.js").is_symlink() and (tmp_path / "alias.js").read_text() == "app"
+
+
+def test_enable_symlinks_yes_keeps_the_link(source, tmp_path):
+    (source / "dist" / "alias.js").symlink_to(source / "dist" / "app.js")  # absolute, inside
+    ship_file(source, "dist/alias.js", tmp_path / "alias.js", keep_symlinks=True)
+    assert (tmp_path / "alias.js").is_symlink() and os.readlink(tmp_path / "alias.js") == "app.js"
+
+
+def test_a_regular_file_is_copied(source, tmp_path):
+    ship_file(source, "dist/app.js", tmp_path / "a", keep_symlinks=False)
+    assert (tmp_path / "a").read_text() == "app"
+
+
+@pytest.mark.parametrize("project", ["../../x", "..", ".", "a/b", ""])
+def test_a_project_name_cannot_name_a_directory_outside_the_cache(tmp_path, project):
+    with pytest.raises(ActionFailed, match="cannot name a cache directory"):
+        cache_directory(tmp_path, project)
+
+
+def test_a_symlinked_cache_directory_is_refused(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "web").symlink_to("/")
+    with pytest.raises(ActionFailed, match="leads outside"):
+        cache_directory(tmp_path, "web")
+    assert cache_directory(tmp_path, "my.pipeline") == (tmp_path / "cache" / "my.pipeline").resolve()
