@@ -70,3 +70,17 @@ def test_a_symlinked_cache_directory_is_refused(tmp_path):
     with pytest.raises(ActionFailed, match="leads outside"):
         cache_directory(tmp_path, "web")
     assert cache_directory(tmp_path, "my.pipeline") == (tmp_path / "cache" / "my.pipeline").resolve()
+
+
+def test_a_secondary_artifact_identifier_cannot_write_outside_the_artifacts_dir(tmp_path):
+    from conveyor.build.runner import BuildRequest, _Log, _upload
+    from conveyor.config.buildspec_model import Artifacts, BuildSpec, Env
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "b").write_text("b")
+    spec = BuildSpec("0.2", None, Env(), {}, Artifacts(("b",)), {"../../up": Artifacts(("b",))}, {}, None, "b.yml")
+    req = BuildRequest(source_dir=src, image="x", engine=None, artifacts_dir=tmp_path / "out")  # type: ignore[arg-type]
+    with pytest.raises(ArtifactError, match="secondary artifact identifier '../../up' is not valid"):
+        _upload(spec, req, _Log(lambda line: None, req.clock))
+    assert not (tmp_path / "up").exists()

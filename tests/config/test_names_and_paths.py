@@ -210,3 +210,21 @@ def test_override_names_are_checked():
         "conveyor.yml:16:11 pipeline.stages[1].actions[0].environmentVariables: environment variable "
         "'A;touch /tmp/x;B' is not a valid name: use letters, digits and _, not starting with a digit (CodeBuild "
         "exports it into the build shell)"]
+
+
+def test_a_secondary_artifact_identifier_names_no_directory_outside():
+    """It becomes <artifacts>/secondary/<identifier> on the host."""
+    found = [str(d) for d in check_buildspec_text("""\
+version: 0.2
+phases:
+  build:
+    commands: [echo]
+artifacts:
+  files: ['a']
+  secondary-artifacts:
+    ../../up:
+      files: ['b']
+""")]
+    assert found == ["buildspec.yml:8:5 artifacts.secondary-artifacts.../../up: secondary artifact identifier "
+                     "'../../up' is not valid: use letters, digits, '-' and '_' (it must match a CodePipeline output "
+                     "artifact name)"]

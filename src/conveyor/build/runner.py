@@ -14,6 +14,7 @@ its standard input, never through argv, so `ps` does not show them.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -40,6 +41,9 @@ SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT = "conveyor-local"
 DEFAULT_SHELL = "sh"  # aws-semantics §1.3: the Linux default is sh
+#: Secondary artifact identifiers name a directory under the artifacts dir; CodePipeline output
+#: artifact names (which they must match) are [a-zA-Z0-9_\-]+ (ArtifactDeclaration.name).
+SECONDARY_IDENTIFIER = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 _BUILDSPEC_NAMES = {phase: name for name, phase in P.BUILDSPEC_NAMES.items()}
 
 
@@ -382,6 +386,9 @@ def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
             log.line("skipping_invalid_path", path=skipped)
         if not selection.files:
             raise A.NoMatchingArtifactPaths()
+        if ident and not SECONDARY_IDENTIFIER.fullmatch(ident):  # it names a directory on the host
+            raise A.ArtifactError(f"secondary artifact identifier {ident!r} is not valid: use letters, digits, "
+                                  f"'-' and '_'")
         target = req.artifacts_dir / "primary" if not ident else req.artifacts_dir / "secondary" / ident
         target.mkdir(parents=True, exist_ok=True)
         for src, dest in selection.files:
@@ -448,6 +455,10 @@ class _Cache:
             self.directory.mkdir(parents=True, exist_ok=True)
             if spec.cache.key:
                 self.key = A.cache_key(spec.cache.key, self._hash_files)
+            if "/" in self.key or "\0" in self.key or self.key.startswith("."):  # one file of the cache dir
+                log.raw(f"[Container] {E.timestamp(req.clock())} Cache key {self.key!r} cannot name a cache file "
+                        f"(it holds '/' or starts with '.'); the cache is not used")
+                self.enabled = False
 
     def _hash_files(self, globs: list[str]) -> str:
         import hashlib

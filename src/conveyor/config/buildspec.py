@@ -345,6 +345,9 @@ class BuildSpecCheck:
         secondary: dict[str, Artifacts] = {}
         for ident, body in (self.chk.get(A, "secondary-artifacts", dict) or {}).items():
             path = A + ("secondary-artifacts", ident)
+            if not re.fullmatch(r"[A-Za-z0-9_\-]{1,100}", str(ident)):
+                self.chk.error(path, f"secondary artifact identifier {str(ident)!r} is not valid: use letters, digits, "
+                                     f"'-' and '_' (it must match a CodePipeline output artifact name)")
             if self.chk.is_type(path, body, dict, "a mapping (files:, name:, ...)"):
                 secondary[ident] = self._artifact(path, ARTIFACT_KEYS)
         if len(secondary) > MAX_SECONDARY_ARTIFACTS:
