@@ -401,10 +401,10 @@ def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
 def ship_file(root: Path, src: str, dest: Path, *, keep_symlinks: bool) -> None:
     """Copy `root/src` into the artifact at `dest`, never anything from outside `root`.
 
-    `enable-symlinks` is CodeBuild's: "If the output type is ZIP, specifies if internal symbolic
-    links are preserved in the ZIP file" (buildspec reference). So with `yes` a symlink ships as
-    a symlink (re-pointed relative, to the same file inside the source); with the default `no`
-    the file it points to is copied. Either way a link whose target resolves outside the source
+    `enable-symlinks` is CodeBuild's (buildspec reference, artifacts; aws-semantics §1.9: "ZIP
+    output only: keep internal symlinks"): with `yes` a symlink inside the source ships as a
+    symlink (re-pointed relative, to the same file); with the default `no` the file it points to
+    is copied. (Before issue 16 it was the other way round.) Either way a link whose target resolves outside the source
     directory fails the upload (CLIENT_ERROR): on a shared host, following it would copy a host
     file into the artifact. The copy reads from an open descriptor whose real path is checked,
     so swapping a file for a symlink mid-upload does not get around it.
