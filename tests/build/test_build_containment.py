@@ -84,3 +84,20 @@ def test_a_secondary_artifact_identifier_cannot_write_outside_the_artifacts_dir(
     with pytest.raises(ArtifactError, match="secondary artifact identifier '../../up' is not valid"):
         _upload(spec, req, _Log(lambda line: None, req.clock))
     assert not (tmp_path / "up").exists()
+
+
+def test_hash_files_ignores_a_symlink_out_of_the_source(tmp_path):
+    """The cache key's `$(codebuild-hash-files …)` would otherwise put a host file's hash in the log."""
+    from conveyor.build.runner import BuildRequest, _Cache, _Log
+    from conveyor.config.buildspec_model import BuildSpec, Cache, Env
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lock.txt").write_text("v1")
+    spec = BuildSpec("0.2", None, Env(), {}, None, {}, {}, Cache(("deps/**/*",), key="k"), "b.yml")
+    req = BuildRequest(source_dir=src, image="x", engine=None, cache_dir=tmp_path / "c")  # type: ignore[arg-type]
+    cache = _Cache(spec, req, _Log(lambda line: None, req.clock))
+    alone = cache._hash_files(["**/*"])
+    (tmp_path / "secret").write_text("host secret")
+    (src / "leak").symlink_to(tmp_path / "secret")
+    assert cache._hash_files(["**/*"]) == alone

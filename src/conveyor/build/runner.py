@@ -464,8 +464,11 @@ class _Cache:
         import hashlib
 
         h = hashlib.sha256()
-        for rel in sorted(f for f in _list_files(self.req.source_dir) if any(A.artifact_match(g, f) for g in globs)):
-            h.update(rel.encode() + b"\0" + (self.req.source_dir / rel).read_bytes())
+        root = self.req.source_dir
+        for rel in sorted(f for f in _list_files(root) if any(A.artifact_match(g, f) for g in globs)):
+            if not is_inside(root, root / rel) or not (root / rel).is_file():
+                continue  # a symlink out of the source: a host file's hash would show in the cache key
+            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
         return h.hexdigest()
 
     def _stored(self) -> list[str]:
