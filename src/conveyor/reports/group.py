@@ -187,11 +187,24 @@ def parse_group(base_dir: str | Path, files_globs: list[str], file_format: str,
     `root`: what symlinked report files must stay inside (default: base_dir)."""
     fmt = normalize_format(file_format)
     files, problems = find_files(base_dir, files_globs, root)
+    fence = Path(root) if root is not None else Path(base_dir)
     reports = []
     for path in files:
         label = path.relative_to(base_dir).as_posix()
         try:
-            reports.append(parse_report(path, fmt, label=label))
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            problems.append(f"{label}: cannot be read: {exc.strerror}")
+            continue
+        try:
+            # the file actually opened must still be inside: the build may swap a file for a
+            # symlink between the listing and now; /proc/self/fd/N reopens that same file
+            if not is_inside(fence, Path(os.readlink(f"/proc/self/fd/{fd}"))):
+                problems.append(f"{label}: is a symbolic link to outside the base directory {fence}")
+                continue
+            reports.append(parse_report(f"/proc/self/fd/{fd}", fmt, label=label))
         except MalformedReport as exc:
             problems.append(str(exc))
+        finally:
+            os.close(fd)
     return ReportGroupResult(fmt, tuple(reports), tuple(problems))
