@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 
 from conveyor.config.buildspec import check_buildspec_text
-from conveyor.config.names import (
+from conveyor.config.pipeline import load_pipeline_text
+from conveyor.errors import ConfigError
+from conveyor.names import (
     check_commit,
     check_container_env_name,
     check_git_ref,
     check_pipeline_env_name,
     check_shell_env_name,
 )
-from conveyor.config.paths import PathEscape, path_problem, resolve_inside
-from conveyor.config.pipeline import load_pipeline_text
-from conveyor.errors import ConfigError
+from conveyor.paths import PathEscape, path_problem, resolve_inside
 
 ATTACK_NAME = "A;touch /tmp/x;B"
 

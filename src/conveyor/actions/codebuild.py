@@ -22,10 +22,10 @@ from conveyor.actions.base import (
 from conveyor.actions.command import container_name
 from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
-from conveyor.config.paths import PathEscape, resolve_inside
 from conveyor.config.providers import project_name
 from conveyor.errors import ConfigError
 from conveyor.images import BUILD_IMAGE
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.providers.local.containers import (
     ApiService,
     ContainerEngine,

@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
-from conveyor.config.paths import PathEscape, resolve_inside
 from conveyor.deploy.spec import service_specs
 from conveyor.deploy.substitute import (
     image_artifacts,
@@ -24,6 +23,7 @@ from conveyor.deploy.substitute import (
     unreplaced_placeholders,
 )
 from conveyor.errors import ConveyorError
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
 

@@ -25,8 +25,8 @@ from conveyor.actions.base import (
     EngineUser,
     writable_copy,
 )
-from conveyor.config.paths import is_inside
 from conveyor.globs import glob_match
+from conveyor.paths import is_inside
 from conveyor.providers.local.containers import Mount
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, run, stream
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
 from conveyor.config.imagedefs import parse_imagedefinitions
-from conveyor.config.paths import PathEscape, resolve_inside
 from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
 #: ECS action's ceiling: 60 minutes unless DeploymentTimeout (minutes) shortens it.

@@ -44,7 +44,7 @@ from conveyor.actions.base import (
     EngineUser,
     writable_copy,
 )
-from conveyor.config.paths import PathEscape, path_problem, resolve_inside
+from conveyor.paths import PathEscape, path_problem, resolve_inside
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, stream
 
 #: How many characters of the commit id make the default tag.

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Mapping
 
-from conveyor.config.names import check_shell_env_name
 from conveyor.errors import UserError
+from conveyor.names import check_shell_env_name
 
 # Named defaults; AWS's values where we reproduce AWS behaviour.
 DEFAULT_ACCOUNT_ID = "000000000000"  # [inferred] the local stand-in account (moto/LocalStack's)

@@ -31,9 +31,9 @@ from conveyor.build import environment as E
 from conveyor.build import phases as P
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 from conveyor.config.buildspec_model import BuildSpec, Phase
-from conveyor.config.names import check_shell_env_name
-from conveyor.config.paths import PathEscape, is_inside, resolve_inside
 from conveyor.errors import ConveyorError, UserError
+from conveyor.names import check_shell_env_name
+from conveyor.paths import PathEscape, is_inside, resolve_inside
 from conveyor.providers.local.containers import ContainerEngine, Mount
 
 CACHE_MOUNT = "/codebuild/local-cache"  # the LOCAL cache's copies, one tar per key
@@ -333,8 +333,8 @@ def export_line(name: str, value: str) -> str:
     such as `A;touch /tmp/x;B` would run as code), so nothing user-given is spliced into the
     shell as code.
 
-    >>> export_line("GREETING", "it's $HOME")
-    'export GREETING=\'it\'"\'"\'s $HOME\''
+    >>> print(export_line("GREETING", "it's $HOME"))
+    export GREETING='it'"'"'s $HOME'
     """
     problem = check_shell_env_name(name)
     if problem is not None:

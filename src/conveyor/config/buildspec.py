@@ -48,11 +48,11 @@ from conveyor.config.buildspec_model import (
     scalar_text,
     unquoted_scalars,
 )
-from conveyor.config.names import check_shell_env_name
-from conveyor.config.paths import path_problem
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
+from conveyor.names import check_shell_env_name
+from conveyor.paths import path_problem
 
 TOP_KEYS = ("version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache")
 ENV_KEYS = ("shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper")

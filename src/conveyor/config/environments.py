@@ -30,11 +30,11 @@ from conveyor.config import ecs_deployment as rolling
 from conveyor.config.alarms import check_alarm_definitions, check_group_alarms
 from conveyor.config.codedeploy_group import GROUP_KEYS
 from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_code_deploy  # noqa: F401 (re-exported)
-from conveyor.config.paths import is_inside
 from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
 from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.errors import ConfigError, Diagnostic
+from conveyor.paths import is_inside
 
 #: Given a service's `taskDefinition` value: (the name to show, the file's text), or None when
 #: there is no such file.

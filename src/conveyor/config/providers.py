@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from conveyor.config.names import check_pipeline_env_name, check_shell_env_name
-from conveyor.config.paths import path_problem
+from conveyor.names import check_pipeline_env_name, check_shell_env_name
+from conveyor.paths import path_problem
 
 # CodeBuild CreateProject `name` (API reference, CreateProject): it also names the project's cache
 # directory under the data dir, so it must never hold '/' or '..'.
@@ -34,7 +34,7 @@ def project_name(value: Any) -> str | None:
 
 
 def shell_env_names(value: Any) -> str | None:
-    """CodeBuild environment variables: exported into the build shell (conveyor.config.names)."""
+    """CodeBuild environment variables: exported into the build shell (conveyor.names)."""
     for name in value if isinstance(value, dict) else ():
         problem = check_shell_env_name(str(name))
         if problem:

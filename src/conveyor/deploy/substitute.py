@@ -22,8 +22,8 @@ from typing import Any
 
 from conveyor.config.appspec_check import TASK_DEFINITION_TOKEN
 from conveyor.config.imagedefs import IMAGE_DETAIL_NAME, parse_image_detail
-from conveyor.config.paths import is_inside
 from conveyor.errors import ConfigError, UserError
+from conveyor.paths import is_inside
 
 MAX_IMAGES = 4  # Image1..Image4 (action-reference-ECSbluegreen)
 IMAGE_DEFINITIONS_NAME = "imagedefinitions.json"

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.config.paths import is_inside, path_problem
 from conveyor.glob_engine import GlobError, parse
+from conveyor.paths import is_inside, path_problem
 from conveyor.reports.model import (
     ERROR,
     FAILED,

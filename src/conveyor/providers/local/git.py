@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.config.names import check_commit, check_git_ref
 from conveyor.errors import ConveyorError, UserError
+from conveyor.names import check_commit, check_git_ref
 from conveyor.providers.local.process import Command, CommandFailed, run
 
 GIT_TIMEOUT = 120.0
