@@ -101,7 +101,7 @@ def test_glob_match(pattern: str, value: str, expected: bool) -> None:
     ("\\*", r"\*"),
 ])
 def test_compile_glob_regex(pattern: str, expected: str) -> None:
-    assert compile_glob(pattern).pattern == expected
+    assert compile_glob(pattern).regex() == expected
 
 
 @pytest.mark.parametrize("pattern,message", [

@@ -25,124 +25,26 @@ OR across includes (none = everything), OR across excludes, and an exclude wins.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
 
-_END = ""  # what _peek returns past the end of the pattern
+from conveyor.glob_engine import Glob, GlobError, parse
 
-
-def _peek(pattern: str, i: int) -> str:
-    return pattern[i] if i < len(pattern) else _END
-
-
-class GlobError(ValueError):
-    """A malformed glob. str() is the whole message; `problem` and `position` are its parts, for
-    callers that already name the pattern.
-
-    >>> str(GlobError("docs/[a", 5, "'[' is never closed by ']'"))
-    "invalid glob 'docs/[a': '[' is never closed by ']' at position 5"
-    """
-
-    def __init__(self, pattern: str, position: int, problem: str) -> None:
-        super().__init__(f"invalid glob {pattern!r}: {problem} at position {position}")
-        self.pattern, self.position, self.problem = pattern, position, problem
-
-
-def _class_char(c: str) -> str:
-    return "\\" + c if c in "\\]^-[" else c
-
-
-def _bracket(pattern: str, i: int) -> tuple[str, int]:
-    """Translate the bracket expression whose `[` is at pattern[i - 1]; return (regex, next index)."""
-    start = i - 1
-    negate = False
-    parts: list[str] = []
-    if _peek(pattern, i) == "!":
-        negate, i = True, i + 1
-    if _peek(pattern, i) == "-":
-        parts.append(r"\-")
-        i += 1
-    has_range_start, last, closed = False, "", False
-    while i < len(pattern):
-        c = pattern[i]
-        i += 1
-        if c == "]":
-            closed = True
-            break
-        if c == "/":
-            raise GlobError(pattern, i - 1, "'/' cannot appear inside [...]")
-        if c != "-":
-            parts.append(_class_char(c))
-            has_range_start, last = True, c
-            continue
-        if not has_range_start:
-            raise GlobError(pattern, i - 1, "'-' must follow a character to form a range")
-        end = _peek(pattern, i)
-        if end in (_END, "]"):  # `[a-]`: the dash is literal
-            parts.append(r"\-")
-            continue
-        i += 1
-        if end == "/":
-            raise GlobError(pattern, i - 1, "'/' cannot appear inside [...]")
-        if end < last:
-            raise GlobError(pattern, i - 3, f"range {last}-{end} is reversed")
-        parts[-1] = f"{_class_char(last)}-{_class_char(end)}"
-        has_range_start = False
-    if not closed:
-        raise GlobError(pattern, start, "'[' is never closed by ']'")
-    if not parts:
-        raise GlobError(pattern, start, f"the bracket expression {pattern[start:i]} is empty")
-    return ("[^/" if negate else "[") + "".join(parts) + "]", i
-
+__all__ = ["Criteria", "GlobError", "TriggerFilter", "any_accepts", "compile_glob", "glob_match",
+           "matches_any_path"]
 
 @lru_cache(maxsize=1024)
-def compile_glob(pattern: str) -> re.Pattern[str]:
-    """Compile a trigger glob to a regex that must match the whole value; GlobError if malformed.
+def compile_glob(pattern: str) -> Glob:
+    """Compile a trigger glob to a matcher of whole values (linear time: conveyor.glob_engine);
+    GlobError if malformed.
 
-    >>> compile_glob("docs/**").pattern
+    >>> compile_glob("docs/**").regex()
     'docs/.*'
-    >>> compile_glob("{main,dev}").fullmatch("dev") is not None
+    >>> compile_glob("{main,dev}").fullmatch("dev")
     True
     """
-    out: list[str] = []
-    group_start = -1  # position of the open `{`, or -1 outside a group
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        i += 1
-        if c == "\\":
-            if i == len(pattern):
-                raise GlobError(pattern, i - 1, "'\\' at the end escapes nothing")
-            out.append(re.escape(pattern[i]))
-            i += 1
-        elif c == "*":
-            if _peek(pattern, i) == "*":
-                out.append(".*")
-                i += 1
-            else:
-                out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            regex, i = _bracket(pattern, i)
-            out.append(regex)
-        elif c == "{":
-            if group_start >= 0:
-                raise GlobError(pattern, i - 1, "'{' groups cannot be nested")
-            group_start = i - 1
-            out.append("(?:")
-        elif c == "}" and group_start >= 0:
-            out.append(")")
-            group_start = -1
-        elif c == "," and group_start >= 0:
-            out.append("|")
-        else:
-            out.append(re.escape(c))
-    if group_start >= 0:
-        raise GlobError(pattern, group_start, "'{' is never closed by '}'")
-    return re.compile("".join(out), re.DOTALL)
+    return parse(pattern)
 
 
 def glob_match(pattern: str, value: str) -> bool:
@@ -151,7 +53,7 @@ def glob_match(pattern: str, value: str) -> bool:
     >>> glob_match("*.md", "README.md"), glob_match("*.md", "docs/a.md")
     (True, False)
     """
-    return compile_glob(pattern).fullmatch(value) is not None
+    return compile_glob(pattern).fullmatch(value)
 
 
 @dataclass(frozen=True)
@@ -166,7 +68,7 @@ class Criteria:
 
     includes: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
-    _compiled: tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]] = field(
+    _compiled: tuple[tuple[Glob, ...], tuple[Glob, ...]] = field(
         init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -104,3 +104,41 @@ def test_the_ecs_action_refuses_a_blue_green_service(tmp_path, releases):
     with pytest.raises(ActionFailed, match="use the CodeDeployToECS action"):
         EcsDeployAction().run(context(tmp_path, releases, "ECS", {"environment": "production", "service": "orders"},
                                       key="k", lines=[]))
+
+
+# --- issue 16: file references stay inside their artifact ---------------------------------------
+
+def test_the_ecs_file_cannot_be_a_symlink_out_of_the_artifact(tmp_path, releases):
+    secret = tmp_path / "host.json"
+    secret.write_text(json.dumps([{"name": "api", "imageUri": "stolen"}]))
+    ctx = context(tmp_path, releases, "ECS", {"environment": "staging", "service": "orders", "file": "defs.json"},
+                  key="k", lines=[])
+    (tmp_path / "build" / "defs.json").symlink_to(secret)
+    with pytest.raises(ActionFailed, match="file 'defs.json' leads outside"):
+        EcsDeployAction().run(ctx)
+    ctx = context(tmp_path, releases, "ECS", {"environment": "staging", "service": "orders",
+                                              "file": "../host.json"}, key="k", lines=[])
+    with pytest.raises(ActionFailed, match="leads outside"):
+        EcsDeployAction().run(ctx)
+
+
+@pytest.mark.parametrize("key,value", [("taskDefinitionTemplatePath", "../../etc/passwd"),
+                                       ("appSpecTemplatePath", "/etc/passwd")])
+def test_codedeploy_templates_stay_inside_their_artifact(tmp_path, releases, key, value):
+    conf = {"environment": "production", "service": "orders", "image1ArtifactName": "build",
+            "image1ContainerName": "IMAGE1_NAME", key: value}
+    with pytest.raises(ActionFailed, match="leads outside"):
+        CodeDeployToEcsAction().run(context(tmp_path, releases, "CodeDeployToECS", conf, key="k", lines=[]))
+
+
+def test_image_detail_cannot_be_a_symlink_out_of_the_artifact(tmp_path, releases):
+    conf = {"environment": "production", "service": "orders", "image1ArtifactName": "build",
+            "image1ContainerName": "IMAGE1_NAME"}
+    ctx = context(tmp_path, releases, "CodeDeployToECS", conf, key="k", lines=[])
+    secret = tmp_path / "host.json"
+    secret.write_text(json.dumps({"ImageURI": "stolen"}))
+    (tmp_path / "build" / "imageDetail.json").unlink()
+    (tmp_path / "build" / "imageDetail.json").symlink_to(secret)
+    with pytest.raises(ActionFailed) as err:
+        CodeDeployToEcsAction().run(ctx)
+    assert "stolen" not in str(err.value) and "symbolic link to outside its artifact" in str(err.value.__cause__.hint)

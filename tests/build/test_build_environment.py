@@ -159,10 +159,14 @@ def test_reserved_prefix(layer, source):
     assert isinstance(err.value, UserError) and err.value.exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["", "A=B", "A\0B"])
+@pytest.mark.parametrize("name", ["", "A=B", "A\0B", "A;touch /tmp/x;B", "A\nB", "9A", "A B", "$(id)", "A-B"])
 def test_invalid_names(name):
-    with pytest.raises(ReservedVariableError, match="is not a valid variable name"):
+    """Issue 16: a name such as `A;touch /tmp/x;B` was exported unquoted into the build shell."""
+    with pytest.raises(ReservedVariableError) as err:
         check_user_variables({name: "x"}, "buildspec env.variables")
+    assert str(err.value) == (f"buildspec env.variables: environment variable {name!r} is not a valid name: use "
+                              "letters, digits and _, not starting with a digit (CodeBuild exports it into the "
+                              "build shell)")
 
 
 def test_prefix_is_case_sensitive_and_exact():

@@ -975,3 +975,98 @@ def _sha(name: str, text: str) -> str:
     import hashlib
 
     return hashlib.sha256(name.encode() + b"\0" + text.encode()).hexdigest()
+
+
+# --- issue 16: names and paths, in a real build container ---------------------------------------
+
+def test_an_override_name_that_is_shell_code_faults_provisioning_and_runs_nothing(tmp_path):
+    """`A;touch pwned;B` used to be exported unquoted: the shell ran `touch pwned` in the source."""
+    result, lines = build(tmp_path, """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo built
+        """, overrides={"A;touch pwned;B": "1"})
+    assert result.status == FAULT
+    assert phases(result)[2] == (PROVISIONING, FAULT)
+    assert not (tmp_path / "src" / "pwned").exists()
+    assert any("environment variable overrides: environment variable 'A;touch pwned;B' is not a valid name" in line
+               for line in lines)
+    assert "built" not in lines
+
+
+def test_values_reach_the_shell_literally(tmp_path):
+    result, lines = build(tmp_path, """
+        version: 0.2
+        env:
+          variables:
+            V: "$(touch pwned); `touch pwned2`; it's"
+        phases:
+          build:
+            commands:
+              - printf '%s\\n' "$V"
+        """, overrides={"W": "'; touch pwned3; '"})
+    assert result.status == SUCCEEDED
+    assert "$(touch pwned); `touch pwned2`; it's" in lines
+    assert not any((tmp_path / "src" / n).exists() for n in ("pwned", "pwned2", "pwned3"))
+
+
+def test_a_symlink_out_of_the_source_fails_the_upload_and_ships_nothing_from_the_host(tmp_path):
+    """A link made inside the build to a host path (the source is a bind mount) must not make the
+    daemon copy that host file into the artifact."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("host secret\n")
+    result, lines = build(tmp_path, f"""
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p dist && echo app > dist/app.js && ln -s {secret} dist/leak.txt
+        artifacts:
+          files: ['**/*']
+          base-directory: dist
+        """)
+    assert result.status == FAILED
+    assert (UPLOAD_ARTIFACTS, FAILED) in phases(result)
+    assert any("dist/leak.txt is a symbolic link to outside the source directory" in line for line in lines)
+    out = tmp_path / "out"
+    assert not any(p.read_bytes() == b"host secret\n" for p in out.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("enable,is_link", [("no", False), ("yes", True)])
+def test_enable_symlinks_means_what_codebuild_means(tmp_path, enable, is_link):
+    result, _ = build(tmp_path, f"""
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p dist && echo app > dist/app.js && ln -s app.js dist/alias.js
+        artifacts:
+          files: ['**/*']
+          base-directory: dist
+          enable-symlinks: {enable}
+        """)
+    assert result.status == SUCCEEDED
+    alias = tmp_path / "out" / "primary" / "alias.js"
+    assert alias.is_symlink() is is_link
+    assert alias.read_text() == "app\n"
+
+
+def test_a_report_base_directory_outside_the_source_is_not_read(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "TEST-x.xml").write_text('<testsuite name="s" tests="1"><testcase name="stolen"/></testsuite>')
+    result, lines = build(tmp_path, f"""
+        version: 0.2
+        phases:
+          build:
+            commands: [echo]
+        reports:
+          unit:
+            files: ['*.xml']
+            base-directory: {outside}
+        """)
+    assert result.status == SUCCEEDED
+    assert result.reports == {}
+    assert any("Report group unit: report base-directory" in line and "leads outside" in line for line in lines)

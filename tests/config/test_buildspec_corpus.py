@@ -48,7 +48,7 @@ VERDICTS = {
     "aws-samples__ecs-blue-green-deployment-with-codedeploy__iac__pipeline__codebuild__buildspec-app.yaml":
         (WARNINGS, "phases.pre_build: warning: 'pre_build' is written after 'build' but runs before it"),
     "aws-samples__ecs-blue-green-deployment-with-codedeploy__iac__pipeline__codebuild__buildspec-container.yaml":
-        (VALID, None),
+        (WARNINGS, "artifacts.files[0]: warning: '/tmp/build.json' is an absolute path"),  # not on the host
     "aws__amazon-ecs-agent__buildspecs__pr-build-windows.yml": (VALID, None),  # empty post_build.commands is fine
     "aws__amazon-ecs-agent__buildspecs__pr-build.yml": (VALID, None),
     "aws__aws-cdk__buildspec.yaml": (VALID, None),  # file-format JunitXml: formats are case-insensitive
@@ -65,7 +65,8 @@ VERDICTS = {
     "aws__aws-sdk-java-v2__buildspecs__release-javadoc.yml":
         (WARNINGS, "16:6 phases.build.commands[2]: warning: empty command"),
     "aws__aws-sdk-java-v2__buildspecs__release-to-maven.yml": (VALID, None),
-    "aws__aws-toolkit-jetbrains__buildspec__linuxTests.yml": (VALID, None),
+    "aws__aws-toolkit-jetbrains__buildspec__linuxTests.yml":  # reports read from /tmp: never on the host
+        (WARNINGS, "reports.unit-test.base-directory: warning: '/tmp/testArtifacts/test-reports' is an absolute"),
     "aws__aws-toolkit-jetbrains__buildspec__windowsTests.yml": (VALID, None),
     "aws__aws-toolkit-vscode__buildspec__linuxIntegrationTests.yml":
         (WARNINGS, "runtime-versions.dotnet: warning: unquoted 6.0 is read as the YAML number 6"),

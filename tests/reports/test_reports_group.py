@@ -74,11 +74,26 @@ def test_globs_stay_inside_the_base_directory(build):
     result = parse_group(build / "reports", ["../coverage/*.xml", str(build / "coverage/coverage.xml")], "COBERTURAXML")
     assert result.reports == ()
     assert result.problems == (
-        (f"'../coverage/*.xml': {build}/reports/../coverage/cobertura-coverage.xml is outside the base directory "
-        f"{build}/reports"),
-        f"'../coverage/*.xml': {build}/reports/../coverage/coverage.xml is outside the base directory {build}/reports",
+        "'../coverage/*.xml': report file globs cannot leave the base directory ('..')",
         f"'{build}/coverage/coverage.xml': report file globs are relative to the base directory",
     )
+
+
+def test_a_symlinked_report_file_cannot_lead_outside(build, tmp_path):
+    """A report file that is a symlink to a file outside the base directory is refused: its text
+    would otherwise end up in the report (test names, failure messages)."""
+    secret = tmp_path / "outside.xml"
+    secret.write_text((build / "coverage" / "coverage.xml").read_text())
+    (build / "reports" / "stolen.xml").symlink_to(secret)
+    result = parse_group(build / "reports", ["*.xml"], "COBERTURAXML")
+    assert all("stolen" not in r.file for r in result.reports)
+    assert f"'*.xml': {build}/reports/stolen.xml is a symbolic link to outside the base directory {build}/reports" \
+        in result.problems
+
+
+def test_many_double_stars_match_in_linear_time(build):
+    result = parse_group(build, ["**/" * 30 + "junit.xml"], "JUNITXML")
+    assert result.total == parse_group(build, ["**/junit.xml"], "JUNITXML").total > 0
 
 
 def test_cases_keep_failures_first_within_codebuilds_limit(build):

@@ -22,8 +22,10 @@ from conveyor.actions.base import (
 from conveyor.actions.command import container_name
 from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
+from conveyor.config.providers import project_name
 from conveyor.errors import ConfigError
 from conveyor.images import BUILD_IMAGE
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.providers.local.containers import (
     ApiService,
     ContainerEngine,
@@ -49,7 +51,10 @@ class CodeBuildAction(EngineUser):
         for name, path in ctx.inputs.items():
             sources[name] = writable_copy(path, ctx.run_dir / "src" / name)
         primary = sources.pop(primary_name)
-        buildspec_path = primary / conf.get("buildspec", "buildspec.yml")
+        try:
+            buildspec_path = resolve_inside(primary, conf.get("buildspec", "buildspec.yml"), "buildspec")
+        except PathEscape as exc:
+            raise ActionFailed(str(exc)) from None
         try:
             spec = load_buildspec(buildspec_path, f"{primary_name}/{conf.get('buildspec', 'buildspec.yml')}")
         except ConfigError as exc:
@@ -81,7 +86,7 @@ class CodeBuildAction(EngineUser):
             resolve_secret=store.resolve_reference if store else None, on_secret=default_masker().add,
             extra_mounts=mounts, extra_env=extra_env, container_name=container_name(ctx.run_dir),
             resolved_source_version=commit, source_version=commit,
-            cache_dir=(ctx.home / "cache" / (conf.get("projectName") or ctx.pipeline)) if ctx.home else None,
+            cache_dir=cache_directory(ctx.home, conf.get("projectName") or ctx.pipeline) if ctx.home else None,
             region=region or DEFAULT_REGION)
         result = run_build(spec, req, ctx.log)
         reports = [{k: v for k, v in r.items() if k not in ("cases", "coverageFiles")} for r in result.reports.values()]
@@ -135,6 +140,19 @@ class CodeBuildAction(EngineUser):
             run(self.engine.rm(container_name(run_dir)), check=False)
         except Exception:  # no engine: nothing can be left running in it
             pass
+
+
+def cache_directory(home: Path, project: str) -> Path:
+    """The project's LOCAL cache directory, `<home>/cache/<project>`. The name comes from
+    conveyor.yml (projectName, else the pipeline name), and the directory is mounted read-write
+    into the build: a `../` in it would hand the build any directory of the host."""
+    if not project or project in (".", "..") or any(c in project for c in "/\\\0"):
+        raise ActionFailed(f"projectName '{project}' cannot name a cache directory: "
+                           f"{project_name(project) or 'it is . or ..'}")
+    try:
+        return resolve_inside(home / "cache", project, "projectName")
+    except PathEscape as exc:
+        raise ActionFailed(str(exc)) from None
 
 
 def split_region(env: dict[str, str]) -> tuple[dict[str, str], str | None]:

@@ -23,6 +23,7 @@ from conveyor.deploy.substitute import (
     unreplaced_placeholders,
 )
 from conveyor.errors import ConveyorError
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
 
@@ -103,7 +104,10 @@ class CodeDeployToEcsAction:
         return ctx.inputs[name]
 
     def _read(self, directory: Path, name: str, what: str) -> str:
-        path = directory / name
+        try:
+            path = resolve_inside(directory, name, f"{what} file")
+        except PathEscape as exc:
+            raise ActionFailed(str(exc)) from None
         if not path.is_file():
             held = sorted(p.name for p in directory.iterdir())[:10]
             raise ActionFailed(f"{what} file {name} not found in its input artifact (it holds: "

@@ -26,6 +26,7 @@ from conveyor.actions.base import (
     writable_copy,
 )
 from conveyor.globs import glob_match
+from conveyor.paths import is_inside
 from conveyor.providers.local.containers import Mount
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, run, stream
 
@@ -61,6 +62,8 @@ class CommandAction(EngineUser):
         workdir = conf.get("workingDirectory") or "."
         if os.path.isabs(workdir) or ".." in Path(workdir).parts:
             raise ActionFailed(f"workingDirectory '{workdir}' must be a relative path inside the input artifact")
+        if not is_inside(workspace, workspace / workdir):  # a symlink out: outputs would come from the host
+            raise ActionFailed(f"workingDirectory '{workdir}' leads outside the input artifact")
         if not (workspace / workdir).is_dir():
             raise ActionFailed(f"workingDirectory '{workdir}' does not exist in the input artifact")
 

@@ -22,6 +22,7 @@ from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
 from conveyor.config.imagedefs import parse_imagedefinitions
 from conveyor.deploy.spec import service_specs
 from conveyor.errors import ConveyorError
+from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
 #: ECS action's ceiling: 60 minutes unless DeploymentTimeout (minutes) shortens it.
@@ -46,7 +47,10 @@ class EcsDeployAction:
                                "action makes rolling deployments (controller: ECS); use the CodeDeployToECS action")
         file_name = conf.get("file") or "imagedefinitions.json"
         source = ctx.primary_input
-        path = (source / file_name) if source else None
+        try:
+            path = resolve_inside(source, file_name, "file") if source else None
+        except PathEscape as exc:
+            raise ActionFailed(str(exc)) from None
         if path is None or not path.is_file():
             raise ActionFailed(f"{file_name} not found in input artifact {next(iter(ctx.inputs), '?')}"
                                + _listing(source))

@@ -44,6 +44,7 @@ from conveyor.actions.base import (
     EngineUser,
     writable_copy,
 )
+from conveyor.paths import PathEscape, path_problem, resolve_inside
 from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, stream
 
 #: How many characters of the commit id make the default tag.
@@ -135,7 +136,7 @@ class ImageAction(EngineUser):
         if path.is_file():
             return path
         if name == "Containerfile" and (source / "Dockerfile").is_file():
-            return source / "Dockerfile"
+            return _inside(source, "Dockerfile", "dockerfile")
         also = " (nor a Dockerfile)" if name == "Containerfile" else ""
         raise ActionFailed(f"dockerfile '{name}' not found in the input artifact{also}")
 
@@ -195,9 +196,13 @@ class ImageAction(EngineUser):
 
 
 def _inside(root: Path, rel: str, what: str) -> Path:
-    if os.path.isabs(rel) or ".." in Path(rel).parts:
+    """`root/rel` resolved; a symlink that leads out (a context linked to `/`) is refused too."""
+    if path_problem(rel):
         raise ActionFailed(f"{what} '{rel}' must be a relative path inside the input artifact")
-    return root / rel
+    try:
+        return resolve_inside(root, rel, what)
+    except PathEscape as exc:
+        raise ActionFailed(str(exc)) from None
 
 
 def _write_private(path: Path, text: str) -> Path:

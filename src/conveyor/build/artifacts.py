@@ -20,11 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import combinations
 from typing import Callable, Iterable, Sequence
 
 from conveyor.errors import ConveyorError
-from conveyor.globs import GlobError, compile_glob
+from conveyor.glob_engine import Glob, GlobError, parse
 
 CLIENT_ERROR = "CLIENT_ERROR"  # the phase-context status code of UPLOAD_ARTIFACTS failures
 MAX_FALLBACK_KEYS = 5          # cache `fallback-keys` (§1.10)
@@ -70,45 +69,18 @@ def normalize(path: str) -> str:
     return "" if path == "." else path
 
 
-def _zero_dir_spots(pattern: str) -> list[int]:
-    """Indexes of each unescaped `**/` that starts a segment."""
-    spots, i = [], 0
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            i += 2
-            continue
-        if pattern.startswith("**/", i) and (i == 0 or pattern[i - 1] == "/"):
-            spots.append(i)
-            i += 3
-            continue
-        i += 1
-    return spots
-
-
 @lru_cache(maxsize=1024)
-def compile_artifact_glob(pattern: str) -> re.Pattern[str]:
-    """One regex for the glob and every variant with some `**/` segments dropped.
+def compile_artifact_glob(pattern: str) -> Glob:
+    """The glob as a matcher in which each segment-starting `**/` may also match nothing; linear
+    in the path whatever the number of `**/` (conveyor.glob_engine; bench/globs.py).
 
-    >>> bool(compile_artifact_glob("**/*").fullmatch("appspec.yml"))
+    >>> compile_artifact_glob("**/*").fullmatch("appspec.yml")
     True
     """
-    pattern = normalize(pattern)
-    spots = _zero_dir_spots(pattern)
-    variants = [_drop(pattern, dropped)
-                for k in range(len(spots) + 1) for dropped in combinations(spots, k)]
     try:
-        return re.compile("|".join(f"(?:{compile_glob(v).pattern})" for v in variants), re.DOTALL)
+        return parse(normalize(pattern), zero_dirs=True)
     except GlobError as exc:
         raise InvalidArtifactGlob(str(exc)) from exc
-
-
-def _drop(pattern: str, spots: tuple[int, ...]) -> str:
-    """The pattern without the `**/` that start at `spots` (sorted)."""
-    out, i = [], 0
-    for spot in spots:
-        out.append(pattern[i:spot])
-        i = spot + 3
-    return "".join(out) + pattern[i:]
 
 
 def artifact_match(pattern: str, path: str) -> bool:
@@ -117,7 +89,7 @@ def artifact_match(pattern: str, path: str) -> bool:
     >>> artifact_match("dir/*", "dir/a"), artifact_match("dir/*", "dir/a/b")
     (True, False)
     """
-    return compile_artifact_glob(pattern).fullmatch(path) is not None
+    return compile_artifact_glob(pattern).fullmatch(path)
 
 
 def is_glob(pattern: str) -> bool:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from conveyor.errors import UserError
+from conveyor.names import check_shell_env_name
 
 # Named defaults; AWS's values where we reproduce AWS behaviour.
 DEFAULT_ACCOUNT_ID = "000000000000"  # [inferred] the local stand-in account (moto/LocalStack's)
@@ -130,8 +131,9 @@ def builtin_variables(*, build_id: str, build_number: int, source_dir: str, regi
 def check_user_variables(variables: Mapping[str, str], source: str) -> None:
     """Raise ReservedVariableError for a CODEBUILD_* name or one a shell cannot hold."""
     for name in variables:
-        if not name or "=" in name or "\0" in name:
-            raise ReservedVariableError(name, source, "is not a valid variable name")
+        problem = check_shell_env_name(name)
+        if problem is not None:
+            raise ReservedVariableError(name, source, problem)
         if name.startswith(RESERVED_PREFIX):
             raise ReservedVariableError(
                 name, source, f"uses the reserved prefix {RESERVED_PREFIX} (CodeBuild sets those)")

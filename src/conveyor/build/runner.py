@@ -14,6 +14,7 @@ its standard input, never through argv, so `ps` does not show them.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,6 +32,8 @@ from conveyor.build import phases as P
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 from conveyor.config.buildspec_model import BuildSpec, Phase
 from conveyor.errors import ConveyorError, UserError
+from conveyor.names import check_shell_env_name
+from conveyor.paths import PathEscape, is_inside, resolve_inside
 from conveyor.providers.local.containers import ContainerEngine, Mount
 
 CACHE_MOUNT = "/codebuild/local-cache"  # the LOCAL cache's copies, one tar per key
@@ -38,6 +41,9 @@ SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT = "conveyor-local"
 DEFAULT_SHELL = "sh"  # aws-semantics §1.3: the Linux default is sh
+#: Secondary artifact identifiers name a directory under the artifacts dir; CodePipeline output
+#: artifact names (which they must match) are [a-zA-Z0-9_\-]+ (ArtifactDeclaration.name).
+SECONDARY_IDENTIFIER = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 _BUILDSPEC_NAMES = {phase: name for name, phase in P.BUILDSPEC_NAMES.items()}
 
 
@@ -99,7 +105,11 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     t0 = time.monotonic()
     deadline = t0 + req.timeout_minutes * 60
     log = _Log(on_line, req.clock)
-    env = _environment(spec, req, build_id, started_at)
+    env_error: UserError | None = None
+    try:
+        env = _environment(spec, req, build_id, started_at)
+    except UserError as exc:  # an invalid name or an unresolvable secret: PROVISIONING fails with it
+        env, env_error = {}, exc
     records: list[PhaseRecord] = []
     exported: dict[str, str] = {}
     uploaded: dict[str, Path] = {}
@@ -114,6 +124,8 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
         try:
             if phase == P.PROVISIONING:
                 log.line("processing_env")
+                if env_error is not None:
+                    raise env_error
                 shell.start()
             elif phase == P.DOWNLOAD_SOURCE:
                 log.line("src_dir", path=SOURCE_MOUNT)
@@ -282,8 +294,8 @@ class BuildShell:
         self.session = ShellSession([*argv, req.image, _shell_binary(self.spec.env.shell or DEFAULT_SHELL)],
                                     self.on_line, stopper=stop_container)
         self.session.start()
-        exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in self.env.items())
-        forced = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in self.forced.items())
+        exports = "\n".join(export_line(k, v) for k, v in self.env.items())
+        forced = "\n".join(export_line(k, v) for k, v in self.forced.items())
         pwd, saved = self.state
         setup = "\n".join(part for part in (exports, saved, forced, f"cd {shlex.quote(pwd)}") if part)
         if self.session.run(setup) != 0 or not self.session.alive:
@@ -303,7 +315,7 @@ class BuildShell:
         self.forced[name] = value  # wins over the saved state when the shell has to start again
         if self.alive:
             assert self.session is not None
-            self.session.run(f"export {name}={shlex.quote(value)}")
+            self.session.run(export_line(name, value))
 
     def variables(self, names: list[str]) -> dict[str, str]:
         if not self.alive:
@@ -314,6 +326,20 @@ class BuildShell:
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
+
+
+def export_line(name: str, value: str) -> str:
+    """`export NAME='value'`: the value quoted, the name checked (it cannot be quoted: a name
+    such as `A;touch /tmp/x;B` would run as code), so nothing user-given is spliced into the
+    shell as code.
+
+    >>> print(export_line("GREETING", "it's $HOME"))
+    export GREETING='it'"'"'s $HOME'
+    """
+    problem = check_shell_env_name(name)
+    if problem is not None:
+        raise E.ReservedVariableError(name, "build environment", problem)
+    return f"export {name}={shlex.quote(value)}"
 
 
 def _shell_binary(shell: str) -> str:
@@ -329,8 +355,12 @@ def _reports(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, dict]
 
     out = {}
     for name, group in spec.reports.items():
-        base = req.source_dir / (group.base_directory or ".")
-        result = parse_group(base, list(group.files), group.file_format)
+        try:
+            base = resolve_inside(req.source_dir, group.base_directory or ".", "report base-directory")
+        except PathEscape as exc:
+            log.raw(f"[Container] {E.timestamp(req.clock())} Report group {name}: {exc}; no report")
+            continue
+        result = parse_group(base, list(group.files), group.file_format, root=req.source_dir)
         out[name] = S.details(name, result)
         log.raw(f"[Container] {E.timestamp(req.clock())} Report group {S.one_line(out[name])}")
     return out
@@ -356,13 +386,48 @@ def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
             log.line("skipping_invalid_path", path=skipped)
         if not selection.files:
             raise A.NoMatchingArtifactPaths()
+        if ident and not SECONDARY_IDENTIFIER.fullmatch(ident):  # it names a directory on the host
+            raise A.ArtifactError(f"secondary artifact identifier {ident!r} is not valid: use letters, digits, "
+                                  f"'-' and '_'")
         target = req.artifacts_dir / "primary" if not ident else req.artifacts_dir / "secondary" / ident
         target.mkdir(parents=True, exist_ok=True)
         for src, dest in selection.files:
             (target / dest).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(req.source_dir / src, target / dest, follow_symlinks=art.enable_symlinks)
+            ship_file(req.source_dir, src, target / dest, keep_symlinks=art.enable_symlinks)
         out[ident] = target
     return out
+
+
+def ship_file(root: Path, src: str, dest: Path, *, keep_symlinks: bool) -> None:
+    """Copy `root/src` into the artifact at `dest`, never anything from outside `root`.
+
+    `enable-symlinks` is CodeBuild's (buildspec reference, artifacts; aws-semantics §1.9: "ZIP
+    output only: keep internal symlinks"): with `yes` a symlink inside the source ships as a
+    symlink (re-pointed relative, to the same file); with the default `no` the file it points to
+    is copied. (Before issue 16 it was the other way round.) Either way a link whose target resolves outside the source
+    directory fails the upload (CLIENT_ERROR): on a shared host, following it would copy a host
+    file into the artifact. The copy reads from an open descriptor whose real path is checked,
+    so swapping a file for a symlink mid-upload does not get around it.
+    """
+    path = root / src
+    if path.is_symlink():
+        if not is_inside(root, path):
+            raise A.ArtifactError(f"{src} is a symbolic link to outside the source directory; not uploaded",
+                                  hint="copy the file into the source directory instead of linking to it")
+        if keep_symlinks:
+            os.symlink(os.path.relpath(path.resolve(), (root / src).parent.resolve()), dest)
+            return
+    try:
+        fd = os.open(path, os.O_RDONLY | (0 if path.is_symlink() else os.O_NOFOLLOW))
+    except OSError as exc:
+        raise A.ArtifactError(f"{src} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if not is_inside(root, real) or not os.path.isfile(real):
+            raise A.ArtifactError(f"{src} is not a file inside the source directory; not uploaded")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(fh, out)
+    shutil.copystat(real, dest)
 
 
 def _list_files(root: Path) -> list[str]:
@@ -390,13 +455,20 @@ class _Cache:
             self.directory.mkdir(parents=True, exist_ok=True)
             if spec.cache.key:
                 self.key = A.cache_key(spec.cache.key, self._hash_files)
+            if "/" in self.key or "\0" in self.key or self.key.startswith("."):  # one file of the cache dir
+                log.raw(f"[Container] {E.timestamp(req.clock())} Cache key {self.key!r} cannot name a cache file "
+                        f"(it holds '/' or starts with '.'); the cache is not used")
+                self.enabled = False
 
     def _hash_files(self, globs: list[str]) -> str:
         import hashlib
 
         h = hashlib.sha256()
-        for rel in sorted(f for f in _list_files(self.req.source_dir) if any(A.artifact_match(g, f) for g in globs)):
-            h.update(rel.encode() + b"\0" + (self.req.source_dir / rel).read_bytes())
+        root = self.req.source_dir
+        for rel in sorted(f for f in _list_files(root) if any(A.artifact_match(g, f) for g in globs)):
+            if not is_inside(root, root / rel) or not (root / rel).is_file():
+                continue  # a symlink out of the source: a host file's hash would show in the cache key
+            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
         return h.hexdigest()
 
     def _stored(self) -> list[str]:

@@ -51,6 +51,8 @@ from conveyor.config.buildspec_model import (
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
+from conveyor.names import check_shell_env_name
+from conveyor.paths import path_problem
 
 TOP_KEYS = ("version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache")
 ENV_KEYS = ("shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper")
@@ -61,6 +63,7 @@ REPORT_KEYS = ("files", "base-directory", "discard-paths", "file-format")
 CACHE_KEYS = ("paths", "key", "fallback-keys", "action")
 PROXY_KEYS = ("upload-artifacts", "logs")
 SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+HASH_CALL = re.compile(r"\$\(\s*codebuild-hash-files[^)]*\)")  # its globs may hold '/'
 LOST = {"artifacts": " (so the build uploads no artifacts)", "reports": " (so no test reports are collected)",
         "cache": " (so nothing is cached)", "env": " (so none of its variables are set)",
         "phases": " (so no command runs)"}
@@ -224,6 +227,9 @@ class BuildSpecCheck:
         out: dict[str, str] = {}
         for name, value in (mapping or {}).items():
             vp = path + (key, name)
+            if key != "runtime-versions" and (problem := check_shell_env_name(str(name))):
+                self.chk.error(vp, f"environment variable {str(name)!r} {problem}")
+                continue
             if name.startswith(RESERVED_PREFIX):
                 # AWS: "reserved — do not set them"; CodeBuild still runs such files (real CI does),
                 # so this warns; the runner keeps its own values for the built-in names.
@@ -326,9 +332,10 @@ class BuildSpecCheck:
             if fmt.upper() not in REPORT_FORMATS:  # §1.8: case-insensitive
                 hint = did_you_mean(fmt.upper(), REPORT_FORMATS) or f"; expected one of {', '.join(REPORT_FORMATS)}"
                 self.chk.error(path + ("file-format",), f"unknown file-format '{fmt}'{hint}")
-            out[name] = ReportGroup(name, self.strings(path, "files", "paths", required=True),
-                                    self.string(path, "base-directory"), self.flag(path, "discard-paths"),
-                                    fmt.upper())
+            files, base = self.strings(path, "files", "paths", required=True), self.string(path, "base-directory")
+            self._inside(path, "files", files, "the report group's base-directory")
+            self._inside(path, "base-directory", base, "the build directory")
+            out[name] = ReportGroup(name, files, base, self.flag(path, "discard-paths"), fmt.upper())
         return out
 
     def _artifacts(self) -> tuple[Artifacts | None, dict[str, Artifacts]]:
@@ -338,6 +345,9 @@ class BuildSpecCheck:
         secondary: dict[str, Artifacts] = {}
         for ident, body in (self.chk.get(A, "secondary-artifacts", dict) or {}).items():
             path = A + ("secondary-artifacts", ident)
+            if not re.fullmatch(r"[A-Za-z0-9_\-]{1,100}", str(ident)):
+                self.chk.error(path, f"secondary artifact identifier {str(ident)!r} is not valid: use letters, digits, "
+                                     f"'-' and '_' (it must match a CodePipeline output artifact name)")
             if self.chk.is_type(path, body, dict, "a mapping (files:, name:, ...)"):
                 secondary[ident] = self._artifact(path, ARTIFACT_KEYS)
         if len(secondary) > MAX_SECONDARY_ARTIFACTS:
@@ -351,10 +361,31 @@ class BuildSpecCheck:
 
     def _artifact(self, path: KeyPath, allowed: tuple[str, ...]) -> Artifacts:
         self.keys(path, allowed + (("type",) if self.legacy else ()), notes={"type": OBSOLETE_01["type"]})
-        return Artifacts(self.strings(path, "files", "paths", required=True), self.string(path, "name"),
-                         self.string(path, "base-directory"), self.flag(path, "discard-paths"),
-                         self.strings(path, "exclude-paths", "paths"), self.flag(path, "enable-symlinks"),
-                         self.string(path, "s3-prefix"))
+        files = self.strings(path, "files", "paths", required=True)
+        base = self.string(path, "base-directory")
+        excluded = self.strings(path, "exclude-paths", "paths")
+        self._inside(path, "files", files, "the build directory (or base-directory)")
+        self._inside(path, "base-directory", base, "the build directory")
+        self._inside(path, "exclude-paths", excluded, "the build directory (or base-directory)")
+        return Artifacts(files, self.string(path, "name"), base, self.flag(path, "discard-paths"), excluded,
+                         self.flag(path, "enable-symlinks"), self.string(path, "s3-prefix"))
+
+    def _inside(self, path: KeyPath, key: str, value: str | tuple[str, ...] | None, root: str,
+                allow_absolute: bool = False) -> None:
+        """Artifact, report and cache paths should be relative and not climb out with `..`. The
+        runner resolves them and never reads outside the source directory (symlinks included)."""
+        items = [(path + (key,), value)] if isinstance(value, str) else [
+            (path + (key, i), v) for i, v in enumerate(value or ())]
+        for where, text in items:
+            problem = path_problem(text, allow_absolute=allow_absolute)
+            if problem and "\0" in text:
+                self.chk.error(where, f"{text!r} {problem}")
+            elif problem:
+                # CodeBuild accepts it (real buildspecs ship /tmp/build.json): a warning, and the
+                # runner, which reads only the source directory on the host, never follows it out
+                self.chk.warning(where, f"'{text}' {problem}: CodeBuild reads it in the build container, but "
+                                        f"Conveyor reads only under {root}, on the host, so nothing is read there; "
+                                        f"write the files under the source directory")
 
     def _cache(self) -> Cache | None:
         C: KeyPath = ("cache",)
@@ -370,7 +401,12 @@ class BuildSpecCheck:
         if action is not None and action not in CACHE_ACTIONS:
             self.chk.error(C + ("action",), f"unknown cache action '{action}'{did_you_mean(action, CACHE_ACTIONS)}; "
                                             f"expected restore or save (omit it to do both)")
-        return Cache(self.strings(C, "paths", "paths", required=True), key, fallback, action)
+        paths = self.strings(C, "paths", "paths", required=True)
+        # cache paths are read and restored by tar inside the build container (absolute ones name
+        # its directories, /root/.m2/**/*): they never touch the host, so they are not fenced here
+        if key is not None and ("/" in HASH_CALL.sub("", key) or "\0" in key):
+            self.chk.error(C + ("key",), f"'{key}' holds '/': a cache key names one file of the cache")
+        return Cache(paths, key, fallback, action)
 
     def _phases(self, data: dict, batch: Batch | None) -> dict[str, Phase]:
         P: KeyPath = ("phases",)

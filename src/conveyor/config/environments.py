@@ -34,6 +34,7 @@ from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
 from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.documents.located import Document, KeyPath, format_path
 from conveyor.errors import ConfigError, Diagnostic
+from conveyor.paths import is_inside
 
 #: Given a service's `taskDefinition` value: (the name to show, the file's text), or None when
 #: there is no such file.
@@ -151,6 +152,13 @@ def _check_aws_location(chk: Checker, path: KeyPath, env: dict[str, Any], *, aws
             chk.error(path + (key,), f"{key} {value!r} is not {what}")
 
 
+def _repository(conveyor_yml: Path) -> Path:
+    """The work tree holding conveyor.yml (the nearest parent with .git), else its directory: a
+    taskDefinition may say `../x.json` from a subdirectory, never leave the repository."""
+    here = conveyor_yml.resolve().parent
+    return next((d for d in (here, *here.parents) if (d / ".git").exists()), here)
+
+
 def _reader_next_to(conveyor_yml: str) -> TaskdefReader | None:
     base = Path(conveyor_yml)
     if not base.is_file():
@@ -158,6 +166,8 @@ def _reader_next_to(conveyor_yml: str) -> TaskdefReader | None:
 
     def read(value: str) -> tuple[str, str] | None:
         display = os.path.normpath(os.path.join(os.path.dirname(conveyor_yml), value))
+        if not is_inside(_repository(base), Path(display)):  # `..` or a symlink out of the repository
+            return None
         try:
             return display, Path(display).read_bytes().decode("utf-8-sig")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -187,8 +197,8 @@ def _check_service(chk: Checker, sp: KeyPath, svc: dict, reader: TaskdefReader |
     taskdef = svc.get("taskDefinition", DEFAULT_TASK_DEFINITION)
     if not chk.is_type(sp + ("taskDefinition",), taskdef, str, "a path to the task definition JSON"):
         taskdef = None
-    elif not taskdef.strip() or os.path.isabs(taskdef):
-        chk.error(sp + ("taskDefinition",), f"expected a path relative to the repository root, got '{taskdef}'")
+    elif not taskdef.strip() or os.path.isabs(taskdef) or "\0" in taskdef:
+        chk.error(sp + ("taskDefinition",), f"expected a path relative to the repository root, got {taskdef!r}")
         taskdef = None
     desired = _number(chk, sp, "desiredCount", 0, MAX_LOCAL_DESIRED_COUNT)
     _number(chk, sp, "healthCheckGracePeriodSeconds", 0, MAX_GRACE_PERIOD_SECONDS, integer=False, unit=" seconds")

@@ -222,7 +222,10 @@ def _check_action(chk: Checker, si: int, ap: KeyPath, raw: dict) -> _Action:
                 if spec.required:
                     chk.error(ap, f"missing required {provider.name} setting '{key}'")
                 continue
-            chk.is_type(where, conf[key], spec.type)
+            if chk.is_type(where, conf[key], spec.type) and spec.check is not None:
+                problem = spec.check(conf[key])
+                if problem:
+                    chk.error(where, problem)
         _check_provider_rules(chk, ap, provider.name, conf, conf_block)
     order = raw.get("runOrder")
     if order is not None and chk.is_type(ap + ("runOrder",), order, int) and not 1 <= order <= 999:

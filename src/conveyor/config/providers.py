@@ -8,8 +8,46 @@ validate (the format is stable) and fail with a clear message when they run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from conveyor.names import check_pipeline_env_name, check_shell_env_name
+from conveyor.paths import path_problem
+
+# CodeBuild CreateProject `name` (API reference, CreateProject): it also names the project's cache
+# directory under the data dir, so it must never hold '/' or '..'.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_]{1,254}")
+
+
+def relative_file(value: Any) -> str | None:
+    """A file or directory named inside an input artifact: relative, no `..`."""
+    problem = path_problem(str(value))
+    return f"'{value}' {problem}" if problem else None
+
+
+def project_name(value: Any) -> str | None:
+    if "#{" in str(value) or PROJECT_NAME.fullmatch(str(value)):
+        return None
+    return (f"'{value}' is not a valid CodeBuild project name: 2-255 letters, digits, '-' and '_', starting with "
+            "a letter or digit")
+
+
+def shell_env_names(value: Any) -> str | None:
+    """CodeBuild environment variables: exported into the build shell (conveyor.names)."""
+    for name in value if isinstance(value, dict) else ():
+        problem = check_shell_env_name(str(name))
+        if problem:
+            return f"environment variable '{name}' {problem}"
+    return None
+
+
+def pipeline_env_names(value: Any) -> str | None:
+    for name in value if isinstance(value, dict) else ():
+        problem = check_pipeline_env_name(str(name))
+        if problem:
+            return f"environment variable '{name}' {problem}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -18,6 +56,7 @@ class Key:
     required: bool = False
     default: Any = None
     doc: str = ""
+    check: Callable[[Any], str | None] | None = None  # the problem with a well-typed value, or None
 
 
 @dataclass(frozen=True)
@@ -56,10 +95,10 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
     }, output_variables=()),
     Provider("Command", "Build", (0, 5), (0, 1), {
         "command": Key(list, doc="argv list; no shell is involved"),
-        "script": Key(str, doc="path of a script inside the primary input artifact"),
+        "script": Key(str, doc="path of a script inside the primary input artifact", check=relative_file),
         "image": Key(str, doc="container image to run in; omit to run on the host"),
-        "workingDirectory": Key(str, doc="relative to the primary input artifact"),
-        "env": Key(dict, default={}),
+        "workingDirectory": Key(str, doc="relative to the primary input artifact", check=relative_file),
+        "env": Key(dict, default={}, check=pipeline_env_names),
         "outputFiles": Key(list, doc="globs selecting the output artifact's files (default: all)"),
         "outputVariables": Key(list, doc="names read from $CONVEYOR_OUTPUT_ENV (KEY=VALUE lines)"),
         "primarySource": Key(str),
@@ -68,16 +107,16 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "seconds": Key((int, float), default=0, doc="how long the action takes; 0 = a no-op"),
     }, output_variables=()),
     Provider("CodeBuild", "Build", (1, 5), (0, 5), {
-        "buildspec": Key(str, default="buildspec.yml"),
+        "buildspec": Key(str, default="buildspec.yml", check=relative_file),
         "image": Key(str),
-        "environmentVariables": Key(dict, default={}),
+        "environmentVariables": Key(dict, default={}, check=shell_env_names),
         "primarySource": Key(str),
-        "projectName": Key(str),
+        "projectName": Key(str, check=project_name),
     }, categories=("Build", "Test")),
     Provider("Image", "Build", (1, 1), (0, 1), {
         "repository": Key(str, required=True),
-        "dockerfile": Key(str, default="Containerfile"),
-        "context": Key(str, default="."),
+        "dockerfile": Key(str, default="Containerfile", check=relative_file),
+        "context": Key(str, default=".", check=relative_file),
         "buildArgs": Key(dict, default={}),
         "target": Key(str),
         "tags": Key(list),
@@ -86,16 +125,16 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
     Provider("ECS", "Deploy", (1, 1), (0, 0), {
         "environment": Key(str, required=True),
         "service": Key(str, required=True),
-        "file": Key(str, default="imagedefinitions.json"),
+        "file": Key(str, default="imagedefinitions.json", check=relative_file),
         "deploymentTimeout": Key((int, float), doc="minutes to wait for steady state (at most 60)"),
     }, output_variables=()),
     Provider("CodeDeployToECS", "Deploy", (1, 5), (0, 0), {
         "environment": Key(str, required=True),
         "service": Key(str, required=True),
         "taskDefinitionTemplateArtifact": Key(str),
-        "taskDefinitionTemplatePath": Key(str, default="taskdef.json"),
+        "taskDefinitionTemplatePath": Key(str, default="taskdef.json", check=relative_file),
         "appSpecTemplateArtifact": Key(str),
-        "appSpecTemplatePath": Key(str, default="appspec.yaml"),
+        "appSpecTemplatePath": Key(str, default="appspec.yaml", check=relative_file),
         # Image<N>ContainerName is the placeholder <NAME> to replace in the task definition with the
         # ImageURI of imageDetail.json in Image<N>ArtifactName (aws-semantics §3.5), not a container name.
         **{f"image{n}{what}": Key(str) for n in range(1, 5) for what in ("ArtifactName", "ContainerName")},

@@ -23,6 +23,7 @@ from typing import Any
 from conveyor.config.appspec_check import TASK_DEFINITION_TOKEN
 from conveyor.config.imagedefs import IMAGE_DETAIL_NAME, parse_image_detail
 from conveyor.errors import ConfigError, UserError
+from conveyor.paths import is_inside
 
 MAX_IMAGES = 4  # Image1..Image4 (action-reference-ECSbluegreen)
 IMAGE_DEFINITIONS_NAME = "imagedefinitions.json"
@@ -117,6 +118,8 @@ def read_image_detail(directory: Path, artifact: str) -> str:
     directory = Path(directory)
     path = directory / IMAGE_DETAIL_NAME
     message = UNREADABLE_IMAGE.format(artifact=artifact)
+    if path.is_symlink() and not is_inside(directory, path):
+        raise UserError(message, hint=f"{IMAGE_DETAIL_NAME} is a symbolic link to outside its artifact")
     if not path.is_file():
         names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
         near = next((n for n in names if n.lower() == IMAGE_DETAIL_NAME.lower()), None)

@@ -12,9 +12,12 @@ test case failed or errored, INCOMPLETE when no file could be read, else SUCCEED
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from conveyor.glob_engine import GlobError, parse
+from conveyor.paths import is_inside, path_problem
 from conveyor.reports.model import (
     ERROR,
     FAILED,
@@ -125,47 +128,83 @@ class ReportGroupResult:
         return sorted(every, key=lambda c: rank.get(c.status, 2))[:limit]
 
 
-def find_files(base_dir: str | Path, files_globs: list[str]) -> tuple[list[Path], list[str]]:
+def find_files(base_dir: str | Path, files_globs: list[str],
+               root: str | Path | None = None) -> tuple[list[Path], list[str]]:
     """The files the globs match under base_dir, sorted, each once; and a problem per glob that
-    matches nothing, is absolute, or reaches outside base_dir."""
+    matches nothing, is absolute, goes up with `..`, or matches a symlink whose target is outside
+    `root` (default: base_dir). Globs are the buildspec language (conveyor.build.artifacts, linear
+    time); directories are walked without following symlinks."""
+
     base = Path(base_dir)
     if not base.is_dir():
         return [], [f"{base}: the base directory does not exist"]
-    root = base.resolve()
+    fence = Path(root) if root is not None else base
+    listing = sorted(_walk(base))
     found: dict[Path, None] = {}
     problems = []
     for pattern in files_globs:
         if not pattern or Path(pattern).is_absolute():
             problems.append(f"{pattern!r}: report file globs are relative to the base directory")
             continue
-        matched = False
-        try:
-            candidates = sorted(base.glob(pattern))
-        except (ValueError, NotImplementedError, OSError) as exc:
-            problems.append(f"{pattern!r}: not a usable glob ({exc})")
+        if path_problem(pattern):
+            problems.append(f"{pattern!r}: report file globs cannot leave the base directory ('..')")
             continue
-        for path in candidates:
-            if not path.is_file():
+        try:
+            glob = parse(pattern.removeprefix("./"), zero_dirs=True)
+        except GlobError as exc:
+            problems.append(f"{pattern!r}: not a usable glob ({exc.problem} at position {exc.position})")
+            continue
+        matched, refused = False, False
+        for rel in listing:
+            if not glob.fullmatch(rel):
                 continue
-            if not path.resolve().is_relative_to(root):
-                problems.append(f"{pattern!r}: {path} is outside the base directory {base}")
+            path = base / rel
+            if not is_inside(fence, path):
+                problems.append(f"{pattern!r}: {path} is a symbolic link to outside the base directory {fence}")
+                refused = True
+                continue
+            if not path.is_file():
                 continue
             matched = True
             found.setdefault(path, None)
-        if not matched and not any(p.startswith(f"{pattern!r}:") for p in problems):
+        if not matched and not refused:
             problems.append(f"{pattern!r}: no files match under {base}")
     return list(found), problems
 
 
-def parse_group(base_dir: str | Path, files_globs: list[str], file_format: str) -> ReportGroupResult:
-    """Every file the globs match, parsed; malformed ones become problems, never exceptions."""
+def _walk(base: Path) -> list[str]:
+    """Every non-directory under `base`, relative and `/`-separated (symlinked dirs not entered)."""
+    out = []
+    for dirpath, _dirs, names in os.walk(base):
+        for name in names:
+            out.append(Path(os.path.relpath(os.path.join(dirpath, name), base)).as_posix())
+    return out
+
+
+def parse_group(base_dir: str | Path, files_globs: list[str], file_format: str,
+                root: str | Path | None = None) -> ReportGroupResult:
+    """Every file the globs match, parsed; malformed ones become problems, never exceptions.
+    `root`: what symlinked report files must stay inside (default: base_dir)."""
     fmt = normalize_format(file_format)
-    files, problems = find_files(base_dir, files_globs)
+    files, problems = find_files(base_dir, files_globs, root)
+    fence = Path(root) if root is not None else Path(base_dir)
     reports = []
     for path in files:
         label = path.relative_to(base_dir).as_posix()
         try:
-            reports.append(parse_report(path, fmt, label=label))
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            problems.append(f"{label}: cannot be read: {exc.strerror}")
+            continue
+        try:
+            # the file actually opened must still be inside: the build may swap a file for a
+            # symlink between the listing and now; /proc/self/fd/N reopens that same file
+            if not is_inside(fence, Path(os.readlink(f"/proc/self/fd/{fd}"))):
+                problems.append(f"{label}: is a symbolic link to outside the base directory {fence}")
+                continue
+            reports.append(parse_report(f"/proc/self/fd/{fd}", fmt, label=label))
         except MalformedReport as exc:
             problems.append(str(exc))
+        finally:
+            os.close(fd)
     return ReportGroupResult(fmt, tuple(reports), tuple(problems))

@@ -73,6 +73,10 @@ EXACT = [
     (r.dependency_exited("init", 2), "dependency init exited with code 2 (condition SUCCESS)"),
     (r.dependency_timed_out("app", "db", "HEALTHY"), "container app: dependency db did not reach HEALTHY in time"),
     (r.depends_on_cycle(("a", "b", "a")), "dependsOn cycle: a -> b -> a"),
+    (r.environment_name_invalid("A\nB", "holds a newline, which would start another variable in the env-file"),
+     "environment variable 'A\\nB' holds a newline, which would start another variable in the env-file"),
+    (r.environment_value_with_nul("KEY"),
+     "environment variable KEY: a value with a NUL byte cannot be passed to the container"),
     (r.environment_value_with_newline("KEY"),
      "environment variable KEY: a value with a newline cannot be passed to the container"),
     # stopCode

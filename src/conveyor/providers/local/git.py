@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.errors import ConveyorError, UserError
+from conveyor.names import check_commit, check_git_ref
 from conveyor.providers.local.process import Command, CommandFailed, run
 
 GIT_TIMEOUT = 120.0
+#: Transports git may use for a watched repository: never `ext::` (runs a command) or `fd::`.
+ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
 ZERO = "0" * 40
 # What the Git source exposes (aws-semantics §2.7, CodeCommit's output variables).
 LOG_FORMAT = "%H%x00%an%x00%aI%x00%cI%x00%B"
@@ -32,11 +35,30 @@ def git(*args: str, git_dir: str | None = None, cwd: str | None = None) -> Comma
     if git_dir:
         argv += ["--git-dir", git_dir]
     return Command(argv + list(args), cwd=cwd, timeout=GIT_TIMEOUT,
-                   env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+                   env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS})
+
+
+def _checked_commit(commit: str) -> str:
+    """A commit id before it reaches a git argv (never an option: `--output=…`)."""
+    problem = check_commit(commit)
+    if problem:
+        raise UserError(problem, hint="pass the full or abbreviated SHA of a commit")
+    return commit
+
+
+def _checked_ref(branch: str) -> str:
+    problem = check_git_ref(branch)
+    if problem:
+        raise UserError(problem, hint="name a branch as `git check-ref-format --branch` accepts it")
+    return branch
 
 
 def normalize(repository: str) -> str:
-    """An absolute path for local repositories (so the hook and the CLI agree), a URL as is."""
+    """An absolute path for local repositories (so the hook and the CLI agree), a URL as is.
+    A value starting with '-' (an option such as --upload-pack=…) is refused."""
+    if repository.startswith("-") or "\0" in repository or "\n" in repository:
+        raise UserError(f"{repository!r} is not a git repository path or URL",
+                        hint="give a path or a URL (https://, ssh://, git@host:repo)")
     if "://" in repository or repository.startswith("git@"):
         return repository
     return str(Path(repository).expanduser().resolve())
@@ -65,32 +87,39 @@ class Mirror:
         return {ref: sha for ref, sha in pairs}
 
     def resolve(self, branch: str) -> str:
+        _checked_ref(branch)
         try:
-            return self._run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip()
+            return self._run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                             f"refs/heads/{branch}^{{commit}}").strip()
         except CommandFailed:
             known = ", ".join(h.removeprefix("refs/heads/") for h in self.heads()) or "none"
             raise UserError(f"branch '{branch}' not found in {self.repository} (branches: {known})",
                             hint="push the branch first, or set `branch:` on the Git source") from None
 
     def has(self, commit: str) -> bool:
-        if not (self.path / "HEAD").exists():
+        if not (self.path / "HEAD").exists() or check_commit(commit) is not None:
             return False
-        return run(git("cat-file", "-e", f"{commit}^{{commit}}", git_dir=str(self.path)), check=False).returncode == 0
+        return run(git("cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}", git_dir=str(self.path)),
+                   check=False).returncode == 0
 
     def show(self, commit: str, path: str) -> str | None:
-        done = run(git("show", f"{commit}:{path}", git_dir=str(self.path)), check=False)
+        _checked_commit(commit)
+        if "\0" in path or "\n" in path:
+            return None
+        done = run(git("show", "--end-of-options", f"{commit}:{path}", git_dir=str(self.path)), check=False)
         return done.stdout if done.returncode == 0 else None
 
     def info(self, commit: str) -> CommitInfo:
-        out = self._run("show", "-s", f"--format={LOG_FORMAT}", commit)
+        out = self._run("show", "-s", f"--format={LOG_FORMAT}", "--end-of-options", _checked_commit(commit))
         sha, author, adate, cdate, message = out.split("\0", 4)
         return CommitInfo(sha, author, adate, cdate, message.strip())
 
     def changed_paths(self, before: str, after: str) -> list[str] | None:
         """Files changed by a push; None when unknown (a new branch, or history rewritten away)."""
-        if not before or before == ZERO:
+        if not before or before == ZERO or check_commit(before) or check_commit(after):
             return None
-        done = run(git("diff", "--name-only", "--no-renames", before, after, git_dir=str(self.path)), check=False)
+        done = run(git("diff", "--name-only", "--no-renames", "--end-of-options", before, after,
+                       git_dir=str(self.path)), check=False)
         if done.returncode != 0:
             return None
         return [line for line in done.stdout.splitlines() if line]
@@ -99,7 +128,7 @@ class Mirror:
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="conveyor-git-") as tmp:
             tar_path = os.path.join(tmp, "tree.tar")
-            self._run("archive", "--format=tar", "-o", tar_path, commit)
+            self._run("archive", "--format=tar", "-o", tar_path, "--end-of-options", _checked_commit(commit))
             with tarfile.open(tar_path) as tar:
                 tar.extractall(dest, filter="tar")
 
@@ -132,7 +161,7 @@ class GitMirrors:
             try:
                 if not (path / "HEAD").exists():
                     tmp = path.with_suffix(".tmp")
-                    run(git("clone", "--mirror", "--quiet", repository, str(tmp)))
+                    run(git("clone", "--mirror", "--quiet", "--", repository, str(tmp)))
                     os.replace(tmp, path)
                 else:
                     run(git("fetch", "--prune", "--quiet", "origin", git_dir=str(path)))

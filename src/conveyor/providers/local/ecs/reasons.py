@@ -189,6 +189,16 @@ def depends_on_cycle(path: tuple[str, ...]) -> str:
     return f"dependsOn cycle: {' -> '.join(path)}"
 
 
+def environment_name_invalid(name: str, problem: str) -> str:
+    """Conveyor's: a name the container's env-file cannot carry as written (conveyor.names)."""
+    return f"environment variable {name!r} {problem}"
+
+
+def environment_value_with_nul(name: str) -> str:
+    """Conveyor's: no process environment can carry a NUL byte."""
+    return f"environment variable {name}: a value with a NUL byte cannot be passed to the container"
+
+
 def environment_value_with_newline(name: str) -> str:
     """Conveyor's: podman's --env-file cannot carry a newline in a value."""
     return f"environment variable {name}: a value with a newline cannot be passed to the container"

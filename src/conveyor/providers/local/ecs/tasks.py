@@ -24,6 +24,7 @@ from pathlib import Path
 
 from conveyor.config.taskdef import ContainerDefinition, HealthCheck, TaskDefinition
 from conveyor.errors import ConveyorError
+from conveyor.names import check_container_env_name
 from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.runtime import (
     ContainerState,
@@ -136,11 +137,22 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def env_file_text(variables: Sequence[tuple[str, str]]) -> str:
-    """podman's --env-file format: NAME=VALUE per line; a value cannot hold a newline there."""
+    """podman's --env-file format: NAME=VALUE per line. A name with a newline or `=` (or one
+    podman would read as a comment) and a value with a newline could add a variable the task
+    definition does not hold, so they are refused (conveyor.names), never written.
+
+    >>> env_file_text([("A", "1"), ("B", "x=y")])
+    'A=1\\nB=x=y\\n'
+    """
     lines = []
     for name, value in variables:
-        if "\n" in value:
+        problem = check_container_env_name(name)
+        if problem is not None:
+            raise TaskStartError(reasons.environment_name_invalid(name, problem))
+        if "\n" in value or "\r" in value:
             raise TaskStartError(reasons.environment_value_with_newline(name))
+        if "\0" in value:
+            raise TaskStartError(reasons.environment_value_with_nul(name))
         lines.append(f"{name}={value}")
     return "\n".join(lines) + "\n"
 
