@@ -310,7 +310,7 @@ REFUSED = [
      f"{P0}.resourceRequirements[0].type: GPUs are not available to FARGATE tasks"),
     # environment variable names (issue 16 item 4; see taskdef_names)
     ("environment name: no line break (env-file)", taskdef(lambda d: c0(d).update(environment=[
-        {"name": "A\nB", "value": "1"}])), f"{P0}.environment[0].name: the name 'A\\nB' holds a line break"),
+        {"name": "A\nB", "value": "1"}])), f"{P0}.environment[0].name: the name 'A\\nB' holds a newline"),
     ("environment name: no '='", taskdef(lambda d: c0(d).update(environment=[{"name": "A=B", "value": "1"}])),
      f"{P0}.environment[0].name: the name 'A=B' holds '='"),
     ("secrets name: no NUL", taskdef(lambda d: c0(d).update(secrets=[{"name": "A\0", "valueFrom": "arn:x"}])),
