@@ -142,8 +142,8 @@ REFUSED = [
      f"{A}.environmentVariables: environmentVariables takes 1 to 10 variables, got 11"),
     ("botocore EnvironmentVariableName pattern", _commands(environmentVariables=[{"name": "A;touch /tmp/x",
                                                                                    "value": "1"}]),
-     f"{A}.environmentVariables[0].name: invalid environment variable name 'A;touch /tmp/x': expected 1-128 "
-     "characters of A-Z a-z 0-9 _"),
+     f"{A}.environmentVariables[0].name: environment variable name 'A;touch /tmp/x' is not a valid name: "
+     "CodePipeline allows letters, digits and _ ([A-Za-z0-9_]+)"),
     ("botocore EnvironmentVariableValue min 1", _commands(environmentVariables=[{"name": "A", "value": ""}]),
      f"{A}.environmentVariables[0].value: an environment variable value must be 1 to 2000 characters, got 0"),
     ("botocore EnvironmentVariableType enum", _commands(environmentVariables=[{"name": "A", "value": "x",

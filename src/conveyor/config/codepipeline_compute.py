@@ -11,15 +11,10 @@ except multi-line formats".
 
 from __future__ import annotations
 
-import re
-
 from conveyor.config.codepipeline_rules import (
     COMMAND_LENGTH,
     COMMANDS_COUNT,
     ENV_COUNT,
-    ENV_NAME_CHARSET,
-    ENV_NAME_LENGTH,
-    ENV_NAME_RE,
     ENV_VALUE_LENGTH,
     FILE_PATH_LENGTH,
     FILES_COUNT,
@@ -28,6 +23,7 @@ from conveyor.config.codepipeline_rules import (
 )
 from conveyor.documents.checker import Checker
 from conveyor.documents.located import KeyPath
+from conveyor.names import check_pipeline_env_name
 
 # Action types whose reference pages document action-level environmentVariables (they run on
 # CodePipeline-managed CodeBuild compute) [doc action-reference-Commands, action-reference-EKS].
@@ -101,9 +97,9 @@ def check_compute_fields(chk: Checker, path: KeyPath, provider: str | None, owne
         chk.keys(vpath, ("name", "value", "type"))
         name = chk.get(vpath, "name", str, required=True)
         if name is not None:
-            if not (1 <= len(name) <= ENV_NAME_LENGTH and re.fullmatch(ENV_NAME_RE, name)):
-                chk.error(vpath + ("name",), f"invalid environment variable name {name!r}: expected 1-"
-                                             f"{ENV_NAME_LENGTH} characters of {ENV_NAME_CHARSET}")
+            problem = check_pipeline_env_name(name)
+            if problem:
+                chk.error(vpath + ("name",), f"environment variable name {name!r} {problem}")
         value = chk.get(vpath, "value", str, required=True)
         if value is not None:
             _text(chk, vpath + ("value",), value, ENV_VALUE_LENGTH, "an environment variable value")

@@ -271,8 +271,7 @@ def looks_masked(value: str) -> bool:
 # EnvironmentVariableList, EnvironmentVariableName/Value, FilePathList, FilePath, RuleConfigurationMap).
 COMMANDS_COUNT, COMMAND_LENGTH = (1, 50), 1000
 OUTPUT_VARIABLES_COUNT, OUTPUT_VARIABLE_LENGTH = (1, 15), 128
-ENV_COUNT, ENV_NAME_LENGTH, ENV_VALUE_LENGTH = (1, 10), 128, 2000
-ENV_NAME_RE, ENV_NAME_CHARSET = r"[A-Za-z0-9_]+", "A-Z a-z 0-9 _"
+ENV_COUNT, ENV_VALUE_LENGTH = (1, 10), 2000  # names: conveyor.names.check_pipeline_env_name
 FILES_COUNT, FILE_PATH_LENGTH = (1, 10), 128
 RULE_CONFIG_ENTRIES, RULE_CONFIG_VALUE_LENGTH = 200, 10000
 ENCRYPTION_KEY_ID_LENGTH = 400
