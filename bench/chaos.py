@@ -539,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     began, now = time.time(), datetime.datetime.now(datetime.UTC)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     if args.scenario == "kills":
         body = scenario_kills(args)
     else:
@@ -547,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         body = scenario_faults(args)
     results = {"benchmark": f"chaos-{args.scenario}", "date": now.isoformat(timespec="seconds"),
                "command": " ".join(["python3", "bench/chaos.py", *(sys.argv[1:] if argv is None else argv)]),
-               "machine": machine(), "load_average_before": [round(x, 2) for x in os.getloadavg()], **body}
+               "machine": machine(), "load_average_before": load_before, **body}
     results["elapsed_seconds"] = round(time.time() - began, 1)
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     output = args.output or RESULTS_DIR / f"chaos-{args.scenario}-{now.date().isoformat()}.json"
