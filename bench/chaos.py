@@ -406,9 +406,10 @@ def orphans_now(home: Path, ex_id: str) -> tuple[list[str], dict[tuple[str, str]
     orphans = [f"{c['Names'][0]} (task {(c.get('Labels') or {}).get(LABEL_TASK)}, {c.get('State')})"
                for c in containers if c.get("State") == "running"
                and (c.get("Labels") or {}).get(LABEL_TASK) not in live]
-    built = subprocess.run(["podman", "ps", "--all", "--format", "{{.Names}}", "--filter", "label=conveyor.run"],
-                           capture_output=True, text=True, check=False).stdout.split()
-    orphans += [f"{n} (action container)" for n in built if ex_id in n]
+    for kind in ("conveyor.run", "conveyor.build"):  # Command and CodeBuild containers, named by run directory
+        names = subprocess.run(["podman", "ps", "--all", "--format", "{{.Names}}", "--filter", f"label={kind}"],
+                               capture_output=True, text=True, check=False).stdout.split()
+        orphans += [f"{n} (action container)" for n in names if ex_id in n]
     return orphans, running
 
 
