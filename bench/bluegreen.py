@@ -42,6 +42,8 @@ from zero_downtime import (
     EXAMPLE,
     IMAGE,
     MAX_LOAD_SECONDS,
+    POST_FRACTION,
+    POST_PATH,
     RESULTS_DIR,
     ROOT,
     TARGET_LONGEST_GAP_MS,
@@ -52,9 +54,10 @@ from zero_downtime import (
     _passed,
     _progress,
     build_images,
+    rate_targets,
 )
 
-from conveyor.loadgen import LoadGenerator, Sample, first_time_all
+from conveyor.loadgen import LoadGenerator, Sample, first_time_all, verdict
 
 TARGET_ROLLBACK_S = 1.0      # the issue: rollback command -> every answer from the old version, < 1 s
 TARGET_DETECTION_S = 10.0    # first 5xx -> all traffic back on blue, < 10 s with a 1-second alarm period
@@ -252,7 +255,8 @@ def measure_release(url: str, action: Callable[[dict], Any], *, rate: float, min
 
         out, samples, a0 = measure_release(url, lambda marks: stack.deploy(v2), rate=1000, min_requests=20_000)
     """
-    gen = LoadGenerator(url, rate=rate, duration=MAX_LOAD_SECONDS, version_header=VERSION_HEADER, **load_kw)
+    gen = LoadGenerator(url, rate=rate, duration=MAX_LOAD_SECONDS, version_header=VERSION_HEADER,
+                        post_path=POST_PATH, **load_kw)
     marks: dict[str, float] = {}
     gen.start()
     try:
@@ -265,7 +269,7 @@ def measure_release(url: str, action: Callable[[dict], Any], *, rate: float, min
             time.sleep(0.05)
     finally:
         result = gen.stop()
-    out = {"load": result.to_json(), "passed": _passed(result, min_requests),
+    out = {"load": result.to_json(), "passed": _passed(result, min_requests), "verdict": verdict(result),
            "action": {"result": value, "start_s": round(a0 - result.started_at, 3),
                       "end_s": round(a1 - result.started_at, 3), "seconds": round(a1 - a0, 3)},
            "marks": {k: round(v - a0, 3) for k, v in marks.items()}}
@@ -325,7 +329,8 @@ def _release_runs(args: argparse.Namespace) -> dict:
             image = images[target]
             out, samples, a0 = measure_release(stack.url, lambda marks, image=image: stack.deploy(image, check=False),
                                                rate=args.rate, min_requests=args.requests,
-                                               keepalive_fraction=args.keepalive_fraction)
+                                               keepalive_fraction=args.keepalive_fraction,
+                                               post_fraction=args.post_fraction)
             d = stack.release()
             out.update({"from": current, "to": target, "deployment": _deployment_record(d),
                         "first_new_answer_s": _since(first_answer(samples, target, a0), a0),
@@ -366,7 +371,8 @@ def _rollback_runs(args: argparse.Namespace, phase: str) -> dict:
 
         for i in range(args.repeat):
             out, samples, a0 = measure_release(stack.url, release_then_roll_back, rate=args.rate,
-                                               min_requests=args.requests, keepalive_fraction=args.keepalive_fraction)
+                                               min_requests=args.requests, keepalive_fraction=args.keepalive_fraction,
+                                               post_fraction=args.post_fraction)
             t_rb = a0 + out["marks"]["rollback_command"]
             d = stack.client.get(f"/api/v1/deployments/{out['action']['result']['id']}")
             settled = first_time_all(samples, "v1", t_rb)
@@ -436,7 +442,8 @@ def scenario_detection(args: argparse.Namespace) -> dict:
             offset = time.time() - time.monotonic()  # monotonic -> the daemon's wall clock
             out, samples, a0 = measure_release(stack.url, lambda marks: stack.deploy(bad, check=False),
                                                rate=args.rate, min_requests=args.requests,
-                                               keepalive_fraction=args.keepalive_fraction)
+                                               keepalive_fraction=args.keepalive_fraction,
+                                               post_fraction=args.post_fraction)
             status = stack.status()
             d = stack.release()
             failed = failures(samples, a0)
@@ -577,7 +584,8 @@ def _demo_run(env: dict, home: Path, directory: Path, example: Path, version: st
     _set_app_version(example, version)
     url = f"http://127.0.0.1:{ports['production']}/version"
     gen = LoadGenerator(url, rate=args.rate, duration=MAX_LOAD_SECONDS, version_header=VERSION_HEADER,
-                        keepalive_fraction=args.keepalive_fraction) if load else None
+                        keepalive_fraction=args.keepalive_fraction, post_fraction=args.post_fraction,
+                        post_path=POST_PATH) if load else None
     if gen:
         gen.start()
     offset = time.time() - time.monotonic()
@@ -612,6 +620,7 @@ def _demo_run(env: dict, home: Path, directory: Path, example: Path, version: st
         first = first_answer(samples, version, 0.0)
         out["load"] = result.to_json()
         out["load"]["failed_statuses"] = dict(result.status_counts)
+        out["verdict"] = verdict(result)
         out["first_answer_s"] = None if first is None else round(first + offset - pushed, 3)
         out["lead_s"] = None if settled is None else round(settled + offset - pushed, 3)
     return out
@@ -628,10 +637,10 @@ def _summary(args: argparse.Namespace, runs: list[dict], metrics: dict[str, list
              extra_targets: dict, expect_failures: bool = False) -> dict:
     """zero_downtime._summary's shape, with the scenario's own measures (median and range)."""
     out: dict = {"config": {"rate": args.rate, "requests": args.requests, "repeat": args.repeat,
-                            "keepalive_fraction": args.keepalive_fraction,
-                            "deployment": DEPLOYMENTS[args.scenario],
+                            "keepalive_fraction": args.keepalive_fraction, "post_fraction": args.post_fraction,
+                            "post_path": POST_PATH, "deployment": DEPLOYMENTS[args.scenario],
                             "first_deployment_failed_attempts": first_failures},
-                 "median": {}, "range": {}, "runs": runs}
+                 "median": {}, "range": {}, "runs": runs, "verdicts": [r["verdict"] for r in runs]}
     for key in ("total", "failed", "longest_gap_ms", "achieved_rate", "max_lag_ms"):
         _put(out, key, [r["load"][key] for r in runs])
     for key, values in metrics.items():
@@ -640,7 +649,9 @@ def _summary(args: argparse.Namespace, runs: list[dict], metrics: dict[str, list
         "failed_requests (max over runs)": _check(max(r["load"]["failed"] for r in runs), "==", 0),
         "longest_gap_ms (max over runs)":
             _check(max(r["load"]["longest_gap_ms"] for r in runs), "<", TARGET_LONGEST_GAP_MS),
-        "requests per run (min)": _check(min(r["load"]["total"] for r in runs), ">=", args.requests)}
+        "requests per run (min)": _check(min(r["load"]["total"] for r in runs), ">=", args.requests),
+        "failed POSTs (max over runs)": _check(max(r["load"]["failed_by_method"]["POST"] for r in runs), "==", 0),
+        **rate_targets(runs)}
     out["targets"] = {**targets, **extra_targets}
     return out
 
@@ -663,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=(fn.__doc__ or "").split("\n")[0].replace("%", "%%"))
         p.add_argument("--repeat", type=int, default=3, help="runs; results carry their medians (default 3)")
         p.add_argument("--keepalive-fraction", type=float, default=0.5)
+        p.add_argument("--post-fraction", type=float, default=POST_FRACTION,
+                       help=f"share of the requests that POST to {POST_PATH} (default {POST_FRACTION})")
         p.add_argument("--output", type=Path, help="default bench/results/bluegreen-<scenario>-<date>.json")
         lead = name == "leadtime"
         p.add_argument("--rate", type=float, default=100.0 if lead else 1000.0,
@@ -681,8 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or RESULTS_DIR / f"bluegreen-{args.scenario}-{now.date().isoformat()}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
-    for name, verdict in results.get("targets", {}).items():
-        print(f"{'PASS' if verdict['pass'] else 'FAIL'}  {name}: {verdict['value']} (target {verdict['target']})")
+    for name, check in results.get("targets", {}).items():
+        print(f"{'PASS' if check['pass'] else 'FAIL'}  {name}: {check['value']} (target {check['target']})")
     print(f"wrote {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
     return 0
 

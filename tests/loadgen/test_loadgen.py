@@ -13,7 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conveyor.loadgen import LoadGenerator, Sample, first_time_all, run_load
+from conveyor.loadgen import (
+    DEFAULT_POST_BODY,
+    GENERATOR_BEHIND,
+    LoadGenerator,
+    Sample,
+    first_time_all,
+    run_load,
+    verdict,
+)
+from conveyor.loadgen.results import Tally
 
 
 class _Server(ThreadingHTTPServer):
@@ -24,6 +33,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), handler)
         self.accepted = 0
         self.requests = 0
+        self.posts: list[tuple[str, str | None, bytes]] = []
         self.lock = threading.Lock()
         self.behaviour = behaviour
 
@@ -56,6 +66,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         if b.get("close_silently"):  # HTTP/1.1 without "Connection: close", then close anyway
             self.close_connection = True
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.lock:
+            self.server.posts.append((self.path, self.headers.get("Content-Type"), body))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.send_header("X-App-Version", "v1")
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -277,3 +296,57 @@ def test_stop_ends_a_load_early():
         result = gen.stop()
     assert time.monotonic() - t0 < 1.0
     assert 30 <= result.total <= 80 and result.failed() == 0
+
+
+def test_mixes_posts_with_gets_over_new_and_reused_connections():
+    with serving() as (server, url):
+        gen = LoadGenerator(url, rate=300, max_requests=300, keepalive_fraction=0.5, post_fraction=0.5,
+                            post_path="/orders")
+        gen.start()
+        result = gen.wait()
+    posts = [s for s in gen.samples() if s.post]
+    assert result.ok == 300 and result.post_requests == len(posts) == len(server.posts) == 150
+    assert server.requests == 150  # the GETs
+    assert {p for p in server.posts} == {("/orders", "application/json", DEFAULT_POST_BODY)}
+    assert {s.status for s in posts} == {201}
+    assert any(s.keepalive for s in posts) and not all(s.keepalive for s in posts)
+    assert result.to_json()["methods"] == {"GET": 150, "POST": 150}
+
+
+def test_a_post_on_a_connection_closed_before_its_answer_is_a_failure_not_a_retry():
+    # Every connection is answered once (keep-alive), then closed before the next request is read:
+    # a GET is sent again on a new connection, a POST may have been acted on and is not.
+    def one_answer_then_close(sock: socket.socket) -> None:
+        with sock:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            time.sleep(0.05)
+            sock.shutdown(socket.SHUT_RDWR)
+
+    with raw_server(one_answer_then_close) as url:
+        result = run_load(url, rate=100, max_requests=40, keepalive_fraction=1.0, post_fraction=0.5)
+    assert result.post_failed == result.error_counts.get("StaleConnection", 0) > 0
+    assert result.failed() == result.post_failed  # every GET got its answer, on a retry if needed
+    assert result.stale_retries > 0
+
+
+def test_verdict_says_when_the_generator_fell_behind():
+    with serving(stall_at=50, stall_seconds=0.3) as (_server, url):
+        # One connection at a time: a 0.3 s stall holds every later request back.
+        behind = run_load(url, rate=200, max_requests=200, concurrency=1)
+    assert behind.failed() == 0 and behind.max_lag_ms > 100
+    assert verdict(behind) == GENERATOR_BEHIND
+    # On time (each request at its slot, 10 ms apart), then with 2 of 10 answers 503.
+    for statuses, expected in (([200] * 10, "clean"), ([200, 503] * 5, "5 failed")):
+        tally = Tally()
+        for i, status in enumerate(statuses):
+            tally.started(i / 100, i / 100)
+            tally.add(Sample(i / 100, i / 100 + 0.001, status, None, "v1", keepalive=False))
+        result = tally.snapshot().result(url="u", rate=100, started_at=0.0, end=0.1, connections_opened=10,
+                                         stale_retries=0, cpu_seconds=0.0)
+        assert verdict(result) == expected

@@ -228,3 +228,23 @@ def test_the_thread_samples_after_each_second_and_stops(store):
     count = len(calls)
     time.sleep(0.05)
     assert len(calls) == count
+
+
+@needs_haproxy
+def test_a_wall_clock_stepping_back_makes_a_new_baseline_instead_of_a_blind_spell(lb, service, store):
+    """bench/chaos.py's clock-jump: after the clock went back 1.5 h, no datapoint was stored
+    until it passed the last sample again, so the traffic gate (which needs green's requests)
+    held a release at 0 % for as long as the step."""
+    prod, _ = service
+    sampler = Sampler(store, lambda: {"production": lb})
+    t = second()
+    sampler.sample_once(t)
+    get(prod)
+    assert by_scope(sampler.sample_once(t + 1))[f"tg:{BLUE}"]["RequestCount"] == 1
+    assert sampler.sample_once(t + 1.5) == []               # the same second again: nothing new
+    back = t - 3600
+    baseline = by_scope(sampler.sample_once(back))           # an hour back: a new baseline ...
+    assert "RequestCount" not in baseline[f"tg:{BLUE}"]
+    get(prod)
+    get(prod)
+    assert by_scope(sampler.sample_once(back + 1))[f"tg:{BLUE}"]["RequestCount"] == 2   # ... counting again

@@ -26,6 +26,7 @@ from conveyor.config.providers import (
     ACTION_TIMEOUT_DEFAULT_MINUTES,
     MANUAL_TIMEOUT_DEFAULT_MINUTES,
 )
+from conveyor.elapsed import Elapsed
 from conveyor.engine import states as S
 from conveyor.engine.artifacts import ArtifactStore
 from conveyor.engine.variables import UnresolvedVariables, resolve
@@ -56,6 +57,7 @@ class Scheduler:
         self.registry_for: Callable[[PipelineDef], ImageRegistry | None] = lambda definition: None
         self.runners = runners if runners is not None else RUNNERS
         self.clock = clock
+        self.elapsed = Elapsed(clock)  # action timeouts: immune to wall-clock steps (conveyor.elapsed)
         self.lock = threading.RLock()
         self.views: dict[str, ExecutionView] = {}  # active executions (InProgress / Stopping)
         # What changed since the last pass: only these executions are advanced, and only these
@@ -293,15 +295,13 @@ class Scheduler:
         return True
 
     def _check_timeouts(self, view: ExecutionView, stage_def: StageDef) -> bool:
-        now = self.clock()
         changed = False
         run = view.stages[stage_def.name]
         for act in stage_def.actions:
             ar = run.actions.get(act.name)
             if ar is None or ar.status != S.IN_PROGRESS:
                 continue
-            deadline = ar.started_at + timeout_minutes(act) * 60
-            if now < deadline:
+            if self.elapsed.since(ar.started_at) < timeout_minutes(act) * 60:
                 continue
             reason = ("approval timed out" if act.provider == "Manual"
                       else f"timed out after {timeout_minutes(act):g} minutes")

@@ -3,14 +3,19 @@ slow server shows as latency and failures, not as a lower rate. Requests only wa
 when `concurrency` are already in flight; how late they start is reported (`max_lag_ms`,
 `late_starts`, `achieved_rate`), so a generator that cannot keep up says so.
 
+A fraction of the requests (`post_fraction`, 0 by default) are POSTs of a small JSON body to
+`post_path` (a write, as a client's order would be), the rest GETs of the URL. POSTs are spread
+evenly over the load and over new and reused connections.
+
 A fraction of the requests (`keepalive_fraction`) goes over persistent HTTP/1.1 connections,
 reused; the rest open a TCP connection each (`Connection: close`). A server may close a
 persistent connection whenever it likes after a response (HTTP/1.0 servers always do; RFC 9112
 §9.3): an idle connection the server closed is dropped and the next request opens a new one,
 and a request on a reused connection that the server closes cleanly before any byte of an
 answer is sent once more on a new connection (`stale_retries`), as HTTP clients do for
-idempotent requests (RFC 9112 §9.3.1). A reset after the request was sent, a refusal, a
-timeout or a truncated answer is a failed request.
+idempotent requests (RFC 9112 §9.3.1). A POST is not idempotent, so it is never sent twice: the
+same clean close counts it as failed ("StaleConnection"). A reset after the request was sent, a
+refusal, a timeout or a truncated answer is a failed request.
 
 One thread runs an epoll loop over non-blocking sockets (conveyor.loadgen.http_client reads the
 answers): no thread per request, so on a 2-core machine the server keeps most of a core
@@ -35,6 +40,7 @@ from conveyor.loadgen.results import LoadResult, Sample, Tally, first_time_all
 DEFAULT_CONCURRENCY = 32          # requests in flight at most; also bounds the keep-alive pool
 DEFAULT_TIMEOUT_SECONDS = 5.0     # connect + full response
 DEFAULT_VERSION_HEADER = "X-App-Version"
+DEFAULT_POST_BODY = b'{"item": "loadgen", "quantity": 1}'
 TIMEOUT_SCAN_SECONDS = 0.05       # how often in-flight requests are checked against their deadline
 _READ = select.EPOLLIN
 _WRITE = select.EPOLLOUT
@@ -50,28 +56,38 @@ class LoadGenerator:
     def __init__(self, url: str, *, rate: float, duration: float | None = None, max_requests: int | None = None,
                  keepalive_fraction: float = 0.5, concurrency: int = DEFAULT_CONCURRENCY,
                  timeout: float = DEFAULT_TIMEOUT_SECONDS, version_header: str | None = DEFAULT_VERSION_HEADER,
-                 keep_samples: bool = True) -> None:
+                 keep_samples: bool = True, post_fraction: float = 0.0, post_path: str | None = None,
+                 post_body: bytes = DEFAULT_POST_BODY) -> None:
         if duration is None and max_requests is None:
             raise ValueError("a load must be bounded: give duration, max_requests or both")
         if rate <= 0 or (duration is not None and duration <= 0) or (max_requests is not None and max_requests < 1):
             raise ValueError("rate and duration must be > 0 and max_requests >= 1")
         if not 0.0 <= keepalive_fraction <= 1.0 or concurrency < 1 or timeout <= 0:
             raise ValueError("keepalive_fraction must be in [0, 1], concurrency >= 1 and timeout > 0")
+        if not 0.0 <= post_fraction <= 1.0:
+            raise ValueError("post_fraction must be in [0, 1]")
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"only http://host[:port]/path URLs are supported, got {url!r}")
         self.url, self.rate, self.timeout, self.concurrency = url, float(rate), timeout, concurrency
         self.keepalive_fraction, self.keep_samples = keepalive_fraction, keep_samples
+        self.post_fraction = post_fraction
         slots = math.ceil(duration * rate - 1e-9) if duration is not None else math.inf  # 0.3 s x 10/s is 3
         self.planned = int(min(slots, max_requests if max_requests is not None else math.inf))
         port = parts.port or 80
         self._address = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)[0]
         host = parts.netloc.rsplit("@", 1)[-1]
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        post_path = post_path or path
+        # (reuse, post) -> the request's bytes
         self._requests = {
-            reuse: (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: conveyor-loadgen\r\n"
-                    f"Connection: {'keep-alive' if reuse else 'close'}\r\n\r\n").encode("ascii")
-            for reuse in (True, False)}
+            (reuse, post): (f"{'POST' if post else 'GET'} {post_path if post else path} HTTP/1.1\r\n"
+                            f"Host: {host}\r\nUser-Agent: conveyor-loadgen\r\n"
+                            + (f"Content-Type: application/json\r\nContent-Length: {len(post_body)}\r\n"
+                               if post else "")
+                            + f"Connection: {'keep-alive' if reuse else 'close'}\r\n\r\n").encode("ascii")
+                           + (post_body if post else b"")
+            for reuse in (True, False) for post in (True, False)}
         self._reader = ResponseReader(version_header)
         self._samples: list[Sample] = []
         self._lock = threading.Lock()
@@ -176,7 +192,7 @@ class LoadGenerator:
                 # Request i reuses a connection when the running count of keep-alive requests steps up:
                 # exactly round(n * fraction) of any n consecutive requests, spread evenly.
                 reuse = math.floor((i + 1) * fraction) > math.floor(i * fraction)
-                self._begin(reuse, due)
+                self._begin(reuse, _is_post(i, self.post_fraction), due)
                 i += 1
                 now = time.monotonic()
             if (i >= planned or self._stopping.is_set()) and not self._busy:
@@ -194,7 +210,7 @@ class LoadGenerator:
                 elif fd == self._wake_r.fileno():
                     self._wake_r.recv(64)
 
-    def _begin(self, reuse: bool, due: float) -> None:
+    def _begin(self, reuse: bool, post: bool, due: float) -> None:
         start = time.monotonic()
         with self._lock:
             self._tally.started(start, due)
@@ -205,18 +221,19 @@ class LoadGenerator:
                 self._close(conn)
                 conn = None
         if conn is not None:
-            conn.begin(self._requests[True], start, self.timeout, reused=True, persistent=True)
+            conn.begin(self._requests[True, post], start, self.timeout, reused=True, persistent=True, post=post)
             self._busy.add(conn)
             self._send(conn)
         else:
-            self._open(reuse, start)
+            self._open(reuse, post, start)
 
-    def _open(self, persistent: bool, start: float) -> None:
+    def _open(self, persistent: bool, post: bool, start: float) -> None:
         sock = socket.socket(self._address[0], socket.SOCK_STREAM)
         sock.setblocking(False)
         conn = Connection(sock)
         self._opened += 1
-        conn.begin(self._requests[persistent], start, self.timeout, reused=False, persistent=persistent)
+        conn.begin(self._requests[persistent, post], start, self.timeout, reused=False, persistent=persistent,
+                   post=post)
         self._busy.add(conn)
         code = sock.connect_ex(self._address[4])
         if code not in (0, errno.EINPROGRESS):
@@ -294,11 +311,15 @@ class LoadGenerator:
     def _retry(self, conn: Connection) -> None:
         """The server closed this reused connection without reading our request (the keep-alive
         race: it closes after an answer while the next request is on its way): send it again on a
-        new connection, once; counted in stale_retries."""
+        new connection, once; counted in stale_retries. Not a POST: whether the server acted on it
+        cannot be told, so it is a failure (RFC 9112 §9.3.1)."""
+        if conn.post:
+            self._fail(conn, "StaleConnection")
+            return
         self._stale += 1
         self._busy.discard(conn)
         self._close(conn)
-        self._open(True, conn.t_start)
+        self._open(True, False, conn.t_start)
 
     def _fail(self, conn: Connection, error: str) -> None:
         self._record(conn, None, error, None)
@@ -316,11 +337,19 @@ class LoadGenerator:
         conn.sock.close()
 
     def _record(self, conn: Connection, status: int | None, error: str | None, version: str | None) -> None:
-        sample = Sample(conn.t_start, time.monotonic(), status, error, version, conn.reused)
+        sample = Sample(conn.t_start, time.monotonic(), status, error, version, conn.reused, conn.post)
         with self._lock:
             self._tally.add(sample)
             if self.keep_samples:
                 self._samples.append(sample)
+
+
+def _is_post(i: int, fraction: float) -> bool:
+    """Whether request i is a POST: exactly round(n * fraction) of n consecutive pairs of requests,
+    spread evenly; both requests of a pair, so with keepalive_fraction 0.5 (every other request
+    reuses a connection) POSTs go over new and reused connections alike."""
+    k = i // 2
+    return math.floor((k + 1) * fraction) > math.floor(k * fraction)
 
 
 def run_load(url: str, **kw: object) -> LoadResult:

@@ -20,17 +20,18 @@ NO_BODY_STATUSES = frozenset({204, 304})  # RFC 9112 §6.3: no content whatever 
 class Connection:
     """One TCP connection and the request on it."""
 
-    __slots__ = ("buffer", "connected", "deadline", "fd", "head", "persistent", "registered", "request", "reused",
-                 "sent", "sock", "t_start")
+    __slots__ = ("buffer", "connected", "deadline", "fd", "head", "persistent", "post", "registered", "request",
+                 "reused", "sent", "sock", "t_start")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.fd = sock, sock.fileno()
         self.registered = 0               # the selector events it is registered for, 0 if none
         self.connected = False
 
-    def begin(self, request: bytes, start: float, timeout: float, *, reused: bool, persistent: bool) -> None:
+    def begin(self, request: bytes, start: float, timeout: float, *, reused: bool, persistent: bool,
+              post: bool = False) -> None:
         self.request, self.sent, self.t_start, self.deadline = request, 0, start, start + timeout
-        self.reused, self.persistent = reused, persistent
+        self.reused, self.persistent, self.post = reused, persistent, post
         self.connected = self.connected or reused
         self.buffer = bytearray()
         self.head: tuple[int, str | None, int | str, bool] | None = None

@@ -19,8 +19,31 @@ CLEAN_ACHIEVED_FRACTION = 0.95    # ... at least this fraction of the target rat
 
 def is_clean(result: LoadResult) -> bool:
     """The generator kept its schedule and every request succeeded."""
-    return (result.failed() == 0 and result.max_lag_ms <= CLEAN_MAX_LAG_MS
-            and result.achieved_rate >= CLEAN_ACHIEVED_FRACTION * result.rate)
+    return result.failed() == 0 and not fell_behind(result)
+
+
+def fell_behind(result: LoadResult) -> bool:
+    """The generator did not keep its rate: a request started more than CLEAN_MAX_LAG_MS after its
+    slot, or less than CLEAN_ACHIEVED_FRACTION of the rate was sent. A load like that offered the
+    server less than its nominal rate, so "0 failed" says less than it seems."""
+    return result.max_lag_ms > CLEAN_MAX_LAG_MS or result.achieved_rate < CLEAN_ACHIEVED_FRACTION * result.rate
+
+
+GENERATOR_BEHIND = "generator behind: not clean"
+
+
+def verdict(result: LoadResult) -> str:
+    """One word on a load, for a benchmark's table: "N failed" if any request failed, else
+    GENERATOR_BEHIND if the generator fell behind (see fell_behind), else "clean".
+
+        >>> from conveyor.loadgen.results import Tally
+        >>> verdict(Tally().result(url="u", rate=10, started_at=0, end=1, connections_opened=0, stale_retries=0,
+        ...                        cpu_seconds=0))
+        'generator behind: not clean'
+    """
+    if result.failed():
+        return f"{result.failed()} failed"
+    return GENERATOR_BEHIND if fell_behind(result) else "clean"
 
 
 def rate_probes(url: str, *, start: float = 200, limit: float = 5000, step_factor: float = 1.5,

@@ -28,6 +28,7 @@ class Sample:
     error: str | None             # "ConnectionRefused", "ConnectionReset", "Timeout", "RemoteDisconnected", ...
     version: str | None           # the version header's value, None if absent or not asked for
     keepalive: bool               # sent on a reused keep-alive connection
+    post: bool = False            # a POST (a write), else a GET
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,8 @@ class LoadResult:
     max_lag_at: float | None = None  # seconds from start to the request that started latest
     started_at: float = 0.0       # time.monotonic() of the first slot
     cpu_seconds: float = 0.0      # CPU time of the generator's thread
+    post_requests: int = 0        # POSTs among `total`
+    post_failed: int = 0          # POSTs among the failed
 
     def failed(self) -> int:
         return self.non_2xx + self.errors
@@ -75,6 +78,8 @@ class LoadResult:
             "late_starts": self.late_starts, "versions": dict(self.versions),
             "keepalive_requests": self.keepalive_requests, "connections_opened": self.connections_opened,
             "stale_retries": self.stale_retries, "cpu_seconds": round(self.cpu_seconds, 3),
+            "methods": {"GET": self.total - self.post_requests, "POST": self.post_requests},
+            "failed_by_method": {"GET": self.failed() - self.post_failed, "POST": self.post_failed},
         }
         out["cpu_percent_of_one_core"] = round(100 * self.cpu_seconds / self.duration, 1) if self.duration else None
         return out
@@ -99,9 +104,13 @@ class Tally:
     max_lag_at: float | None = None
     late: int = 0
     last_start: float | None = None
+    posts: int = 0
+    post_failed: int = 0
 
     def add(self, s: Sample) -> None:
         self.keepalive += s.keepalive
+        self.posts += s.post
+        self.post_failed += s.post and not s.ok
         if s.status is None:
             self.errors += 1
             key = s.error or "Unknown"
@@ -151,7 +160,7 @@ class Tally:
             connections_opened=connections_opened, stale_retries=stale_retries,
             longest_gap_at=None if self.longest_gap_end is None else self.longest_gap_end - started_at,
             max_lag_at=None if self.max_lag_at is None else self.max_lag_at - started_at,
-            started_at=started_at, cpu_seconds=cpu_seconds)
+            started_at=started_at, cpu_seconds=cpu_seconds, post_requests=self.posts, post_failed=self.post_failed)
 
 
 def first_time_all(samples: list[Sample], version: str, after: float) -> float | None:

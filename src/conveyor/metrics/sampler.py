@@ -37,6 +37,9 @@ SAMPLE_OFFSET = 0.05
 PRUNE_INTERVAL = 60.0
 
 
+CLOCK_STEP_BACK = 2.0  # s: a sample this far behind the previous one means the wall clock stepped back
+
+
 class Sampler:
     def __init__(self, store: MetricStore, load_balancers: Callable[[], Mapping[str, LoadBalancer]],
                  clock: Callable[[], float] = time.time, *, retention: float = DEFAULT_RETENTION,
@@ -72,7 +75,14 @@ class Sampler:
     def _sample(self, environment: str, lb: LoadBalancer, now: float) -> list[Datapoint]:
         previous = self._previous.get(environment)
         if previous is not None and int(now) <= int(previous.at):
-            return []
+            if now > previous.at - CLOCK_STEP_BACK:
+                return []  # this second is sampled already
+            # The wall clock stepped back: waiting for it to pass the last sample would leave
+            # every alarm (and the traffic gate that needs green's datapoints) blind for as long
+            # as the step. Start again from a new baseline instead (bench/chaos.py, clock-jump).
+            log.warning("the wall clock went back %.0f s: metrics of %s start again from a new baseline",
+                        previous.at - now, environment)
+            previous = None
         rows = lb.stats()
         if not rows:  # not running: when it is back, its counters start again from zero
             self._previous.pop(environment, None)

@@ -17,6 +17,7 @@ from conveyor.config.codedeploy_group import hook_for
 from conveyor.config.codedeploy_model import HOOK_EVENTS, KEEP_ALIVE, STOP_DEPLOYMENT, DeploymentGroup
 from conveyor.deploy import traffic
 from conveyor.deploy.spec import ServiceSpec
+from conveyor.elapsed import Elapsed
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.alarms import AlarmWatch
 from conveyor.providers.local.codedeploy.hook_runs import HookRuns
@@ -62,6 +63,7 @@ class Lifecycle:
         self._alarms = alarms
         self._outcomes = outcomes
         self._clock = clock
+        self._elapsed = Elapsed(clock)  # waits and canary steps: immune to wall-clock steps
         self._wake = wake
         self._phases: dict[str, Phase] = {
             "Start": self._start, "Install": self._install, "AllowTestTraffic": self._allow_test_traffic,
@@ -120,7 +122,7 @@ class Lifecycle:
 
     def _waited(self, d: CodeDeployment) -> float:
         """Seconds in the current phase."""
-        return self._clock() - (d.phase_at or d.created_at)
+        return self._elapsed.since(d.phase_at or d.created_at)
 
     # -- phases
     def _start(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
@@ -184,9 +186,9 @@ class Lifecycle:
         return decision
 
     def _allow_traffic(self, d: CodeDeployment, group: DeploymentGroup, spec: ServiceSpec) -> Decision:
-        now = self._clock()
         return traffic_step(traffic.traffic_plan(group.config), step=d.step, traffic=d.traffic,
-                            waited=now - (d.step_at or now), promote=bool((d.continue_request or {}).get("promote")),
+                            waited=self._elapsed.since(d.step_at) if d.step_at else 0.0,
+                            promote=bool((d.continue_request or {}).get("promote")),
                             gate=lambda: self._alarms.traffic_gate(d, group, spec),
                             gate_first=bool(group.probe and load_balancer_of(spec).test_port))
 
