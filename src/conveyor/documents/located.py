@@ -79,6 +79,12 @@ def load_text(text: str, file: str, limits: Limits = DEFAULT) -> Document:
     return load_yaml(text, file, limits)
 
 
+def loads_limited(text: str, source: str, limits: Limits = DEFAULT) -> Any:
+    """json.loads under the limits, for text a user controls (an artifact, a commit's file):
+    ConfigError with the position instead of RecursionError, ValueError or a huge allocation."""
+    return load_json(text, source, limits).data
+
+
 def parse_json_limited(raw: bytes, source: str = "request body", limits: Limits = DEFAULT) -> Any:
     """The JSON value in `raw` (an HTTP body, say) under the same limits as a file, or ConfigError
     (a UserError) with the position: for callers that hold bytes rather than a path."""

@@ -40,10 +40,11 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_file_bytes(path: str | Path, file: str, limits: Limits = DEFAULT) -> bytes:
-    """At most `limits.max_bytes` bytes of a regular file. The file is opened without blocking
-    (a FIFO with no writer would otherwise hang the open) and checked with fstat on the open
-    descriptor, so a symlink swapped between a check and the read cannot lead elsewhere."""
+def open_regular(path: str | Path, file: str, limits: Limits = DEFAULT) -> int:
+    """A descriptor open on `path`, which is a regular file of at most `limits.max_bytes` bytes
+    (as far as fstat knows: the reader counts too). The file is opened without blocking (a FIFO
+    with no writer would otherwise hang the open) and checked with fstat on the open descriptor,
+    so a symlink swapped between a check and the read cannot lead elsewhere."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -58,10 +59,20 @@ def read_file_bytes(path: str | Path, file: str, limits: Limits = DEFAULT) -> by
         if stat.S_ISDIR(info.st_mode):
             raise refuse(file, 0, 0, "is a directory, expected a file")
         if not stat.S_ISREG(info.st_mode):
-            raise refuse(file, 1, 1, f"is {_kind(info.st_mode)}, not a regular file: Conveyor reads configuration "
-                                     f"only from regular files")
+            raise refuse(file, 1, 1, f"is {_kind(info.st_mode)}, not a regular file: Conveyor reads "
+                                     f"{file.rsplit('/', 1)[-1]} only from a regular file")
         if info.st_size > limits.max_bytes:
             raise _too_big(file, info.st_size, limits)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_file_bytes(path: str | Path, file: str, limits: Limits = DEFAULT) -> bytes:
+    """At most `limits.max_bytes` bytes of a regular file (open_regular), or ConfigError."""
+    fd = open_regular(path, file, limits)
+    try:
         chunks: list[bytes] = []
         left = limits.max_bytes + 1
         while left > 0:
@@ -81,7 +92,7 @@ def read_file_bytes(path: str | Path, file: str, limits: Limits = DEFAULT) -> by
 
 
 def _too_big(file: str, size: int, limits: Limits) -> ConfigError:
-    return refuse(file, 1, 1, f"the file is {size:,} bytes or more; Conveyor reads configuration files of at most "
+    return refuse(file, 1, 1, f"the file is {size:,} bytes or more; Conveyor reads files of this kind up to "
                               f"{limits.max_bytes:,} bytes")
 
 
