@@ -147,6 +147,14 @@ YAML_ONLY: list[tuple[str, Maker]] = [
     ("huge-float-exponent", _bytes(b"version: 1e99999999\nphases: {}\n")),
     ("huge-sexagesimal", _bytes(b"x: 1" + b":59" * 2000 + b"\n")),
     ("huge-hex-int", _bytes(b"x: 0x" + b"f" * 5000 + b"\n")),
+    ("huge-hex-int-few-digits", _bytes(b"x: 0x" + b"f" * 4000 + b"\n")),
+    ("deep-block-sequence", _bytes(b"".join(b"  " * i + b"-\n" for i in range(300)) + b"  " * 300 + b"x\n")),
+    ("yaml-version-2", _bytes(b"%YAML 2.0\n---\na: 1\n")),
+    ("unclosed-single-quote", _bytes(b"version: '0.2\nphases: {}\n")),
+    ("many-documents", _bytes(b"---\na: 1\n" * 1000)),
+    ("null-key", _bytes(b"~: 1\nname: x\n")),
+    ("overlong-line", _bytes(b"x: " + b"a" * (1024 * 1024 - 10) + b"\n")),
+    ("many-small-values-yaml", _bytes(b"[" + b"1," * 300_000 + b"1]\n")),
 ]
 
 #: JSON only.
@@ -162,6 +170,9 @@ JSON_ONLY: list[tuple[str, Maker]] = [
     ("raw-control-in-string", _bytes(b'{"a": "line\nbreak"}')),
     ("bad-escape", _bytes(b'{"a": "\\x41"}')),
     ("many-small-values", _bytes(b"[" + b"0," * 500_000 + b"0]")),
+    ("many-empty-objects", _bytes(b"[" + b"{}," * 300_000 + b"{}]")),
+    ("lone-surrogate-after-pair", _bytes(b'{"a": "\\ud83d\\ude00\\udc00"}')),
+    ("bom-inside", _bytes('{"a":\ufeff1}'.encode())),
 ]
 
 

@@ -100,8 +100,8 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
         elif isinstance(node, yaml.MappingNode):
             size += sum(self.sizes[id(k)] + self.sizes[id(v)] for k, v in node.value)
         if size > self.limits.max_nodes:
-            raise self._refuse(node.start_mark, f"this node expands to more than {self.limits.max_nodes:,} nodes "
-                                                f"(aliases counted as copies of what they name)")
+            raise self._refuse(node.start_mark, f"more than {self.limits.max_nodes:,} nodes in one document (an "
+                                                f"alias counts as a copy of what it names)")
         self.sizes[id(node)] = size
         self._keep.append(node)
         return node
