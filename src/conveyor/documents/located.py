@@ -177,8 +177,14 @@ def _check_string(value: str, file: str, where: tuple[int, int], path: KeyPath) 
 def _construct(loader: LimitedLoader, node: yaml.Node, path: KeyPath, doc: Document) -> Any:
     doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+        merged = loader.merged.get(id(node))
+        if merged is None:  # first visit (an aliased mapping is visited again, already flattened)
+            written = {id(k) for k, _ in node.value}
+            loader.flatten_mapping(node)
+            merged = loader.merged[id(node)] = {id(k) for k, _ in node.value} - written
+        # keys from `<<: *anchor` may be overridden by a later merge or by a key written here
         out: dict = {}
+        overridable: set[KeyPath] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 mark = key_node.start_mark
@@ -191,11 +197,15 @@ def _construct(loader: LimitedLoader, node: yaml.Node, path: KeyPath, doc: Docum
                                               "mapping keys must be plain scalars")])
             key = str(key) if not isinstance(key, str) else key
             child = path + (key,)
-            if key in out:
+            if key in out and (id(key_node) in merged or child in overridable):
+                overridable.discard(child)
+            elif key in out:
                 mark = key_node.start_mark
                 first = doc.positions.get(child, (0, 0))[0]
                 raise ConfigError([Diagnostic(doc.file, mark.line + 1, mark.column + 1, format_path(child),
                                               f"duplicate key '{key}' (first defined on line {first})")])
+            if id(key_node) in merged:
+                overridable.add(child)
             doc.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _construct(loader, value_node, child, doc)
         return out

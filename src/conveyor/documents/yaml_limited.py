@@ -59,6 +59,8 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
         #: id(node) -> nodes it stands for, aliases expanded. A node in this dict is complete.
         self.sizes: dict[int, int] = {}
         self._keep: list[yaml.Node] = []  # keeps ids in `sizes` from being reused
+        #: id(mapping) -> ids of the key nodes its merge keys brought in (located._construct)
+        self.merged: dict[int, set[int]] = {}
 
     if TYPE_CHECKING:  # supplied by the parser class mixed in after this one
         def peek_event(self) -> Any: ...
@@ -87,13 +89,14 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
                 raise self._refuse(event.start_mark, f"alias *{event.anchor} refers to a node that contains it "
                                                      f"(a recursive structure)")
             return node
-        self.depth += 1
+        collection = not isinstance(event, yaml.ScalarEvent)  # depth counts mappings and lists, as in JSON
+        self.depth += collection
         if self.depth > self.limits.max_depth:
             raise self._refuse(event.start_mark, f"nested more than {self.limits.max_depth} levels deep")
         try:
             node = super().compose_node(parent, index)
         finally:
-            self.depth -= 1
+            self.depth -= collection
         size = 1
         if isinstance(node, yaml.SequenceNode):
             size += sum(self.sizes[id(item)] for item in node.value)
