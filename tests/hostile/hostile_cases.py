@@ -176,8 +176,23 @@ JSON_ONLY: list[tuple[str, Maker]] = [
 ]
 
 
-def build_cases(root: Path) -> list[Case]:
-    """Write every case under `root` (one directory per case and kind) and list them."""
+#: Not hostile in shape but as large as the limits allow: what the worst accepted parse costs
+#: (bench/hostile_input.py). The validators then refuse them (wrong top-level structure).
+AT_CAP_YAML: list[tuple[str, Maker]] = [
+    ("at-cap-nodes-flow", _bytes(b"[" + b"1," * 99_990 + b"1]\n")),
+    ("at-cap-bytes-mapping", _bytes(b"".join(b"k%06d: v\n" % i for i in range(49_990)))),
+    ("at-cap-aliases", _bytes(b"x: &x [" + b", ".join([b"1"] * 90) + b"]\nl: [" + b", ".join([b"*x"] * 1000)
+                              + b"]\n")),
+]
+AT_CAP_JSON: list[tuple[str, Maker]] = [
+    ("at-cap-nodes-array", _bytes(b"[" + b"1," * 99_990 + b"1]")),
+    ("at-cap-bytes-object", _bytes(b"{" + b",".join(b'"k%06d":1' % i for i in range(87_000)) + b"}")),
+]
+
+
+def build_cases(root: Path, at_cap: bool = False) -> list[Case]:
+    """Write every case under `root` (one directory per case and kind) and list them; `at_cap`
+    adds the AT_CAP inputs."""
     cases: list[Case] = []
 
     def add(name: str, kind: str, make: Maker) -> None:
@@ -196,4 +211,11 @@ def build_cases(root: Path) -> list[Case]:
     for name, make in JSON_ONLY:
         for kind in JSON_KINDS:
             add(name, kind, make)
+    if at_cap:
+        for name, make in AT_CAP_YAML:
+            for kind in YAML_KINDS:
+                add(name, kind, make)
+        for name, make in AT_CAP_JSON:
+            for kind in JSON_KINDS:
+                add(name, kind, make)
     return cases

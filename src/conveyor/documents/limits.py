@@ -10,7 +10,7 @@ The numbers are far above what real files use — across the 178 files of the co
 at the caps parses in about a second (bench/hostile_input.py measures it).
 
     >>> DEFAULT.max_bytes, DEFAULT.max_depth, DEFAULT.max_nodes, DEFAULT.max_aliases
-    (1048576, 64, 200000, 1000)
+    (1048576, 64, 100000, 1000)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Limits:
     #: Mappings and lists inside one another (YAML block or flow, JSON objects and arrays).
     max_depth: int = 64
     #: Nodes of the document once every alias is expanded: what the "billion laughs" file inflates.
-    max_nodes: int = 200_000
+    max_nodes: int = 100_000
     #: Uses of YAML aliases (`*name`, `<<: *name` included). Anchors themselves are free.
     max_aliases: int = 1_000
     #: Digits of one number, counted without sign; Python's own int/str limit is 4,300.

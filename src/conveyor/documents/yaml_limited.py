@@ -56,6 +56,9 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
         self.limits = limits
         self.depth = 0
         self.aliases = 0
+        #: Nodes composed so far, each alias counted as the size of what it names: refused the
+        #: moment it passes the cap, so neither a flat list nor an alias bomb is read to its end.
+        self.expanded = 0
         #: id(node) -> nodes it stands for, aliases expanded. A node in this dict is complete.
         self.sizes: dict[int, int] = {}
         self._keep: list[yaml.Node] = []  # keeps ids in `sizes` from being reused
@@ -70,6 +73,12 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
     def _refuse(self, mark: Any, message: str) -> ConfigError:
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         return ConfigError([Diagnostic(self.file, line, column, "", message)])
+
+    def _count(self, nodes: int, mark: Any) -> None:
+        self.expanded += nodes
+        if self.expanded > self.limits.max_nodes:
+            raise self._refuse(mark, f"more than {self.limits.max_nodes:,} nodes in one document (an alias counts "
+                                     f"as a copy of what it names)")
 
     def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
         node = super().compose_scalar_node(anchor)
@@ -88,7 +97,9 @@ class LimitedLoader(Composer, SafeConstructor, Resolver):
             if id(node) not in self.sizes:
                 raise self._refuse(event.start_mark, f"alias *{event.anchor} refers to a node that contains it "
                                                      f"(a recursive structure)")
+            self._count(self.sizes[id(node)], event.start_mark)
             return node
+        self._count(1, event.start_mark)
         collection = not isinstance(event, yaml.ScalarEvent)  # depth counts mappings and lists, as in JSON
         self.depth += collection
         if self.depth > self.limits.max_depth:
