@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -223,3 +224,12 @@ def test_parse_json_limited_for_request_bodies():
 def test_loads_limited_is_json_loads_with_positions():
     assert loads_limited('{"family": "web"}', "taskdef.json") == {"family": "web"}
     assert refused(lambda: loads_limited('{"family": "web"', "taskdef.json")).startswith("taskdef.json:1:17:")
+
+
+def test_the_documented_limits_are_the_limits():
+    root = Path(__file__).resolve().parents[2]
+    numbers = [f"{DEFAULT.max_bytes:,} bytes", f"{DEFAULT.max_depth} levels", f"{DEFAULT.max_nodes:,} nodes",
+               f"{DEFAULT.max_aliases:,} aliases", f"{DEFAULT.max_number_digits:,} digits"]
+    for doc in ("README.md", "docs/conveyor.reference.yml"):
+        text = " ".join((root / doc).read_text().split())
+        assert [n for n in numbers if n not in text] == [], doc
