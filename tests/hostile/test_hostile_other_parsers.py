@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,14 @@ def test_a_lifecycle_policy_is_scanned_before_it_is_parsed(text, expected):
         parse_policy(text)
     assert str(info.value).startswith(expected)
 
+
+
+def test_a_task_definition_next_to_conveyor_yml_that_is_a_fifo_is_named_not_read(tmp_path):
+    from conveyor.config.pipeline import check_file
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "orders-service" / "conveyor.yml"
+    (tmp_path / "conveyor.yml").write_text(example.read_text())
+    os.mkfifo(tmp_path / "taskdef.json")
+    found = _in_thread(lambda: [str(d) for d in check_file(tmp_path / "conveyor.yml") if d.severity == "error"])
+    assert found == [f"{tmp_path}/taskdef.json:1:1: is a FIFO (named pipe), not a regular file: Conveyor reads "
+                     "taskdef.json only from a regular file"]

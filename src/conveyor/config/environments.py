@@ -159,7 +159,7 @@ def _reader_next_to(conveyor_yml: str) -> TaskdefReader | None:
 
     def read(value: str) -> tuple[str, str] | None:
         display = os.path.normpath(os.path.join(os.path.dirname(conveyor_yml), value))
-        if not os.path.isfile(display):  # not there, or a directory
+        if not os.path.exists(display) or os.path.isdir(display):
             return None
         return display, read_text_file(display, display)  # ConfigError: special, too big, not UTF-8
 
