@@ -181,6 +181,9 @@ JSON_ONLY: list[tuple[str, Maker]] = [
 AT_CAP_YAML: list[tuple[str, Maker]] = [
     ("at-cap-nodes-flow", _bytes(b"[" + b"1," * 99_990 + b"1]\n")),
     ("at-cap-bytes-mapping", _bytes(b"".join(b"k%06d: v\n" % i for i in range(49_990)))),
+    # An error at the end of a file just under the size up to which PyYAML's wording is wanted:
+    # the text is parsed twice (libyaml, then PyYAML for the message).
+    ("late-error-below-reparse", _bytes(b"".join(b"k%06d: v\n" % i for i in range(23_000)) + b"bad: [\n")),
     ("at-cap-aliases", _bytes(b"x: &x [" + b", ".join([b"1"] * 90) + b"]\nl: [" + b", ".join([b"*x"] * 1000)
                               + b"]\n")),
 ]

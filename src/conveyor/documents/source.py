@@ -42,11 +42,13 @@ def _kind(mode: int) -> str:
 
 def open_regular(path: str | Path, file: str, limits: Limits = DEFAULT) -> int:
     """A descriptor open on `path`, which is a regular file of at most `limits.max_bytes` bytes
-    (as far as fstat knows: the reader counts too). The file is opened without blocking (a FIFO
-    with no writer would otherwise hang the open) and checked with fstat on the open descriptor,
-    so a symlink swapped between a check and the read cannot lead elsewhere."""
+    (as far as fstat knows: the reader counts too). A special file is refused from stat, before
+    anything opens it (opening a device can itself have effects); the open does not block (a FIFO
+    swapped in after the stat would otherwise hang it) and fstat on the open descriptor checks
+    again, so a symlink changed between the two cannot lead elsewhere."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
+        _check_kind(os.stat(path), file, limits)
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise refuse(file, 0, 0, "file not found") from None
@@ -55,18 +57,21 @@ def open_regular(path: str | Path, file: str, limits: Limits = DEFAULT) -> int:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise refuse(file, 0, 0, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise refuse(file, 0, 0, "is a directory, expected a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise refuse(file, 1, 1, f"is {_kind(info.st_mode)}, not a regular file: Conveyor reads "
-                                     f"{file.rsplit('/', 1)[-1]} only from a regular file")
-        if info.st_size > limits.max_bytes:
-            raise _too_big(file, info.st_size, limits)
+        _check_kind(os.fstat(fd), file, limits)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _check_kind(info: os.stat_result, file: str, limits: Limits) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise refuse(file, 0, 0, "is a directory, expected a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse(file, 1, 1, f"is {_kind(info.st_mode)}, not a regular file: Conveyor reads "
+                                 f"{file.rsplit('/', 1)[-1]} only from a regular file")
+    if info.st_size > limits.max_bytes:
+        raise _too_big(file, info.st_size, limits)
 
 
 def read_file_bytes(path: str | Path, file: str, limits: Limits = DEFAULT) -> bytes:
