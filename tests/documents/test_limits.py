@@ -233,3 +233,30 @@ def test_the_documented_limits_are_the_limits():
     for doc in ("README.md", "docs/conveyor.reference.yml"):
         text = " ".join((root / doc).read_text().split())
         assert [n for n in numbers if n not in text] == [], doc
+
+
+def test_yaml_values_are_json_values():
+    """Dates stay the text written (YAML 1.2 and AWS's parsers have no date type), so a validator
+    expecting a string or a list never meets a datetime; !!binary is refused."""
+    doc = load_yaml("a: 2024-01-01\nb: 2024-01-01t10:00:00Z\nc: !!set {x, y}\n", "x.yml")
+    assert doc.data == {"a": "2024-01-01", "b": "2024-01-01t10:00:00Z", "c": {"x": None, "y": None}}
+    assert refused(lambda: load_yaml("a: !!binary aGVsbG8=\n", "x.yml")) == (
+        "x.yml:1:4 a: !!binary values are not accepted in configuration; write the text")
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("          provider: {a: 1}", "provider: expected a string, got a mapping"),
+    ("          outputArtifacts: 5", "outputArtifacts: expected a list, got an integer"),
+    ("          outputArtifacts: 2024-01-01", "outputArtifacts: expected a list, got a string"),
+])
+def test_conveyor_yml_values_of_the_wrong_type_are_errors_not_crashes(line, expected):
+    """Found by test_loader_properties' mutation of the example: these raised TypeError."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "orders-service" / "conveyor.yml"
+    text = example.read_text()
+    key = line.split(":")[0]
+    lines = text.splitlines()
+    at = next(i for i, old in enumerate(lines) if old.startswith(key + ":"))
+    lines[at] = line
+    from conveyor.config.pipeline import check_document
+    found = [str(d) for d in check_document(load_text("\n".join(lines), "conveyor.yml"))]
+    assert any(d.endswith(expected) for d in found), found

@@ -223,7 +223,8 @@ def _check(kind: str, data: Any) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_real_files_with_random_subtrees_never_crash_a_validator(data):
-    kind, doc = data.draw(st.sampled_from(SEEDS), label="seed")
+    kind = data.draw(st.sampled_from(sorted({k for k, _ in SEEDS})), label="kind")  # each kind as often
+    doc = data.draw(st.sampled_from([d for k, d in SEEDS if k == kind]), label="seed")
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         path = data.draw(st.sampled_from(_paths(doc)), label="path")
         doc = _replace(doc, path, data.draw(random_values, label="value"))

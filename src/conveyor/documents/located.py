@@ -130,10 +130,16 @@ def _check_size(text: str, file: str, limits: Limits) -> None:
 
 
 def _scalar(loader: LimitedLoader, node: yaml.Node, path: KeyPath, doc: Document) -> Any:
-    """A scalar's value, refusing what would crash or mislead later: integers past the digit cap
-    (Python refuses to convert them), impossible dates (ValueError), NUL and lone surrogates
-    (written as escapes in double-quoted strings: the reader never sees them)."""
+    """A scalar's value, always JSON's kind of value (str, int, float, bool, None: a date stays
+    the text written), refusing what would crash or mislead later: integers past the digit cap
+    (Python refuses to convert them), !!binary, NUL and lone surrogates (written as escapes in
+    double-quoted strings: the reader never sees them)."""
     mark = node.start_mark
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        return node.value  # YAML 1.2, as AWS's parsers read it, has no dates: the text as written
+    if node.tag == "tag:yaml.org,2002:binary":
+        raise ConfigError([Diagnostic(doc.file, mark.line + 1, mark.column + 1, format_path(path),
+                                      "!!binary values are not accepted in configuration; write the text")])
     if node.tag == "tag:yaml.org,2002:int":
         digits = sum(ch.isdigit() for ch in node.value)
         if digits > doc_limits(loader).max_number_digits:
