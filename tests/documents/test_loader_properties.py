@@ -31,7 +31,8 @@ from conveyor.errors import UserError
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
 EXAMPLE = REPO / "examples" / "orders-service"
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no .hypothesis/ directory in the checkout; a failure prints its example to rerun.
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _never_crashes(call: Callable[[], Any]) -> None:
@@ -220,7 +221,7 @@ def _check(kind: str, data: Any) -> None:
             _never_crashes(lambda: import_codepipeline(Path(tmp) / "pipeline.json"))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_real_files_with_random_subtrees_never_crash_a_validator(data):
     kind = data.draw(st.sampled_from(sorted({k for k, _ in SEEDS})), label="kind")  # each kind as often
