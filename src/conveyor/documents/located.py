@@ -7,7 +7,9 @@ validation message can say `file:line:column key.path: what was expected`.
 
 A path is a tuple of mapping keys (str) and list indexes (int). Positions of mapping entries point
 at the key; positions of list items at the item. A broken file raises ConfigError with a single
-diagnostic naming the position, never a parser traceback.
+diagnostic naming the position, never a parser traceback; so does a hostile one: everything is
+read under documents/limits.py (size, nesting, expanded nodes, aliases, number length, NUL and
+lone surrogates), and every value is a JSON value (str, int, float, bool, None, list, dict).
 """
 
 from __future__ import annotations
@@ -142,10 +144,10 @@ def _scalar(loader: LimitedLoader, node: yaml.Node, path: KeyPath, doc: Document
                                       "!!binary values are not accepted in configuration; write the text")])
     if node.tag == "tag:yaml.org,2002:int":
         digits = sum(ch.isdigit() for ch in node.value)
-        if digits > doc_limits(loader).max_number_digits:
+        if digits > loader.limits.max_number_digits:
             raise ConfigError([Diagnostic(doc.file, mark.line + 1, mark.column + 1, format_path(path),
                                           f"an integer with {digits:,} digits; at most "
-                                          f"{doc_limits(loader).max_number_digits:,} are accepted")])
+                                          f"{loader.limits.max_number_digits:,} are accepted")])
     try:
         value = loader.construct_object(node, deep=True)
     except (ValueError, OverflowError) as exc:
@@ -154,20 +156,16 @@ def _scalar(loader: LimitedLoader, node: yaml.Node, path: KeyPath, doc: Document
                           ) from None
     if isinstance(value, str):
         _check_string(value, doc.file, (mark.line + 1, mark.column + 1), path)
-    elif isinstance(value, int) and value.bit_length() > _max_bits(doc_limits(loader)):
+    elif isinstance(value, int) and value.bit_length() > _max_bits(loader.limits):
         # 0x… and 1:2:3 (base 60) integers: few digits written, too many to print in decimal
         raise ConfigError([Diagnostic(doc.file, mark.line + 1, mark.column + 1, format_path(path),
-                                      f"an integer of more than {doc_limits(loader).max_number_digits:,} decimal "
+                                      f"an integer of more than {loader.limits.max_number_digits:,} decimal "
                                       f"digits")])
     return value
 
 
 def _max_bits(limits: Limits) -> int:
     return int(limits.max_number_digits * math.log2(10))
-
-
-def doc_limits(loader: LimitedLoader) -> Limits:
-    return loader.limits
 
 
 def _check_string(value: str, file: str, where: tuple[int, int], path: KeyPath) -> None:
