@@ -461,8 +461,8 @@ def test_a_lambda_appspec_gets_one_error(key):
 def test_check_appspec_file_never_raises(tmp_path):
     assert [str(d) for d in check_appspec_file(tmp_path / "nope.yaml", "nope.yaml")] == ["nope.yaml: file not found"]
     (tmp_path / "bad.yaml").write_bytes(b"version: \xff\n")
-    assert [str(d) for d in check_appspec_file(tmp_path / "bad.yaml", "bad.yaml")] == ["bad.yaml: not UTF-8 text "
-                                                                                       "(byte 9)"]
+    assert [str(d) for d in check_appspec_file(tmp_path / "bad.yaml", "bad.yaml")] == [
+        "bad.yaml:1:10: not UTF-8 text (byte 9: 0xff, invalid start byte)"]
     (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     assert check_appspec_file(tmp_path / "bom.yaml", "bom.yaml") == []
 

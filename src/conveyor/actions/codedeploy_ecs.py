@@ -11,7 +11,6 @@ tests next to appspec.yaml).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
@@ -22,7 +21,9 @@ from conveyor.deploy.substitute import (
     substitute_images,
     unreplaced_placeholders,
 )
-from conveyor.errors import ConveyorError
+from conveyor.documents.located import loads_limited
+from conveyor.documents.source import read_text_file
+from conveyor.errors import ConfigError, ConveyorError
 from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
@@ -58,9 +59,9 @@ class CodeDeployToEcsAction:
                 raise ActionFailed(f"{taskdef_name}: image placeholder(s) {', '.join(left)} were not replaced; "
                                    "map each with Image<N>ArtifactName + Image<N>ContainerName")
             try:
-                taskdef = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ActionFailed(f"{taskdef_name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+                taskdef = loads_limited(text, taskdef_name)
+            except ConfigError as exc:
+                raise ActionFailed(str(exc)) from None
             appspec = self._read(appspec_dir, appspec_name, "AppSpecTemplate")
             d = releases.deploy(DeployRequest(
                 environment=env, service=name, spec=spec, taskdef=taskdef, appspec=appspec,
@@ -112,7 +113,10 @@ class CodeDeployToEcsAction:
             held = sorted(p.name for p in directory.iterdir())[:10]
             raise ActionFailed(f"{what} file {name} not found in its input artifact (it holds: "
                                f"{', '.join(held) or 'nothing'})")
-        return path.read_text(encoding="utf-8")
+        try:
+            return read_text_file(path, name)
+        except ConfigError as exc:
+            raise ActionFailed(str(exc)) from None
 
     def cleanup(self, run_dir: Path) -> None:
         """Nothing to kill: the deployment belongs to the backend, which carries on; a re-run of

@@ -15,13 +15,14 @@ registers nothing new.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from conveyor.actions.base import ActionContext, ActionFailed, ActionResult
 from conveyor.config.imagedefs import parse_imagedefinitions
 from conveyor.deploy.spec import service_specs
-from conveyor.errors import ConveyorError
+from conveyor.documents.located import loads_limited
+from conveyor.documents.source import read_text_file
+from conveyor.errors import ConfigError, ConveyorError
 from conveyor.paths import PathEscape, resolve_inside
 from conveyor.release.service import DeployRequest
 
@@ -55,7 +56,7 @@ class EcsDeployAction:
             raise ActionFailed(f"{file_name} not found in input artifact {next(iter(ctx.inputs), '?')}"
                                + _listing(source))
         try:
-            images = parse_imagedefinitions(path.read_text(encoding="utf-8"), file_name)
+            images = parse_imagedefinitions(read_text_file(path, file_name), file_name)
             release = releases.deploy(DeployRequest(
                 environment=env, service=name, spec=spec, taskdef=self._taskdef(ctx, spec.task_definition),
                 images=tuple(images), taskdef_source=spec.task_definition, images_source=file_name,
@@ -94,9 +95,9 @@ class EcsDeployAction:
         if text is None:
             raise ActionFailed(f"task definition file {path} not found at commit {rev['commit'][:7]}")
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ActionFailed(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+            return loads_limited(text, path)
+        except ConfigError as exc:
+            raise ActionFailed(str(exc)) from None
 
     def cleanup(self, run_dir: Path) -> None:
         """Nothing to kill: the deployment belongs to the backend, which carries on; a re-run of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -146,18 +145,17 @@ def _exists(client: Client, env: str, name: str) -> bool:
 def _from_file(path: Path, env: str, name: str) -> dict:
     """The service's declaration and task definition, read from conveyor.yml and its taskdef."""
     from conveyor.config.pipeline import load_pipeline
+    from conveyor.documents.located import loads_limited
+    from conveyor.documents.source import read_text_file
 
     definition = load_pipeline(path)
     body = ((definition.environments.get(env) or {}).get("services") or {}).get(name)
     if body is None:
         raise UserError(f"{path}: no service '{name}' under environments.{env}.services")
     taskdef_path = path.parent / str(body.get("taskDefinition", "taskdef.json"))
-    try:
-        taskdef = json.loads(taskdef_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{taskdef_path}: not found (environments.{env}.services.{name}.taskDefinition)") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{taskdef_path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    if not taskdef_path.exists():
+        raise UserError(f"{taskdef_path}: not found (environments.{env}.services.{name}.taskDefinition)")
+    taskdef = loads_limited(read_text_file(taskdef_path, str(taskdef_path)), str(taskdef_path))  # ConfigError
     out = {"service": body, "taskdef": taskdef, "taskdefSource": str(taskdef_path),
            "environmentAlarms": (definition.environments.get(env) or {}).get("alarms") or {},
            "target": (definition.environments.get(env) or {}).get("target") or "local",
@@ -168,7 +166,7 @@ def _from_file(path: Path, env: str, name: str) -> dict:
     if deployment.get("controller") == "CODE_DEPLOY":
         appspec_path = path.parent / str(deployment.get("appspec", "appspec.yaml"))
         if appspec_path.is_file():
-            out.update(appspec=appspec_path.read_text(encoding="utf-8"), appspecSource=str(appspec_path))
+            out.update(appspec=read_text_file(appspec_path, str(appspec_path)), appspecSource=str(appspec_path))
         elif "appspec" in deployment:
             raise UserError(f"{appspec_path}: not found (environments.{env}.services.{name}.deployment.appspec)")
     return out

@@ -29,6 +29,7 @@ from conveyor.config.appspec_check import (
     split_task_definition,
 )
 from conveyor.documents.located import Document, load_json, load_yaml
+from conveyor.documents.source import read_text_file
 from conveyor.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
@@ -160,18 +161,7 @@ def container_problems(spec: AppSpec, taskdef: TaskDefinition) -> list[str]:
 
 
 def _read(path: Path, source: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([Diagnostic(source, 0, 0, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ConfigError([Diagnostic(source, 0, 0, "", "is a directory, expected a file")]) from None
-    except OSError as exc:
-        raise ConfigError([Diagnostic(source, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Diagnostic(source, 0, 0, "", f"not UTF-8 text (byte {exc.start})")]) from None
+    return read_text_file(path, source)
 
 
 def _build(report: AppSpecReport, text: str, source: str) -> AppSpec:

@@ -104,7 +104,7 @@ def check_buildspec_text(text: str, file: str = "buildspec.yml") -> list[Diagnos
 
 def _load(path: str | Path, display: str | None) -> tuple[Document, dict[KeyPath, str]]:
     doc = load_file(path, display)
-    return doc, unquoted_scalars(Path(path).read_text(encoding="utf-8-sig"))
+    return doc, unquoted_scalars(doc.text)
 
 
 def _validated(doc: Document, raw: dict[KeyPath, str]) -> BuildSpec:

@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from conveyor.documents.located import KeyPath
-from conveyor.errors import Diagnostic
+from conveyor.documents.yaml_limited import compose
+from conveyor.errors import ConfigError, Diagnostic
 
 VERSIONS = ("0.2", "0.1")  # §1.2: 0.2 recommended, 0.1 still accepted
 PHASE_NAMES = ("install", "pre_build", "build", "post_build")  # §1.4: names and order are fixed
@@ -233,9 +234,10 @@ def unquoted_scalars(text: str) -> dict[KeyPath, str]:
     string (so `3.10`, the float 3.1, can be told from `3.1`), and of every one-line `key: value`
     mapping inside a list (so a command that YAML split at ': ' can be shown as written)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        root, loader = compose(text, "buildspec.yml")
+    except (yaml.YAMLError, ConfigError):
         return {}
+    loader.dispose()
     out: dict[KeyPath, str] = {}
     stack: list[tuple[Any, KeyPath]] = [(root, ())]
     while stack:

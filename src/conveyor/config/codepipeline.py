@@ -49,6 +49,7 @@ from conveyor.config.codepipeline_rules import (
 from conveyor.config.codepipeline_stage import check_stage_extras, check_variables
 from conveyor.documents.checker import Checker, type_name
 from conveyor.documents.located import Document, KeyPath, load_file
+from conveyor.documents.source import read_file_bytes
 from conveyor.errors import ConfigError, Diagnostic
 
 TOP_KEYS = ("pipeline", "metadata", "tags")
@@ -111,8 +112,8 @@ def _explain_parse_failure(d: Diagnostic, path: str | Path) -> Diagnostic:
     if not d.message.startswith("malformed JSON"):
         return d
     try:
-        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
-    except OSError:
+        text = read_file_bytes(path, str(path)).decode("utf-8-sig", errors="replace")
+    except ConfigError:
         return d
     if '"processors"' in text and '"stages"' not in text:
         hint = "; this looks like an Elasticsearch ingest pipeline, not a CodePipeline definition"

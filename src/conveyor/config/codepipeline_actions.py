@@ -39,7 +39,9 @@ from conveyor.config.codepipeline_rules import (
     providers_of,
 )
 from conveyor.documents.checker import Checker, did_you_mean, type_name
+from conveyor.documents.json_limited import scan_json
 from conveyor.documents.located import KeyPath
+from conveyor.errors import ConfigError
 
 ACTION_KEYS = ("name", "actionTypeId", "runOrder", "configuration", "outputArtifacts", "inputArtifacts",
                "roleArn", "region", "namespace", "timeoutInMinutes", "commands", "outputVariables",
@@ -295,10 +297,15 @@ def _provider_rules(chk: Checker, cpath: KeyPath, info: ActionInfo) -> None:
 
 def _codebuild_env(chk: Checker, path: KeyPath, text: str) -> None:
     try:
+        scan_json(text, "EnvironmentVariables")
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         chk.error(path, f"EnvironmentVariables must be a JSON array of {{name, value, type}}: {exc.msg} at "
                         f"character {exc.pos + 1}")
+        return
+    except ConfigError as exc:
+        chk.error(path, f"EnvironmentVariables must be a JSON array of {{name, value, type}}: "
+                        f"{exc.diagnostics[0].message}")
         return
     if not isinstance(items, list):
         chk.error(path, f"EnvironmentVariables must be a JSON array of {{name, value, type}}, got "
@@ -316,8 +323,9 @@ def _codebuild_env(chk: Checker, path: KeyPath, text: str) -> None:
 def parse_codebuild_env(text: str) -> list[dict[str, Any]]:
     """The EnvironmentVariables JSON of a CodeBuild action, or [] when it does not parse."""
     try:
+        scan_json(text, "EnvironmentVariables")
         items = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, ConfigError):  # JSONDecodeError is a ValueError
         return []
     if not isinstance(items, list):
         return []

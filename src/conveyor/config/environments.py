@@ -33,6 +33,7 @@ from conveyor.config.deployment_group import DEPLOYMENT_READY_OPTIONS, check_cod
 from conveyor.config.taskdef import parse_taskdef, read_taskdef_document
 from conveyor.documents.checker import Checker, did_you_mean
 from conveyor.documents.located import Document, KeyPath, format_path
+from conveyor.documents.source import read_text_file
 from conveyor.errors import ConfigError, Diagnostic
 from conveyor.paths import is_inside
 
@@ -168,12 +169,9 @@ def _reader_next_to(conveyor_yml: str) -> TaskdefReader | None:
         display = os.path.normpath(os.path.join(os.path.dirname(conveyor_yml), value))
         if not is_inside(_repository(base), Path(display)):  # `..` or a symlink out of the repository
             return None
-        try:
-            return display, Path(display).read_bytes().decode("utf-8-sig")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        if not os.path.exists(display) or os.path.isdir(display):
             return None
-        except UnicodeDecodeError:
-            return display, "\ufffd"  # reported as malformed JSON, with its name
+        return display, read_text_file(display, display)  # ConfigError: special, too big, not UTF-8
 
     return read
 
@@ -342,7 +340,11 @@ def _check_circuit_breaker(chk: Checker, cp: KeyPath) -> None:
 
 
 def _check_taskdef(chk: Checker, sp: KeyPath, value: str, reader: TaskdefReader) -> None:
-    found = reader(value)
+    try:
+        found = reader(value)
+    except ConfigError as exc:
+        _add(chk, exc.diagnostics)
+        return
     if found is None:
         where = sp + ("taskDefinition",) if "taskDefinition" in (chk.at(sp) or {}) else sp
         chk.error(where, f"file not found: {value} (taskDefinition, default {DEFAULT_TASK_DEFINITION}, is a path "

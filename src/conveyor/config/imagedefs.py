@@ -21,6 +21,7 @@ from conveyor.config.taskdef import TaskDefinition
 from conveyor.config.taskdef_check import image_problem
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, load_json
+from conveyor.documents.source import read_text_file
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 MAX_BYTES = 100 * 1024  # "UTF-8, at most 100 KB" (CodePipeline file reference)
@@ -58,13 +59,9 @@ def check_imagedefinitions_file(path: Path, source: str) -> list[Diagnostic]:
     """For `conveyor validate --kind imagedefinitions`: an imageDetail.json (by its name, in any
     case) is checked as CodeDeployToECS reads it, anything else as imagedefinitions.json."""
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        return [Diagnostic(source, 0, 0, "", "file not found")]
-    except UnicodeDecodeError as exc:
-        return [Diagnostic(source, 0, 0, "", f"not UTF-8 text (byte {exc.start})")]
-    except OSError as exc:
-        return [Diagnostic(source, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]
+        text = read_text_file(path, source)
+    except ConfigError as exc:
+        return exc.diagnostics
     name = Path(path).name
     if name.lower().endswith(IMAGE_DETAIL_NAME.lower()):
         diagnostics = _check_image_detail(text, source)[1]

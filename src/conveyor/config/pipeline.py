@@ -141,7 +141,8 @@ class _Action:
         self.raw = raw
         self.conf = conf
         self.name = raw.get("name") if isinstance(raw.get("name"), str) else None
-        self.provider = PROVIDERS.get(raw.get("provider"))  # type: ignore[arg-type]
+        provider = raw.get("provider")
+        self.provider = PROVIDERS.get(provider) if isinstance(provider, str) else None
         order = raw.get("runOrder", 1)
         self.run_order = order if isinstance(order, int) and not isinstance(order, bool) else 1
 
@@ -285,10 +286,15 @@ def _check_provider_rules(chk: Checker, ap: KeyPath, provider: str, conf: dict, 
             chk.error(where("seconds"), "expected seconds >= 0")
 
 
+def _listed(value: Any) -> list:
+    """A list-valued key's items; a wrong type is reported where the key is checked, not here."""
+    return value if isinstance(value, list) else []
+
+
 def _check_flow(chk: Checker, actions: list[_Action], declared_vars: set[str]) -> None:
     producers: dict[str, _Action] = {}
     for act in actions:
-        for i, name in enumerate(act.raw.get("outputArtifacts") or []):
+        for i, name in enumerate(_listed(act.raw.get("outputArtifacts"))):
             if not isinstance(name, str):
                 continue
             if name in producers:
@@ -310,7 +316,7 @@ def _check_flow(chk: Checker, actions: list[_Action], declared_vars: set[str]) -
         else:
             namespaces[ns] = act
     for act in actions:
-        for i, name in enumerate(act.raw.get("inputArtifacts") or []):
+        for i, name in enumerate(_listed(act.raw.get("inputArtifacts"))):
             if not isinstance(name, str):
                 continue
             src = producers.get(name)

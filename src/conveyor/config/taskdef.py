@@ -24,6 +24,7 @@ from typing import Any
 from conveyor.config.task_size import cpu_units, memory_mib
 from conveyor.config.taskdef_check import READ_ONLY_FIELDS, check_taskdef_document
 from conveyor.documents.located import Document, load_json
+from conveyor.documents.source import read_text_file
 from conveyor.errors import ConfigError, Diagnostic, UserError
 
 __all__ = ["READ_ONLY_FIELDS", "ContainerDefinition", "Dependency", "HealthCheck", "PortMapping", "TaskDefinition",
@@ -158,19 +159,7 @@ def read_taskdef_document(text: str, source: str = "taskdef.json") -> Document:
 
 
 def _read(path: Path, source: str) -> Document:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([Diagnostic(source, 0, 0, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ConfigError([Diagnostic(source, 0, 0, "", "is a directory, expected a file")]) from None
-    except OSError as exc:
-        raise ConfigError([Diagnostic(source, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Diagnostic(source, 0, 0, "", f"not UTF-8 text (byte {exc.start})")]) from None
-    return read_taskdef_document(text, source)
+    return read_taskdef_document(read_text_file(path, source), source)
 
 
 def load_taskdef(path: Path, source: str | None = None) -> TaskDefinition:

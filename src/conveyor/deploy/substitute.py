@@ -15,13 +15,14 @@ can be put into JSON text without escaping.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from conveyor.config.appspec_check import TASK_DEFINITION_TOKEN
 from conveyor.config.imagedefs import IMAGE_DETAIL_NAME, parse_image_detail
+from conveyor.documents.located import loads_limited
+from conveyor.documents.source import read_text_file
 from conveyor.errors import ConfigError, UserError
 from conveyor.paths import is_inside
 
@@ -68,8 +69,8 @@ def unreplaced_placeholders(taskdef_text: str) -> list[str]:
     ['<IMAGE1_NAME>']
     """
     try:
-        data = json.loads(taskdef_text)
-    except json.JSONDecodeError:
+        data = loads_limited(taskdef_text, "taskdef.json")
+    except ConfigError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("containerDefinitions"), list):
         images = [c.get("image") for c in data["containerDefinitions"] if isinstance(c, dict)]
@@ -136,9 +137,8 @@ def read_image_detail(directory: Path, artifact: str) -> str:
             hint = f"there is no {IMAGE_DETAIL_NAME} at the root of the artifact (it holds {listed})"
         raise UserError(message, hint=hint)
     try:
-        return parse_image_detail(path.read_bytes().decode("utf-8-sig"), f"{artifact}/{IMAGE_DETAIL_NAME}")
-    except UnicodeDecodeError as exc:
-        raise UserError(message, hint=f"{IMAGE_DETAIL_NAME} is not UTF-8 text (byte {exc.start})") from None
+        source = f"{artifact}/{IMAGE_DETAIL_NAME}"
+        return parse_image_detail(read_text_file(path, source), source)
     except ConfigError as exc:
         raise UserError(message, hint="; ".join(str(d) for d in exc.diagnostics if d.severity == "error")) from None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from conveyor.documents.checker import did_you_mean, type_name
+from conveyor.documents.json_limited import scan_json
 from conveyor.errors import ConfigError, Diagnostic
 from conveyor.registry.mutability import wildcard
 
@@ -128,6 +129,7 @@ def parse_policy(text: str, source: str = DEFAULT_SOURCE) -> LifecyclePolicy:
         length_error = Diagnostic(source, 0, 0, "", f"policy text must be {low} to {high} characters long, "
                                                     f"got {len(text)}")
     try:
+        scan_json(text, source)  # nesting and number length first: json.loads has no position for those
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError([Diagnostic(source, 0, 0, "", f"not valid JSON: {exc.msg} at line {exc.lineno} "

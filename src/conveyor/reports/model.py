@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from conveyor.documents.limits import Limits
 from conveyor.errors import UserError
 
 TEST_FORMATS = ("JUNITXML", "CUCUMBERJSON", "TESTNGXML", "VISUALSTUDIOTRX", "NUNITXML", "NUNIT3XML")
@@ -30,6 +31,12 @@ TEST_CASE_STATUSES = (SUCCEEDED, FAILED, ERROR, SKIPPED, UNKNOWN)
 # A test case's message, trace and captured output are cut to this many characters, so that one
 # runaway log in a report cannot make the report itself enormous.
 MAX_TEXT_CHARS = 64 * 1024
+#: Report files are written by test tools and can be large (a JUnit file of a big suite, with its
+#: captured output, runs to megabytes), so the byte cap is higher than a configuration file's; the
+#: nesting and number caps are the same.
+REPORT_LIMITS = Limits(max_bytes=64 * 1024 * 1024)
+#: Elements inside one another in a report's XML (JUnit nests suites, a few levels in practice).
+MAX_XML_DEPTH = 256
 
 
 class MalformedReport(UserError):

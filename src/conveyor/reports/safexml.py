@@ -5,7 +5,8 @@ every element's line number kept for messages.
     doc.root.tag, doc.line(doc.root)        # 'testsuites', 2
 
 Refused, as MalformedReport: an empty file, XML that is not well-formed (with expat's reason and
-line), and a DOCTYPE with an internal subset — where entity declarations live, and with them the
+line), a special file (FIFO, device) or one over REPORT_LIMITS' bytes, elements nested deeper than
+MAX_XML_DEPTH, and a DOCTYPE with an internal subset — where entity declarations live, and with them the
 "billion laughs" expansion bomb and external entities. A bare external DOCTYPE is allowed, because
 real generators write one (istanbul's Cobertura and JaCoCo's XML name their DTD); expat never
 fetches it. Namespace prefixes are dropped from tag and attribute names: TRX's default namespace
@@ -14,12 +15,15 @@ and NUnit's none read the same.
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
-from conveyor.reports.model import MalformedReport
+from conveyor.documents.source import open_regular
+from conveyor.errors import ConfigError
+from conveyor.reports.model import MAX_XML_DEPTH, REPORT_LIMITS, MalformedReport
 
 CHUNK_BYTES = 64 * 1024
 
@@ -55,7 +59,13 @@ def read_xml(path: str | Path, label: str | None = None) -> XmlDocument:
     parser.buffer_text = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
+    depth = 0
+
     def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise _Refused(f"elements nested more than {MAX_XML_DEPTH} deep")
         element = builder.start(local(name), {local(k): v for k, v in attrs.items() if not k.startswith("xmlns")})
         lines[id(element)] = parser.CurrentLineNumber
 
@@ -67,15 +77,27 @@ def read_xml(path: str | Path, label: str | None = None) -> XmlDocument:
         raise _Refused("entity declarations are not accepted in a report")
 
     parser.StartElementHandler = start
-    parser.EndElementHandler = lambda name: builder.end(local(name))
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+        builder.end(local(name))
+
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = builder.data
     parser.StartDoctypeDeclHandler = doctype
     parser.EntityDeclHandler = entity
     parser.UnparsedEntityDeclHandler = entity
     try:
-        with open(path, "rb") as stream:
-            empty = True
+        fd = open_regular(path, label, REPORT_LIMITS)
+    except ConfigError as exc:
+        raise MalformedReport(label, exc.diagnostics[0].message) from exc
+    try:
+        with os.fdopen(fd, "rb") as stream:
+            empty, read = True, 0
             while chunk := stream.read(CHUNK_BYTES):
+                read += len(chunk)
+                if read > REPORT_LIMITS.max_bytes:
+                    raise MalformedReport(label, f"the file is over {REPORT_LIMITS.max_bytes:,} bytes")
                 empty = empty and not chunk.strip()
                 parser.Parse(chunk, False)
             if empty:

@@ -152,7 +152,7 @@ def read_report(text: str) -> Report | None:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hook's output is not ours to trust: deep nesting, huge ints
         return None
     if not isinstance(data, dict):
         return None

@@ -120,7 +120,7 @@ def _answer(code: int, raw: bytes, ctx: HookContext, mask: Callable[[str], str])
 def _report(text: str):
     try:
         data = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # a hook's answer is not ours to trust: deep nesting, huge ints
         return None
     return report_from(data) if isinstance(data, dict) else None
 
