@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import socket
 
 import pytest
 from test_registry_alias_listener import free_loopback
@@ -184,3 +185,44 @@ def test_an_ecr_alias_name_is_answered_only_when_served(tmp_path, registry):
             assert client("GET", "/v2/", headers={"Host": "222233334444.dkr.ecr.eu-west-3.amazonaws.com"})[0] == 403
     finally:
         serving.stop()
+
+
+# --- body framing and forwarded headers -----------------------------------------------------
+
+def raw_request(registry: LocalRegistry, head: str, body: bytes = b"") -> bytes:
+    """Send bytes as they are (http.client would refuse to); the whole answer until close."""
+    with socket.create_connection(("127.0.0.1", registry.port), timeout=30) as s:
+        s.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while piece := s.recv(65536):
+            out += piece
+    return out
+
+
+@pytest.mark.parametrize("framing", [
+    "Content-Length: -5", "Content-Length: 1e3", "Content-Length: 5\nContent-Length: 6",
+    "Transfer-Encoding: chunked\nContent-Length: 5", "Transfer-Encoding: gzip, chunked",
+    "Transfer-Encoding: identity"])
+def test_ambiguous_body_framing_is_refused_and_the_connection_closed(registry, framing):
+    auth = Client(registry).auth
+    answer = raw_request(registry, f"POST /v2/orders/blobs/uploads/ HTTP/1.1\nHost: {registry.address}\n"
+                         f"Authorization: {auth}\n{framing}\n", b"0\r\n\r\nGET /v2/ HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"SIZE_INVALID" in answer
+    assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled second request was not answered
+    assert registry.store.repositories() == []
+
+
+def test_a_refused_read_with_a_body_closes_the_connection(registry):
+    answer = raw_request(registry, f"GET /v2/ HTTP/1.1\nHost: {registry.address}\nContent-Length: 22\n",
+                         b"GET /v2/ HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 401 ") and answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_forwarded_headers_cannot_redirect_uploads(registry):
+    status, headers, _ = Client(registry)("POST", "/v2/orders/blobs/uploads/", headers={
+        "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https",
+        "Forwarded": "host=evil.example;proto=https"})
+    assert status == 202
+    assert headers["location"].startswith(f"http://{registry.address}/v2/orders/blobs/uploads/")

@@ -66,6 +66,10 @@ REALM = "conveyor-registry"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailers", "transfer-encoding", "upgrade", "expect"})
 READS = ("GET", "HEAD")
+#: Headers distribution would build its URLs (Location) from instead of Host: the client's are
+#: dropped, so only the checked Host names where uploads go.
+FORWARDING = frozenset({"forwarded", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
+                        "x-forwarded-for", "x-real-ip"})
 
 
 class _ClientGone(Exception):
@@ -189,6 +193,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "use 127.0.0.1:PORT, localhost:PORT, the local ECR-style host (…localhost:PORT) "
                 "or an ECR alias from `conveyor setup --ecr-alias`"))
             return
+        framing = self._framing_problem()
+        if framing:
+            self.close_connection = True  # where this request's body ends is unknown
+            self._reply(400, registry_error("SIZE_INVALID", framing))
+            return
         if not self.proxy.authorized(self.headers["Authorization"]):
             self._reply(401, registry_error("UNAUTHORIZED", "authentication required",
                                             f"log in as {LOGIN_USER} with the registry token"),
@@ -252,8 +261,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._forward(route.target, (iter([body]), len(body)), before_reply=record)
 
     # -- bodies
+    def _framing_problem(self) -> str | None:
+        """Why the request's body framing is not plain (one Content-Length of digits, or
+        Transfer-Encoding: chunked alone); None when it is. Anything else is how requests are
+        smuggled past a proxy, and no registry client sends it."""
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = [v.strip() for v in self.headers.get_all("Content-Length") or []]
+        if encodings:
+            codings = [c.strip().lower() for c in ",".join(encodings).split(",")]
+            if codings != ["chunked"] or lengths:
+                return "only Transfer-Encoding: chunked is supported, and not with Content-Length"
+        elif lengths and (len(set(lengths)) > 1 or not lengths[0].isdigit() or not lengths[0].isascii()):
+            return "malformed Content-Length"
+        return None
+
+    def _has_body(self) -> bool:
+        return bool(self.headers.get("Transfer-Encoding")) or (self.headers.get("Content-Length") or "0").strip() != "0"
+
     def _request_body(self) -> tuple[Iterator[bytes], int | None] | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if self.headers.get("Transfer-Encoding"):  # chunked: _framing_problem refused the rest
             return self._read_chunked(), None
         length = int(self.headers.get("Content-Length") or 0)
         return (self._read_exact(length), length) if length else None
@@ -308,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
-                if key.lower() not in HOP_BY_HOP | {"authorization", "content-length", "host"}:
+                if key.lower() not in HOP_BY_HOP | FORWARDING | {"authorization", "content-length", "host"}:
                     conn.putheader(key, value)
             conn.putheader("Host", self.headers.get("Host") or self.proxy.address)
             if pieces is None and self.command in ("POST", "PUT", "PATCH"):
@@ -364,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        if self.close_connection or (status >= 400 and self.command not in READS):
+        if self.close_connection or (status >= 400 and (self.command not in READS or self._has_body())):
             self.close_connection = True  # an unread request body may follow
             self.send_header("Connection", "close")
         self.end_headers()
