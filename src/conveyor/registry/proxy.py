@@ -175,8 +175,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (_ClientGone, OSError, http.client.HTTPException):
             self.close_connection = True  # either side dropped mid-stream: nothing to answer
         finally:
-            # the checked path only: the query holds upload state, a refused path is the client's text
-            path = self._route.path if self._route else "(refused path)"
+            # the checked path only: the query holds upload state, an unchecked path is the client's text
+            path = self._route.path if self._route else "(path not checked)"
             log.info("%s %s %s %.0fms", self.command, path, self._status or "-",
                      (time.monotonic() - started) * 1000)
 
