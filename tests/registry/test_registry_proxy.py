@@ -1,5 +1,6 @@
 """The authenticating proxy over HTTP, against the real distribution registry: auth, tag
-mutability on manifest PUTs, recording, chunked and large uploads, deletes, log masking."""
+mutability on manifest PUTs, recording, chunked and large uploads, deletes, log masking.
+(Encoded paths, grammars and Host checks: test_registry_proxy_hardening.py.)"""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def test_login_checks_user_and_password(registry, user, password, status):
     assert Client(registry, password, user)("GET", "/v2/")[0] == status
 
 
-def test_writes_need_credentials_and_reads_are_open(registry):
+def test_writes_and_reads_need_credentials(registry):
     wrong = Client(registry, "wrong")
     status, headers, _ = wrong("POST", "/v2/orders/blobs/uploads/")
     assert (status, headers["connection"]) == (401, "close")
@@ -106,10 +107,14 @@ def test_writes_need_credentials_and_reads_are_open(registry):
     assert wrong("DELETE", "/v2/orders/manifests/sha256:" + "0" * 64)[0] == 401
     client = Client(registry)
     client.put("orders", "v1", client.image("orders", b"layer-1"))
-    anonymous = Client(registry)
-    assert anonymous("GET", "/v2/orders/tags/list", auth=False)[:1] == (200,)
-    assert anonymous("HEAD", "/v2/orders/manifests/v1", auth=False,
-                     headers={"Accept": OCI_MANIFEST})[0] == 200
+    for c, auth in ((client, False), (wrong, True)):  # anonymous, then a wrong password
+        for method, path in (("GET", "/v2/orders/tags/list"), ("HEAD", "/v2/orders/manifests/v1"),
+                             ("GET", "/v2/orders/manifests/v1"), ("GET", "/v2/_catalog")):
+            status, headers, _ = c(method, path, auth=auth, headers={"Accept": OCI_MANIFEST})
+            assert status == 401, (method, path)
+            assert headers["www-authenticate"] == 'Basic realm="conveyor-registry"'
+    assert client("GET", "/v2/orders/tags/list")[:1] == (200,)
+    assert client("HEAD", "/v2/orders/manifests/v1", headers={"Accept": OCI_MANIFEST})[0] == 200
 
 
 # --- tag mutability -----------------------------------------------------------------------
@@ -223,7 +228,7 @@ def test_chunked_upload_with_content_range_and_locations_at_the_proxy(registry):
     url = urlsplit(headers["location"])
     status, headers, _ = client("PUT", f"{url.path}?{url.query}&digest={digest_of(data)}", b"")
     assert status == 201
-    assert client("GET", f"/v2/orders/blobs/{digest_of(data)}", auth=False)[2] == data
+    assert client("GET", f"/v2/orders/blobs/{digest_of(data)}")[2] == data
 
 
 def test_a_large_blob_streams_through_intact(registry):
@@ -231,7 +236,7 @@ def test_a_large_blob_streams_through_intact(registry):
     data = os.urandom(24 * 1024 * 1024)
     digest = client.blob("big", data)
     conn = http.client.HTTPConnection(registry.address, timeout=60)
-    conn.request("GET", f"/v2/big/blobs/{digest}")
+    conn.request("GET", f"/v2/big/blobs/{digest}", headers={"Authorization": client.auth})
     resp = conn.getresponse()
     h = hashlib.sha256()
     while piece := resp.read(1 << 20):

@@ -1,6 +1,7 @@
 """Real podman (and the docker CLI through podman's Docker API) against the local registry:
-login, push, IMMUTABLE refusals as podman prints them, restart after a crash, and the names
-`conveyor setup` makes resolvable. Images and tags made here are removed afterwards."""
+login, push, IMMUTABLE refusals as podman prints them, pulls (which need the login, also for a
+task's image), restart after a crash, and the names `conveyor setup` makes resolvable. Images
+and tags made here are removed afterwards."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ import time
 
 import pytest
 
+from conveyor.config.taskdef import parse_taskdef
 from conveyor.errors import ConveyorError
 from conveyor.images import BUSYBOX_IMAGE
 from conveyor.providers.local import containers, process
 from conveyor.providers.local.containers import ContainerEngine
+from conveyor.providers.local.ecs.runtime import TaskStartError
+from conveyor.providers.local.ecs.tasks import PodRuntime
 from conveyor.providers.local.process import Command, run
 from conveyor.registry import uris
-from conveyor.registry.local import LocalRegistry
+from conveyor.registry.local import LocalRegistry, pull_auth_path, pull_authfile, write_endpoint
 
 pytestmark = pytest.mark.podman
 
@@ -227,3 +231,52 @@ def test_the_docker_cli_pushes_through_podmans_docker_api(registry, tmp_path):
             run(Command(["podman", "untag", target, target]), check=False)
         builder.cleanup()
         process.terminate(service)
+
+
+def test_pulls_need_the_login_and_a_logged_in_pull_works(registry, podman, tmp_path):
+    host = registry.address
+    assert podman.login(host, registry.token).ok
+    target = f"{host}/orders:pull"
+    assert podman.push(BUSYBOX_IMAGE, target).ok
+    assert podman("untag", target, target).ok  # so the pull below has to ask the registry
+    anonymous = tmp_path / "anonymous.json"
+    anonymous.write_text('{"auths": {}}')
+    refused = podman("pull", "--tls-verify=false", "--authfile", str(anonymous), target)
+    assert not refused.ok
+    assert "authentication required" in refused.stderr
+    pulled = podman("pull", "--tls-verify=false", "--authfile", podman.authfile, target)
+    assert pulled.ok, pulled.stderr
+    assert containers.image_exists(ContainerEngine("podman"), target)
+
+
+def test_a_task_pulls_its_image_with_the_daemons_auth_file(registry, podman, tmp_path, monkeypatch):
+    """What a service deployment does: the task runtime's `podman run` of an image that is only
+    in the local registry, with the auth file written beside registry.json."""
+    conf = tmp_path / "registries.conf"
+    conf.write_text(uris.registries_dropin(registry.port))
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf))  # plain HTTP on this test's port
+    default_auth = tmp_path / "default-auth.json"
+    default_auth.write_text('{"auths": {}}')
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(default_auth))  # no credentials from elsewhere
+    assert podman.login(registry.address, registry.token).ok
+    image = f"{registry.address}/orders:task"
+    assert podman.push(BUSYBOX_IMAGE, image).ok
+    assert podman("untag", image, image).ok
+    taskdef, problems = parse_taskdef({"family": "pull", "containerDefinitions": [
+        {"name": "app", "image": image, "essential": True, "command": ["sleep", "60"]}]})
+    assert taskdef is not None, problems
+    runtime = PodRuntime(registry.home)
+    try:
+        with pytest.raises(TaskStartError) as refused:  # no auth file yet: as ECS says it
+            runtime.start("pull-noauth", "test", "orders", taskdef, lambda ref: ref, [])
+        assert str(refused.value).startswith("CannotPullContainerError")
+        assert pull_authfile(registry.home, image) is None
+        write_endpoint(registry)
+        assert pull_authfile(registry.home, image) == str(pull_auth_path(registry.home))
+        runtime.start("pull-auth", "test", "orders", taskdef, lambda ref: ref, [])
+        state = runtime.observe()["pull-auth"].containers["app"]
+        assert state.running
+    finally:
+        runtime.remove("pull-noauth")
+        runtime.remove("pull-auth")
+        podman("rmi", image)

@@ -14,9 +14,11 @@ registry.json, so builds are not told about an alias nobody answers for).
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,9 +27,11 @@ from conveyor.registry.aliases import ALIAS_PORT, EcrAlias, build_env
 from conveyor.registry.proxy import RegistryProxy
 from conveyor.registry.repositories import RepositoryStore
 from conveyor.registry.service import (
+    LOGIN_USER,
     RegistryService,
     SecretFilter,
     read_or_create_token,
+    registry_dir,
 )
 
 log = logging.getLogger("conveyor.registry")
@@ -81,7 +85,7 @@ class LocalRegistry:
         for ip in dict.fromkeys(alias.ip for alias in self.aliases):
             names = [alias for alias in self.aliases if alias.ip == ip]
             try:
-                address = self.proxy.add_listener(ip, self.alias_port)
+                address = self.proxy.add_listener(ip, self.alias_port, [a.host for a in names])
             except OSError as exc:
                 log.warning("ECR alias %s is not answered: cannot listen on %s:%d (%s); fix: %s",
                             ", ".join(a.host for a in names), ip, self.alias_port,
@@ -111,11 +115,54 @@ def alias_bind_fix(exc: OSError, ip: str, port: int = ALIAS_PORT) -> str:
 
 
 def write_endpoint(registry: LocalRegistry) -> None:
-    """What builds need to reach the running registry (the token stays in its own 0600 file)."""
+    """What builds need to reach the running registry (the token stays in its own 0600 file),
+    and the auth file task starts pull with (write_pull_auth)."""
     endpoint_path(registry.home).write_text(json.dumps({
         "address": registry.address, "port": registry.port, "account": registry.account,
         "region": registry.region, "host": uris.ecr_host(registry.account, registry.region, registry.port),
         "aliases": [alias.to_json() for alias in registry.served_aliases]}))
+    write_pull_auth(registry)
+
+
+def pull_auth_path(home: Path) -> Path:
+    return registry_dir(Path(home)) / "pull-auth.json"
+
+
+def registry_hosts(registry: LocalRegistry) -> list[str]:
+    """Every host name under which the running registry is reached: its address, localhost,
+    the local ECR-style host and each ECR alias it serves."""
+    port = registry.port
+    return [registry.address, f"localhost:{port}", uris.ecr_host(registry.account, registry.region, port),
+            *(alias.host for alias in registry.served_aliases)]
+
+
+def write_pull_auth(registry: LocalRegistry) -> Path:
+    """containers-auth.json(5) with the registry's credentials for each of its host names, 0600
+    in the 0700 registry directory: what `podman run --authfile` reads when a task's image is
+    pulled from this registry (reads need the login, as on ECR). Replaced atomically, so a
+    task starting meanwhile reads the old file or the new one."""
+    auth = base64.b64encode(f"{LOGIN_USER}:{registry.token}".encode()).decode()
+    text = json.dumps({"auths": {host: {"auth": auth} for host in registry_hosts(registry)}})
+    path = pull_auth_path(registry.home)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def pull_authfile(home: Path, image: str) -> str | None:
+    """The auth file to pull `image` with when it lives in this data directory's registry (its
+    host is one the file has credentials for), else None: other registries keep the engine's
+    own credentials (podman's default auth file)."""
+    path = pull_auth_path(home)
+    host = image.partition("/")[0].lower() if "/" in image else ""
+    try:
+        auths = json.loads(path.read_text()).get("auths") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(path) if host and host in {h.lower() for h in auths} else None
 
 
 def read_endpoint(home: Path) -> dict | None:

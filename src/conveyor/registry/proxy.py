@@ -4,12 +4,20 @@ front of the distribution registry, adding what ECR has and distribution lacks.
     proxy = RegistryProxy(service.backend, store, token, port=5000)
     proxy.start()        # podman login 127.0.0.1:5000 -u AWS; podman push 127.0.0.1:5000/orders:v1
 
-- Auth (ECR's `aws ecr get-login-password` flow): user AWS, password = the registry token.
-  Every write (POST, PUT, PATCH, DELETE) and `GET /v2/` need it; an anonymous /v2/ gets a 401
-  with `WWW-Authenticate: Basic realm=…`, which is how podman and docker learn to send
-  credentials and how `login` checks them. Other reads are open, so deploys pull without a
-  login (unlike ECR); the proxy listens on loopback addresses only: 127.0.0.1, plus port 80 of
-  each ECR alias's address (`add_listener`, aliases.py), served exactly alike.
+- Host check first (hostcheck.py, against DNS rebinding): a Host header naming anything but a
+  loopback name (localhost, *.localhost such as the ECR-style host, 127.0.0.0/8, ::1), an address
+  the proxy listens on or an ECR alias it serves is refused with 403 DENIED before anything else
+  happens (no Basic challenge either: a browser would prompt for it).
+- Auth (ECR's `aws ecr get-login-password` flow): user AWS, password = the registry token, on
+  every request, reads included, as ECR does. An anonymous request gets a 401 with
+  `WWW-Authenticate: Basic realm=…`, which is how podman and docker learn to send credentials
+  and how `login` checks them; task starts pull with an auth file the daemon writes
+  (local.pull_auth_path). The proxy listens on loopback addresses only: 127.0.0.1, plus port 80
+  of each ECR alias's address (`add_listener`, aliases.py), served exactly alike.
+- Paths are decoded once, strictly, and checked against the API's grammars (routes.py) before
+  anything else looks at them; the backend gets the checked path. So a percent-encoded tag
+  (`/manifests/v%31`) is the tag `v1` for the mutability check too, and a malformed name, tag or
+  digest is the spec's 400 (NAME_INVALID, TAG_INVALID, DIGEST_INVALID).
 - Tag mutability: a manifest PUT under a tag is checked with `mutability.check_push` against the
   digest the tag has now (HEAD on the backend); a refusal is HTTP 400 `TAG_INVALID` with ECR's
   message, printed by podman/docker as "tag invalid: The image tag 'v1' already exists …" (podman
@@ -31,16 +39,16 @@ import hmac
 import http.client
 import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
+from conveyor.hostcheck import AllowedHosts, allowed_hosts, host_allowed
 from conveyor.registry.backend import Backend, BackendUnavailable
 from conveyor.registry.mutability import TagPolicy, check_push
 from conveyor.registry.repositories import REPOSITORY_NAME, RepositoryStore, image_size
+from conveyor.registry.routes import BadRequest, Route, parse_target
 from conveyor.registry.service import LOGIN_USER
 from conveyor.registry.uris import DEFAULT_ACCOUNT_ID, DEFAULT_PORT, LOCAL_IP
 
@@ -58,8 +66,10 @@ REALM = "conveyor-registry"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailers", "transfer-encoding", "upgrade", "expect"})
 READS = ("GET", "HEAD")
-_ROUTE = re.compile(r"/v2/(?P<name>.+?)/(?P<kind>manifests|blobs|tags)/(?P<rest>.*)")
-_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+#: Headers distribution would build its URLs (Location) from instead of Host: the client's are
+#: dropped, so only the checked Host names where uploads go.
+FORWARDING = frozenset({"forwarded", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port",
+                        "x-forwarded-for", "x-real-ip"})
 
 
 class _ClientGone(Exception):
@@ -77,12 +87,14 @@ def registry_error(code: str, message: str, detail: str | None = None) -> bytes:
 class RegistryProxy:
     def __init__(self, backend: Backend, store: RepositoryStore, token: str, *,
                  host: str = LOCAL_IP, port: int = DEFAULT_PORT, create_on_push: bool = True,
-                 account: str = DEFAULT_ACCOUNT_ID):
+                 account: str = DEFAULT_ACCOUNT_ID, allow_hosts: Iterable[str] = ()):
         self.backend, self.store = backend, store
         self.host, self.port = host, port
         self.create_on_push = create_on_push
         self.account = account
         self._credentials = f"{LOGIN_USER}:{token}".encode()
+        self._names: list[str] = list(allow_hosts)
+        self.allowed: AllowedHosts = allowed_hosts(host, self._names)
         self._servers: list[ThreadingHTTPServer] = []
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -94,10 +106,14 @@ class RegistryProxy:
     def start(self) -> None:
         self.port = self._listen(self.host, self.port)
 
-    def add_listener(self, host: str, port: int) -> str:
+    def add_listener(self, host: str, port: int, names: Iterable[str] = ()) -> str:
         """Answer on `host:port` too (an ECR alias's address), with the same auth, tag
-        immutability and repository locks; returns the address. OSError when it cannot bind."""
-        return f"{host}:{self._listen(host, port)}"
+        immutability and repository locks, and accept `names` (the alias's host name) in Host
+        headers from then on; returns the address. OSError when it cannot bind."""
+        address = f"{host}:{self._listen(host, port)}"
+        self._names += [host, *names]
+        self.allowed = allowed_hosts(self.host, self._names)
+        return address
 
     def _listen(self, host: str, port: int) -> int:
         server = ThreadingHTTPServer((host, port), _Handler)
@@ -127,7 +143,7 @@ class RegistryProxy:
         return hmac.compare_digest(given, self._credentials)
 
     def write_refusal(self, name: str) -> tuple[int, bytes] | None:
-        """Why a write to repository `name` cannot start, or None."""
+        """Why a write to repository `name` (a name of the API's grammar) cannot start, or None."""
         if self.store.repository(name) is not None:
             return None
         if not self.create_on_push:
@@ -153,12 +169,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         started, self._status = time.monotonic(), 0
+        self._route: Route | None = None
         try:
             self._handle()
         except (_ClientGone, OSError, http.client.HTTPException):
             self.close_connection = True  # either side dropped mid-stream: nothing to answer
         finally:
-            path = urlsplit(self.path).path  # the query holds upload state: not for logs
+            # the checked path only: the query holds upload state, an unchecked path is the client's text
+            path = self._route.path if self._route else "(path not checked)"
             log.info("%s %s %s %.0fms", self.command, path, self._status or "-",
                      (time.monotonic() - started) * 1000)
 
@@ -168,38 +186,53 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format, *args)
 
     def _handle(self) -> None:
-        path = urlsplit(self.path).path
-        route = _ROUTE.fullmatch(path)
-        writing = self.command not in READS
-        if (writing or path == "/v2/") and not self.proxy.authorized(self.headers["Authorization"]):
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1 or not host_allowed(hosts[0] if hosts else None, self.proxy.allowed):
+            self._reply(403, registry_error(
+                "DENIED", "this registry does not answer for that host name",
+                "use 127.0.0.1:PORT, localhost:PORT, the local ECR-style host (…localhost:PORT) "
+                "or an ECR alias from `conveyor setup --ecr-alias`"))
+            return
+        framing = self._framing_problem()
+        if framing:
+            self.close_connection = True  # where this request's body ends is unknown
+            self._reply(400, registry_error("SIZE_INVALID", framing))
+            return
+        if not self.proxy.authorized(self.headers["Authorization"]):
             self._reply(401, registry_error("UNAUTHORIZED", "authentication required",
                                             f"log in as {LOGIN_USER} with the registry token"),
                         {"WWW-Authenticate": f'Basic realm="{REALM}"'})
             return
-        if writing and route:
-            refusal = self.proxy.write_refusal(route["name"])
+        try:
+            route = parse_target(self.path)
+        except BadRequest as exc:
+            self._reply(exc.status, registry_error(exc.code, exc.message))
+            return
+        self._route = route
+        if self.command not in READS and route.name is not None:
+            refusal = self.proxy.write_refusal(route.name)
             if refusal:
                 self._reply(*refusal)
                 return
-        # (repository, reference) of a manifest request
-        manifest = (route["name"], route["rest"]) if route is not None and route["kind"] == "manifests" else None
-        if manifest is not None and self.command == "PUT":
-            self._put_manifest(*manifest)
+        if route.kind == "manifests" and self.command == "PUT":
+            self._put_manifest(route)
             return
 
         def forget(status: int) -> None:
-            if manifest is not None and self.command == "DELETE" and status == 202:
-                self.proxy.store.forget_image(*manifest)
+            if (route.kind == "manifests" and self.command == "DELETE" and status == 202
+                    and route.name and route.reference):
+                self.proxy.store.forget_image(route.name, route.reference)
 
-        self._forward(self._request_body(), before_reply=forget)
+        self._forward(route.target, self._request_body(), before_reply=forget)
 
-    def _put_manifest(self, name: str, reference: str) -> None:
+    def _put_manifest(self, route: Route) -> None:
+        name, reference, tag = route.name, route.reference, route.tag
+        assert name is not None and reference is not None
         body = self._read_all(MAX_MANIFEST_BYTES)
         if body is None:
             self._reply(400, registry_error("MANIFEST_INVALID", "manifest is larger than 4 MiB"))
             return
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        tag = None if _DIGEST.fullmatch(reference) else reference
         store = self.proxy.store
         with self.proxy.repository_lock(name):
             if tag is not None:
@@ -225,11 +258,28 @@ class _Handler(BaseHTTPRequestHandler):
                                       size=image_size(body),
                                       media_type=self.headers.get("Content-Type"))
 
-            self._forward(iter([body]), len(body), before_reply=record)
+            self._forward(route.target, (iter([body]), len(body)), before_reply=record)
 
     # -- bodies
+    def _framing_problem(self) -> str | None:
+        """Why the request's body framing is not plain (one Content-Length of digits, or
+        Transfer-Encoding: chunked alone); None when it is. Anything else is how requests are
+        smuggled past a proxy, and no registry client sends it."""
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = [v.strip() for v in self.headers.get_all("Content-Length") or []]
+        if encodings:
+            codings = [c.strip().lower() for c in ",".join(encodings).split(",")]
+            if codings != ["chunked"] or lengths:
+                return "only Transfer-Encoding: chunked is supported, and not with Content-Length"
+        elif lengths and (len(set(lengths)) > 1 or not lengths[0].isdigit() or not lengths[0].isascii()):
+            return "malformed Content-Length"
+        return None
+
+    def _has_body(self) -> bool:
+        return bool(self.headers.get("Transfer-Encoding")) or (self.headers.get("Content-Length") or "0").strip() != "0"
+
     def _request_body(self) -> tuple[Iterator[bytes], int | None] | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if self.headers.get("Transfer-Encoding"):  # chunked: _framing_problem refused the rest
             return self._read_chunked(), None
         length = int(self.headers.get("Content-Length") or 0)
         return (self._read_exact(length), length) if length else None
@@ -275,35 +325,34 @@ class _Handler(BaseHTTPRequestHandler):
         return bytes(data)
 
     # -- the backend
-    def _forward(self, body, length: int | None = None,
+    def _forward(self, target: str, body: tuple[Iterator[bytes], int | None] | None,
                  before_reply: Callable[[int], None] | None = None) -> int:
-        """Send the request on; `before_reply(status)` runs before the client sees the answer,
-        so a push the client saw succeed is always recorded."""
-        if isinstance(body, tuple):
-            body, length = body
+        """Send the request on, to the checked `target`; `before_reply(status)` runs before the
+        client sees the answer, so a push the client saw succeed is always recorded."""
+        pieces, length = body if body is not None else (None, None)
         conn = self.proxy.backend.connection()
         try:
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
             for key, value in self.headers.items():
-                if key.lower() not in HOP_BY_HOP | {"authorization", "content-length", "host"}:
+                if key.lower() not in HOP_BY_HOP | FORWARDING | {"authorization", "content-length", "host"}:
                     conn.putheader(key, value)
             conn.putheader("Host", self.headers.get("Host") or self.proxy.address)
-            if body is None and self.command in ("POST", "PUT", "PATCH"):
+            if pieces is None and self.command in ("POST", "PUT", "PATCH"):
                 conn.putheader("Content-Length", "0")
-            elif body is not None and length is not None:
+            elif pieces is not None and length is not None:
                 conn.putheader("Content-Length", str(length))
-            elif body is not None:
+            elif pieces is not None:
                 conn.putheader("Transfer-Encoding", "chunked")
             conn.endheaders()
-            for piece in body or ():
+            for piece in pieces or ():
                 conn.send(piece if length is not None else b"%x\r\n%s\r\n" % (len(piece), piece))
-            if body is not None and length is None:
+            if pieces is not None and length is None:
                 conn.send(b"0\r\n\r\n")
             resp = conn.getresponse()
         except OSError as exc:
             conn.close()
             log.warning("backend unavailable for %s %s: %s", self.command,
-                        urlsplit(self.path).path, exc)
+                        target.partition("?")[0], exc)
             return self._reply(503, registry_error("UNAVAILABLE", "the registry is restarting; "
                                                    "try again in a few seconds"))
         try:
@@ -341,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        if self.close_connection or (status >= 400 and self.command not in READS):
+        if self.close_connection or (status >= 400 and (self.command not in READS or self._has_body())):
             self.close_connection = True  # an unread request body may follow
             self.send_header("Connection", "close")
         self.end_headers()

@@ -39,6 +39,7 @@ from conveyor.providers.local.process import (
     CommandTimedOut,
     run,
 )
+from conveyor.registry.local import pull_authfile
 
 log = logging.getLogger("conveyor.tasks")
 
@@ -83,7 +84,8 @@ def pod_create(name: str, labels: Mapping[str, str], ports: Sequence[int], *, cp
 
 
 def container_run(pod: str, name: str, image: str, container: ContainerDefinition, *,
-                  labels: Mapping[str, str], env_file: str | None, binary: str = "podman") -> Command:
+                  labels: Mapping[str, str], env_file: str | None, binary: str = "podman",
+                  authfile: str | None = None) -> Command:
     """
     >>> from conveyor.config.taskdef import ContainerDefinition
     >>> c = ContainerDefinition(name="api", image="app:1", command=("serve", "--port", "8080"),
@@ -92,8 +94,13 @@ def container_run(pod: str, name: str, image: str, container: ContainerDefinitio
     ...                   env_file=None))  # doctest: +NORMALIZE_WHITESPACE
     'podman run --detach --pod cv-t1 --name cv-t1-api --label conveyor.task=t1 --stop-timeout 10
      --memory 256m --workdir /srv app:1 serve --port 8080'
+
+    `authfile`: the credentials to pull `image` with (the local registry needs a login for
+    reads, as ECR does: registry.local.pull_authfile).
     """
     args = [binary, "run", "--detach", "--pod", pod, "--name", name]
+    if authfile:
+        args += ["--authfile", authfile]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
     if env_file:
@@ -207,7 +214,7 @@ class PodRuntime:
         try:
             self._run(container_run(pod, container_name(task_id, container.name), container.image, container,
                                     labels={**labels, LABEL_CONTAINER: container.name}, env_file=env_path,
-                                    binary=self.binary))
+                                    binary=self.binary, authfile=pull_authfile(self.home, container.image)))
         finally:
             if env_path:
                 os.unlink(env_path)
