@@ -194,7 +194,8 @@ class Api:
 
     def invoke(self, route: Route, params: Mapping[str, str], query: Mapping[str, str], body: Any) -> tuple[int, Any]:
         """Check the query and the body against the route's schema, then call it; every refusal
-        of the caller's input is a 4xx, and only a failure of the daemon itself is a 5xx."""
+        of the caller's input is a 4xx, an operation that failed for a reason it names is 422, and
+        only a bug (an exception nobody anticipated) is a 500."""
         bad = problems(route.body or OBJ, body)
         q: dict[str, Any] = dict(query)
         for name, schema in route.query.items():
@@ -220,8 +221,8 @@ class Api:
             return 409, _error("Conflict", str(exc), exc.hint)
         except UserError as exc:
             return 400, _error("BadRequest", str(exc), exc.hint)
-        except ConveyorError as exc:
-            return 500, _error("Failed", str(exc), exc.hint)
+        except ConveyorError as exc:  # tried and failed, and says why: not a server fault
+            return 422, _error("Failed", str(exc), exc.hint)
         except (KeyError, ValueError, TypeError) as exc:
             return 400, _error("BadRequest", f"bad request: {exc}", None)
         except Exception as exc:

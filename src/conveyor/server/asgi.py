@@ -10,6 +10,10 @@
    depth, size and text checks (400), then checked against the route's schema (400);
 6. the route itself, in a worker thread (the service layer blocks), its answer masked.
 
+A refusal of the caller's input is a 4xx; an operation the daemon tried and that failed for a
+reason it can name (a repository it cannot clone, no registry running) is 422 with type
+"Failed"; a 500 is a bug in Conveyor.
+
 Every refusal is a JSON error {"error": {"type", "message", "hint"}} and carries
 `Connection: close` when the body was left unread, so no unread bytes are taken for a next request.
 """
@@ -26,8 +30,6 @@ import anyio
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Mount
-from starlette.routing import Route as StarletteRoute
 
 from conveyor.hostcheck import AllowedHosts, host_allowed
 from conveyor.server.api import Api, _error, unauthorized
@@ -35,6 +37,8 @@ from conveyor.server.limits import DEFAULT_LIMITS, Limits, Refused, declared_len
 from conveyor.server.openapi import document
 
 log = logging.getLogger("conveyor.api")
+
+OPENAPI_PATH = b"/api/v1/openapi.json"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -46,27 +50,39 @@ def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS)
     """The API's ASGI application behind its Host check."""
     spec = json.dumps(document(api.routes)).encode()
 
-    async def openapi(request: Request) -> Response:
-        return Response(spec, media_type="application/json")
-
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        """Every other request, whatever its method: the Api matches it on the raw path."""
-        response = await _dispatch(api, limits, Request(scope, receive))
+        """Every request, whatever its path and method: the Api matches it on the raw path
+        (Starlette's router would match the decoded one, where an id's %2F is a separator)."""
+        request = Request(scope, receive)
+        if request.scope.get("raw_path", b"") == OPENAPI_PATH:
+            response = (Response(spec, media_type="application/json") if request.method in ("GET", "HEAD")
+                        else _json(405, _error("MethodNotAllowed", "the document is read with GET", None)))
+        else:
+            response = await _dispatch(api, limits, request)
         await response(scope, receive, send)
 
-    app = Starlette(routes=[StarletteRoute("/api/v1/openapi.json", openapi, methods=["GET"]),
-                            Mount("", app=dispatch)])
-    return HostCheck(app, allowed)
+    app = Starlette()
+    app.router.redirect_slashes = False
+    app.router.default = dispatch
+    return HostCheck(app, allowed, limits.header_bytes)
 
 
 class HostCheck:
-    """Refuses a request whose Host header names another site (421 Misdirected Request)."""
+    """Refuses a request whose Host header names another site (421 Misdirected Request), and
+    one whose headers are larger than the limit (431): h11 bounds only headers that arrive in
+    pieces, not a block that comes in one read."""
 
-    def __init__(self, app: ASGIApp, allowed: AllowedHosts):
-        self.app, self.allowed = app, allowed
+    def __init__(self, app: ASGIApp, allowed: AllowedHosts, header_bytes: int):
+        self.app, self.allowed, self.header_bytes = app, allowed, header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            size = sum(len(k) + len(v) + 4 for k, v in scope["headers"]) + len(scope.get("raw_path") or b"")
+            if size > self.header_bytes:
+                response = _json(431, _error("HeadersTooLarge", f"request headers over {self.header_bytes} bytes",
+                                             None), close=True)
+                await response(scope, receive, send)
+                return
             hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
             if len(hosts) > 1 or not host_allowed(hosts[0] if hosts else None, self.allowed):
                 shown = hosts[0][:100] if hosts else ""

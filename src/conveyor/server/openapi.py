@@ -25,7 +25,9 @@ REFUSALS = {
     "411": "a body without Content-Length",
     "413": "the body is larger than the limit",
     "421": "the Host header names a site this daemon does not answer for",
-    "500": "the daemon failed doing what was asked (the message says what)",
+    "422": "the operation was tried and failed; the message says why (e.g. a repository that cannot be read)",
+    "431": "the request headers are larger than the limit",
+    "500": "a bug in Conveyor (see the daemon log)",
 }
 
 
