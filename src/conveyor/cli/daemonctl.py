@@ -53,8 +53,10 @@ def up(args) -> int:
              f"anyone who can reach it and holds the token in {homes.token_path(root)} can run pipelines, "
              "deploy and read logs; anyone on the path can read the token. Put TLS and a firewall in front of it.",
              err=True)
-        names = ", ".join(["localhost", endpoint["host"], *allow])
-        echo(f"Host names it answers for: {names} (add more with --allow-host NAME)", err=True)
+        everywhere = endpoint["host"] in ("0.0.0.0", "::")
+        names = ", ".join(["localhost", "127.0.0.1", "any address of this machine" if everywhere else endpoint["host"],
+                           *allow])
+        echo(f"Host headers it answers: {names} (add names with --allow-host NAME)", err=True)
     return 0
 
 

@@ -20,6 +20,7 @@ Every refusal is a JSON error {"error": {"type", "message", "hint"}} and carries
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -31,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from conveyor.hostcheck import AllowedHosts, host_allowed
+from conveyor.hostcheck import AllowedHosts, host_allowed, host_name
 from conveyor.server.api import Api, _error, unauthorized
 from conveyor.server.limits import DEFAULT_LIMITS, Limits, Refused, declared_length, json_body
 from conveyor.server.openapi import document
@@ -46,8 +47,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS) -> ASGIApp:
-    """The API's ASGI application behind its Host check."""
+def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS, any_address: bool = False) -> ASGIApp:
+    """The API's ASGI application behind its Host check; `any_address` when bound to 0.0.0.0 or ::."""
     spec = json.dumps(document(api.routes)).encode()
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,16 +65,30 @@ def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS)
     app = Starlette()
     app.router.redirect_slashes = False
     app.router.default = dispatch
-    return HostCheck(app, allowed, limits.header_bytes)
+    return HostCheck(app, allowed, limits.header_bytes, any_address)
 
 
 class HostCheck:
     """Refuses a request whose Host header names another site (421 Misdirected Request), and
     one whose headers are larger than the limit (431): h11 bounds only headers that arrive in
-    pieces, not a block that comes in one read."""
+    pieces, not a block that comes in one read.
 
-    def __init__(self, app: ASGIApp, allowed: AllowedHosts, header_bytes: int):
+    Bound to every interface (0.0.0.0, ::), the daemon also answers any IP address in Host:
+    it is reached by whichever address of the machine the client used, and DNS rebinding
+    needs a name, so a literal address cannot be a rebinding page."""
+
+    def __init__(self, app: ASGIApp, allowed: AllowedHosts, header_bytes: int, any_address: bool = False):
         self.app, self.allowed, self.header_bytes = app, allowed, header_bytes
+        self.any_address = any_address
+
+    def allows(self, header: str | None) -> bool:
+        if host_allowed(header, self.allowed):
+            return True
+        name = host_name(header) if self.any_address and header is not None else None
+        try:
+            return name is not None and ipaddress.ip_address(name) is not None
+        except ValueError:
+            return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -84,7 +99,7 @@ class HostCheck:
                 await response(scope, receive, send)
                 return
             hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
-            if len(hosts) > 1 or not host_allowed(hosts[0] if hosts else None, self.allowed):
+            if len(hosts) > 1 or not self.allows(hosts[0] if hosts else None):
                 shown = hosts[0][:100] if hosts else ""
                 response = _json(421, _error(
                     "MisdirectedRequest", f"this daemon does not answer for Host {shown!r}",

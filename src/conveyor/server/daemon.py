@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     api = Api(service, releases, token, loops=local.loops())
-    server = ApiServer(create_app(api, allowed_hosts(args.host, args.allow_host)), args.host, args.port)
+    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
+    server = ApiServer(app, args.host, args.port)
     host, port = server.address
     stopping = threading.Event()
 
