@@ -1,8 +1,13 @@
-"""The daemon's HTTP JSON API: a thin adapter over the Service. Every route but /api/v1/health
-needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600). Every answer
-passes through the secret masker, so no stored secret value leaves the daemon.
+"""The daemon's HTTP JSON API: a thin adapter over the Service, without a transport (the ASGI
+app in conveyor.server.asgi serves it; tests call Api.handle). Every route but /api/v1/health
+and /api/v1/openapi.json needs `Authorization: Bearer TOKEN` (the token file in the data dir),
+reads included: logs and execution details are as sensitive as the writes. Each route carries
+the JSON Schema of its query and body, checked before it runs and published as OpenAPI
+(conveyor.server.openapi). Every answer passes through the secret masker, so no stored secret
+value leaves the daemon.
 
     GET  /api/v1/health
+    GET  /api/v1/openapi.json                        this list, typed (OpenAPI 3.1)
     GET  /api/v1/daemon                              pid, RSS, CPU seconds, control-loop pass times
     GET  /api/v1/pipelines
     POST /api/v1/executions                          {repository|pipeline, branch, commit, variables}
@@ -164,6 +169,12 @@ class Api:
             trigger={"type": "StartPipelineExecution", "by": str(b.get("by") or "")})
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
+        """Only a log the execution has: the names come from the URL decoded (%2F is a slash),
+        and they become a path under the data directory."""
+        streams = {(s["stage"], s["action"], int(s["attempt"])) for s in self.service.log_streams(id)}
+        if (stage, action, int(attempt)) not in streams:
+            raise NotFound(f"execution {id} has no log for {stage}.{action} attempt {attempt}",
+                           hint=f"`GET /api/v1/executions/{id}/logs` lists its logs")
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))
         return {"text": text, "offset": offset}
 
