@@ -6,16 +6,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import textwrap
-import threading
 
 import pytest
 
 from conveyor.backend.fake import FakeBackend
 from conveyor.backend.types import LifecycleEvent
 from conveyor.cli.main import main
+from conveyor.hostcheck import allowed_hosts
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
-from conveyor.server.api import Api, make_server
+from conveyor.server.api import Api
+from conveyor.server.asgi import create_app
+from conveyor.server.serve import ApiServer
 
 TASKDEF = {"family": "orders", "containerDefinitions": [
     {"name": "api", "image": "<IMAGE1_NAME>", "portMappings": [{"containerPort": 8080}]}]}
@@ -29,12 +31,13 @@ def fake():
 @pytest.fixture
 def cli(tmp_path, monkeypatch, fake):
     releases = ReleaseService({"local": fake.backend}, ReleaseStore(tmp_path / "releases.db"), poll_seconds=0.001)
-    server = make_server(Api(None, releases, "tok"), "127.0.0.1", 0)  # type: ignore[arg-type]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app = create_app(Api(None, releases, "tok"), allowed_hosts("127.0.0.1"))  # type: ignore[arg-type]
+    server = ApiServer(app, "127.0.0.1", 0)
+    server.start()
     home = tmp_path / "home"
     home.mkdir()
     (home / "token").write_text("tok\n")
-    (home / "daemon.json").write_text(json.dumps({"host": "127.0.0.1", "port": server.server_address[1]}))
+    (home / "daemon.json").write_text(json.dumps({"host": "127.0.0.1", "port": server.address[1]}))
     monkeypatch.setenv("CONVEYOR_HOME", str(home))
     monkeypatch.setenv("USER", "ana")
     project = tmp_path / "project"
@@ -67,7 +70,7 @@ def cli(tmp_path, monkeypatch, fake):
 
     run.project = project  # type: ignore[attr-defined]
     yield run
-    server.shutdown()
+    server.stop()
 
 
 def test_deploy_waits_for_success_whatever_the_controller(cli, fake, capsys):

@@ -39,7 +39,7 @@ class Client:
             token = homes.token_path(root).read_text().strip()
         except (OSError, ValueError):
             raise DaemonUnreachable(f"the Conveyor daemon is not running (data dir {root})") from None
-        client = cls(f"http://{endpoint['host']}:{endpoint['port']}", token)
+        client = cls(f"http://{connect_host(str(endpoint['host']))}:{endpoint['port']}", token)
         return client
 
     def get(self, path: str) -> Any:
@@ -70,6 +70,16 @@ class Client:
             raise DaemonUnreachable(f"cannot reach the Conveyor daemon at {self.base_url} ({_reason(exc)})") from None
 
 
+def connect_host(bound: str) -> str:
+    """Where to reach a daemon bound to `bound`: over loopback when it listens on every address
+    (its Host allow-list always takes the loopback names), an IPv6 literal in brackets."""
+    if bound in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bound == "::":
+        return "[::1]"
+    return f"[{bound}]" if ":" in bound else bound
+
+
 def _reason(exc: Exception) -> str:
     return str(getattr(exc, "reason", exc))
 
@@ -85,6 +95,6 @@ def _translate(status: int, payload: dict) -> ConveyorError:
         return NotFound(message, hint)
     if status == 409:
         return Conflict(message, hint)
-    if status in (400, 401, 405, 413):
+    if status in (400, 401, 403, 405, 408, 411, 413, 421):
         return UserError(message, hint)
     return ConveyorError(message, hint)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from conveyor import home as homes
 from conveyor.cli.client import Client
 from conveyor.cli.render import echo
 from conveyor.errors import ConveyorError, DaemonUnreachable, UserError
+from conveyor.hostcheck import host_name
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0
@@ -30,17 +33,60 @@ def running(root: Path) -> Client | None:
 
 def up(args) -> int:
     root = homes.home()
+    host = args.host or homes.DEFAULT_HOST
+    remote = bind_scope(host)  # before anything starts: a refused address changes nothing
+    if remote and not getattr(args, "allow_remote", False):
+        raise UserError(f"--host {host} is not a loopback address: the API, with its token sent over plain HTTP, "
+                        "would be reachable from the network",
+                        hint=f"add --allow-remote to bind {host} anyway (see docs/security.md), "
+                             "or keep the default 127.0.0.1 and reach it through an SSH tunnel")
+    allow = [_host_name(name) for name in getattr(args, "allow_host", None) or []]
     if running(root):
         endpoint = json.loads(homes.endpoint_path(root).read_text())
         echo(f"Conveyor is already up: http://{endpoint['host']}:{endpoint['port']} (data {root})")
         return 0
-    start_daemon(root, port=args.port, host=args.host, poll=not args.no_poll)
+    start_daemon(root, port=args.port, host=host, poll=not args.no_poll, allow_hosts=allow)
     endpoint = json.loads(homes.endpoint_path(root).read_text())
     echo(f"Conveyor is up: http://{endpoint['host']}:{endpoint['port']}  (data {root}, log {homes.log_path(root)})")
+    if remote:
+        echo(f"warning: the API listens on {endpoint['host']}:{endpoint['port']} for the network, over plain HTTP: "
+             f"anyone who can reach it and holds the token in {homes.token_path(root)} can run pipelines, "
+             "deploy and read logs; anyone on the path can read the token. Put TLS and a firewall in front of it.",
+             err=True)
+        everywhere = endpoint["host"] in ("0.0.0.0", "::")
+        names = ", ".join(["localhost", "127.0.0.1", "any address of this machine" if everywhere else endpoint["host"],
+                           *allow])
+        echo(f"Host headers it answers: {names} (add names with --allow-host NAME)", err=True)
     return 0
 
 
-def start_daemon(root: Path, port: int | None = None, host: str | None = None, poll: bool = True) -> None:
+def bind_scope(host: str) -> bool:
+    """Whether binding `host` exposes the API beyond this machine: True for any address but the
+    loopback ones (0.0.0.0 and :: mean every interface). A name counts as what it resolves to."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not host or any(c.isspace() or c in "/@?#:\\" for c in host):
+            raise UserError(f"--host {host!r} is neither an IP address nor a host name",
+                            hint="e.g. --host 127.0.0.1 (the default) or --host 0.0.0.0 --allow-remote") from None
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UserError(f"--host {host}: cannot resolve it ({exc})",
+                            hint="give an address of this machine, e.g. 127.0.0.1") from None
+        return not all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+    return not address.is_loopback
+
+
+def _host_name(name: str) -> str:
+    parsed = host_name(name)
+    if parsed is None:
+        raise UserError(f"--allow-host {name!r} is not a host name", hint="e.g. --allow-host ci.example.internal")
+    return parsed
+
+
+def start_daemon(root: Path, port: int | None = None, host: str | None = None, poll: bool = True,
+                 allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     root.mkdir(parents=True, exist_ok=True)
     _clear_stale(root)
     port = port if port is not None else int(os.environ.get("CONVEYOR_PORT", homes.DEFAULT_PORT))
@@ -48,6 +94,8 @@ def start_daemon(root: Path, port: int | None = None, host: str | None = None, p
             "--host", host or homes.DEFAULT_HOST]
     if not poll:
         argv.append("--no-poll")
+    for name in allow_hosts:
+        argv += ["--allow-host", name]
     with open(homes.log_path(root), "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, close_fds=True)

@@ -45,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = cmd("up", daemonctl.up, "start the daemon in the background")
     sp.add_argument("--port", type=int, default=None)
-    sp.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    sp.add_argument("--host", default=None,
+                    help="address to bind (default 127.0.0.1); another than loopback needs --allow-remote")
+    sp.add_argument("--allow-remote", action="store_true",
+                    help="bind a non-loopback --host: the API (token, plain HTTP) is reachable from the network")
+    sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="a name clients use for this machine, accepted in the Host header (repeatable)")
     sp.add_argument("--no-poll", action="store_true", help="do not poll watched branches")
     sp = cmd("down", daemonctl.down, "stop the daemon (services keep serving)")
     sp.add_argument("--all", action="store_true", help="also stop every service task and load balancer")

@@ -1,8 +1,13 @@
-"""The daemon's HTTP JSON API: a thin adapter over the Service. Every route but /api/v1/health
-needs `Authorization: Bearer TOKEN` (the token file in the data dir, mode 0600). Every answer
-passes through the secret masker, so no stored secret value leaves the daemon.
+"""The daemon's HTTP JSON API: a thin adapter over the Service, without a transport (the ASGI
+app in conveyor.server.asgi serves it; tests call Api.handle). Every route but /api/v1/health
+and /api/v1/openapi.json needs `Authorization: Bearer TOKEN` (the token file in the data dir),
+reads included: logs and execution details are as sensitive as the writes. Each route carries
+the JSON Schema of its query and body, checked before it runs and published as OpenAPI
+(conveyor.server.openapi). Every answer passes through the secret masker, so no stored secret
+value leaves the daemon.
 
     GET  /api/v1/health
+    GET  /api/v1/openapi.json                        this list, typed (OpenAPI 3.1)
     GET  /api/v1/daemon                              pid, RSS, CPU seconds, control-loop pass times
     GET  /api/v1/pipelines
     POST /api/v1/executions                          {repository|pipeline, branch, commit, variables}
@@ -25,7 +30,6 @@ passes through the secret masker, so no stored secret value leaves the daemon.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import re
@@ -33,9 +37,9 @@ import resource
 import threading
 import traceback
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote
 
 from conveyor import __version__
 from conveyor.engine.service import Service
@@ -44,12 +48,44 @@ from conveyor.passes import PassTimer
 from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
 from conveyor.server.release_routes import add_release_routes
+from conveyor.server.schema import BOOL, BY, INT, OBJ, OPT_STR, STR, Schema, array, obj, problems
 
 log = logging.getLogger("conveyor.api")
 
-MAX_BODY = 1 << 20
+PUBLIC = ("/api/v1/health", "/api/v1/openapi.json")
 
-Route = tuple[str, re.Pattern, Callable[..., Any]]
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: how it is matched (a regex over the raw, still percent-encoded path, so an
+    id holding %2F stays one segment), what it takes and what it answers, for the OpenAPI
+    document and for the validation that runs before `fn`."""
+
+    method: str
+    pattern: re.Pattern[str]
+    fn: Callable[..., Any]
+    summary: str = ""
+    body: Schema | None = None
+    query: Mapping[str, Schema] = field(default_factory=dict)
+    response: Schema = field(default_factory=lambda: dict(OBJ))
+
+    @property
+    def public(self) -> bool:
+        return self.pattern.pattern[:-1] in PUBLIC
+
+    @property
+    def template(self) -> str:
+        """The OpenAPI path: /api/v1/executions/{id}."""
+        return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern.pattern[:-1])
+
+    def params(self) -> dict[str, Schema]:
+        """The path parameters and their types (an integer when the group is digits only)."""
+        return {name: (INT if rx == r"\d+" else {"type": "string"})
+                for name, rx in re.findall(r"\(\?P<(\w+)>([^)]*)\)", self.pattern.pattern)}
+
+
+EXECUTION: Schema = obj({"id": STR, "pipeline": STR, "status": STR})
+LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 
 class Api:
@@ -61,35 +97,60 @@ class Api:
         self.token = token
         self.routes: list[Route] = []
         r = self._route
-        r("GET", r"/api/v1/health", self.health)
-        r("GET", r"/api/v1/daemon", self.daemon)
-        r("GET", r"/api/v1/pipelines", lambda q, b: self.service.pipelines())
-        r("POST", r"/api/v1/executions", self.start)
-        r("GET", r"/api/v1/executions", lambda q, b: self.service.history(q.get("pipeline"), int(q.get("limit", 20))))
-        r("GET", r"/api/v1/executions/(?P<id>[^/]+)", lambda q, b, id: self.service.describe(id))
+        r("GET", r"/api/v1/health", self.health, summary="liveness; needs no token",
+          response=obj({"status": STR, "version": STR}, ("status", "version")))
+        r("GET", r"/api/v1/daemon", self.daemon, summary="pid, RSS, CPU seconds, control-loop pass times")
+        r("GET", r"/api/v1/pipelines", lambda q, b: self.service.pipelines(), summary="registered pipelines",
+          response=array(OBJ))
+        r("POST", r"/api/v1/executions", self.start, summary="start an execution (StartPipelineExecution)",
+          body=obj({"repository": OPT_STR, "pipeline": OPT_STR, "branch": OPT_STR, "commit": OPT_STR,
+                    "configPath": OPT_STR, "by": BY,
+                    "variables": {"type": ["object", "null"],
+                                  "additionalProperties": {"type": ["string", "number", "boolean"]}}}),
+          response=EXECUTION)
+        r("GET", r"/api/v1/executions", lambda q, b: self.service.history(q.get("pipeline"), int(q.get("limit", 20))),
+          summary="recent executions", query={"pipeline": STR, "limit": LIMIT}, response=array(OBJ))
+        r("GET", r"/api/v1/executions/(?P<id>[^/]+)", lambda q, b, id: self.service.describe(id),
+          summary="one execution, its stages and actions", response=EXECUTION)
         r("POST", r"/api/v1/executions/(?P<id>[^/]+)/stop", lambda q, b, id: self.service.stop(
-            id, abandon=bool(b.get("abandon")), reason=str(b.get("reason", "")), by=str(b.get("by", ""))))
+            id, abandon=bool(b.get("abandon")), reason=str(b.get("reason") or ""), by=str(b.get("by") or "")),
+          summary="stop (finish running actions) or abandon", body=obj({"abandon": BOOL, "reason": OPT_STR, "by": BY}),
+          response=EXECUTION)
         r("POST", r"/api/v1/executions/(?P<id>[^/]+)/retry", lambda q, b, id: self.service.retry(
-            id, stage=b.get("stage"), mode=b.get("mode", "FAILED_ACTIONS"), by=str(b.get("by", ""))))
+            id, stage=b.get("stage"), mode=b.get("mode") or "FAILED_ACTIONS", by=str(b.get("by") or "")),
+          summary="retry a failed stage", response=EXECUTION,
+          body=obj({"stage": OPT_STR, "by": BY,
+                    "mode": {"type": ["string", "null"], "enum": ["FAILED_ACTIONS", "ALL_ACTIONS", None]}}))
         r("POST", r"/api/v1/executions/(?P<id>[^/]+)/approval", lambda q, b, id: self.service.decide(
-            id, str(b.get("decision", "")), comment=str(b.get("comment", "")), by=str(b.get("by", "")),
-            stage=b.get("stage"), action=b.get("action"), token=b.get("token")))
-        r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs", lambda q, b, id: self.service.log_streams(id))
-        r("GET", r"/api/v1/executions/(?P<id>[^/]+)/reports", lambda q, b, id: self.service.reports(id))
+            id, str(b.get("decision", "")), comment=str(b.get("comment") or ""), by=str(b.get("by") or ""),
+            stage=b.get("stage"), action=b.get("action"), token=b.get("token")),
+          summary="approve or reject a waiting manual approval", response=EXECUTION,
+          body=obj({"decision": {"type": "string", "enum": ["Approved", "Rejected"]}, "comment": OPT_STR,
+                    "by": BY, "stage": OPT_STR, "action": OPT_STR, "token": OPT_STR}, ("decision",)))
+        r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs", lambda q, b, id: self.service.log_streams(id),
+          summary="the execution's log streams", response=array(OBJ))
+        r("GET", r"/api/v1/executions/(?P<id>[^/]+)/reports", lambda q, b, id: self.service.reports(id),
+          summary="test and coverage reports, with their cases", response=array(OBJ))
         r("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs/(?P<stage>[^/]+)/(?P<action>[^/]+)/(?P<attempt>\d+)",
-          self.log_text)
-        r("GET", r"/api/v1/images", lambda q, b: self.service.images(q.get("repository")))
-        r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets())
+          self.log_text, summary="an action attempt's log from a byte offset",
+          query={"offset": {"type": "integer", "minimum": 0}}, response=obj({"text": STR, "offset": INT}))
+        r("GET", r"/api/v1/images", lambda q, b: self.service.images(q.get("repository")),
+          summary="the local registry's repositories and images", query={"repository": STR})
+        r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets(), summary="names and dates, never values",
+          response=array(OBJ))
         r("POST", r"/api/v1/secrets", lambda q, b: self.service.set_secret(
-            str(b["name"]), str(b["value"]), by=str(b.get("by", ""))))
+            b["name"], b["value"], by=str(b.get("by") or "")), summary="set a secret",
+          body=obj({"name": STR, "value": STR, "by": BY}, ("name", "value")))
         r("DELETE", r"/api/v1/secrets/(?P<name>.+)", lambda q, b, name: self.service.delete_secret(
-            name, by=str(q.get("by", ""))))
+            name, by=str(q.get("by", ""))), summary="remove a secret", query={"by": STR})
         add_release_routes(r, releases)
         r("POST", r"/api/v1/triggers/git", lambda q, b: self.service.on_push(
-            str(b["repository"]), str(b["ref"]), str(b.get("before", "")), str(b["after"])))
+            b["repository"], b["ref"], str(b.get("before") or ""), b["after"]),
+          summary="a push (the git hook): starts the pipelines whose triggers match", response=array(EXECUTION),
+          body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
 
-    def _route(self, method: str, pattern: str, fn: Callable[..., Any]) -> None:
-        self.routes.append((method, re.compile(pattern + "$"), fn))
+    def _route(self, method: str, pattern: str, fn: Callable[..., Any], **meta: Any) -> None:
+        self.routes.append(Route(method, re.compile(pattern + "$"), fn, **meta))
 
     def health(self, q: dict, b: dict) -> dict:
         return {"status": "ok", "version": __version__}
@@ -101,55 +162,98 @@ class Api:
 
     def start(self, q: dict, b: dict) -> dict:
         variables = b.get("variables") or {}
-        if not isinstance(variables, dict):
-            raise UserError("variables must be a mapping of name to value")
         return self.service.start_execution(
             repository=b.get("repository"), pipeline=b.get("pipeline"), branch=b.get("branch"),
             commit=b.get("commit"), config_path=b.get("configPath") or "conveyor.yml",
             variables={str(k): str(v) for k, v in variables.items()},
-            trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))})
+            trigger={"type": "StartPipelineExecution", "by": str(b.get("by") or "")})
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
+        """Only a log the execution has: the names come from the URL decoded (%2F is a slash),
+        and they become a path under the data directory."""
+        streams = {(s["stage"], s["action"], int(s["attempt"])) for s in self.service.log_streams(id)}
+        if (stage, action, int(attempt)) not in streams:
+            raise NotFound(f"execution {id} has no log for {stage}.{action} attempt {attempt}",
+                           hint=f"`GET /api/v1/executions/{id}/logs` lists its logs")
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))
         return {"text": text, "offset": offset}
 
-    def handle(self, method: str, path: str, query: dict, body: dict, auth: str | None) -> tuple[int, Any]:
-        for m, pattern, fn in self.routes:
-            match = pattern.match(path)
+    def resolve(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | tuple[int, dict]:
+        """The route for a request line, with its path parameters decoded, or the 404/405 answer.
+        Needs nothing but the request line, so it runs before the token and the body are read."""
+        allowed = []
+        for route in self.routes:
+            match = route.pattern.match(raw_path)
             if not match:
                 continue
-            if m != method:
+            if route.method != method:
+                allowed.append(route.method)
                 continue
-            if path != "/api/v1/health" and not self._authorized(auth):
-                return 401, _error("Unauthorized", "missing or wrong API token",
-                                   "the CLI reads the token from the data directory; use the same CONVEYOR_HOME")
             try:
-                result = fn(query, body, **{k: unquote(v) for k, v in match.groupdict().items()})
-                return 200, default_masker().mask_json(as_json(result))
-            except ConfigError as exc:
-                return 400, {**_error("ConfigError", str(exc), exc.hint),
-                             "diagnostics": [d.to_json() for d in exc.diagnostics]}
-            except NotFound as exc:
-                return 404, _error("NotFound", str(exc), exc.hint)
-            except Conflict as exc:
-                return 409, _error("Conflict", str(exc), exc.hint)
-            except UserError as exc:
-                return 400, _error("BadRequest", str(exc), exc.hint)
-            except ConveyorError as exc:
-                return 500, _error("Failed", str(exc), exc.hint)
-            except (KeyError, ValueError, TypeError) as exc:
-                return 400, _error("BadRequest", f"bad request: {exc}", None)
-            except Exception as exc:
-                log.error("internal error on %s %s:\n%s", method, path, traceback.format_exc())
-                return 500, _error("InternalError", f"internal error: {exc}", "see the daemon log")
-        if any(p.match(path) for _, p, _ in self.routes):
-            return 405, _error("MethodNotAllowed", f"{method} is not allowed on {path}", None)
-        return 404, _error("NotFound", f"no such endpoint {path}", None)
+                return route, {k: unquote(v, errors="strict") for k, v in match.groupdict().items()}
+            except UnicodeDecodeError:
+                return 400, _error("BadRequest", "a path parameter is not UTF-8 once decoded", None)
+        if allowed:
+            return 405, _error("MethodNotAllowed", f"{method} is not allowed on {raw_path}",
+                               f"allowed: {', '.join(sorted(set(allowed)))}")
+        return 404, _error("NotFound", f"no such endpoint {raw_path}", None)
 
-    def _authorized(self, auth: str | None) -> bool:
+    def authorized(self, auth: str | None) -> bool:
         if not auth or not auth.startswith("Bearer "):
             return False
-        return hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())
+        return hmac.compare_digest(auth[7:].strip().encode("utf-8", "replace"), self.token.encode())
+
+    def invoke(self, route: Route, params: Mapping[str, str], query: Mapping[str, str], body: Any) -> tuple[int, Any]:
+        """Check the query and the body against the route's schema, then call it; every refusal
+        of the caller's input is a 4xx, an operation that failed for a reason it names is 422, and
+        only a bug (an exception nobody anticipated) is a 500."""
+        bad = problems(route.body or OBJ, body)
+        q: dict[str, Any] = dict(query)
+        for name, schema in route.query.items():
+            if name in q and schema.get("type") == "integer":
+                try:
+                    q[name] = int(q[name])
+                except ValueError:
+                    bad.append(f"query.{name}: expected integer")
+                    continue
+            if name in q:
+                bad += problems(schema, q[name], f"query.{name}")
+        if bad:
+            return 400, _error("BadRequest", "invalid request: " + "; ".join(bad), None)
+        try:
+            result = route.fn(q, body, **params)
+            return 200, default_masker().mask_json(as_json(result))
+        except ConfigError as exc:
+            return 400, {**_error("ConfigError", str(exc), exc.hint),
+                         "diagnostics": [d.to_json() for d in exc.diagnostics]}
+        except NotFound as exc:
+            return 404, _error("NotFound", str(exc), exc.hint)
+        except Conflict as exc:
+            return 409, _error("Conflict", str(exc), exc.hint)
+        except UserError as exc:
+            return 400, _error("BadRequest", str(exc), exc.hint)
+        except ConveyorError as exc:  # tried and failed, and says why: not a server fault
+            return 422, _error("Failed", str(exc), exc.hint)
+        except (KeyError, ValueError, TypeError) as exc:
+            return 400, _error("BadRequest", f"bad request: {exc}", None)
+        except Exception as exc:
+            log.error("internal error on %s %s:\n%s", route.method, route.template, traceback.format_exc())
+            return 500, _error("InternalError", f"internal error: {exc}", "see the daemon log")
+
+    def handle(self, method: str, path: str, query: dict, body: Any, auth: str | None) -> tuple[int, Any]:
+        """One request without the transport: route, token, then the call (tests and the ASGI app)."""
+        found = self.resolve(method, path)
+        if isinstance(found[0], int):
+            return found
+        route, params = found
+        if not route.public and not self.authorized(auth):
+            return 401, unauthorized()
+        return self.invoke(route, params, query, body)
+
+
+def unauthorized() -> dict:
+    return _error("Unauthorized", "missing or wrong API token",
+                  "the CLI reads the token from the data directory; use the same CONVEYOR_HOME")
 
 
 def as_json(value: Any) -> Any:
@@ -163,52 +267,6 @@ def as_json(value: Any) -> Any:
 
 def _error(kind: str, message: str, hint: str | None) -> dict:
     return {"error": {"type": kind, "message": message, "hint": hint}}
-
-
-def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = f"conveyor/{__version__}"
-
-        def _dispatch(self, method: str) -> None:
-            url = urlparse(self.path)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            body: dict = {}
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                return self._send(413, _error("TooLarge", "request body too large", None))
-            if length:
-                try:
-                    body = json.loads(self.rfile.read(length))
-                except json.JSONDecodeError as exc:
-                    return self._send(400, _error("BadRequest", f"malformed JSON body: {exc}", None))
-                if not isinstance(body, dict):
-                    return self._send(400, _error("BadRequest", "the JSON body must be an object", None))
-            status, payload = api.handle(method, url.path, query, body, self.headers.get("Authorization"))
-            self._send(status, payload)
-
-        def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
-
-        def do_DELETE(self) -> None:
-            self._dispatch("DELETE")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
 
 
 def process_stats() -> dict:

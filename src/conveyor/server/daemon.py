@@ -1,5 +1,6 @@
 """The daemon process: `python -m conveyor.server.daemon` (started in the background by
-`conveyor up`). Runs the scheduler, the poller and the HTTP API until SIGTERM/SIGINT.
+`conveyor up`). Runs the scheduler, the poller and the HTTP API (conveyor.server.asgi, served by
+uvicorn in a thread: conveyor.server.serve) until SIGTERM/SIGINT.
 
 On SIGTERM it stops taking requests, cancels running actions (they are re-run at the next start,
 exactly as after a crash) and exits. A kill -9 loses nothing: all state is in SQLite.
@@ -20,6 +21,7 @@ from pathlib import Path
 from conveyor import home as homes
 from conveyor.backend.interface import Backend
 from conveyor.engine.service import Service
+from conveyor.hostcheck import allowed_hosts
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
@@ -27,7 +29,9 @@ from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.secrets.masking import MaskingFilter, default_masker
-from conveyor.server.api import Api, make_server
+from conveyor.server.api import Api
+from conveyor.server.asgi import create_app
+from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
 log = logging.getLogger("conveyor.daemon")
@@ -38,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None)
     parser.add_argument("--host", default=homes.DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=homes.DEFAULT_PORT)
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="another name the API answers for in the Host header (repeatable)")
     parser.add_argument("--no-poll", action="store_true")
     args = parser.parse_args(argv)
     root = (args.home or homes.home()).resolve()
@@ -55,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     service.registry = local.backend.registry
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
-    server = make_server(Api(service, releases, token, loops=local.loops()), args.host, args.port)
-    host, port = server.server_address[:2]
+    api = Api(service, releases, token, loops=local.loops())
+    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
+    server = ApiServer(app, args.host, args.port)
+    host, port = server.address
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -70,10 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
     homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
+    server.start()
     log.info("conveyor daemon listening on http://%s:%s (data %s)", host, port, root)
     try:
-        server.serve_forever(poll_interval=0.2)
+        while not stopping.wait(0.5):
+            pass
     finally:
+        server.stop()
         service.shutdown()
         local.shutdown()
         releases.store.close()

@@ -1,0 +1,41 @@
+"""The API as the daemon builds it: the real engine Service and release service on a temporary
+data directory (the backend is the in-memory one), served in-process or by uvicorn on a socket."""
+
+from __future__ import annotations
+
+import pytest
+from api_support import SHORT, TOKEN
+
+from conveyor.backend.fake import FakeBackend
+from conveyor.engine.service import Service
+from conveyor.hostcheck import allowed_hosts
+from conveyor.release.service import ReleaseService
+from conveyor.release.store import ReleaseStore
+from conveyor.server.api import Api
+from conveyor.server.asgi import create_app
+from conveyor.server.serve import ApiServer
+
+
+@pytest.fixture
+def real_api(tmp_path):
+    service = Service(tmp_path / "home")
+    store = ReleaseStore(tmp_path / "releases.db")
+    yield Api(service, ReleaseService({"local": FakeBackend().backend}, store), TOKEN)
+    store.close()
+    service.store.close()
+
+
+@pytest.fixture
+def asgi_app(real_api):
+    """In-process; "testserver" is the Host schemathesis's ASGI client sends."""
+    return create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal", "testserver"]))
+
+
+@pytest.fixture
+def served(real_api):
+    """The app behind uvicorn on 127.0.0.1, with SHORT limits: (host, port)."""
+    server = ApiServer(create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal"]), SHORT),
+                       "127.0.0.1", 0, SHORT)
+    server.start()
+    yield server.address
+    server.stop()
