@@ -169,16 +169,17 @@ def test_huge_headers_are_refused(served):
 
 @pytest.mark.parametrize("body, message", [
     (b"[" * 30_000 + b"]" * 30_000, "malformed JSON body"),                   # the parser's own recursion guard
-    (b'{"a": ' * 40 + b"1" + b"}" * 40, "nests deeper than 32"),
+    (b'{"a": ' * 40 + b"1" + b"}" * 40, "nested more than 32 levels deep"),
     (b'{"name": "x", "value": ' + b"9" * 5000 + b"}", "malformed JSON body"),  # int over 4,300 digits
     (b'{"name": "x", "value": "\\ud800"}', "lone surrogate"),
     (b'{"name": "x\\u0000", "value": "v"}', "NUL"),
     (b'{"name": "x", "value": ', "malformed JSON body"),
-    (b"\xff\xfe{}", "not UTF-8"),
+    (b"{\"a\": \"\xff\"}", "not UTF-8"),
+    (b"\xff\xfe{}", "UTF-16"),
     (b"[1, 2]", "must be an object"),
     (b'{"name": 1, "value": "v"}', "body.name: expected string, got integer"),
     (b'{"value": "v"}', "body.name: required"),
-], ids=["deep-array", "deep-object", "big-int", "surrogate", "nul", "truncated", "not-utf8", "array",
+], ids=["deep-array", "deep-object", "big-int", "surrogate", "nul", "truncated", "not-utf8", "utf16", "array",
         "wrong-type", "missing-key"])
 def test_malformed_json_is_400_with_what_is_wrong(served, body, message):
     status, _, answer, _ = send(served, request("POST", "/api/v1/secrets", body))

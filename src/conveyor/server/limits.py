@@ -7,17 +7,17 @@ the length before the body is read, the body before it is parsed, the nesting be
     >>> json_body(b'{"a": ' * 100 + b'1' + b'}' * 100, Limits())
     Traceback (most recent call last):
     ...
-    conveyor.server.limits.Refused: 400 the JSON body nests deeper than 32 levels
+    conveyor.server.limits.Refused: 400 malformed JSON body: request body:1:193: nested more than 32 levels deep
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from conveyor.documents.limits import Limits as DocumentLimits
+from conveyor.documents.located import parse_json_limited
+from conveyor.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -62,48 +62,16 @@ def declared_length(headers: dict[str, str], method: str, limits: Limits) -> int
 
 
 def json_body(data: bytes, limits: Limits) -> Any:
-    """The body as a JSON object; {} when empty. The parser's own recursion guard (Python's
-    recursion limit, ~1,000 levels) bounds what it accepts; the parsed tree is then walked once,
-    without recursion, for its depth, its size and for lone surrogates and NULs, which no store
-    or log could write back out."""
+    """The body as a JSON object; {} when empty. Read by the same limited reader as every file
+    Conveyor parses (conveyor.documents: depth, values, digits, NUL and lone surrogates), with
+    the API's tighter depth and value count."""
     if not data.strip():
         return {}
+    bounds = DocumentLimits(max_bytes=limits.body_bytes, max_depth=limits.json_depth, max_nodes=limits.json_nodes)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Refused(400, f"the body is not UTF-8 (byte {exc.start})") from None
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, integers over 4,300 digits
+        value = parse_json_limited(data, "request body", bounds)
+    except UserError as exc:
         raise Refused(400, f"malformed JSON body: {exc}") from None
     if not isinstance(value, dict):
         raise Refused(400, "the JSON body must be an object")
-    _walk(value, limits)
     return value
-
-
-def _walk(value: Any, limits: Limits) -> None:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    seen = 0
-    while stack:
-        item, depth = stack.pop()
-        seen += 1
-        if seen > limits.json_nodes:
-            raise Refused(400, f"the JSON body has more than {limits.json_nodes} values")
-        if isinstance(item, (dict, list)) and depth > limits.json_depth:
-            raise Refused(400, f"the JSON body nests deeper than {limits.json_depth} levels")
-        if isinstance(item, dict):
-            for key, child in item.items():
-                _text(key)
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            _text(item)
-
-
-def _text(value: str) -> None:
-    if _SURROGATE.search(value):
-        raise Refused(400, "the JSON body holds a lone surrogate (\\ud800-\\udfff), which is not text")
-    if "\x00" in value:
-        raise Refused(400, "the JSON body holds a NUL character")
