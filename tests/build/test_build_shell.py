@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 
@@ -105,7 +106,7 @@ def test_the_same_session_inside_a_container(tmp_path):
 
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):
-        pytest.skip(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
     lines: list[str] = []
     argv = [engine.binary, "run", "-i", "--rm", "--volume", f"{tmp_path}:/src", "--workdir", "/src",
             BUSYBOX_IMAGE, "sh"]

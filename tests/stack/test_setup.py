@@ -3,6 +3,7 @@ import tarfile
 import time
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.errors import ConveyorError, UserError
 from conveyor.stack import checks, images, setup
@@ -183,7 +184,7 @@ def test_image_build_commands():
 def _need_setup():
     out = []
     if run_doctor(out.append) != 0:
-        pytest.skip("the local stack is not set up; run `conveyor setup`: "
+        stack_missing("the local stack is not set up; run `conveyor setup`: "
                     + "; ".join(line for line in out if line.startswith("✗")))
 
 

@@ -396,7 +396,8 @@ class Scheduler:
             except Exception as exc:
                 sink.close()  # a line cut short stays a line of its own
                 emit(traceback.format_exc())
-                log.error("action %s/%s failed internally:\n%s", stage.name, action.name, traceback.format_exc())
+                log.error("action %s/%s failed internally:\n%s", stage.name, action.name,
+                          masker.mask(traceback.format_exc()))  # whatever handler the daemon log has
                 detail, status = {"error": f"internal error: {exc}"}, S.FAILED
             sink.close()
             if status == S.FAILED:
