@@ -23,6 +23,7 @@ from conveyor.actions.command import container_name
 from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import ConfigError
+from conveyor.home import engine_path
 from conveyor.images import BUILD_IMAGE
 from conveyor.providers.local.containers import (
     ApiService,
@@ -116,7 +117,7 @@ class CodeBuildAction(EngineUser):
         with self._lock:
             service = self._services.get(home)
             if service is None or not Path(service.socket).exists():
-                service = self._services[home] = ensure_api_service(self.engine, str(home / "engine"))
+                service = self._services[home] = ensure_api_service(self.engine, str(engine_path(home)))
             return service
 
     def close(self, home: Path | None = None) -> None:

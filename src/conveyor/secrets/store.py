@@ -40,6 +40,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conveyor.errors import ConveyorError, NotFound, UserError
+from conveyor.home import PRIVATE_DIR_MODE
 from conveyor.secrets.masking import Masker, default_masker
 
 KEY_FILE, DB_FILE, LOCK_FILE = "secrets.key", "secrets.db", "secrets.lock"
@@ -105,7 +106,7 @@ def read_or_create_key(path: Path, *, may_create: bool = True) -> bytes:
 
 
 def _create_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     key = os.urandom(KEY_BYTES)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -133,7 +134,7 @@ class SecretStore:
 
     # -- effects
     def _connect(self) -> sqlite3.Connection:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600))  # before SQLite creates it 0644
         con = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS)
@@ -155,7 +156,7 @@ class SecretStore:
             return read_or_create_key(self.key_path, may_create=False)
         except FileNotFoundError:
             pass
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         fd = os.open(self.home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

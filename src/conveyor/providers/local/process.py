@@ -278,7 +278,8 @@ def start(cmd: Command, *, log_path: str) -> subprocess.Popen:
         proc = start(registry, log_path="r.log")
     """
     log.debug("$ %s (background, log %s)", cmd.display(), log_path)
-    with open(log_path, "ab") as out:
+    # 0600: a service's log may quote what it was given (the data directory is private too).
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         return _spawn(cmd, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -289,6 +290,37 @@ def terminate(proc: subprocess.Popen, grace: float = DEFAULT_KILL_GRACE) -> int:
         _signal_group(proc, signal.SIGKILL)
     proc.wait()
     return proc.returncode
+
+
+def stop_pid(pid: int, grace: float = DEFAULT_KILL_GRACE, poll: float = 0.05) -> None:
+    """Stop a process we did not start (or no longer hold a Popen for) and its process group:
+    SIGTERM, SIGKILL after `grace`. Returns once it is gone (or a zombie for its parent)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+        deadline = time.monotonic() + grace
+        while _exists(pid) and time.monotonic() < deadline:
+            time.sleep(poll)
+        if not _exists(pid):
+            return
+
+
+def _exists(pid: int) -> bool:
+    try:  # our own child: collect it
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[-1][:1] != "Z"
+    except OSError:
+        return False
 
 
 def _stop_reason(cancel: threading.Event | None, deadline: float | None) -> int | None:
