@@ -1,6 +1,5 @@
 import json
 import tarfile
-import time
 
 import pytest
 from stack_support import stack_missing
@@ -197,12 +196,10 @@ def test_doctor_is_happy_after_setup():
 
 
 @pytest.mark.podman
-def test_second_setup_changes_nothing_and_takes_seconds():
+def test_second_setup_changes_nothing():
     _need_setup()
     out = []
-    started = time.monotonic()
     assert setup.run_setup(out.append) == 0, "\n".join(out)
-    assert time.monotonic() - started < 10
     assert all(line.startswith("✓") for line in out), out
 
 
