@@ -4,14 +4,17 @@ is held back no longer than it must be, and real command output read in 64 KiB p
 from __future__ import annotations
 
 import base64
+import io
 import random
+import sys
+import threading
 
 import pytest
 
 from conveyor.providers.local import process
 from conveyor.providers.local.process import Command, LinePart, stream
-from conveyor.secrets.masking import Masker
-from conveyor.secrets.stream import MaskedLines
+from conveyor.secrets.masking import Masker, default_masker, masked_response
+from conveyor.secrets.stream import MaskedLines, MaskingTextStream
 
 SECRET = "hunter2-correct-horse-battery"
 
@@ -124,3 +127,32 @@ def test_real_output_read_in_64_kib_pieces(monkeypatch):
     assert SECRET not in text and text.count("***") == 3
     assert written[-1] == "next line"
     assert "".join(written[:-1]) == body.replace(SECRET, "***")
+
+
+def test_a_masking_stderr_masks_what_no_logging_filter_sees(monkeypatch):
+    """threading.excepthook prints a dead thread's traceback straight to sys.stderr."""
+    target = io.StringIO()
+    err = MaskingTextStream(target, Masker([SECRET]))
+
+    def fail() -> None:
+        raise RuntimeError(f"bad {SECRET}")
+
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)  # pytest's own hook aside
+    monkeypatch.setattr(sys, "stderr", err)
+    thread = threading.Thread(target=fail)
+    thread.start()
+    thread.join()
+    monkeypatch.undo()
+    text = target.getvalue()
+    assert "RuntimeError: bad ***" in text and SECRET not in text
+    err.write("half a line " + SECRET[:5])
+    assert target.getvalue() == text  # held until the line ends or a flush
+    err.write(SECRET[5:] + " done\nprompt: ")
+    err.flush()
+    assert target.getvalue() == text + "half a line *** done\nprompt: "
+
+
+def test_masked_response_masks_error_bodies_too():
+    default_masker().add(SECRET)
+    body = {"error": {"type": "Failed", "message": f"login failed for {SECRET}", "hint": None}}
+    assert masked_response(body) == {"error": {"type": "Failed", "message": "login failed for ***", "hint": None}}

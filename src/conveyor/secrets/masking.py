@@ -219,6 +219,12 @@ class MaskingFilter(logging.Filter):
 _DEFAULT = Masker()
 
 
+def masked_response(payload: Any) -> Any:
+    """An API answer with every registered secret masked, whatever its status: call it on every
+    JSON body the API sends, error bodies included (an exception's message may quote a value)."""
+    return _DEFAULT.mask_json(payload)
+
+
 def default_masker() -> Masker:
     """The process-wide Masker: the secret store registers every value it reads or writes, and the
     registry its token; log sinks and the API mask through it."""

@@ -18,8 +18,10 @@ parts of an over-long line always were).
 
 from __future__ import annotations
 
+import io
+import sys
 import threading
-from typing import Callable
+from typing import Callable, TextIO
 
 from conveyor.secrets.masking import Masker, default_masker, masked
 
@@ -55,6 +57,54 @@ class MaskedLines:
             text, self._held = self._held, ""
             if text:
                 self.write(self.masker.mask(text))
+
+
+class MaskingTextStream(io.TextIOBase):
+    """A text stream (a process's stderr) that masks what is written to it, line by line, before
+    passing it on: Python-level writes that no logging filter sees, such as the traceback
+    `threading.excepthook` prints for a thread that died. Output of child processes that inherit
+    the file descriptor itself is not seen."""
+
+    def __init__(self, target: TextIO, masker: Masker | None = None):
+        super().__init__()
+        self.target = target
+        self._lines = MaskedLines(self._pass_on, masker)
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def _pass_on(self, line: str) -> None:
+        self.target.write(line + "\n")
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            *whole, self._pending = (self._pending + text).split("\n")
+            for line in whole:
+                self._lines.line(line)
+            if len(self._pending) >= 64 * 1024:  # no newline in sight: pass it on in parts
+                self._lines.part(self._pending)
+                self._pending = ""
+            self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:  # a prompt or progress without a newline: shown now, masked alone
+                self.target.write(self._lines.masker.mask(self._pending))
+                self._pending = ""
+            self.target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+
+def mask_stderr(masker: Masker | None = None) -> None:
+    """Route this process's sys.stderr through masking. Call it first thing in the daemon, before
+    logging (or a server) takes a reference to sys.stderr."""
+    if not isinstance(sys.stderr, MaskingTextStream):
+        sys.stderr = MaskingTextStream(sys.stderr, masker)
 
 
 def safe_cut(size: int, runs: list[tuple[int, int]], longest: int) -> int:
