@@ -41,6 +41,7 @@ from conveyor.providers.local.codedeploy.hooks_command import (
 )
 from conveyor.providers.local.codedeploy.hooks_http import url_problem
 from conveyor.providers.local.containers import ContainerEngine
+from conveyor.secrets.masking import Masker
 
 
 def ctx_for(workdir=None, **changes) -> HookContext:
@@ -294,6 +295,19 @@ def test_output_is_masked_in_tail_message_and_streamed_lines(tmp_path):
     assert (result.log_tail, lines) == ("token=***", ["token=***"])
     missing = invoke_hook(HookSpec("h", command=("./s3cret-token",)), ctx_for(tmp_path), timeout=10, mask=mask)
     assert missing.message == f"hook command './***' not found (in {tmp_path})"
+
+
+def test_a_secret_across_the_64_kib_read_boundary_is_masked(tmp_path):
+    """The hook prints one line of 64 KiB - 5 characters and then the secret: it is read in two
+    pieces, the secret's first 5 characters in the first. The daemon's Masker masks across."""
+    secret = "s3cret-token-value"
+    lines: list[str] = []
+    script = f"head -c {64 * 1024 - 5} /dev/zero | tr '\\0' x; echo \"$T tail\"; exit 4"
+    result = invoke_hook(sh(script, env={"T": secret}), ctx_for(tmp_path), timeout=30,
+                         mask=Masker([secret]).mask, on_line=lines.append)
+    shown = "".join(lines)
+    assert secret not in shown and shown == "x" * (64 * 1024 - 5) + "*** tail"
+    assert result.log_tail.endswith("xxx*** tail") and secret[5:] not in result.log_tail
 
 
 def test_log_tail_keeps_the_last_4_kb(tmp_path):
