@@ -169,6 +169,7 @@ class ShellSession:
         emit = sink or self.on_line
         deadline = None if timeout is None else time.monotonic() + timeout
         pending_blank = False  # the marker starts with a newline of ours: drop the blank it makes
+        after_part = False
         while True:
             if cancel is not None and cancel.is_set():
                 self._stop()
@@ -191,10 +192,11 @@ class ShellSession:
             if pending_blank:
                 emit("")
                 pending_blank = False
-            if line == "":
+            if line == "" and not after_part:
                 pending_blank = True
             else:
-                emit(line)
+                emit(line)  # "" right after a LinePart ends that line (64 KiB-aligned output)
+            after_part = isinstance(line, LinePart)
 
     def _stop(self) -> None:
         if self._stopper is not None:
