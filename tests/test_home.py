@@ -20,13 +20,13 @@ def test_prepare_creates_the_directory_0700(tmp_path):
 
 def test_prepare_tightens_an_older_install_once(tmp_path):
     root = tmp_path / "home"
-    (root / "artifacts" / "ab").mkdir(parents=True)
-    for path, m in [(root, 0o755), (root / "artifacts", 0o755), (root / "artifacts" / "ab", 0o775)]:
+    (root / "runs" / "ab").mkdir(parents=True)
+    for path, m in [(root, 0o755), (root / "runs", 0o755), (root / "runs" / "ab", 0o775)]:
         os.chmod(path, m)
     (root / "conveyor.db").write_text("x")
-    (root / "artifacts" / "ab" / "run.sh").write_text("#!/bin/sh\n")
+    (root / "runs" / "ab" / "run.sh").write_text("#!/bin/sh\n")
     os.chmod(root / "conveyor.db", 0o644)
-    os.chmod(root / "artifacts" / "ab" / "run.sh", 0o755)
+    os.chmod(root / "runs" / "ab" / "run.sh", 0o755)
     outside = tmp_path / "outside.txt"
     outside.write_text("not ours")
     os.chmod(outside, 0o644)
@@ -34,14 +34,34 @@ def test_prepare_tightens_an_older_install_once(tmp_path):
 
     homes.prepare(root)
     assert mode(root) == 0o700
-    assert mode(root / "artifacts") == 0o700 and mode(root / "artifacts" / "ab") == 0o700
+    assert mode(root / "runs") == 0o700 and mode(root / "runs" / "ab") == 0o700
     assert mode(root / "conveyor.db") == 0o600
-    assert mode(root / "artifacts" / "ab" / "run.sh") == 0o700  # still executable by its owner
+    assert mode(root / "runs" / "ab" / "run.sh") == 0o700  # still executable by its owner
     assert mode(outside) == 0o644  # a link is not followed
 
     os.chmod(root / "conveyor.db", 0o644)  # the directory is 0700 now: no second walk
     homes.prepare(root)
     assert mode(root / "conveyor.db") == 0o644
+
+
+def test_artifacts_and_hard_links_from_elsewhere_are_left_as_they_are(tmp_path):
+    """Artifacts are mounted into containers that may run as another user; a git object hard-linked
+    from the user's own repository would change there too."""
+    root = tmp_path / "home"
+    (root / "artifacts" / "sha256-1").mkdir(parents=True)
+    (root / "git").mkdir()
+    frozen = root / "artifacts" / "sha256-1" / "conveyor.yml"
+    frozen.write_text("x")
+    os.chmod(frozen, 0o444)
+    original = tmp_path / "repo-object"
+    original.write_text("blob")
+    os.chmod(original, 0o444)
+    os.link(original, root / "git" / "object")
+    os.chmod(root, 0o755)
+    homes.prepare(root)
+    assert mode(root) == 0o700 and mode(root / "git") == 0o700
+    assert mode(frozen) == 0o444 and mode(root / "artifacts" / "sha256-1") == 0o755
+    assert mode(original) == 0o444
 
 
 def test_secure_tree_counts_what_it_changed(tmp_path):

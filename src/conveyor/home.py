@@ -40,16 +40,25 @@ def prepare(root: Path) -> Path:
     return root
 
 
+#: Left readable inside the private directory: artifacts are mounted into containers that may run
+#: as another user (engine/artifacts.py makes them 0755/0444).
+SHARED_SUBDIRS = ("artifacts",)
+
+
 def secure_tree(root: Path) -> int:
-    """Remove group and other permissions from `root` and everything under it (symbolic links are
-    neither followed nor changed); how many entries changed. Entries that vanish meanwhile (a
-    running build's files) are skipped."""
+    """Remove group and other permissions from `root` and everything under it, except
+    SHARED_SUBDIRS, symbolic links (not followed) and files hard-linked from elsewhere (git's
+    local clones share the source repository's objects: their mode is the original's); how many
+    entries changed. Entries that vanish meanwhile (a running build's files) are skipped."""
     changed = 0
     for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d not in SHARED_SUBDIRS]
         for path in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
             try:
                 st = os.lstat(path)
-                if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+                shared = stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+                if not stat.S_ISLNK(st.st_mode) and not shared and stat.S_IMODE(st.st_mode) & 0o077:
                     os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
                     changed += 1
             except FileNotFoundError:

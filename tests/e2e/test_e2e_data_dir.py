@@ -18,12 +18,17 @@ from conveyor.providers.local import containers
 
 
 def loose(root) -> list[str]:
-    """Entries under `root` that group or others may use (symbolic links do not count)."""
+    """Entries under `root` that group or others may use. Not counted: symbolic links, artifacts
+    (0755/0444 on purpose: containers running as another user read them) and git objects
+    hard-linked from the source repository by a local clone (their mode is the original's)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames.remove("artifacts")
         for path in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
             st = os.lstat(path)
-            if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+            shared = stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+            if not stat.S_ISLNK(st.st_mode) and not shared and stat.S_IMODE(st.st_mode) & 0o077:
                 out.append(f"{os.path.relpath(path, root)} {stat.S_IMODE(st.st_mode):o}")
     return out
 
@@ -54,6 +59,8 @@ def test_the_data_directory_is_private_after_up_and_a_run(tmp_path, conveyor):
     for name in ("token", "daemon.log", "daemon.pid", "conveyor.db", "secrets.db", "secrets.key"):
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
     assert loose(home) == []
+    frozen = [p for p in (home / "artifacts").rglob("*") if p.is_file()]
+    assert frozen and all(stat.S_IMODE(p.stat().st_mode) in (0o444, 0o555) for p in frozen)
 
 
 def _podman_ready() -> None:
