@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.build.phases import (
     BUILD,
@@ -56,7 +57,7 @@ def engine() -> ContainerEngine:
 @pytest.fixture(autouse=True, scope="module")
 def build_image():
     if not image_exists(engine(), BUILD_IMAGE):
-        pytest.skip(f"{BUILD_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BUILD_IMAGE} is missing: run `conveyor setup`")
 
 
 def build(tmp_path: Path, buildspec_text: str, files: dict[str, str] | None = None,

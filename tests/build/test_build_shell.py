@@ -8,8 +8,10 @@ import threading
 import time
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
+from conveyor.providers.local.process import LinePart
 
 SHELLS = [s for s in ("sh", "bash") if shutil.which(s)]
 
@@ -105,7 +107,7 @@ def test_the_same_session_inside_a_container(tmp_path):
 
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):
-        pytest.skip(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
     lines: list[str] = []
     argv = [engine.binary, "run", "-i", "--rm", "--volume", f"{tmp_path}:/src", "--workdir", "/src",
             BUSYBOX_IMAGE, "sh"]
@@ -115,3 +117,16 @@ def test_the_same_session_inside_a_container(tmp_path):
         assert sh.run("false") == 1
     assert lines == ["container /src/out"]
     assert (tmp_path / "out" / "result.txt").read_text() == "container /src/out\n"
+
+
+def test_over_long_lines_come_in_parts_and_long_values_stay_whole(shell):
+    """Output is read 64 KiB at a time (memory stays bounded): a longer line arrives as LineParts
+    and then its end; one ending exactly on a boundary, before the next command's marker, is
+    ended by an empty piece; exported values longer than a piece come back whole."""
+    size = 64 * 1024
+    assert shell.run(f"head -c {2 * size} /dev/zero | tr '\\0' x") == 0  # no newline at all
+    assert shell.run("echo next") == 0
+    assert [type(line) for line in shell.lines] == [LinePart, LinePart, str, str]
+    assert "".join(shell.lines[:3]) == "x" * (2 * size) and shell.lines[3] == "next"
+    assert shell.run(f'export BIG="$(head -c {size + 10} /dev/zero | tr "\\0" y)"') == 0
+    assert shell.variables(["BIG"]) == {"BIG": "y" * (size + 10)}

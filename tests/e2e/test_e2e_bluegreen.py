@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import _zombie, action, free_port, git, wait_until
+from stack_support import stack_missing
 
 from conveyor.images import BASE_IMAGE
 from conveyor.loadgen import LoadGenerator
@@ -62,7 +63,7 @@ def _build(tag: str, env: str) -> str:
 def images():
     engine = detect_engine()
     if engine.binary != "podman" or not image_exists(engine, BASE_IMAGE):
-        pytest.skip(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
+        stack_missing(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
     return {"v1": _build("bg-v1", "APP_VERSION=v1"), "v2": _build("bg-v2", "APP_VERSION=v2"),
             "slow": _build("bg-slow", "APP_VERSION=slow FAULT_DELAY_MS=400")}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import action, pipeline_repo, wait_until
+from stack_support import stack_missing
 
 BUILDSPEC = textwrap.dedent("""\
     version: 0.2
@@ -51,7 +52,7 @@ def build_image():
     from conveyor.providers.local.containers import detect_engine, image_exists
 
     if not image_exists(detect_engine(), BUILD_IMAGE):
-        pytest.skip(f"{BUILD_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BUILD_IMAGE} is missing: run `conveyor setup`")
 
 
 @pytest.mark.podman

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import action, pipeline_repo, wait_until
+from stack_support import stack_missing
 
 
 def pipeline(marks: Path) -> str:
@@ -141,7 +142,7 @@ def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_pat
 
     engine = detect_engine()
     if not image_exists(engine, BUSYBOX_IMAGE):
-        pytest.skip(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BUSYBOX_IMAGE} is missing: run `conveyor setup`")
     work = pipeline_repo(tmp_path / "boxed", textwrap.dedent(f"""\
         name: boxed
         pipeline:

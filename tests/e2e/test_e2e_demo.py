@@ -11,6 +11,7 @@ import re
 import subprocess
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.images import BASE_IMAGE
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -21,7 +22,7 @@ from conveyor.registry.uris import DEFAULT_PORT
 def test_demo_runs_end_to_end(conveyor):
     engine = detect_engine()
     if not image_exists(engine, BASE_IMAGE):
-        pytest.skip(f"{BASE_IMAGE} is missing: run `conveyor setup`")
+        stack_missing(f"{BASE_IMAGE} is missing: run `conveyor setup`")
     # the registry port the insecure-registry drop-in of `conveyor setup` names
     conveyor.env["CONVEYOR_REGISTRY_PORT"] = str(DEFAULT_PORT)
     done = conveyor("demo", "--yes", "--bad-release", check=False)

@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 from e2e_support import action, git, pipeline_repo, wait_until
+from stack_support import stack_missing
 
 from conveyor.images import BUSYBOX_IMAGE
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -51,7 +52,7 @@ CONTAINERFILE = f"FROM {BUSYBOX_IMAGE}\nARG GREETING\nRUN echo \"$GREETING\" > /
 def podman_busybox():
     engine = detect_engine()
     if engine.binary != "podman" or not image_exists(engine, BUSYBOX_IMAGE):
-        pytest.skip(f"needs podman and {BUSYBOX_IMAGE}: run `conveyor setup`")
+        stack_missing(f"needs podman and {BUSYBOX_IMAGE}: run `conveyor setup`")
 
 
 def _finish(daemon, execution_id: str) -> dict:

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 from e2e_support import pipeline_repo, wait_until
+from stack_support import stack_missing
 
 from conveyor.images import BUSYBOX_IMAGE
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -18,7 +19,7 @@ from conveyor.providers.local.containers import detect_engine, image_exists
 def test_immutable_repository_from_conveyor_yml_holds_against_podman_push(tmp_path, daemon):
     engine = detect_engine()
     if engine.binary != "podman" or not image_exists(engine, BUSYBOX_IMAGE):
-        pytest.skip(f"needs podman and {BUSYBOX_IMAGE}: run `conveyor setup`")
+        stack_missing(f"needs podman and {BUSYBOX_IMAGE}: run `conveyor setup`")
     repo = pipeline_repo(tmp_path / "repo", textwrap.dedent("""\
         name: images
         pipeline:

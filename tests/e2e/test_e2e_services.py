@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import free_port, wait_until
+from stack_support import stack_missing
 
 from conveyor.images import BASE_IMAGE, BUSYBOX_IMAGE
 from conveyor.loadgen import LoadGenerator
@@ -36,7 +37,7 @@ def _build(version: str) -> str:
 def images():
     engine = detect_engine()
     if engine.binary != "podman" or not image_exists(engine, BASE_IMAGE):
-        pytest.skip(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
+        stack_missing(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
     return {"v1": _build("v1"), "v2": _build("v2")}
 
 

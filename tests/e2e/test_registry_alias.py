@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import git, pipeline_repo, wait_until
+from stack_support import stack_missing
 
 from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.registry.aliases import ALIAS_PORT, EcrAlias
@@ -97,7 +98,7 @@ def alias():
     on the real /etc/hosts and drop-in; undone by --remove-ecr-alias, and both files restored."""
     engine = detect_engine()
     if engine.binary != "podman" or not all(image_exists(engine, i) for i in (c.BUILD_IMAGE, c.BUSYBOX_IMAGE)):
-        pytest.skip(f"needs podman, {c.BUILD_IMAGE} and {c.BUSYBOX_IMAGE}: run `conveyor setup`")
+        stack_missing(f"needs podman, {c.BUILD_IMAGE} and {c.BUSYBOX_IMAGE}: run `conveyor setup`")
     hosts, dropin = Path(c.hosts_path()), Path(c.registries_dropin_path())
     if not (os.access(hosts, os.W_OK) and os.access(dropin.parent, os.W_OK)):
         pytest.skip(f"needs to write {hosts} and {dropin} (root)")

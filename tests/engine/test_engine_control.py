@@ -122,15 +122,13 @@ def test_stop_and_abandon_marks_the_action_abandoned_and_kills_it(svc, tmp_path,
     pid = int(wait_until(lambda: (gates / "pid").exists() and (gates / "pid").read_text().strip()))
     assert pid_alive(pid)
 
-    started = time.monotonic()
     d = svc.stop(ex, abandon=True, by="alice")
     assert action_of(d, "Hold", "Gate")["status"] == "Abandoned"
     d = wait_until(lambda: finished(svc, ex), timeout=5)
     assert d["status"] == "Stopped"
     assert stage_of(d, "Hold")["status"] == "Stopped"
     assert stage_of(d, "Next")["status"] is None
-    wait_until(lambda: not pid_alive(pid), timeout=5)
-    assert time.monotonic() - started < 5
+    wait_until(lambda: not pid_alive(pid), timeout=5)  # killed, not left to its 60 s sleep
     # the worker's own end ("cancelled") does not overwrite the abandonment
     assert action_of(svc.describe(ex), "Hold", "Gate")["status"] == "Abandoned"
     assert action_of(d, "Hold", "Gate")["error"] == "abandoned by stop"

@@ -16,12 +16,11 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-import pytest
+from stack_support import needs
 
 from conveyor.lb import HealthCheck
 
-needs_haproxy = pytest.mark.skipif(shutil.which("haproxy") is None,
-                                   reason="haproxy is not installed; run `conveyor setup`")
+needs_haproxy = needs(shutil.which("haproxy") is None, "haproxy is not installed")
 
 #: Fast checks so that tests take a fraction of a second per state change.
 FAST_CHECK = HealthCheck(path="/health", interval=0.2, timeout=0.1)

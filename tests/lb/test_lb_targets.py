@@ -28,15 +28,12 @@ def web(lb):
 
 def test_a_registered_target_turns_healthy_and_serves(lb, web, apps):
     app = apps("app-1")
-    started = time.monotonic()
     lb.register("web", "task-1", "127.0.0.1", app.port)
     first = lb.targets("web")[0]
     assert (first.state, first.reason) == ("initial", "Elb.InitialHealthChecking")
     assert first.address == f"127.0.0.1:{app.port}" and first.weight == 100
 
     assert wait_for(lambda: states(lb, "web") == {"task-1": "healthy"}, timeout=5)
-    # healthy_threshold (2) checks one interval (0.2 s) apart, the first one interval in
-    assert time.monotonic() - started < 2.0
     assert get(web) == (200, "app-1")
 
 
@@ -103,6 +100,8 @@ def test_a_target_starting_while_requests_flow_gets_none_before_its_check(lb, we
 
 
 def test_deregister_lets_in_flight_requests_finish_and_sends_new_ones_elsewhere(lb, web, apps):
+    # A 10-minute delay: drained() turning True within the test can only be the early end.
+    lb.apply([Listener(web, "web")], [TargetGroup("web", FAST_CHECK, deregistration_delay=600.0)])
     old, new = apps("old"), apps("new")
     lb.register("web", "old", "127.0.0.1", old.port)
     assert wait_for(lambda: states(lb, "web") == {"old": "healthy"})
@@ -115,7 +114,6 @@ def test_deregister_lets_in_flight_requests_finish_and_sends_new_ones_elsewhere(
     lb.register("web", "new", "127.0.0.1", new.port)
     assert wait_for(lambda: states(lb, "web")["new"] == "healthy")
 
-    started = time.monotonic()
     lb.deregister("web", "old")
     lb.deregister("web", "old")  # idempotent
     draining = next(t for t in lb.targets("web") if t.target_id == "old")
@@ -124,13 +122,11 @@ def test_deregister_lets_in_flight_requests_finish_and_sends_new_ones_elsewhere(
     assert spread(web, 10) == {"new": 10}
     assert not lb.drained("web", "old")
 
-    assert wait_for(lambda: lb.drained("web", "old"), timeout=4)
-    finished = time.monotonic() - started
+    assert wait_for(lambda: lb.drained("web", "old"), timeout=60)  # ends once nothing is in flight
     assert old.in_flight == 0
     for thread in threads:
         thread.join()
     assert slow == [(200, "old")] * 3
-    assert finished < 2.5  # ended early, once nothing was in flight (delay is 5 s)
 
     lb.remove("web", "old")
     lb.remove("web", "old")  # idempotent

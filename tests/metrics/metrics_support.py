@@ -10,12 +10,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
+from stack_support import needs
 
 from conveyor.lb import HealthCheck
 
-needs_haproxy = pytest.mark.skipif(shutil.which("haproxy") is None,
-                                   reason="haproxy is not installed; run `conveyor setup`")
+needs_haproxy = needs(shutil.which("haproxy") is None, "haproxy is not installed")
 #: Fast checks; a generous timeout, since a loaded machine can be slow to answer one.
 FAST_CHECK = HealthCheck(path="/health", interval=0.3, timeout=0.25)
 

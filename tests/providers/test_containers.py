@@ -2,6 +2,7 @@ import socket
 import threading
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.errors import ConveyorError, UserError
 from conveyor.images import BUSYBOX_IMAGE
@@ -206,9 +207,9 @@ def _need_busybox():
     try:
         present = containers.image_exists(podman, BUSYBOX_IMAGE)
     except ConveyorError as exc:  # podman itself missing
-        pytest.skip(f"podman unusable ({exc}); run `conveyor setup`")
+        stack_missing(f"podman unusable ({exc}); run `conveyor setup`")
     if not present:
-        pytest.skip(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
+        stack_missing(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
 
 
 @pytest.mark.podman

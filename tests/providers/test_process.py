@@ -102,10 +102,8 @@ def test_missing_cwd_is_not_reported_as_missing_executable():
 
 def test_run_timeout_kills_the_whole_group(tmp_path):
     pidfile = tmp_path / "child.pid"
-    started = time.monotonic()
     with pytest.raises(CommandTimedOut, match="did not finish within 0.5 s"):
         run(sh(f"sleep 30 & echo $! > {pidfile}; wait", timeout=0.5))
-    assert time.monotonic() - started < 5
     assert wait_gone(int(pidfile.read_text()))
 
 
@@ -151,28 +149,23 @@ def test_stream_cancel_kills_the_group_and_returns_cancelled(tmp_path):
         lines.append(line)
         cancel.set()
 
-    started = time.monotonic()
-    code = stream(sh(f"sleep 60 & echo $! > {pidfile}; echo started; wait"), on_line, cancel)
+    # SIGTERM is enough: were the 10-minute grace waited out, the test would hang, not pass.
+    code = stream(sh(f"sleep 60 & echo $! > {pidfile}; echo started; wait"), on_line, cancel, grace=600)
     assert code == CANCELLED and lines == ["started"]
-    assert time.monotonic() - started < 3  # SIGTERM was enough; no grace wait
     assert wait_gone(int(pidfile.read_text()))
 
 
 def test_stream_timeout_returns_timed_out():
-    started = time.monotonic()
-    assert stream(sh("echo hi; sleep 60"), print, timeout=0.5) == TIMED_OUT
-    assert time.monotonic() - started < 3
+    assert stream(sh("echo hi; sleep 60"), print, timeout=0.5, grace=600) == TIMED_OUT
 
 
 def test_stream_sigkills_what_ignores_sigterm():
     lines = []
     script = "trap 'echo got TERM' TERM; echo ready; while :; do sleep 0.1; done"
-    started = time.monotonic()
     code = stream(sh(script), lines.append, timeout=0.5, grace=1.0)
-    elapsed = time.monotonic() - started
+    # It saw SIGTERM and went on looping: only the SIGKILL after the grace can have ended it.
     assert code == TIMED_OUT
     assert lines[0] == "ready" and "got TERM" in lines
-    assert 1.0 <= elapsed < 4
 
 
 def test_stream_on_line_error_kills_and_propagates(tmp_path):
@@ -188,9 +181,8 @@ def test_stream_on_line_error_kills_and_propagates(tmp_path):
 
 def test_stream_returns_when_a_background_job_keeps_the_pipe(tmp_path):
     pidfile = tmp_path / "pid"
-    started = time.monotonic()
     code = stream(sh(f"sleep 30 & echo $! > {pidfile}; exit 0"), print, grace=0.5)
-    assert code == 0 and time.monotonic() - started < 5
+    assert code == 0
     assert wait_gone(int(pidfile.read_text()))
 
 

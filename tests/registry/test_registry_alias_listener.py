@@ -12,6 +12,7 @@ import shutil
 import socket
 
 import pytest
+from stack_support import needs
 from test_registry_proxy import IMMUTABLE_V1, Client, tags_of
 
 from conveyor.actions.codebuild import split_region
@@ -19,8 +20,7 @@ from conveyor.registry.aliases import EcrAlias
 from conveyor.registry.local import LocalRegistry, endpoint_aliases, read_endpoint, registry_env, write_endpoint
 from conveyor.stack import checks
 
-pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
-                                reason="docker-registry is not installed; run `conveyor setup`")
+pytestmark = needs(shutil.which("docker-registry") is None, "docker-registry is not installed")
 
 HOST = "111122223333.dkr.ecr.eu-west-3.amazonaws.com"
 

@@ -14,12 +14,12 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
+from stack_support import needs
 
 from conveyor.registry.local import LocalRegistry
 from conveyor.registry.service import SecretFilter
 
-pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
-                                reason="docker-registry is not installed; run `conveyor setup`")
+pytestmark = needs(shutil.which("docker-registry") is None, "docker-registry is not installed")
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IMMUTABLE_V1 = ("The image tag 'v1' already exists in the 'orders' repository and cannot be "

@@ -13,6 +13,7 @@ import signal
 import time
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.config.taskdef import parse_taskdef
 from conveyor.errors import ConveyorError
@@ -33,13 +34,13 @@ IMMUTABLE_V1 = ("tag invalid: The image tag 'v1' already exists in the 'orders' 
 
 def _need_stack():
     if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is not installed; run `conveyor setup`")
+        stack_missing("docker-registry is not installed; run `conveyor setup`")
     try:
         present = containers.image_exists(ContainerEngine("podman"), BUSYBOX_IMAGE)
     except ConveyorError as exc:
-        pytest.skip(f"podman unusable ({exc}); run `conveyor setup`")
+        stack_missing(f"podman unusable ({exc}); run `conveyor setup`")
     if not present:
-        pytest.skip(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
+        stack_missing(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
 
 
 class Podman:

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from stack_support import needs
 
 from conveyor.registry import service as svc
 from conveyor.registry.service import RegistryService
 
-needs_registry = pytest.mark.skipif(shutil.which(svc.REGISTRY_BINARY) is None,
-                                    reason="docker-registry is not installed; run `conveyor setup`")
+needs_registry = needs(shutil.which(svc.REGISTRY_BINARY) is None, "docker-registry is not installed")
 
 
 def wait_for(predicate, timeout=15.0):

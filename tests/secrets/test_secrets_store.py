@@ -4,10 +4,10 @@ and the buildspec reference forms (aws-semantics §1.3)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sqlite3
 import stat
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -68,15 +68,40 @@ def test_the_key_is_created_once_and_reused(tmp_path, masker):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".secrets.key")] == []
 
 
-def test_racing_first_uses_agree_on_one_key(tmp_path, masker):
-    stores = [SecretStore(tmp_path, masker=masker) for _ in range(8)]
-    threads = [threading.Thread(target=s.set, args=(f"s{i}", VALUE)) for i, s in enumerate(stores)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    reader = SecretStore(tmp_path, masker=masker)
-    assert [reader.get(f"s{i}") for i in range(8)] == [VALUE] * 8
+RACE_WRITERS = 24  # processes released together at first use
+RACE_ROUNDS = 12  # before the fix, about 4 rounds in 10 failed (24 writers, 2 cores)
+
+
+def _first_use(home, index, barrier, results) -> None:
+    store = SecretStore(home, masker=Masker())
+    barrier.wait()
+    try:
+        store.set(f"s{index}", VALUE)
+        results.put("")
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_racing_first_uses_agree_on_one_key(tmp_path):
+    """Many processes storing their first secret at once (after `secret ls` made an empty
+    database): none may see a half-made key or mistake another's fresh secrets for ones whose key
+    is lost. The old check-then-create failed ~40 % of rounds with "holds N secrets but the key is
+    missing"; 20 rounds of 24 writers make a pass on such code a ~1e-4 chance."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(RACE_ROUNDS):
+        home = tmp_path / f"round-{round_}"
+        SecretStore(home, masker=Masker()).list()
+        barrier, results = ctx.Barrier(RACE_WRITERS), ctx.Queue()
+        writers = [ctx.Process(target=_first_use, args=(home, i, barrier, results)) for i in range(RACE_WRITERS)]
+        for w in writers:
+            w.start()
+        errors = [e for e in (results.get(timeout=60) for _ in writers) if e]
+        for w in writers:
+            w.join()
+        assert errors == [], f"round {round_}: {errors[0]}"
+        reader = SecretStore(home, masker=Masker())
+        assert [reader.get(f"s{i}") for i in range(RACE_WRITERS)] == [VALUE] * RACE_WRITERS
+        assert [p.name for p in home.iterdir() if p.name.startswith(".secrets.key")] == []
 
 
 def test_ciphertexts_differ_per_write_and_are_bound_to_the_name(store):

@@ -6,6 +6,7 @@ import stat
 import uuid
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.providers.local import containers
 from conveyor.providers.local.process import run
@@ -103,7 +104,7 @@ def test_docker_in_the_build_image_drives_the_host_engine(tmp_path):
     eng = checks.engine()
     for image in (c.BUILD_IMAGE, c.BUSYBOX_IMAGE):
         if not containers.image_exists(eng, image):
-            pytest.skip(f"{image} is not built; run `conveyor setup`")
+            stack_missing(f"{image} is not built; run `conveyor setup`")
     tag = f"localhost/conveyor-test/docker-in-build:{uuid.uuid4().hex[:8]}"
     service = containers.ensure_api_service(eng, str(tmp_path / "api"))
     try:
@@ -133,6 +134,6 @@ def test_docker_in_the_build_image_drives_the_host_engine(tmp_path):
 def test_doctor_reports_the_build_image_and_its_origin():
     status = checks.build_image_status(checks.engine())
     if not status.ok and status.detail == "not built":
-        pytest.skip("run `conveyor setup`")
+        stack_missing("run `conveyor setup`")
     assert status.ok, status.line()
     assert status.detail.startswith("mmdebstrap bookworm + docker.io ")

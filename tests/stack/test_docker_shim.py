@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.providers.local import containers
 from conveyor.providers.local.process import run
@@ -183,9 +184,9 @@ command -v docker
 def test_docker_login_in_the_build_image_and_the_engine_behind_the_wrapper(tmp_path):
     eng = checks.engine()
     if not containers.image_exists(eng, c.BUILD_IMAGE):
-        pytest.skip(f"{c.BUILD_IMAGE} is not built; run `conveyor setup`")
+        stack_missing(f"{c.BUILD_IMAGE} is not built; run `conveyor setup`")
     if not checks.build_image_status(eng).ok:
-        pytest.skip(f"{c.BUILD_IMAGE} is out of date; run `conveyor setup`")
+        stack_missing(f"{c.BUILD_IMAGE} is out of date; run `conveyor setup`")
     service = containers.ensure_api_service(eng, str(tmp_path / "api"))
     try:
         access = containers.engine_access(service.socket)

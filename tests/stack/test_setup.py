@@ -1,8 +1,8 @@
 import json
 import tarfile
-import time
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.errors import ConveyorError, UserError
 from conveyor.stack import checks, images, setup
@@ -183,7 +183,7 @@ def test_image_build_commands():
 def _need_setup():
     out = []
     if run_doctor(out.append) != 0:
-        pytest.skip("the local stack is not set up; run `conveyor setup`: "
+        stack_missing("the local stack is not set up; run `conveyor setup`: "
                     + "; ".join(line for line in out if line.startswith("✗")))
 
 
@@ -196,12 +196,10 @@ def test_doctor_is_happy_after_setup():
 
 
 @pytest.mark.podman
-def test_second_setup_changes_nothing_and_takes_seconds():
+def test_second_setup_changes_nothing():
     _need_setup()
     out = []
-    started = time.monotonic()
     assert setup.run_setup(out.append) == 0, "\n".join(out)
-    assert time.monotonic() - started < 10
     assert all(line.startswith("✓") for line in out), out
 
 

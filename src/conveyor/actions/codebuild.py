@@ -24,6 +24,7 @@ from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.config.providers import project_name
 from conveyor.errors import ConfigError
+from conveyor.home import engine_path
 from conveyor.images import BUILD_IMAGE
 from conveyor.paths import PathEscape, resolve_inside
 from conveyor.providers.local.containers import (
@@ -121,7 +122,7 @@ class CodeBuildAction(EngineUser):
         with self._lock:
             service = self._services.get(home)
             if service is None or not Path(service.socket).exists():
-                service = self._services[home] = ensure_api_service(self.engine, str(home / "engine"))
+                service = self._services[home] = ensure_api_service(self.engine, str(engine_path(home)))
             return service
 
     def close(self, home: Path | None = None) -> None:

@@ -25,9 +25,10 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 from conveyor.errors import ConveyorError
+from conveyor.providers.local.process import LinePart, read_lines
 
 #: Returned by run() when the command was stopped by its timeout or by cancel.
 TIMED_OUT = -1000
@@ -59,6 +60,14 @@ while IFS= read -r __cv_line <&3; do
   esac
 done
 """
+
+
+def join_lines(lines: Iterable[str]) -> str:
+    """Lines back into text: a LinePart goes on in the next piece, with no newline between."""
+    out: list[str] = []
+    for line in lines:
+        out += [line, "" if isinstance(line, LinePart) else "\n"]
+    return "".join(out[:-1])
 
 
 class ShellGone(ConveyorError):
@@ -126,16 +135,16 @@ class ShellSession:
         captured: list[str] = []
         self._send(f"__CV_VARS_{self.token} {' '.join(safe)}\n")
         self._wait(30, None, sink=captured.append)
-        out: dict[str, str] = {}
         name = None
         marker = f"__CV_VAR_{self.token} "
+        values: dict[str, list[str]] = {}
         for line in captured:
             if line.startswith(marker):
                 name = line[len(marker):]
-                out[name] = ""
+                values[name] = []
             elif name is not None:
-                out[name] = line if out[name] == "" else out[name] + "\n" + line
-        return out
+                values[name].append(line)
+        return {name: join_lines(lines) for name, lines in values.items()}
 
     def snapshot(self) -> tuple[str, str]:
         """(pwd, `export -p` text): enough to rebuild this shell's state in a new one."""
@@ -144,7 +153,7 @@ class ShellSession:
         self._wait(30, None, sink=captured.append)
         marker = f"__CV_PWD_{self.token} "
         pwd = next((line[len(marker):] for line in captured if line.startswith(marker)), "")
-        return pwd, "\n".join(line for line in captured if not line.startswith(marker))
+        return pwd, join_lines(line for line in captured if not line.startswith(marker))
 
     def _send(self, text: str) -> None:
         if not self.alive or self._proc is None or self._proc.stdin is None:
@@ -160,6 +169,7 @@ class ShellSession:
         emit = sink or self.on_line
         deadline = None if timeout is None else time.monotonic() + timeout
         pending_blank = False  # the marker starts with a newline of ours: drop the blank it makes
+        after_part = False
         while True:
             if cancel is not None and cancel.is_set():
                 self._stop()
@@ -182,10 +192,11 @@ class ShellSession:
             if pending_blank:
                 emit("")
                 pending_blank = False
-            if line == "":
+            if line == "" and not after_part:
                 pending_blank = True
             else:
-                emit(line)
+                emit(line)  # "" right after a LinePart ends that line (64 KiB-aligned output)
+            after_part = isinstance(line, LinePart)
 
     def _stop(self) -> None:
         if self._stopper is not None:
@@ -212,8 +223,7 @@ class ShellSession:
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         try:
-            for raw in iter(self._proc.stdout.readline, b""):
-                self._lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            read_lines(self._proc.stdout, self._lines.put)  # over-long lines come in LineParts
         except (OSError, ValueError):
             pass
         finally:

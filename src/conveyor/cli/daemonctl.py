@@ -87,7 +87,7 @@ def _host_name(name: str) -> str:
 
 def start_daemon(root: Path, port: int | None = None, host: str | None = None, poll: bool = True,
                  allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
-    root.mkdir(parents=True, exist_ok=True)
+    homes.prepare(root)  # 0700; an install from before this rule is tightened once
     _clear_stale(root)
     port = port if port is not None else int(os.environ.get("CONVEYOR_PORT", homes.DEFAULT_PORT))
     argv = [sys.executable, "-m", "conveyor.server.daemon", "--home", str(root), "--port", str(port),
@@ -96,9 +96,12 @@ def start_daemon(root: Path, port: int | None = None, host: str | None = None, p
         argv.append("--no-poll")
     for name in allow_hosts:
         argv += ["--allow-host", name]
-    with open(homes.log_path(root), "ab") as log:
+    log = homes.open_private_log(homes.log_path(root))
+    try:  # umask: what the daemon and the tools it runs create in the data directory is private
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, umask=homes.DAEMON_UMASK)
+    finally:
+        os.close(log)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -123,8 +126,10 @@ def down(args) -> int:
 
 def stop_data_plane(root: Path) -> None:
     """Tasks and load balancers outlive the daemon (they serve while it is down); `down --all`
-    takes them down too."""
+    takes them down too, and the container engine's API service started for builds, which a
+    daemon that was killed leaves running (the next one reuses it without owning it)."""
     from conveyor.lb.haproxy import LoadBalancer
+    from conveyor.providers.local.containers import stop_api_service
     from conveyor.providers.local.ecs.tasks import PodRuntime
 
     PodRuntime(root).remove_all()
@@ -132,6 +137,9 @@ def stop_data_plane(root: Path) -> None:
         if directory.is_dir():
             LoadBalancer(directory, directory.name).stop()
     echo("services and load balancers of this data directory are down")
+    stopped = stop_api_service(str(homes.engine_path(root)))
+    if stopped is not None:
+        echo(f"the engine API service for builds (pid {stopped}) is down")
 
 
 def _stop_daemon(root: Path) -> int:

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a name clients use for this machine, accepted in the Host header (repeatable)")
     sp.add_argument("--no-poll", action="store_true", help="do not poll watched branches")
     sp = cmd("down", daemonctl.down, "stop the daemon (services keep serving)")
-    sp.add_argument("--all", action="store_true", help="also stop every service task and load balancer")
+    sp.add_argument("--all", action="store_true",
+                    help="also stop every service task and load balancer, and the engine API service of builds")
 
     sp = cmd("init", files.init, "write a starter conveyor.yml and buildspec.yml for this repository")
     sp.add_argument("--force", action="store_true", help="overwrite existing files")

@@ -75,9 +75,13 @@ def tree_digest(root: Path) -> str:
 
 
 def _freeze(root: Path) -> None:
+    """Read-only, and readable by any user: an artifact is mounted into containers that may run
+    as another user than the daemon (whose umask is 077). The data directory itself is 0700, so
+    no one else on the host reaches it."""
     for dirpath, _dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o755)
         for name in files:
             full = os.path.join(dirpath, name)
             if not os.path.islink(full):
-                mode = os.lstat(full).st_mode
-                os.chmod(full, mode & ~0o222)
+                mode = stat.S_IMODE(os.lstat(full).st_mode)
+                os.chmod(full, (mode & ~0o222) | 0o444 | (0o111 if mode & 0o100 else 0))

@@ -32,7 +32,9 @@ from conveyor.engine.artifacts import ArtifactStore
 from conveyor.engine.variables import UnresolvedVariables, resolve
 from conveyor.engine.view import ActionRun, ExecutionView
 from conveyor.providers.local.git import GitMirrors
+from conveyor.providers.local.process import LinePart
 from conveyor.secrets.masking import default_masker
+from conveyor.secrets.stream import MaskedLines
 from conveyor.store.db import Store, Transition
 
 if TYPE_CHECKING:
@@ -351,9 +353,15 @@ class Scheduler:
         staged: list[Path] = []
         masker = default_masker()
         with open(log_path, "a", encoding="utf-8", errors="replace") as log_file:
-            def emit(line: str) -> None:
-                log_file.write(masker.mask(line) + "\n")  # whole lines, so no secret is split
+            def write(line: str) -> None:
+                log_file.write(line + "\n")
                 log_file.flush()
+
+            sink = MaskedLines(write, masker)
+
+            def emit(line: str) -> None:
+                # The parts of an over-long line are masked together: a secret may straddle two.
+                sink.part(line) if isinstance(line, LinePart) else sink.line(line)
 
             try:
                 inputs = {}
@@ -386,10 +394,15 @@ class Scheduler:
             except UnresolvedVariables as exc:
                 detail, status = {"error": str(exc)}, S.FAILED
             except Exception as exc:
+                sink.close()  # a line cut short stays a line of its own
                 emit(traceback.format_exc())
-                log.error("action %s/%s failed internally:\n%s", stage.name, action.name, traceback.format_exc())
+                log.error("action %s/%s failed internally:\n%s", stage.name, action.name,
+                          masker.mask(traceback.format_exc()))  # whatever handler the daemon log has
                 detail, status = {"error": f"internal error: {exc}"}, S.FAILED
+            sink.close()
             if status == S.FAILED:
+                # An exception's text may quote a secret; it is stored in the database and shown.
+                detail["error"] = masker.mask(str(detail["error"]))
                 emit(f"[conveyor] {detail['error']}")
         if self._stop.is_set():
             return  # shutting down: the attempt stays InProgress and is re-run at next start

@@ -6,11 +6,18 @@
     masker.mask_json({"env": {"PW": "hunter2-s3cret"}})   # {'env': {'PW': '***'}}
     logging.getLogger().handlers[0].addFilter(MaskingFilter())
 
-What counts as a value: the value as given, and stripped of surrounding whitespace (a value read
-from stdin often ends in a newline); each line of a multi-line value (logs are read line by line);
-and, for the whole value, its base64 (standard and URL-safe, with or without padding), its
-URL-encoding and its JSON-string escaping — the forms a value commonly takes in a log or a
-request dump.
+What counts as a value (`forms`): the value as given, and stripped of surrounding whitespace (a
+value read from stdin often ends in a newline); each line of a multi-line value (logs are read line
+by line); and, for the whole value, the encodings it commonly takes in a log, a URL or a request
+dump: base64 (standard and URL-safe, with or without padding) of the value alone and the part of
+it that stays the same wherever the value sits inside a longer encoded text (`user:secret` in a
+Basic-auth header: see `base64_cores`), hex (lower and upper case), percent-encoding (`%20` and
+`+` for a space, upper- and lower-case escapes, `/` kept or escaped) and JSON-string escaping.
+
+Limits, said plainly: a value that a program transforms otherwise (another encoding, compression,
+hashing, a value printed one character per line, or split into parts shorter than
+MIN_MASKED_LENGTH) is not recognised; the last base64 character or two of an encoded value carry
+a few bits of it and may stay visible.
 
 Values shorter than MIN_MASKED_LENGTH (4) characters are not masked, and `add` returns False for
 them: masking "1", "on" or "dev" would shred every log line while hiding nothing a reader could not
@@ -19,7 +26,8 @@ but no threshold; GitHub Actions likewise skips very short values.
 
 Matching is one compiled regex over a trie of all values (cost grows with the log, not with the
 number of secrets), rebuilt lazily after `add`. Overlapping or adjacent secrets are masked as one
-run, so no fragment of either leaks; at each position the longest value wins.
+run, so no fragment of either leaks; at each position the longest value wins. Output that arrives
+in pieces is masked across the pieces' boundaries by `conveyor.secrets.stream.MaskedLines`.
 """
 
 from __future__ import annotations
@@ -46,11 +54,47 @@ def forms(value: str) -> set[str]:
     out: set[str] = set()
     for whole in {value, value.strip()}:
         raw = whole.encode()
-        encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
-        out |= {whole, quote(whole, safe=""), quote_plus(whole), json.dumps(whole)[1:-1]}
-        out |= encoded | {e.rstrip("=") for e in encoded}
-    out |= {line.strip() for line in value.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH}
+        out |= {whole, json.dumps(whole)[1:-1], json.dumps(whole, ensure_ascii=False)[1:-1], raw.hex(),
+                raw.hex().upper()}
+        out |= percent_forms(whole) | base64_forms(raw)
+    out |= {line.strip() for line in value.splitlines()}
+    return {form for form in out if len(form) >= MIN_MASKED_LENGTH}
+
+
+def percent_forms(value: str) -> set[str]:
+    """URL-encodings of `value`: `/` escaped or kept, a space as `%20` or `+`, escapes in upper or
+    lower case (RFC 3986 makes them equivalent; some encoders write `%2f`)."""
+    encoded = {quote(value, safe=""), quote(value, safe="/"), quote_plus(value, safe=""), quote_plus(value, safe="/")}
+    return encoded | {_PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), e) for e in encoded}
+
+
+def base64_forms(raw: bytes) -> set[str]:
+    """The value's own base64 (padded or not, standard or URL-safe alphabet) and its cores."""
+    whole = base64.b64encode(raw).decode()
+    out = {whole, whole.rstrip("=")} | base64_cores(raw)
+    return out | {f.translate(_URLSAFE) for f in out}
+
+
+def base64_cores(raw: bytes) -> set[str]:
+    """The base64 characters that depend on `raw` alone, for each of the three offsets (mod 3) it
+    may have inside a longer encoded text such as `user:secret`. Base64 turns each 3 bytes into 4
+    characters of 6 bits; a character whose bits mix the value with its neighbours differs from
+    text to text, the ones in between do not.
+
+    >>> sorted(base64_cores(b"secret"))   # offset 0, 1, 2 within 'user:secret' and the like
+    ['NlY3Jld', 'c2VjcmV0', 'zZWNyZX']
+    """
+    out = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw).decode()
+        first = -(-8 * offset // 6)  # the first character made only of the value's bits
+        last = 8 * (offset + len(raw)) // 6  # one past the last such character
+        out.add(encoded[first:last])
     return out
+
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+_URLSAFE = str.maketrans("+/", "-_")
 
 
 def trie_pattern(words: Iterable[str]) -> str:
@@ -72,6 +116,18 @@ def _trie(words: list[str]) -> str:
     return f"(?:{body})?" if words and words[0] == "" else body
 
 
+def masked(text: str, runs: list[tuple[int, int]]) -> str:
+    """`text` with each (start, end) run replaced by MASK; runs sorted and disjoint."""
+    if not runs:
+        return text
+    out, kept = [], 0
+    for start, end in runs:
+        out += [text[kept:start], MASK]
+        kept = end
+    out.append(text[kept:])
+    return "".join(out)
+
+
 class Masker:
     """A set of secret values and the text they are hidden from. Thread-safe."""
 
@@ -79,11 +135,18 @@ class Masker:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._longest = 0
         for value in values:
             self.add(value)
 
     def __len__(self) -> int:
         return len(self._forms)
+
+    @property
+    def longest(self) -> int:
+        """The length of the longest string masked: how much of a stream's end must be held back
+        until more arrives, so that a value split between two pieces is still seen whole."""
+        return self._longest
 
     def add(self, value: str) -> bool:
         """Hide `value` (and its encodings) from now on; False if it is too short to be masked."""
@@ -91,6 +154,7 @@ class Masker:
         with self._lock:
             if not new <= self._forms:
                 self._forms |= new
+                self._longest = max(self._longest, max(map(len, new)))
                 self._pattern = None
         return bool(new)
 
@@ -105,26 +169,22 @@ class Masker:
                     self._pattern = re.compile(f"(?=({body}))")
             return self._pattern
 
-    def mask(self, text: str) -> str:
+    def runs(self, text: str) -> list[tuple[int, int]]:
+        """The (start, end) spans of `text` to hide: overlapping or touching values form one run."""
         pattern = self._compiled()
         if pattern is None or not text:
-            return text
-        out, kept, run_end = [], 0, -1
+            return []
+        spans: list[tuple[int, int]] = []
         for match in pattern.finditer(text):  # one zero-width match per position where a value starts
             start, end = match.start(), match.start() + len(match.group(1))
-            if start <= run_end:  # overlaps or touches the run being masked: extend it
-                run_end = max(run_end, end)
-                continue
-            if run_end >= 0:
-                out.append(MASK)
-                kept = run_end
-            out.append(text[kept:start])
-            run_end = end
-        if run_end < 0:
-            return text
-        out.append(MASK)
-        out.append(text[run_end:])
-        return "".join(out)
+            if spans and start <= spans[-1][1]:  # overlaps or touches the run before: extend it
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+            else:
+                spans.append((start, end))
+        return spans
+
+    def mask(self, text: str) -> str:
+        return masked(text, self.runs(text))
 
     def mask_json(self, obj: Any) -> Any:
         """A copy of a JSON-shaped value with every string (keys too) masked; a number whose digits
@@ -157,6 +217,12 @@ class MaskingFilter(logging.Filter):
 
 
 _DEFAULT = Masker()
+
+
+def masked_response(payload: Any) -> Any:
+    """An API answer with every registered secret masked, whatever its status: call it on every
+    JSON body the API sends, error bodies included (an exception's message may quote a value)."""
+    return _DEFAULT.mask_json(payload)
 
 
 def default_masker() -> Masker:

@@ -11,9 +11,9 @@ to a build (aws-semantics §1.3 `env.secrets-manager` / `env.parameter-store`).
 
 At rest: `secrets.db` (SQLite, 0600) holds name, ciphertext, created_at, updated_at. Each value is
 sealed with AES-256-GCM (the `cryptography` package) under the 32-byte key in `secrets.key` (0600,
-created at first use), with a fresh 96-bit nonce per write and the secret's name as associated
-data, so a ciphertext copied onto another name does not decrypt. Stored blob: version byte 1,
-nonce, ciphertext+tag.
+created at first use while holding `secrets.lock`, so racing first uses agree on one key), with a
+fresh 96-bit nonce per write and the secret's name as associated data, so a ciphertext copied onto
+another name does not decrypt. Stored blob: version byte 1, nonce, ciphertext+tag.
 
 Every value the store writes, reads or resolves is added to a Masker (the process-wide one by
 default), so it is hidden from logs and API responses from then on.
@@ -24,6 +24,7 @@ file unreadable, insecure or not the key the secrets were sealed with).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -39,9 +40,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from conveyor.errors import ConveyorError, NotFound, UserError
+from conveyor.home import PRIVATE_DIR_MODE
 from conveyor.secrets.masking import Masker, default_masker
 
-KEY_FILE, DB_FILE = "secrets.key", "secrets.db"
+KEY_FILE, DB_FILE, LOCK_FILE = "secrets.key", "secrets.db", "secrets.lock"
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12
 BLOB_VERSION = b"\x01"
@@ -104,7 +106,7 @@ def read_or_create_key(path: Path, *, may_create: bool = True) -> bytes:
 
 
 def _create_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     key = os.urandom(KEY_BYTES)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -132,7 +134,7 @@ class SecretStore:
 
     # -- effects
     def _connect(self) -> sqlite3.Connection:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         if not self.db_path.exists():
             os.close(os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600))  # before SQLite creates it 0644
         con = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS)
@@ -141,15 +143,35 @@ class SecretStore:
 
     def _aead(self) -> AESGCM:
         if self._key is None:
-            if not self.key_path.exists() and self.db_path.exists():
+            self._key = self._load_key()
+        return AESGCM(self._key)
+
+    def _load_key(self) -> bytes:
+        """The key file's key; at first use, a new one. Whether a missing key is a first use or a
+        lost key is decided holding `secrets.lock` (flock), the only place a key is created: checked
+        without it, another process could create the key and store secrets between our "no key" and
+        our "how many secrets" (two writers at first use saw "holds 4 secrets but the key is
+        missing"). An flock, not SQLite's write lock: waiters wake at once instead of polling."""
+        try:
+            return read_or_create_key(self.key_path, may_create=False)
+        except FileNotFoundError:
+            pass
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        fd = os.open(self.home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if self.key_path.exists():  # made by another process while we waited for the lock
+                return read_or_create_key(self.key_path, may_create=False)
+            if self.db_path.exists():
                 with closing(self._connect()) as con:
                     count = con.execute("SELECT COUNT(*) FROM secrets").fetchone()[0]
                 if count:
                     raise ConveyorError(f"{self.db_path} holds {count} secrets but {self.key_path} is missing",
                                         hint=f"restore {KEY_FILE} from a backup; or, to start over and lose those "
                                              f"secrets, remove {self.db_path}")
-            self._key = read_or_create_key(self.key_path)
-        return AESGCM(self._key)
+            return read_or_create_key(self.key_path)
+        finally:
+            os.close(fd)
 
     # -- the store
     def set(self, name: str, value: str) -> None:

@@ -8,12 +8,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from stack_support import stack_missing
 
 from conveyor.errors import ConveyorError
 from conveyor.images import BUSYBOX_IMAGE
@@ -41,6 +41,7 @@ from conveyor.providers.local.codedeploy.hooks_command import (
 )
 from conveyor.providers.local.codedeploy.hooks_http import url_problem
 from conveyor.providers.local.containers import ContainerEngine
+from conveyor.secrets.masking import Masker
 
 
 def ctx_for(workdir=None, **changes) -> HookContext:
@@ -159,18 +160,15 @@ def test_killed_by_a_signal(tmp_path):
 
 def test_timeout_kills_the_whole_process_group(tmp_path):
     script = "sleep 60 & echo $! > child.pid; echo started; wait"
-    started = time.monotonic()
     result = invoke_hook(sh(script), ctx_for(tmp_path), timeout=0.5, grace=0.5)
-    assert time.monotonic() - started < 3
     assert (result.status, result.message, result.log_tail) == (FAILED, "timed out after 0.5 s", "started")
     assert not alive(int((tmp_path / "child.pid").read_text()))
 
 
 def test_timeout_kills_a_hook_that_ignores_sigterm(tmp_path):
     script = "trap '' TERM; sleep 60 & echo $! > child.pid; wait; wait; wait"
-    started = time.monotonic()
     result = invoke_hook(sh(script), ctx_for(tmp_path), timeout=0.3, grace=0.3)
-    assert 0.6 <= time.monotonic() - started < 3  # SIGTERM ignored, SIGKILL after the grace
+    # The shell ignores SIGTERM: that it and its child are gone shows the SIGKILL after the grace.
     assert result.message == "timed out after 0.3 s"
     assert not alive(int((tmp_path / "child.pid").read_text()))
 
@@ -299,6 +297,19 @@ def test_output_is_masked_in_tail_message_and_streamed_lines(tmp_path):
     assert missing.message == f"hook command './***' not found (in {tmp_path})"
 
 
+def test_a_secret_across_the_64_kib_read_boundary_is_masked(tmp_path):
+    """The hook prints one line of 64 KiB - 5 characters and then the secret: it is read in two
+    pieces, the secret's first 5 characters in the first. The daemon's Masker masks across."""
+    secret = "s3cret-token-value"
+    lines: list[str] = []
+    script = f"head -c {64 * 1024 - 5} /dev/zero | tr '\\0' x; echo \"$T tail\"; exit 4"
+    result = invoke_hook(sh(script, env={"T": secret}), ctx_for(tmp_path), timeout=30,
+                         mask=Masker([secret]).mask, on_line=lines.append)
+    shown = "".join(lines)
+    assert secret not in shown and shown == "x" * (64 * 1024 - 5) + "*** tail"
+    assert result.log_tail.endswith("xxx*** tail") and secret[5:] not in result.log_tail
+
+
 def test_log_tail_keeps_the_last_4_kb(tmp_path):
     result = invoke_hook(py("for i in range(2000): print(f'line {i:04d}')"), ctx_for(tmp_path), timeout=10)
     assert len(result.log_tail) <= LOG_TAIL_CHARS
@@ -311,6 +322,7 @@ class HookServer(BaseHTTPRequestHandler):
     """Answers by path; records what each request carried."""
 
     received: ClassVar[list] = []
+    release: ClassVar[threading.Event] = threading.Event()
     ROUTES: ClassVar[dict[str, tuple[int, bytes]]] = {
         "/empty": (200, b""),
         "/text": (200, b"ok"),
@@ -325,8 +337,8 @@ class HookServer(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers["Content-Type"], json.loads(body)))
-        if self.path == "/slow":
-            time.sleep(1.5)
+        if self.path == "/slow":  # answers only once the test is over: a hook that returns timed out
+            type(self).release.wait(60)
         code, payload = self.ROUTES.get(self.path, (404, b"no such hook"))
         self.send_response(code)
         if code == 302:
@@ -346,6 +358,7 @@ def server():
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    HookServer.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -393,10 +406,8 @@ def test_http_connection_refused_fails():
 
 
 def test_http_hook_times_out(server):
-    started = time.monotonic()
-    result = invoke_hook(http(server + "/slow"), ctx_for(), timeout=0.3)
+    result = invoke_hook(http(server + "/slow"), ctx_for(), timeout=0.3)  # /slow never answers in time
     assert (result.status, result.message) == (FAILED, "timed out after 0.3 s")
-    assert time.monotonic() - started < 1
 
 
 def test_http_cancel(server):
@@ -430,9 +441,9 @@ def _need_busybox():
     try:
         present = containers.image_exists(podman, BUSYBOX_IMAGE)
     except ConveyorError as exc:
-        pytest.skip(f"podman unusable ({exc}); run `conveyor setup`")
+        stack_missing(f"podman unusable ({exc}); run `conveyor setup`")
     if not present:
-        pytest.skip(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
+        stack_missing(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
 
 
 @pytest.mark.podman
@@ -455,11 +466,9 @@ def test_container_hook_exit_code_and_timeout(tmp_path):
                      engine=podman)
     assert (ok.status, ok.message) == (SUCCEEDED, "exited with code 0")
     ctx = ctx_for(execution_id=new_execution_id())
-    started = time.monotonic()
     slow = invoke_hook(HookSpec("h", image=BUSYBOX_IMAGE, container_command=("sleep", "60")), ctx, timeout=1,
                        engine=podman)
     assert (slow.status, slow.message) == (FAILED, "timed out after 1 s")
-    assert time.monotonic() - started < 15
     left = subprocess.run(["podman", "ps", "-a", "--quiet", "--filter", f"name={container_name(ctx.execution_id, 1)}"],
                           capture_output=True, text=True, check=True)
     assert left.stdout.strip() == ""

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from conveyor.errors import ConveyorError, UserError
+from conveyor.home import PRIVATE_DIR_MODE, write_private
 from conveyor.providers.local import process
 from conveyor.providers.local.process import Command, Completed, run
 
@@ -39,6 +40,9 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 #: The podman API service's socket and log, under the directory given to ensure_api_service.
 PODMAN_API_SOCKET = "podman.sock"
 PODMAN_API_LOG = "podman-api.log"
+#: The pid of a service we started, so that `conveyor down --all` can stop it after a daemon that
+#: crashed left it running (it runs in its own session and outlives its starter).
+PODMAN_API_PID = "podman-api.pid"
 #: How long `podman system service` may take to answer its first /_ping (~0.2 s here).
 API_START_TIMEOUT = 15.0
 
@@ -281,6 +285,38 @@ class ApiService:
             self.proc = None
             if os.path.exists(self.socket):
                 os.unlink(self.socket)
+            pid_file = os.path.join(os.path.dirname(self.socket), PODMAN_API_PID)
+            if os.path.exists(pid_file):
+                os.unlink(pid_file)
+
+
+def stop_api_service(directory: str, grace: float = process.DEFAULT_KILL_GRACE) -> int | None:
+    """Stop the podman API service started under `directory` by any process (its pid file says
+    which), even one whose starter is gone; the pid stopped, or None if none was running. A pid
+    whose command line is not that service's (the pid was reused) is left alone."""
+    pid_file = os.path.join(directory, PODMAN_API_PID)
+    sock = os.path.join(directory, PODMAN_API_SOCKET)
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    stopped = pid if _is_api_service(pid, sock) else None
+    if stopped is not None:
+        process.stop_pid(stopped, grace)
+    for path in (pid_file, sock):
+        if os.path.exists(path) and (path == pid_file or stopped is not None):
+            os.unlink(path)
+    return stopped
+
+
+def _is_api_service(pid: int, socket_path: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"system" in argv and b"service" in argv and f"unix://{socket_path}".encode() in argv
 
 
 def api_answers(socket_path: str, timeout: float = 2.0) -> bool:
@@ -317,11 +353,13 @@ def ensure_api_service(engine: ContainerEngine, directory: str,
     sock = os.path.join(directory, PODMAN_API_SOCKET)
     if api_answers(sock):
         return ApiService(sock)
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(directory, exist_ok=True, mode=PRIVATE_DIR_MODE)
     if os.path.exists(sock):  # left by a service that died
         os.unlink(sock)
     log_path = os.path.join(directory, PODMAN_API_LOG)
     service = ApiService(sock, process.start(engine.api_service(sock, env), log_path=log_path))
+    assert service.proc is not None
+    write_private(os.path.join(directory, PODMAN_API_PID), f"{service.proc.pid}\n")
     deadline = time.monotonic() + timeout
     while not api_answers(sock):
         code = service.proc.poll() if service.proc else None

@@ -23,6 +23,7 @@ Errors (all `ConveyorError`s):
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import queue
@@ -47,7 +48,8 @@ ECHO: Callable[[str], None] = print
 DEFAULT_KILL_GRACE = 5.0
 #: How many trailing stderr lines a CommandFailed message carries.
 STDERR_TAIL_LINES = 5
-#: Longest chunk `stream` hands to on_line; longer lines are split (binary output, no newlines).
+#: Longest chunk `stream` hands to on_line; longer lines are split (binary output, no newlines)
+#: into LineParts, so that memory stays bounded.
 MAX_LINE_BYTES = 64 * 1024
 
 #: `stream` return codes for the two ways Conveyor itself stops a command. Real exit codes are
@@ -88,6 +90,31 @@ class Command:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+class LinePart(str):
+    """A piece of an output line longer than MAX_LINE_BYTES that goes on in the next piece. It
+    passes through line callbacks as the str it is; a sink that cares (secret masking: a value may
+    straddle two pieces) tells it from a whole line by its type."""
+
+
+def read_lines(pipe, put: Callable[[str], None]) -> None:
+    """Hand each line of a binary `pipe` (without its line end) to `put`, as text; a line longer
+    than MAX_LINE_BYTES comes as LineParts and then its last piece, and output that ends without
+    a newline as a line. UTF-8 is decoded incrementally, so a character cut between two pieces is
+    not garbled."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    cut: bytes | None = None  # a full chunk without a newline: a part if more of its line follows
+    for raw in iter(lambda: pipe.readline(MAX_LINE_BYTES), b""):
+        if cut is not None:
+            put(LinePart(decoder.decode(cut)))
+            cut = None
+        if raw.endswith(b"\n"):
+            put(decoder.decode(raw, final=True).rstrip("\r\n"))
+        else:
+            cut = raw
+    if cut is not None:
+        put(decoder.decode(cut, final=True).rstrip("\r"))
 
 
 @dataclass(frozen=True)
@@ -251,7 +278,8 @@ def start(cmd: Command, *, log_path: str) -> subprocess.Popen:
         proc = start(registry, log_path="r.log")
     """
     log.debug("$ %s (background, log %s)", cmd.display(), log_path)
-    with open(log_path, "ab") as out:
+    # 0600: a service's log may quote what it was given (the data directory is private too).
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         return _spawn(cmd, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -262,6 +290,37 @@ def terminate(proc: subprocess.Popen, grace: float = DEFAULT_KILL_GRACE) -> int:
         _signal_group(proc, signal.SIGKILL)
     proc.wait()
     return proc.returncode
+
+
+def stop_pid(pid: int, grace: float = DEFAULT_KILL_GRACE, poll: float = 0.05) -> None:
+    """Stop a process we did not start (or no longer hold a Popen for) and its process group:
+    SIGTERM, SIGKILL after `grace`. Returns once it is gone (or a zombie for its parent)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+        deadline = time.monotonic() + grace
+        while _exists(pid) and time.monotonic() < deadline:
+            time.sleep(poll)
+        if not _exists(pid):
+            return
+
+
+def _exists(pid: int) -> bool:
+    try:  # our own child: collect it
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[-1][:1] != "Z"
+    except OSError:
+        return False
 
 
 def _stop_reason(cancel: threading.Event | None, deadline: float | None) -> int | None:
@@ -293,8 +352,7 @@ def _spawn(cmd: Command, **pipes) -> subprocess.Popen:
 
 def _pump(pipe, lines: queue.Queue) -> None:
     try:
-        for raw in iter(lambda: pipe.readline(MAX_LINE_BYTES), b""):
-            lines.put(_text(raw).rstrip("\r\n"))
+        read_lines(pipe, lines.put)
     except (OSError, ValueError):  # pipe closed under us after a kill
         pass
     finally:

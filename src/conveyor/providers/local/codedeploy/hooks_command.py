@@ -40,7 +40,9 @@ from conveyor.providers.local.codedeploy.hooks_contract import (
     result_from_report,
 )
 from conveyor.providers.local.containers import ContainerEngine, Mount
-from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command
+from conveyor.providers.local.process import CANCELLED, TIMED_OUT, Command, LinePart
+from conveyor.secrets.masking import Masker
+from conveyor.secrets.stream import MaskedLines
 
 #: The only variables a command hook inherits from the daemon (plus spec.env and HOOK_ENV_VARS):
 #: a hook must not see the daemon's own credentials.
@@ -63,18 +65,36 @@ Mask = Callable[[str], str]
 
 
 class OutputTail:
-    """Keeps the last LOG_TAIL_CHARS of masked output and the last non-blank raw line."""
+    """Keeps the last LOG_TAIL_CHARS of masked output and the last non-blank raw line.
+
+    When `mask` is a Masker's own `mask` (the daemon passes the process-wide one), the parts of
+    an over-long line (LineParts) are masked across their boundaries (MaskedLines); with another
+    function, each piece is masked alone."""
 
     def __init__(self, mask: Mask, on_line: Callable[[str], None] | None = None):
         self.mask, self.on_line = mask, on_line
         self.lines: deque[str] = deque()
         self.size = 0
         self.last = ""
+        masker = getattr(mask, "__self__", None)
+        self._sink = MaskedLines(self._keep, masker) if isinstance(masker, Masker) else None
 
     def add(self, line: str) -> None:
         if line.strip():
             self.last = line
-        shown = self.mask(line)
+        if self._sink is None:
+            self._keep(self.mask(line))
+        elif isinstance(line, LinePart):
+            self._sink.part(line)
+        else:
+            self._sink.line(line)
+
+    def close(self) -> None:
+        """Keep what a line cut short left held back."""
+        if self._sink is not None:
+            self._sink.close()
+
+    def _keep(self, shown: str) -> None:
         if self.on_line is not None:
             self.on_line(shown)
         self.lines.append(shown)
@@ -84,6 +104,7 @@ class OutputTail:
 
     @property
     def text(self) -> str:
+        self.close()  # read when the hook is over: what is held back belongs to it
         return "\n".join(self.lines)[-LOG_TAIL_CHARS:]
 
 
