@@ -97,3 +97,27 @@ def test_unknown_path_wrong_method_and_no_token(api):
     assert (status, body["error"]["hint"]) == (405, "allowed: GET, POST")
     assert api.handle("GET", "/api/v1/secrets", {}, {}, None)[0] == 401
     assert api.handle("GET", "/api/v1/health", {}, {}, None)[0] == 200
+
+
+class Leaky(Logs):
+    def set_secret(self, name, value, by=""):
+        raise ConveyorError(f"could not store {value}", hint=f"the value was {value}")
+
+
+def test_an_error_answer_is_masked_like_any_other():
+    """An exception's message may quote a secret: every body the app sends goes through the masker."""
+    from starlette.testclient import TestClient
+
+    from conveyor.hostcheck import allowed_hosts
+    from conveyor.secrets.masking import default_masker
+    from conveyor.server.asgi import create_app
+
+    value = "hunter2-correct-horse"
+    default_masker().add(value)
+    api = Api(Leaky(), ReleaseService({"local": FakeBackend().backend}, ReleaseStore(":memory:")), TOKEN)  # type: ignore[arg-type]
+    client = TestClient(create_app(api, allowed_hosts("127.0.0.1")), base_url="http://127.0.0.1")
+    answer = client.post("/api/v1/secrets", json={"name": "db", "value": value},
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 422
+    assert value not in answer.text
+    assert answer.json()["error"]["message"] == "could not store ***"

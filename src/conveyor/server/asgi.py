@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from conveyor.hostcheck import AllowedHosts, host_allowed, host_name
+from conveyor.secrets.masking import masked_response
 from conveyor.server.api import Api, _error, unauthorized
 from conveyor.server.limits import DEFAULT_LIMITS, Limits, Refused, declared_length, json_body
 from conveyor.server.openapi import document
@@ -169,5 +170,6 @@ def _json(status: int, payload: Any, close: bool = False, allow: str | None = No
         headers["Allow"] = allow.removeprefix("allowed: ")
     if www_authenticate:
         headers["WWW-Authenticate"] = 'Bearer realm="conveyor"'
-    return Response(json.dumps(payload).encode(), status_code=status, headers=headers,
+    # every body, errors included: an exception's message may quote a secret's value
+    return Response(json.dumps(masked_response(payload)).encode(), status_code=status, headers=headers,
                     media_type="application/json")

@@ -29,6 +29,7 @@ from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.secrets.masking import MaskingFilter, default_masker
+from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
 from conveyor.server.serve import ApiServer
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-poll", action="store_true")
     args = parser.parse_args(argv)
     root = (args.home or homes.home()).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    mask_stderr()  # before logging and uvicorn hold on to stderr: tracebacks are masked too
+    os.umask(homes.DAEMON_UMASK)  # also when started without `conveyor up`
+    homes.prepare(root)
     logging.basicConfig(level=os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for handler in logging.getLogger().handlers:
