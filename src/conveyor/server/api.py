@@ -107,7 +107,8 @@ class Api:
             repository=b.get("repository"), pipeline=b.get("pipeline"), branch=b.get("branch"),
             commit=b.get("commit"), config_path=b.get("configPath") or "conveyor.yml",
             variables={str(k): str(v) for k, v in variables.items()},
-            trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))})
+            trigger={"type": "StartPipelineExecution", "by": str(b.get("by", ""))},
+            protected_branches=_branch_list(b.get("protectedBranches")))
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
         text, offset = self.service.log_text(id, stage, action, int(attempt), int(q.get("offset", 0)))
@@ -222,3 +223,12 @@ def process_stats() -> dict:
         pass
     return {"pid": os.getpid(), "rssBytes": rss, "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3),
             "threads": threading.active_count()}
+
+
+def _branch_list(value: Any) -> list[str] | None:
+    """`protectedBranches` of a start request: None, or a list of branch names."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError("protectedBranches must be a list of branch names")
+    return value
