@@ -9,7 +9,6 @@ import pytest
 from conveyor.config.pipeline import check_file, load_pipeline, load_pipeline_text
 from conveyor.errors import ConfigError
 
-
 #: Appended after the stages (so line numbers do not move): the cases below run Command actions on
 #: the host, which conveyor.yml must allow (tests/config/test_trust.py covers the refusal).
 HOST = "allowHostCommands: true\n"

@@ -27,6 +27,7 @@ BUILDSPEC = textwrap.dedent("""\
 
 PIPELINE = textwrap.dedent("""\
     name: built
+    allowHostCommands: true
     pipeline:
       pollIntervalSeconds: 0
       stages:
