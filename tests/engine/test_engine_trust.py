@@ -219,6 +219,19 @@ def test_a_push_whose_execution_cannot_start_becomes_a_failed_execution(svc, rep
                             "needs a value")
 
 
+def test_an_unexpected_error_reading_the_definition_is_recorded_not_dropped(svc, repo, monkeypatch):
+    svc.start_execution(repository=str(repo))
+    sha = commit_on(repo, "feature", {"file.txt": "x\n"}, new=True)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(svc.definitions, "governing", broken)
+    [ex] = push(svc, repo, "feature")
+    assert ex["status"] == "Failed" and ex["commit"] == sha
+    assert ex["reason"] == "the pipeline definition cannot be read:\ndisk on fire"
+
+
 def test_the_poller_records_a_broken_push_as_failed_too(svc, repo):
     svc.start_execution(repository=str(repo))
     sha = commit_on(repo, "main", {"conveyor.yml": "name: guarded\n  bad: indentation\n"})

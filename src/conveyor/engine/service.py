@@ -225,8 +225,10 @@ class Service:
             protected = tuple(reg["protected_branches"]) or DEFAULT_PROTECTED_BRANCHES
             try:
                 gov = self.definitions.governing(mirror, protected, reg["config_path"], branch, after)
-            except ConveyorError as exc:
+            except Exception as exc:  # noqa: BLE001 - the push is seen: record it, whatever went wrong
                 what = "is invalid" if isinstance(exc, ConfigError) else "cannot be read"
+                if not isinstance(exc, ConveyorError):
+                    log.exception("reading the definition for a push to %s %s", repository, ref)
                 started.append(self._failed_push(reg["name"] or _repository_name(repository), revision, trigger,
                                                  f"the pipeline definition {what}:\n{exc}"))
                 continue
