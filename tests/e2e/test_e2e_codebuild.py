@@ -137,8 +137,8 @@ def test_only_a_privileged_build_reaches_the_container_engine(tmp_path, daemon, 
     buildspec. Without it the build container has no engine socket and no DOCKER_HOST."""
     pipeline = PIPELINE.replace("namespace: BuildVars}", "namespace: BuildVars, privilegedMode: true}")
     repo = pipeline_repo(tmp_path / "repo", pipeline if privileged else PIPELINE)
-    probe = ('      - if [ -S /var/run/docker.sock ]; then echo "engine socket: yes"; '
-             'else echo "engine socket: no"; fi\n      - echo "DOCKER_HOST=${DOCKER_HOST:-unset}"\n')
+    probe = ('      - if [ -S /var/run/docker.sock ]; then echo engine-socket=yes; '
+             'else echo engine-socket=no; fi\n      - echo "DOCKER_HOST=${DOCKER_HOST:-unset}"\n')
     marker = '      - test "$CODEBUILD_INITIATOR" = codepipeline/built\n'
     (repo / "buildspec.yml").write_text(BUILDSPEC.replace(marker, marker + probe))
     from e2e_support import git
@@ -150,6 +150,6 @@ def test_only_a_privileged_build_reaches_the_container_engine(tmp_path, daemon, 
     assert done["status"] == "Succeeded", done.get("reason")
     logs = daemon("logs", ex["id"]).stdout
     if privileged:
-        assert "engine socket: yes" in logs and "DOCKER_HOST=unix:///var/run/docker.sock" in logs
+        assert "engine-socket=yes" in logs and "DOCKER_HOST=unix:///var/run/docker.sock" in logs
     else:
-        assert "engine socket: no" in logs and "DOCKER_HOST=unset" in logs
+        assert "engine-socket=no" in logs and "DOCKER_HOST=unset" in logs
