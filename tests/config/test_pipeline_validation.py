@@ -9,9 +9,15 @@ import pytest
 from conveyor.config.pipeline import check_file, load_pipeline, load_pipeline_text
 from conveyor.errors import ConfigError
 
+#: Appended after the stages (so line numbers do not move): the cases below run Command actions on
+#: the host, which conveyor.yml must allow (tests/config/test_trust.py covers the refusal).
+HOST = "allowHostCommands: true\n"
+
 
 def diagnostics(text: str) -> list[str]:
     """Every diagnostic (errors and warnings) for `text`, as the user sees them."""
+    if "Command" in text and text.startswith("name:") and "allowHostCommands" not in text:
+        text += HOST
     try:
         pipeline = load_pipeline_text(text, "conveyor.yml")
     except ConfigError as exc:
@@ -39,7 +45,7 @@ VALID = SOURCE + """\
           provider: Command
           command: [make]
           inputArtifacts: [src]
-"""
+""" + HOST
 
 
 def test_a_valid_pipeline_has_no_diagnostics():
@@ -380,7 +386,7 @@ pipeline:
         - {name: Compile, provider: Codebuild, inputArtifacts: [src]}
         - {name: Test, provider: Command, inputArtifacts: [nothing]}
         - {name: Wait, provider: Wait, runOrder: 0}
-"""
+""" + HOST
     with pytest.raises(ConfigError) as info:
         load_pipeline_text(text)
     err = info.value

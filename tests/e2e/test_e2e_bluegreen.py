@@ -97,6 +97,7 @@ class Release:
     def write(self, deployment: str) -> None:
         (self.root / "conveyor.yml").write_text(textwrap.dedent(f"""\
             name: bg-test
+            allowHostCommands: true
             pipeline:
               stages:
                 - name: Source

@@ -28,6 +28,7 @@ BUILDSPEC = textwrap.dedent("""\
 
 PIPELINE = textwrap.dedent("""\
     name: built
+    allowHostCommands: true
     pipeline:
       pollIntervalSeconds: 0
       stages:
@@ -128,3 +129,28 @@ def test_reports_are_stored_and_gate_a_test_action(tmp_path, daemon, build_image
     detail = daemon.json("report", ex["id"])
     assert len([c for c in detail[0]["cases"] if c["status"] == "FAILED"]) == summary["failed"]
     assert "Report group unit-tests: FAILED" in daemon("logs", ex["id"]).stdout
+
+
+@pytest.mark.podman
+@pytest.mark.parametrize("privileged", [False, True])
+def test_only_a_privileged_build_reaches_the_container_engine(tmp_path, daemon, build_image, privileged):
+    """CodeBuild's privilegedMode is a project setting: on the action in conveyor.yml, never in the
+    buildspec. Without it the build container has no engine socket and no DOCKER_HOST."""
+    pipeline = PIPELINE.replace("namespace: BuildVars}", "namespace: BuildVars, privilegedMode: true}")
+    repo = pipeline_repo(tmp_path / "repo", pipeline if privileged else PIPELINE)
+    probe = ('      - if [ -S /var/run/docker.sock ]; then echo engine-socket=yes; '
+             'else echo engine-socket=no; fi\n      - echo "DOCKER_HOST=${DOCKER_HOST:-unset}"\n')
+    marker = '      - test "$CODEBUILD_INITIATOR" = codepipeline/built\n'
+    (repo / "buildspec.yml").write_text(BUILDSPEC.replace(marker, marker + probe))
+    from e2e_support import git
+
+    git("add", "-A", cwd=repo)
+    git("commit", "--quiet", "-m", "buildspec", cwd=repo)
+    ex = daemon.json("run", "--repo", str(repo))
+    done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] not in ("InProgress",) and e, 120)
+    assert done["status"] == "Succeeded", done.get("reason")
+    logs = daemon("logs", ex["id"]).stdout
+    if privileged:
+        assert "engine-socket=yes" in logs and "DOCKER_HOST=unix:///var/run/docker.sock" in logs
+    else:
+        assert "engine-socket=no" in logs and "DOCKER_HOST=unset" in logs

@@ -20,6 +20,7 @@ def pipeline(marks: Path) -> str:
     # number of times it really ran. Work then sleeps, so a kill can land inside it.
     return textwrap.dedent(f"""\
         name: crashy
+        allowHostCommands: true
         pipeline:
           pollIntervalSeconds: 0
           stages:

@@ -17,6 +17,7 @@ from conveyor.providers.local.containers import detect_engine, image_exists
 
 PIPELINE = textwrap.dedent("""\
     name: imaged
+    allowHostCommands: true
     pipeline:
       pollIntervalSeconds: 0
       stages:

@@ -12,6 +12,7 @@ from conveyor.cli.demo import hook_script
 
 PIPELINE = textwrap.dedent("""\
     name: pushed
+    allowHostCommands: true
     pipeline:
       executionMode: QUEUED
       pollIntervalSeconds: 0

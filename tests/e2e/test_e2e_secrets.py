@@ -24,6 +24,7 @@ def test_secret_set_ls_rm_and_masking(tmp_path, daemon):
 
     repo = pipeline_repo(tmp_path / "repo", textwrap.dedent(f"""\
         name: leaky
+        allowHostCommands: true
         pipeline:
           pollIntervalSeconds: 0
           stages:

@@ -41,7 +41,7 @@ PIPELINE = textwrap.dedent("""\
             - {name: Source, provider: Git, outputArtifacts: [src]}
         - name: Build
           actions:
-            - {name: Build, provider: CodeBuild, inputArtifacts: [src]}
+            - {name: Build, provider: CodeBuild, inputArtifacts: [src], privilegedMode: true}
     repositories:
       orders: {imageTagMutability: IMMUTABLE}
     """)

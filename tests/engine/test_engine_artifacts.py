@@ -118,6 +118,7 @@ def git(repo: Path, *args: str) -> str:
 
 PIPELINE = """\
 name: source
+allowHostCommands: true
 pipeline:
   stages:
     - name: Source

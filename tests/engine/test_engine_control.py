@@ -63,7 +63,7 @@ SOURCE = """\
 
 
 def pipeline(stages: str, mode: str = "SUPERSEDED") -> str:
-    return f"name: control\npipeline:\n  executionMode: {mode}\n  stages:\n{SOURCE}{stages}"
+    return f"name: control\nallowHostCommands: true\npipeline:\n  executionMode: {mode}\n  stages:\n{SOURCE}{stages}"
 
 
 # --- stop ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def gates(tmp_path) -> Path:
 def gated_pipeline(mode: str, gates: Path) -> str:
     return f"""\
 name: modes
+allowHostCommands: true
 pipeline:
   executionMode: {mode}
   stages:
@@ -189,6 +190,7 @@ def test_parallel_executions_are_inside_the_same_stage_at_once(svc, tmp_path, ga
 
 ORDERED = """\
 name: order
+allowHostCommands: true
 pipeline:
   stages:
     - name: Source

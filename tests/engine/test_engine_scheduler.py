@@ -10,6 +10,7 @@ from engine_support import make_repo, wait_until
 
 PIPELINE = """\
 name: sturdy
+allowHostCommands: true
 pipeline:
   stages:
     - name: Source

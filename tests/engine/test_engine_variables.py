@@ -88,6 +88,7 @@ def test_non_string_variable_values_are_rendered_as_strings():
 
 DEFINITION = """\
 name: vars
+allowHostCommands: true
 pipeline:
   variables:
     - {name: region, defaultValue: eu-west-1}
@@ -141,6 +142,7 @@ def test_a_running_action_exposes_no_namespace_yet():
 
 RUN = """\
 name: vars
+allowHostCommands: true
 pipeline:
   variables:
     - {name: greeting, defaultValue: hello}

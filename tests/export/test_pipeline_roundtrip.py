@@ -116,6 +116,8 @@ def test_the_example_round_trips_but_for_its_local_repository_and_build_timeout(
     assert differences(canonical(before), canonical(after)) == [
         # repository '.': the FullRepositoryId parameter has no default (given when the stack is created)
         "stages[0].actions[0].configuration.repository: '.' -> '<FullRepositoryId>'",
+        # privilegedMode is the CodeBuild project's PrivilegedMode (in the template), not in the pipeline
+        "stages[1].actions[0].configuration.privilegedMode: True -> False",
         # the build timeout is the CodeBuild project's TimeoutInMinutes: 20, not in the pipeline
         "stages[1].actions[0].timeoutInMinutes: 20 -> None",
     ]

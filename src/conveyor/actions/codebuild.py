@@ -8,6 +8,7 @@ exported-variables become the action's output variables (`#{BuildVars.IMAGE_TAG}
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -37,6 +38,20 @@ from conveyor.providers.local.process import run
 from conveyor.registry.local import registry_env
 from conveyor.reports.summary import one_line
 from conveyor.secrets.masking import default_masker
+
+#: Logged when a build without privilegedMode fails and its buildspec calls a container engine.
+UNPRIVILEGED_HINT = ("[Conveyor] this build has no access to the container engine: set `privilegedMode: true` on "
+                     "the CodeBuild action in conveyor.yml on a protected branch (CodeBuild's privilegedMode is a "
+                     "project setting, not a buildspec one)")
+_ENGINE_WORDS = re.compile(r"\b(docker|podman|buildah)\b")
+
+
+def uses_engine(buildspec: Path) -> bool:
+    """Does the buildspec mention a container engine's CLI? (a hint only; never a permission)"""
+    try:
+        return bool(_ENGINE_WORDS.search(buildspec.read_text(errors="replace")[:1 << 20]))
+    except OSError:
+        return False
 
 
 class CodeBuildAction(EngineUser):
@@ -70,9 +85,11 @@ class CodeBuildAction(EngineUser):
 
             store = SecretStore(ctx.home)
         mounts, extra_env, region = [], {}, None
+        privileged = conf.get("privilegedMode") is True
         if ctx.home is not None:
-            access = engine_access(self._api_service(ctx.home).socket)
-            mounts, extra_env = list(access.mounts), dict(access.env)
+            if privileged:  # only the registered definition can ask for it, never the buildspec
+                access = engine_access(self._api_service(ctx.home).socket)
+                mounts, extra_env = list(access.mounts), dict(access.env)
             login = ctx.registry.login().env if ctx.registry is not None else registry_env(ctx.home)
             registry, region = split_region(login)
             extra_env.update(registry)
@@ -97,6 +114,8 @@ class CodeBuildAction(EngineUser):
             failed = next((p for p in reversed(result.phases) if p.status != "SUCCEEDED"), None)
             where = (f" in {failed.phase}" + (f": {failed.context}" if failed and failed.context else "")
                      if failed else "")
+            if not privileged and uses_engine(buildspec_path):
+                ctx.log(UNPRIVILEGED_HINT)
             raise ActionFailed(f"build {result.status}{where}", details={"reports": reports})
         outputs = {}
         names = list(ctx.action.output_artifacts)

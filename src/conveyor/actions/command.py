@@ -25,6 +25,7 @@ from conveyor.actions.base import (
     EngineUser,
     writable_copy,
 )
+from conveyor.config.trust import HOST_COMMAND_HINT
 from conveyor.globs import glob_match
 from conveyor.paths import is_inside
 from conveyor.providers.local.containers import Mount
@@ -68,6 +69,9 @@ class CommandAction(EngineUser):
             raise ActionFailed(f"workingDirectory '{workdir}' does not exist in the input artifact")
 
         image = conf.get("image")
+        if not image and ctx.definition is not None and not getattr(ctx.definition, "allow_host_commands", False):
+            raise ActionFailed("this Command action has no image, so it would run on the host as the daemon's "
+                               "user, and the pipeline's definition does not allow that: " + HOST_COMMAND_HINT)
         env = {str(k): str(v) for k, v in (conf.get("env") or {}).items()}
         env.update({
             "CONVEYOR_EXECUTION_ID": ctx.execution_id,

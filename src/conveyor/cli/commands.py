@@ -40,6 +40,8 @@ def run(args) -> int:
         return _from_hook(client, args)
     body: dict = {"variables": _variables(args.variable), "branch": args.branch, "commit": args.commit,
                   "configPath": args.config, "by": who()}
+    if getattr(args, "protected_branch", None):
+        body["protectedBranches"] = args.protected_branch
     if args.repo:
         body["repository"] = str(Path(args.repo).resolve()) if os.path.exists(args.repo) else args.repo
     elif args.pipeline:

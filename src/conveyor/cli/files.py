@@ -123,6 +123,12 @@ STARTER_CONVEYOR = """\
 # docs/conveyor.reference.yml. Check it with `conveyor validate`; run it with `conveyor run`.
 name: {name}
 
+# What runs is this file on the protected branch(es); pushes to other branches build their commit
+# with it, and their own changes to this file wait until merged. See Conveyor's docs/security.md.
+protectedBranches: [{branch}]
+# The Test action below runs on this machine as the daemon's user (it has no `image`).
+allowHostCommands: true
+
 pipeline:
   executionMode: QUEUED
   triggers:

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--commit", default=None)
     sp.add_argument("--config", default="conveyor.yml", help="path of conveyor.yml inside the repository")
     sp.add_argument("--variable", action="append", default=[], metavar="NAME=VALUE")
+    sp.add_argument("--protected-branch", action="append", default=None, metavar="BRANCH", dest="protected_branch",
+                    help="when registering the pipeline: a branch whose conveyor.yml is trusted (repeat for more; "
+                         "the first holds the definition; default main)")
     sp.add_argument("--follow", "-f", action="store_true", help="show live progress until it ends")
     sp.add_argument("--from-hook", action="store_true", help="read 'old new ref' lines (git post-receive)")
     sp.add_argument("--ref", default=None, help="with --before/--after: report one pushed ref")

@@ -88,6 +88,10 @@ def execution(ex: dict) -> None:
     trig = ex["trigger"]
     echo(f"trigger   {trig.get('type')}" + (f" {trig.get('ref')}" if trig.get("ref") else "")
          + (f" by {trig['by']}" if trig.get("by") else ""))
+    if trig.get("definition"):
+        echo(f"defined   {trig['definition']['branch']}@{trig['definition']['commit'][:7]} (protected)")
+    if trig.get("note"):
+        echo(f"note      {trig['note']}")
     for name, rev in (ex.get("revisions") or {}).items():
         echo(f"source    {name}: {rev['repository']} {rev['branch']}@{rev['commit'][:7]}")
     now = waiting(ex)

@@ -129,6 +129,7 @@ class _Importer:
         self.pipeline = pipeline
         self.file = file
         self.notes: list[str] = []
+        self.host_commands = False  # set when a Command without image is written
         self.environments: dict[str, list[str]] = {}
         self.stages: list[tuple[str, dict, list[_Action]]] = []
         for s, stage in enumerate(pipeline["stages"]):
@@ -168,7 +169,10 @@ class _Importer:
         body.add("variables", self._variables())
         body.add("triggers", self._triggers())
         body.add("stages", self._stages())
-        root = Block().add("name", p.get("name")).add("pipeline", body)
+        root = Block().add("name", p.get("name"))
+        if self.host_commands:  # a Commands action runs in CodeBuild's container; a Command without image, here
+            root.add("allowHostCommands", True, "the Command actions below run on this machine (or give them an image)")
+        root.add("pipeline", body)
         if self.environments:
             envs = Block()
             for env, services in self.environments.items():
@@ -388,6 +392,7 @@ class _Importer:
         if self._commands_provider(a) == "Wait":
             block.add("seconds", sleep_seconds(lines))
             return
+        self.host_commands = True
         if not lines:
             lines = ["true"]
             self.notes.append(f"{a.where}: the Commands action has no commands; the Command runs `true`")

@@ -68,6 +68,10 @@ class PipelineDef:
     triggers: tuple[TriggerDef, ...] = ()
     poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
     environments: dict[str, Any] = field(default_factory=dict)
+    #: `protectedBranches:` (None when not given): the branches whose conveyor.yml is trusted.
+    protected_branches: tuple[str, ...] | None = None
+    #: `allowHostCommands:`: Command actions and deployment hooks without an image may run on the host.
+    allow_host_commands: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     warnings: tuple = field(default=(), compare=False, repr=False)
 
@@ -108,6 +112,9 @@ class PipelineDef:
             triggers=triggers,
             poll_interval=p.get("pollIntervalSeconds", DEFAULT_POLL_INTERVAL_SECONDS),
             environments=data.get("environments") or {},
+            protected_branches=(tuple(str(b) for b in data["protectedBranches"])
+                                if data.get("protectedBranches") else None),
+            allow_host_commands=data.get("allowHostCommands") is True,
             raw=data,
             warnings=warnings,
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 from conveyor.config.model import EXECUTION_MODES, PipelineDef, action_configuration
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS, TIMEOUT_RANGE_MINUTES
+from conveyor.config.trust import TRUST_KEYS, check_trust
 from conveyor.documents.checker import Checker, type_name
 from conveyor.documents.located import Document, KeyPath, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
@@ -25,7 +26,7 @@ NAME = r"[A-Za-z0-9.@\-_]+"
 ARTIFACT = r"[a-zA-Z0-9_\-]+"
 NAMESPACE = r"[A-Za-z0-9@\-_]+"
 VARIABLE = r"[A-Za-z0-9@\-_]+"
-TOP_KEYS = ("name", "pipeline", "environments", "registry", "repositories", "notifications")
+TOP_KEYS = ("name", "pipeline", "environments", "registry", "repositories", "notifications", *TRUST_KEYS)
 PIPELINE_KEYS = ("executionMode", "variables", "pollIntervalSeconds", "triggers", "stages")
 RESERVED_NAMESPACES = ("variables", "codepipeline")
 CODEPIPELINE_VARIABLES = ("PipelineExecutionId",)
@@ -72,6 +73,7 @@ def check_document(doc: Document) -> list[Diagnostic]:
     _check_registry(chk)
     chk.get((), "repositories", (dict, list))
     chk.get((), "notifications", (dict, list))
+    check_trust(chk)
     return sorted(chk.diagnostics)
 
 

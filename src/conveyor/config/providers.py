@@ -112,6 +112,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in [
         "environmentVariables": Key(dict, default={}, check=shell_env_names),
         "primarySource": Key(str),
         "projectName": Key(str, check=project_name),
+        # CodeBuild's environment.privilegedMode: a project setting (here: the registered
+        # conveyor.yml's), never a buildspec one. True gives the build the container engine's API.
+        "privilegedMode": Key(bool, default=False, doc="give the build the container engine's API socket"),
     }, categories=("Build", "Test")),
     Provider("Image", "Build", (1, 1), (0, 1), {
         "repository": Key(str, required=True),

@@ -14,12 +14,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Sequence
 
 from conveyor.actions.base import ActionRunner
 from conveyor.backend.interface import ImageRegistry
 from conveyor.config.model import PipelineDef
-from conveyor.config.pipeline import load_pipeline_text
+from conveyor.config.trust import valid_branch_name
 from conveyor.engine import states as S
+from conveyor.engine.definitions import Definitions
 from conveyor.engine.describe import describe, summary
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
@@ -27,13 +29,12 @@ from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, User
 from conveyor.globs import Criteria, TriggerFilter, any_accepts
 from conveyor.providers.local.git import ZERO, Mirror, normalize
 from conveyor.secrets.store import SecretStore
-from conveyor.store.db import ExecutionRow, Store, Transition
+from conveyor.store.db import DEFAULT_PROTECTED_BRANCHES, ExecutionRow, Store, Transition
 
 log = logging.getLogger("conveyor.service")
 
 DEFAULT_CONFIG_PATH = "conveyor.yml"
 RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
-DEFINITION_CACHE_SIZE = 64
 
 
 class Service:
@@ -48,7 +49,8 @@ class Service:
         self.registry: ImageRegistry | None = None
         self.lock = self.scheduler.lock
         self._stop = threading.Event()
-        self._definitions: dict[tuple[str, str, str], PipelineDef] = {}
+        #: conveyor.yml read and validated per commit, and which one governs a run (the trust boundary).
+        self.definitions = Definitions()
         self._poller: threading.Thread | None = None
 
     def start(self, polling: bool = True) -> None:
@@ -70,19 +72,38 @@ class Service:
     def start_execution(self, *, repository: str | None = None, pipeline: str | None = None,
                         branch: str | None = None, commit: str | None = None,
                         config_path: str = DEFAULT_CONFIG_PATH, variables: dict[str, str] | None = None,
-                        trigger: dict | None = None) -> dict:
+                        trigger: dict | None = None, protected_branches: Sequence[str] | None = None) -> dict:
+        """Start an execution of the pipeline defined in `repository`, registering it on first use.
+
+        What runs is the definition on a protected branch (conveyor.engine.definitions): `branch`
+        and `commit` choose the source that is built, never the definition, unless they are on a
+        protected branch. `protected_branches` names them when the pipeline is first registered
+        (default `main`); afterwards only `protectedBranches:` in conveyor.yml on the first of
+        them changes them."""
         if repository is None:
-            reg = self._registration(pipeline)
-            repository, config_path = reg["repository"], reg["config_path"]
+            named = self._registration(pipeline)
+            repository, config_path = named["repository"], named["config_path"]
         repository = normalize(repository)
+        reg = self._registered(repository, config_path, pipeline)
+        protected = self._protected(reg, protected_branches)
         mirror = self.scheduler.mirrors.fetch(repository)
         if commit is None:
-            commit = self._head_for(mirror, branch, config_path)
-        definition = self._definition(mirror, commit, config_path)
+            branch = branch or self._source_branch(mirror, protected, config_path)
+            commit = mirror.resolve(branch)
+        gov = self.definitions.governing(mirror, protected, config_path, branch, commit)
+        definition = gov.definition
         if pipeline is not None and definition.name != pipeline:
-            raise UserError(f"{config_path} at {commit[:7]} defines pipeline '{definition.name}', not '{pipeline}'")
+            raise UserError(f"{config_path} on {gov.branch} at {gov.commit[:7]} defines pipeline "
+                            f"'{definition.name}', not '{pipeline}'")
+        declared = definition.protected_branches if gov.branch == protected[0] else None
+        if declared and protected_branches and list(declared) != list(protected_branches):
+            raise UserError(f"{config_path} on {gov.branch} names protectedBranches {list(declared)}, "
+                            f"not {list(protected_branches)}",
+                            hint="drop --protected-branch (conveyor.yml's protectedBranches wins) or make them match")
         first_registration = not any(p["name"] == definition.name for p in self.store.pipelines())
-        self.store.register_pipeline(definition.name, repository, config_path, definition.poll_interval)
+        keep = declared or (protected if first_registration else None)
+        self.store.register_pipeline(definition.name, repository, config_path, definition.poll_interval,
+                                     protected_branches=keep)
         if first_registration:
             for ref, sha in mirror.heads().items():
                 if self.store.ref(repository, ref) is None:
@@ -90,36 +111,40 @@ class Service:
         self._declare_repositories(definition)
         values = self._variables(definition, variables or {})
         revisions = self._revisions(definition, repository, commit, branch)
-        return self._create(definition, revisions, values, trigger or {"type": "StartPipelineExecution"})
+        trigger = {**(trigger or {"type": "StartPipelineExecution"}), **gov.trigger_fields()}
+        return self._create(definition, revisions, values, trigger)
 
-    def _head_for(self, mirror: Mirror, branch: str | None, config_path: str) -> str:
-        if branch:
-            return mirror.resolve(branch)
-        # No branch given: the branch the definition's own Git source watches.
-        default = mirror._run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or "main"
-        head = mirror.resolve(default)
-        definition = self._definition(mirror, head, config_path)
+    def _registered(self, repository: str, config_path: str, pipeline: str | None) -> dict | None:
+        """The registration of the pipeline that `config_path` of `repository` defines, if any."""
+        regs = [r for r in self.store.pipelines() if r["repository"] == repository and r["config_path"] == config_path
+                and (pipeline is None or r["name"] == pipeline)]
+        return regs[0] if len(regs) == 1 else None
+
+    @staticmethod
+    def _protected(reg: dict | None, given: Sequence[str] | None) -> tuple[str, ...]:
+        if given is not None:
+            given = tuple(str(b) for b in given)
+            bad = [b for b in given if not valid_branch_name(b)]
+            if not given or bad:
+                raise UserError(f"invalid protected branch name(s): {', '.join(bad) or 'none given'}",
+                                hint="plain branch names such as main or release/1.x")
+        if reg is None:
+            return given or DEFAULT_PROTECTED_BRANCHES
+        registered = tuple(reg["protected_branches"]) or DEFAULT_PROTECTED_BRANCHES
+        if given and given != registered:
+            raise UserError(f"pipeline '{reg['name']}' is registered with protected branches "
+                            f"{', '.join(registered)}",
+                            hint=f"they change only through `protectedBranches:` in {reg['config_path']} "
+                                 f"on {registered[0]}")
+        return registered
+
+    def _source_branch(self, mirror: Mirror, protected: Sequence[str], config_path: str) -> str:
+        """No branch given: the branch the definition's own Git source watches."""
+        definition = self.definitions.at(mirror, self.definitions.head(mirror, protected), config_path)
         for src in definition.sources():
             if src.configuration.get("repository", ".") == ".":
-                return mirror.resolve(src.configuration.get("branch", "main"))
-        return head
-
-    def _definition(self, mirror: Mirror, commit: str, config_path: str) -> PipelineDef:
-        """The definition at a commit; commits never change, so each is read and validated once
-        (a push reads it to check triggers, then starts the execution with it)."""
-        key = (mirror.repository, commit, config_path)
-        if key not in self._definitions:
-            if len(self._definitions) >= DEFINITION_CACHE_SIZE:
-                self._definitions.pop(next(iter(self._definitions)))
-            self._definitions[key] = self._read_definition(mirror, commit, config_path)
-        return self._definitions[key]
-
-    def _read_definition(self, mirror: Mirror, commit: str, config_path: str) -> PipelineDef:
-        text = mirror.show(commit, config_path)
-        if text is None:
-            raise UserError(f"{config_path} not found in {mirror.repository} at {commit[:7]}",
-                            hint="commit a conveyor.yml (`conveyor init` writes a starter one)")
-        return load_pipeline_text(text, f"{config_path}@{commit[:7]}")
+                return str(src.configuration.get("branch", "main"))
+        return protected[0]
 
     def _variables(self, definition: PipelineDef, overrides: dict[str, str]) -> dict[str, str]:
         declared = {v.name: v for v in definition.variables}
@@ -176,9 +201,14 @@ class Service:
 
     # -- pushes: the git hook and the poller
     def on_push(self, repository: str, ref: str, before: str, after: str, source: str = "GitPush") -> list[dict]:
+        """A branch moved. Every pipeline of the repository whose (protected) definition's
+        triggers match starts an execution; a push that cannot be handled (its definition cannot
+        be read or is invalid, or the execution cannot start) becomes a Failed execution with the
+        reason, never a silently dropped push."""
         repository = normalize(repository)
         if not ref.startswith("refs/heads/") or after == ZERO:
             return []
+        mirror = self.scheduler.mirrors.fetch(repository)  # before marking seen: a failed fetch is retried
         with self.lock:
             if self.store.ref(repository, ref) == after:
                 return []
@@ -186,29 +216,35 @@ class Service:
         branch = ref.removeprefix("refs/heads/")
         registered = [p for p in self.store.pipelines() if p["repository"] == repository]
         if not registered:
-            registered = [{"name": None, "repository": repository, "config_path": DEFAULT_CONFIG_PATH}]
-        mirror = self.scheduler.mirrors.fetch(repository)
+            registered = [{"name": None, "repository": repository, "config_path": DEFAULT_CONFIG_PATH,
+                           "protected_branches": list(DEFAULT_PROTECTED_BRANCHES)}]
         started = []
         for reg in registered:
             trigger = {"type": source, "ref": ref, "before": before, "after": after}
+            revision = {"repository": repository, "branch": branch, "commit": after}
+            protected = tuple(reg["protected_branches"]) or DEFAULT_PROTECTED_BRANCHES
             try:
-                definition = self._definition(mirror, after, reg["config_path"])
-            except ConfigError as exc:
-                if reg["name"] is None:
-                    continue
-                started.append(self._create(PipelineDef(reg["name"], ()), {}, {}, trigger,
-                                            failed_reason=f"the pipeline definition is invalid:\n{exc}"))
+                gov = self.definitions.governing(mirror, protected, reg["config_path"], branch, after)
+            except Exception as exc:  # noqa: BLE001 - the push is seen: record it, whatever went wrong
+                what = "is invalid" if isinstance(exc, ConfigError) else "cannot be read"
+                if not isinstance(exc, ConveyorError):
+                    log.exception("reading the definition for a push to %s %s", repository, ref)
+                started.append(self._failed_push(reg["name"] or _repository_name(repository), revision, trigger,
+                                                 f"the pipeline definition {what}:\n{exc}"))
                 continue
-            except UserError:
-                continue
-            if not self._push_matches(definition, repository, branch, mirror, before, after):
+            if not self._push_matches(gov.definition, repository, branch, mirror, before, after):
                 continue
             try:
                 started.append(self.start_execution(repository=repository, commit=after, branch=branch,
                                                     config_path=reg["config_path"], trigger=trigger))
-            except ConveyorError as exc:
-                log.warning("push to %s %s did not start %s: %s", repository, ref, reg["name"], exc)
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the push is recorded as Failed
+                log.warning("push to %s %s did not start %s: %s", repository, ref, gov.definition.name, exc)
+                started.append(self._failed_push(gov.definition.name, revision, {**trigger, **gov.trigger_fields()},
+                                                 f"the execution could not start: {exc}"))
         return started
+
+    def _failed_push(self, name: str, revision: dict, trigger: dict, reason: str) -> dict:
+        return self._create(PipelineDef(name, ()), {"push": revision}, {}, trigger, failed_reason=reason)
 
     def _push_matches(self, definition: PipelineDef, repository: str, branch: str, mirror: Mirror,
                       before: str, after: str) -> bool:
@@ -476,3 +512,8 @@ class Service:
         return {"registry": getattr(self.registry, "address", ""),
                 "repositories": [{**r.to_json(), "images": [i.to_json() for i in self.registry.describe_images(r.name)]}
                                  for r in repos]}
+
+
+def _repository_name(repository: str) -> str:
+    """A name for the Failed execution of a push to a repository no pipeline is registered for."""
+    return Path(repository.rstrip("/")).name.removesuffix(".git") or "unregistered"

@@ -10,7 +10,8 @@ value leaves the daemon.
     GET  /api/v1/openapi.json                        this list, typed (OpenAPI 3.1)
     GET  /api/v1/daemon                              pid, RSS, CPU seconds, control-loop pass times
     GET  /api/v1/pipelines
-    POST /api/v1/executions                          {repository|pipeline, branch, commit, variables}
+    POST /api/v1/executions                          {repository|pipeline, branch, commit, variables,
+                                                      protectedBranches}
     GET  /api/v1/executions?pipeline=&limit=
     GET  /api/v1/executions/ID
     POST /api/v1/executions/ID/stop                  {abandon, reason}
@@ -105,6 +106,7 @@ class Api:
         r("POST", r"/api/v1/executions", self.start, summary="start an execution (StartPipelineExecution)",
           body=obj({"repository": OPT_STR, "pipeline": OPT_STR, "branch": OPT_STR, "commit": OPT_STR,
                     "configPath": OPT_STR, "by": BY,
+                    "protectedBranches": {"type": ["array", "null"], "items": STR, "maxItems": 20},
                     "variables": {"type": ["object", "null"],
                                   "additionalProperties": {"type": ["string", "number", "boolean"]}}}),
           response=EXECUTION)
@@ -166,7 +168,8 @@ class Api:
             repository=b.get("repository"), pipeline=b.get("pipeline"), branch=b.get("branch"),
             commit=b.get("commit"), config_path=b.get("configPath") or "conveyor.yml",
             variables={str(k): str(v) for k, v in variables.items()},
-            trigger={"type": "StartPipelineExecution", "by": str(b.get("by") or "")})
+            trigger={"type": "StartPipelineExecution", "by": str(b.get("by") or "")},
+            protected_branches=_branch_list(b.get("protectedBranches")))
 
     def log_text(self, q: dict, b: dict, id: str, stage: str, action: str, attempt: str) -> dict:
         """Only a log the execution has: the names come from the URL decoded (%2F is a slash),
@@ -280,3 +283,12 @@ def process_stats() -> dict:
         pass
     return {"pid": os.getpid(), "rssBytes": rss, "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3),
             "threads": threading.active_count()}
+
+
+def _branch_list(value: Any) -> list[str] | None:
+    """`protectedBranches` of a start request: None, or a list of branch names."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError("protectedBranches must be a list of branch names")
+    return value

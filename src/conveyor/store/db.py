@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The branches a pipeline trusts when nothing else is said (`conveyor run --protected-branch`,
+#: or `protectedBranches:` in conveyor.yml on the protected branch).
+DEFAULT_PROTECTED_BRANCHES = ("main",)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,7 +31,8 @@ CREATE TABLE IF NOT EXISTS pipelines (
     repository TEXT NOT NULL,
     config_path TEXT NOT NULL,
     poll_interval REAL NOT NULL DEFAULT 15,
-    registered_at REAL NOT NULL
+    registered_at REAL NOT NULL,
+    protected_branches TEXT NOT NULL DEFAULT '["main"]'
 );
 CREATE TABLE IF NOT EXISTS executions (
     id TEXT PRIMARY KEY,
@@ -103,23 +107,52 @@ class Store:
             self._db.executescript(SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older Conveyor up to SCHEMA_VERSION, keeping its rows.
+        Version 2 adds pipelines.protected_branches: existing pipelines trust `main`, the default."""
+        version = int(self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version >= SCHEMA_VERSION:
+            return
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(pipelines)")}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if "protected_branches" not in columns:
+                self._db.execute("ALTER TABLE pipelines ADD COLUMN protected_branches TEXT NOT NULL "
+                                 "DEFAULT '[\"main\"]'")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     # -- pipelines
-    def register_pipeline(self, name: str, repository: str, config_path: str, poll_interval: float) -> None:
+    def register_pipeline(self, name: str, repository: str, config_path: str, poll_interval: float,
+                          protected_branches: Iterable[str] | None = None) -> None:
+        """Register a pipeline or update its registration. `protected_branches` None keeps the
+        ones it has (DEFAULT_PROTECTED_BRANCHES for a new pipeline)."""
+        given = json.dumps(list(protected_branches)) if protected_branches is not None else None
         with self._lock:
             self._db.execute(
-                "INSERT INTO pipelines (name, repository, config_path, poll_interval, registered_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET repository = excluded.repository, "
-                "config_path = excluded.config_path, poll_interval = excluded.poll_interval",
-                (name, repository, config_path, poll_interval, time.time()))
+                "INSERT INTO pipelines (name, repository, config_path, poll_interval, registered_at, "
+                "protected_branches) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "repository = excluded.repository, config_path = excluded.config_path, "
+                "poll_interval = excluded.poll_interval, "
+                "protected_branches = COALESCE(?, pipelines.protected_branches)",
+                (name, repository, config_path, poll_interval, time.time(),
+                 given or json.dumps(list(DEFAULT_PROTECTED_BRANCHES)), given))
 
     def pipelines(self) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self._db.execute("SELECT * FROM pipelines ORDER BY name")]
+            rows = [dict(r) for r in self._db.execute("SELECT * FROM pipelines ORDER BY name")]
+        for row in rows:
+            row["protected_branches"] = json.loads(row["protected_branches"])
+        return rows
 
     # -- executions
     def create_execution(self, row: ExecutionRow, first: Transition) -> ExecutionRow:
