@@ -393,3 +393,20 @@ def test_notifications_as_a_mapping_and_what_is_left_out():
 ], ids=["image", "image-everything", "command", "script"])
 def test_generated_buildspecs_are_valid_buildspecs(text):
     assert [str(d) for d in check_buildspec_text(text)] == []
+
+
+def test_privileged_mode_is_the_actions_setting_never_the_buildspecs(tmp_path):
+    """privilegedMode is a CodeBuild project setting: a buildspec that runs docker does not turn it
+    on; the export says so rather than grant what Conveyor itself would not."""
+    import shutil
+
+    shutil.copytree(EXAMPLE, tmp_path / "example", ignore=shutil.ignore_patterns("aws"))
+    conf = tmp_path / "example" / "conveyor.yml"
+    text = conf.read_text()
+    assert "privilegedMode: true" in text
+    conf.write_text(text.replace("privilegedMode: true", "privilegedMode: false"))
+    template, notes = export(tmp_path / "example")
+    (project,) = resources(template, "AWS::CodeBuild::Project").values()
+    assert project["Environment"]["PrivilegedMode"] is False
+    assert any(n.source.endswith("actions[0].privilegedMode") and "runs a container engine" in n.what
+               for n in notes.items), [str(n) for n in notes.items]

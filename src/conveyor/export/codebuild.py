@@ -4,7 +4,7 @@ its service role with what that buildspec needs and nothing more, and the pipeli
 start it.
 
     needs = read_needs(Path("examples/orders-service/buildspec.yml"))
-    needs.docker, needs.pushes        # (True, True): privileged mode, ECR push rights
+    needs.docker, needs.pushes        # (True, True): privileged mode (the action's privilegedMode), ECR push rights
     ref = add_project(ctx, ProjectSpec("orders-service", "pipeline.stages[1].actions[0]",
                                        "buildspec.yml", STANDARD_IMAGE, needs))
 

@@ -21,6 +21,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from conveyor.config.command_shell import output_files, shell_lines
@@ -83,6 +84,12 @@ def codebuild(ctx: ExportContext, si: int, ai: int, a: ActionDef) -> dict[str, A
         ctx.notes.add(f"{key}.buildspec", f"buildspec {buildspec} of artifact '{primary}', which could not be read "
                                           "when exporting", "PrivilegedMode off and no ECR, Parameter Store or Secrets "
                                                             "Manager rights; add them if the build needs them")
+    privileged = bool(conf.get("privilegedMode"))
+    if needs.docker and not privileged:
+        ctx.notes.add(f"{key}.privilegedMode", f"buildspec {buildspec} runs a container engine, but privilegedMode is "
+                                               "not set", "PrivilegedMode off, as Conveyor runs it: set "
+                                                          "privilegedMode: true if the build needs the engine")
+    needs = replace(needs, docker=privileged)  # a project setting, as conveyor.yml says (never the buildspec)
     variables = _codebuild_variables(ctx, f"{key}.environmentVariables", conf.get("environmentVariables"), needs)
     spec = ProjectSpec(ctx.project_name(si, ai, a), key, buildspec, _image(ctx, key, conf.get("image")), needs,
                        _build_timeout(a))
