@@ -43,7 +43,8 @@ def make_repo(path: Path, conveyor_yml: str) -> Path:
 def pipeline(action: str) -> str:
     return ("name: masked\npipeline:\n  stages:\n    - name: Source\n      actions:\n"
             "        - {name: Source, provider: Git, outputArtifacts: [src]}\n"
-            f"    - name: Run\n      actions:\n        - {action}\n")
+            f"    - name: Run\n      actions:\n        - {action}\n"
+            "allowHostCommands: true\n")  # the Command actions here run on the host
 
 
 def finished(svc: Service, execution_id: str, timeout: float = 60) -> dict:
