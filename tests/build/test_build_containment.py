@@ -73,7 +73,8 @@ def test_a_symlinked_cache_directory_is_refused(tmp_path):
 
 
 def test_a_secondary_artifact_identifier_cannot_write_outside_the_artifacts_dir(tmp_path):
-    from conveyor.build.runner import BuildRequest, _Log, _upload
+    from conveyor.build.buildlog import BuildLog
+    from conveyor.build.runner import BuildRequest, _upload
     from conveyor.config.buildspec_model import Artifacts, BuildSpec, Env
 
     src = tmp_path / "src"
@@ -82,13 +83,15 @@ def test_a_secondary_artifact_identifier_cannot_write_outside_the_artifacts_dir(
     spec = BuildSpec("0.2", None, Env(), {}, Artifacts(("b",)), {"../../up": Artifacts(("b",))}, {}, None, "b.yml")
     req = BuildRequest(source_dir=src, image="x", engine=None, artifacts_dir=tmp_path / "out")  # type: ignore[arg-type]
     with pytest.raises(ArtifactError, match="secondary artifact identifier '../../up' is not valid"):
-        _upload(spec, req, _Log(lambda line: None, req.clock))
+        _upload(spec, req, BuildLog(lambda line: None, req.clock))
     assert not (tmp_path / "up").exists()
 
 
 def test_hash_files_ignores_a_symlink_out_of_the_source(tmp_path):
     """The cache key's `$(codebuild-hash-files …)` would otherwise put a host file's hash in the log."""
-    from conveyor.build.runner import BuildRequest, _Cache, _Log
+    from conveyor.build.buildlog import BuildLog
+    from conveyor.build.cache import BuildCache
+    from conveyor.build.runner import SOURCE_MOUNT, BuildRequest
     from conveyor.config.buildspec_model import BuildSpec, Cache, Env
 
     src = tmp_path / "src"
@@ -96,7 +99,7 @@ def test_hash_files_ignores_a_symlink_out_of_the_source(tmp_path):
     (src / "lock.txt").write_text("v1")
     spec = BuildSpec("0.2", None, Env(), {}, None, {}, {}, Cache(("deps/**/*",), key="k"), "b.yml")
     req = BuildRequest(source_dir=src, image="x", engine=None, cache_dir=tmp_path / "c")  # type: ignore[arg-type]
-    cache = _Cache(spec, req, _Log(lambda line: None, req.clock))
+    cache = BuildCache(spec, req, BuildLog(lambda line: None, req.clock), source_mount=SOURCE_MOUNT)
     alone = cache._hash_files(["**/*"])
     (tmp_path / "secret").write_text("host secret")
     (src / "leak").symlink_to(tmp_path / "secret")

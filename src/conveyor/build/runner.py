@@ -29,6 +29,8 @@ from typing import Callable
 from conveyor.build import artifacts as A
 from conveyor.build import environment as E
 from conveyor.build import phases as P
+from conveyor.build.buildlog import BuildLog
+from conveyor.build.cache import CACHE_MOUNT, BuildCache, list_files
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 from conveyor.config.buildspec_model import BuildSpec, Phase
 from conveyor.errors import ConveyorError, UserError
@@ -36,7 +38,6 @@ from conveyor.names import check_shell_env_name
 from conveyor.paths import PathEscape, is_inside, resolve_inside
 from conveyor.providers.local.containers import ContainerEngine, Mount
 
-CACHE_MOUNT = "/codebuild/local-cache"  # the LOCAL cache's copies, one tar per key
 SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N>/src/<host>/<repo>
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT = "conveyor-local"
@@ -104,7 +105,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     started_at = req.clock()
     t0 = time.monotonic()
     deadline = t0 + req.timeout_minutes * 60
-    log = _Log(on_line, req.clock)
+    log = BuildLog(on_line, req.clock)
     env_error: UserError | None = None
     try:
         env = _environment(spec, req, build_id, started_at)
@@ -114,7 +115,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
     exported: dict[str, str] = {}
     uploaded: dict[str, Path] = {}
     reports: dict[str, dict] = {}
-    cache = _Cache(spec, req, log)
+    cache = BuildCache(spec, req, log, source_mount=SOURCE_MOUNT)
     shell = BuildShell(spec, req, env, on_line, cache)
     phase, attempt, verdict = P.SUBMITTED, 1, P.SUCCEEDED
     while phase != P.COMPLETED:
@@ -165,7 +166,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
 # --- phases -------------------------------------------------------------------------------------
 
 def _command_phase(shell: BuildShell, spec: BuildSpec, phase: str, verdict: str, deadline: float,
-                   req: BuildRequest, log: "_Log") -> tuple[str, str]:
+                   req: BuildRequest, log: BuildLog) -> tuple[str, str]:
     """Run a buildspec phase's commands, then its `finally`; (outcome, phase-context message)."""
     definition = spec.phases.get(_buildspec_name(phase))
     if definition is None:
@@ -192,7 +193,7 @@ def _command_phase(shell: BuildShell, spec: BuildSpec, phase: str, verdict: str,
 
 
 def _run_commands(shell: BuildShell, spec: BuildSpec, commands: tuple[str, ...], deadline: float,
-                  req: BuildRequest, log: "_Log") -> tuple[str, str | None, int | None]:
+                  req: BuildRequest, log: BuildLog) -> tuple[str, str | None, int | None]:
     for command in commands:
         log.line("running_command", command=command)
         text = f"( {command}\n)" if spec.separate_shells else command  # 0.1: each command its own shell
@@ -259,7 +260,7 @@ class BuildShell:
     the state saved after the last command that finished (`ShellSession.snapshot`)."""
 
     def __init__(self, spec: BuildSpec, req: BuildRequest, env: dict[str, str], on_line: Callable[[str], None],
-                 cache: "_Cache | None" = None):
+                 cache: BuildCache | None = None):
         self.spec, self.req, self.env, self.on_line = spec, req, env, on_line
         self.cache = cache
         self.base_name = req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}"
@@ -349,7 +350,7 @@ def _shell_binary(shell: str) -> str:
 
 # --- reports and artifacts ----------------------------------------------------------------------
 
-def _reports(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, dict]:
+def _reports(spec: BuildSpec, req: BuildRequest, log: BuildLog) -> dict[str, dict]:
     from conveyor.reports import summary as S
     from conveyor.reports.group import parse_group
 
@@ -367,7 +368,7 @@ def _reports(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, dict]
 
 
 
-def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
+def _upload(spec: BuildSpec, req: BuildRequest, log: BuildLog) -> dict[str, Path]:
     assert req.artifacts_dir is not None
     groups = {}
     if spec.artifacts is not None:
@@ -375,7 +376,7 @@ def _upload(spec: BuildSpec, req: BuildRequest, log: "_Log") -> dict[str, Path]:
     groups.update(spec.secondary_artifacts)
     if not groups:
         return {}
-    files = _list_files(req.source_dir)
+    files = list_files(req.source_dir)
     out: dict[str, Path] = {}
     for ident, art in groups.items():
         log.line("expanding_base_directory", path=art.base_directory or ".")
@@ -428,108 +429,3 @@ def ship_file(root: Path, src: str, dest: Path, *, keep_symlinks: bool) -> None:
         with open(dest, "wb") as out:
             shutil.copyfileobj(fh, out)
     shutil.copystat(real, dest)
-
-
-def _list_files(root: Path) -> list[str]:
-    found = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            found.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return found
-
-
-class _Cache:
-    """`cache:` (aws-semantics §1.10) as CodeBuild's LOCAL cache: paths are saved as one tar per
-    key after a successful build and restored before INSTALL; a key's copy is never overwritten;
-    fallback-keys pick the newest copy whose key they prefix. Without `key`, one copy per project."""
-
-    DEFAULT_KEY = "default"
-
-    def __init__(self, spec: BuildSpec, req: BuildRequest, log: "_Log"):
-        self.spec, self.req, self.log = spec, req, log
-        self.enabled = spec.cache is not None and req.cache_dir is not None
-        self.directory = req.cache_dir
-        self.key = self.DEFAULT_KEY
-        if self.enabled:
-            assert spec.cache is not None and self.directory is not None
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if spec.cache.key:
-                self.key = A.cache_key(spec.cache.key, self._hash_files)
-            if "/" in self.key or "\0" in self.key or self.key.startswith("."):  # one file of the cache dir
-                log.raw(f"[Container] {E.timestamp(req.clock())} Cache key {self.key!r} cannot name a cache file "
-                        f"(it holds '/' or starts with '.'); the cache is not used")
-                self.enabled = False
-
-    def _hash_files(self, globs: list[str]) -> str:
-        import hashlib
-
-        h = hashlib.sha256()
-        root = self.req.source_dir
-        for rel in sorted(f for f in _list_files(root) if any(A.artifact_match(g, f) for g in globs)):
-            if not is_inside(root, root / rel) or not (root / rel).is_file():
-                continue  # a symlink out of the source: a host file's hash would show in the cache key
-            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
-        return h.hexdigest()
-
-    def _stored(self) -> list[str]:
-        assert self.directory is not None
-        files = sorted(self.directory.glob("*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [p.name[:-4] for p in files]
-
-    def _run(self, shell: "BuildShell", command: str) -> int:
-        if not shell.alive:
-            shell.start()
-        assert shell.session is not None
-        return shell.session.run(command)
-
-    def restore(self, shell: "BuildShell") -> None:
-        if not self.enabled:
-            return
-        assert self.spec.cache is not None
-        if self.spec.cache.action == "save":
-            return
-        stored = self._stored()
-        if self.spec.cache.key:
-            chosen = A.choose_cache(self.key, A.check_fallback_keys(self.spec.cache.fallback_keys, self.key), stored)
-        else:
-            chosen = self.key if self.key in stored else None
-        if chosen is None:
-            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} No cache found for key {self.key}")
-            return
-        self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Restoring cache from key {chosen}")
-        self._run(shell, f"tar -xf {shlex.quote(f'{CACHE_MOUNT}/{chosen}.tar')} -C / 2>&1 | tail -n 3")
-
-    def save(self, shell: "BuildShell") -> None:
-        if not self.enabled:
-            return
-        assert self.spec.cache is not None and self.directory is not None
-        if self.spec.cache.action == "restore":
-            return
-        if self.spec.cache.key and self.key in self._stored():
-            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Cache for key {self.key} exists; "
-                         f"not saved again")
-            return
-        roots = []
-        for pattern in self.spec.cache.paths:
-            root = pattern.split("/**", 1)[0].rstrip("/*") or "/"
-            roots.append(root if root.startswith("/") else f"{SOURCE_MOUNT}/{root}")
-        target = f"{CACHE_MOUNT}/{self.key}.tar"
-        quoted = " ".join(shlex.quote(r) for r in roots)
-        script = (f'set --; for p in {quoted}; do [ -e "$p" ] && set -- "$@" "${{p#/}}"; done; '
-                  f'[ $# -eq 0 ] || (cd / && tar -cf {shlex.quote(target + ".tmp")} "$@" && '
-                  f'mv {shlex.quote(target + ".tmp")} {shlex.quote(target)})')
-        if self._run(shell, script) == 0:
-            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Saved cache for key {self.key}")
-        else:
-            self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Could not save the cache for key {self.key}")
-
-
-class _Log:
-    def __init__(self, on_line: Callable[[str], None], clock: Callable[[], datetime]):
-        self.on_line, self.clock = on_line, clock
-
-    def line(self, kind: str, **fields: object) -> None:
-        self.on_line(E.log_line(kind, self.clock(), **fields))
-
-    def raw(self, text: str) -> None:
-        self.on_line(text)
