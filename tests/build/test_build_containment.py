@@ -104,3 +104,29 @@ def test_hash_files_ignores_a_symlink_out_of_the_source(tmp_path):
     (tmp_path / "secret").write_text("host secret")
     (src / "leak").symlink_to(tmp_path / "secret")
     assert cache._hash_files(["**/*"]) == alone
+
+
+class _KilledSession:
+    """A session whose process had to be SIGKILLed: its `run --rm` never removed the container."""
+
+    def close(self) -> bool:
+        return False
+
+
+def test_a_killed_build_shell_removes_its_containers_itself(tmp_path):
+    from conveyor.build.runner import BuildRequest, BuildShell
+    from conveyor.config.buildspec import load_buildspec_text
+    from conveyor.providers.local.containers import ContainerEngine
+
+    calls = tmp_path / "calls"
+    engine_bin = tmp_path / "engine"
+    engine_bin.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    engine_bin.chmod(0o755)
+    req = BuildRequest(source_dir=tmp_path, image="img", engine=ContainerEngine(binary=str(engine_bin)),
+                       container_name="conveyor-build-x")
+    shell = BuildShell(load_buildspec_text("version: 0.2\nphases: {build: {commands: [true]}}\n", "b.yml"), req,
+                       {}, lambda line: None)
+    shell.names = ["conveyor-build-x", "conveyor-build-x-2"]
+    shell.session = _KilledSession()  # type: ignore[assignment]
+    shell.close()
+    assert calls.read_text().split() == ["rm", "--force", "conveyor-build-x", "conveyor-build-x-2"]

@@ -265,6 +265,7 @@ class BuildShell:
         self.cache = cache
         self.base_name = req.container_name or f"conveyor-build-{uuid.uuid4().hex[:12]}"
         self.starts = 0
+        self.names: list[str] = []  # the containers started, one per shell (a restart after `exit` adds one)
         self.session: ShellSession | None = None
         self.state: tuple[str, str] = (SOURCE_MOUNT, "")
         self.forced: dict[str, str] = {}
@@ -277,6 +278,7 @@ class BuildShell:
         req = self.req
         self.starts += 1
         name = self.base_name if self.starts == 1 else f"{self.base_name}-{self.starts}"
+        self.names.append(name)
         mounts = [Mount(str(req.source_dir), SOURCE_MOUNT)]
         mounts += [Mount(str(path), f"{SOURCE_MOUNT}_{n}") for n, path in req.secondary_sources.items()]
         mounts += req.extra_mounts
@@ -325,8 +327,10 @@ class BuildShell:
         return self.session.variables(names)
 
     def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+        if self.session is not None and not self.session.close():
+            # its `podman run --rm` was killed before it removed the container: remove it here
+            subprocess.run([self.req.engine.binary, "rm", "--force", *self.names],
+                           capture_output=True, timeout=60, check=False)
 
 
 def export_line(name: str, value: str) -> str:

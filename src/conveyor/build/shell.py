@@ -108,10 +108,12 @@ class ShellSession:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None and self.exit_status is None
 
-    def close(self, grace: float = KILL_GRACE) -> None:
+    def close(self, grace: float = KILL_GRACE) -> bool:
+        """End the session; False when it had to be killed (whatever cleanup its process owed,
+        such as `run --rm` removing its container, did not happen)."""
         proc = self._proc
         if proc is None:
-            return
+            return True
         try:
             if proc.stdin and not proc.stdin.closed:
                 proc.stdin.close()  # the loop reads EOF and the shell exits
@@ -119,9 +121,11 @@ class ShellSession:
             pass
         try:
             proc.wait(grace)
+            return True
         except subprocess.TimeoutExpired:
             self._kill(signal.SIGKILL)
             proc.wait()
+            return False
 
     # -- commands
     def run(self, command: str, *, timeout: float | None = None, cancel: threading.Event | None = None) -> int:
