@@ -51,7 +51,7 @@ from conveyor.config.buildspec_model import (
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
-from conveyor.names import check_shell_env_name
+from conveyor.names import SHELL_NAME, check_shell_env_name
 from conveyor.paths import path_problem
 
 TOP_KEYS = ("version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache")
@@ -62,7 +62,6 @@ ARTIFACT_KEYS = ("files", "name", "base-directory", "discard-paths", "exclude-pa
 REPORT_KEYS = ("files", "base-directory", "discard-paths", "file-format")
 CACHE_KEYS = ("paths", "key", "fallback-keys", "action")
 PROXY_KEYS = ("upload-artifacts", "logs")
-SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 HASH_CALL = re.compile(r"\$\(\s*codebuild-hash-files[^)]*\)")  # its globs may hold '/'
 LOST = {"artifacts": " (so the build uploads no artifacts)", "reports": " (so no test reports are collected)",
         "cache": " (so nothing is cached)", "env": " (so none of its variables are set)",
