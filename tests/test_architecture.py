@@ -102,6 +102,11 @@ FORBIDDEN = {
     "conveyor.metrics": ("conveyor.config", "conveyor.deploy", "conveyor.engine", "conveyor.server",
                          "conveyor.cli"),
     "conveyor.engine": ("conveyor.server", "conveyor.cli"),
+    "conveyor.events": ("conveyor.config", "conveyor.deploy", "conveyor.providers", "conveyor.engine",
+                        "conveyor.actions", "conveyor.server", "conveyor.cli", "conveyor.release",
+                        "conveyor.backend", "conveyor.notify"),
+    "conveyor.notify": ("conveyor.providers", "conveyor.engine", "conveyor.actions", "conveyor.server",
+                        "conveyor.cli", "conveyor.release", "conveyor.backend"),
 }
 
 
