@@ -138,7 +138,8 @@ class Receiver:
         return f"http://{host!s}:{port}/"
 
     def start(self) -> "Receiver":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="conveyor-receiver", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="conveyor-receiver",
+                                        daemon=True)
         self._thread.start()
         return self
 
