@@ -215,3 +215,14 @@ def test_cdevents_unmapped_and_service_events():
     assert content["artifactId"] == "pkg:oci/web@sha256%3Aabcd"
     canceled = envelope(message(pipeline_event("pipeline-execution-canceled", "stopped by bob")), source="s")
     assert canceled["data"]["subject"]["content"]["errors"] == "canceled: stopped by bob"
+
+
+def test_https_certificates_are_verified(tmp_path):
+    from target_fixtures import make_ca_and_cert
+    _, cert, key = make_ca_and_cert(tmp_path)
+    with Receiver(SECRET, clock=clock, tls=(str(cert), str(key))) as rx:
+        assert rx.url.startswith("https://127.0.0.1:")
+        with pytest.raises(DeliveryError) as err:
+            build(webhook(rx.url)).send(message())
+        assert err.value.retry is False and "certificate not trusted" in str(err.value)
+        assert rx.deliveries() == []
