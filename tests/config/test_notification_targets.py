@@ -144,3 +144,17 @@ def test_status_api_must_be_https_except_to_this_machine_and_tokens_are_not_secr
     assert any("targets[0].commitStatus.api: expected an https URL" in p for p in problems)
     assert any("targets[2].commitStatus.token: token names a secret in the secret store" in p for p in problems)
     assert not any("abcdefghijklmnopqrst" in p for p in problems)
+
+
+def test_ca_file_is_absolute_and_only_with_starttls():
+    found, problems = check("""\
+        targets:
+          - email: {to: [a@example.com], from: c@example.com, host: smtp.example.com, caFile: /etc/ssl/test-ca.pem}
+          - email: {to: [a@example.com], from: c@example.com, host: smtp.example.com, caFile: certs/ca.pem}
+          - email: {to: [a@example.com], from: c@example.com, host: 127.0.0.1, starttls: false, insecure: true,
+                    caFile: /etc/ssl/test-ca.pem}
+        """)
+    assert found[0] is not None and found[0].spec["caFile"] == "/etc/ssl/test-ca.pem"
+    assert found[1] is None and found[2] is None
+    assert any("targets[1].email.caFile: caFile must be an absolute path" in p for p in problems)
+    assert any("targets[2].email.caFile: caFile is used only with starttls: true" in p for p in problems)

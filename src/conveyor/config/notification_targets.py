@@ -164,6 +164,8 @@ def _email(chk: Checker, tp: KeyPath, body: Any) -> dict[str, Any] | None:
     ca_file = chk.get(tp, "caFile", str)
     if ca_file is not None and starttls is False:
         chk.error(tp + ("caFile",), "caFile is used only with starttls: true")
+    elif ca_file is not None and not ca_file.startswith("/"):
+        chk.error(tp + ("caFile",), f"caFile must be an absolute path (the daemon reads it), got '{ca_file}'")
     username = chk.get(tp, "username", str)
     password = _secret(chk, tp, "password", required=False, what="the SMTP password")
     if username is not None and password is None and "password" not in chk.at(tp):
