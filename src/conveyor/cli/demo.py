@@ -24,6 +24,7 @@ from conveyor import home as homes
 from conveyor.cli import render
 from conveyor.cli.commands import FOLLOW_INTERVAL, TERMINAL
 from conveyor.cli.daemonctl import running, start_daemon
+from conveyor.cli.demo_inbox import DemoInbox
 from conveyor.cli.render import echo
 from conveyor.errors import ConveyorError, UserError
 
@@ -95,6 +96,14 @@ def run_demo(yes: bool, directory: str | None, bad_release: bool = False) -> int
     else:
         echo("2. the daemon is already up")
     assert client is not None
+    inbox = DemoInbox.open(client)
+    try:
+        return _release(client, inbox, work, commit, started, yes, bad_release)
+    finally:
+        inbox.close()
+
+
+def _release(client, inbox: DemoInbox, work: Path, commit: str, started: float, yes: bool, bad_release: bool) -> int:
     echo(f"3. git push origin main  ({commit[:7]})")
     pushed = subprocess.run(["git", "push", "--quiet", "origin", "main"], cwd=work, capture_output=True, text=True)
     if pushed.returncode != 0:
@@ -124,8 +133,11 @@ def run_demo(yes: bool, directory: str | None, bad_release: bool = False) -> int
     echo(f"see it again: conveyor status {render.short(ex['id'])}  |  conveyor logs {render.short(ex['id'])}")
     if ex["status"] != "Succeeded":
         return 1
+    echo("")
+    inbox.show({"manual-approval-needed", "deployment-succeeded", "pipeline-execution-succeeded"})
+    echo("  all of them: conveyor events --pipeline orders-service  |  conveyor notify deliveries")
     if bad_release:
-        return _bad_release(client, work, yes)
+        return _bad_release(client, inbox, work, yes)
     return 0
 
 
@@ -189,7 +201,7 @@ def _pushed_at(ex: dict) -> float:
     return float(ex.get("startedAt") or ex.get("created_at") or ex.get("createdAt") or time.time())
 
 
-def _bad_release(client, work: Path, yes: bool) -> int:
+def _bad_release(client, inbox: DemoInbox, work: Path, yes: bool) -> int:
     """Ship a release that passes its health checks but fails half its requests, with a steady
     load on production; the alarm on green's 5xx stops it and traffic stays on blue."""
     from conveyor.loadgen import LoadGenerator
@@ -234,6 +246,9 @@ def _bad_release(client, work: Path, yes: bool) -> int:
          f"answered by {dict(result.versions)}"
          + (f"; failures: {dict(result.status_counts)} {dict(result.error_counts)}" if result.failed() else ""))
     echo("  see it: conveyor deploy status production orders  |  conveyor alarms production orders")
+    echo("")
+    inbox.show({"deployment-alarm", "deployment-rolled-back", "pipeline-execution-failed"},
+               "notifications of the bad release")
     rolled_back = d.get("error_code") == "ALARM_ACTIVE" and bool(info.get("rollbackDeploymentId"))
     return 0 if rolled_back and result.failed() == 0 else 1
 
