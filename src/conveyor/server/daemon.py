@@ -32,6 +32,7 @@ from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.hooks import HookReceiver, webhook_server
 from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="another name the API answers for in the Host header (repeatable)")
     parser.add_argument("--no-poll", action="store_true")
+    parser.add_argument("--webhooks", action="store_true", help="serve /hooks/* on the API's listener")
+    parser.add_argument("--webhooks-listen", metavar="HOST:PORT", help="serve /hooks/* on a listener of their own")
     args = parser.parse_args(argv)
     root = (args.home or homes.home()).resolve()
     mask_stderr()  # before logging and uvicorn hold on to stderr: tracebacks are masked too
@@ -65,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     api = Api(service, releases, token, loops=local.loops())
-    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
+    api.webhooks = HookReceiver(service, root) if args.webhooks or args.webhooks_listen else None
+    hooks_here = api.webhooks if args.webhooks and not args.webhooks_listen else None
+    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
+                     hooks=hooks_here)
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
+    hook_server = webhook_server(api.webhooks, args.webhooks_listen, args.allow_host) if args.webhooks_listen else None
+    hooks_at = hook_server.address if hook_server else (host, port) if hooks_here else None
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -78,15 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
-    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
+    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, **(
+        {"webhooks": {"host": hooks_at[0], "port": hooks_at[1]}} if hooks_at else {})}))
     server.start()
     log.info("conveyor daemon listening on http://%s:%s (data %s)", host, port, root)
+    if hook_server:
+        hook_server.start()
+    if hooks_at:
+        log.info("webhooks on http://%s:%s/hooks/{github,gitlab,bitbucket,generic}", *hooks_at)
     try:
         while not stopping.wait(0.5):
             pass
     finally:
         server.stop()
+        if hook_server:
+            hook_server.stop()
         service.shutdown()
+        if api.webhooks:
+            api.webhooks.close()
         local.shutdown()
         releases.store.close()
         if registry is not None:
