@@ -38,7 +38,7 @@ class Deliveries:
         """True when this delivery is new (and now taken), False when it was handled before."""
         with self._lock:
             self._claims += 1
-            if self._claims % self.prune_every == 1 or self.prune_every == 1:
+            if (self._claims - 1) % self.prune_every == 0:  # the first claim, then every prune_every
                 self._db.execute("DELETE FROM deliveries WHERE received_at < ?", (self.clock() - KEEP_SECONDS,))
             cur = self._db.execute("INSERT OR IGNORE INTO deliveries (host, delivery, received_at) VALUES (?, ?, ?)",
                                    (host, delivery, self.clock()))
