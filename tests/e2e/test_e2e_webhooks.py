@@ -8,6 +8,7 @@ import json
 import textwrap
 
 import httpx
+import pytest
 from e2e_support import free_port, git, pipeline_repo, wait_until
 
 SECRET = "e2e-webhook-secret"
@@ -96,3 +97,24 @@ def test_signed_github_pushes_start_their_pipelines_and_a_tampered_one_nothing(t
                       headers={"Authorization": f"Bearer {token}"}).json()
     assert stats["hosts"]["github"] == {"secret": True, "accepted": 2, "duplicates": 1,
                                         "refused": {"bad-signature": 1}}
+
+
+def test_on_the_api_listener_a_ping_needs_the_secret_and_no_token(daemon_args_conveyor):
+    conveyor = daemon_args_conveyor
+    endpoint = json.loads((conveyor.home / "daemon.json").read_text())
+    url = f"http://{endpoint['host']}:{endpoint['port']}/hooks/github"
+    assert endpoint["webhooks"] == {"host": endpoint["host"], "port": endpoint["port"]}
+    data = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    headers = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "p-1", "X-Hub-Signature-256": signed(data)}
+    assert httpx.post(url, content=data, headers=headers).status_code == 401  # no secret yet
+    conveyor("secret", "set", "webhooks/github", input=SECRET)
+    answer = httpx.post(url, content=data, headers=headers)
+    assert (answer.status_code, answer.json()) == (200, {"ping": True, "host": "github"})
+    log = (conveyor.home / "daemon.log").read_text()
+    assert log.count("no secret is configured") == 1 and "conveyor secret set webhooks/github" in log
+
+
+@pytest.fixture
+def daemon_args_conveyor(conveyor):
+    conveyor("up", "--webhooks")
+    return conveyor

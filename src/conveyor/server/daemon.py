@@ -32,7 +32,7 @@ from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
-from conveyor.server.hooks import HookReceiver, webhook_server
+from conveyor.server.hooks import Webhooks
 from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
@@ -68,14 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     api = Api(service, releases, token, loops=local.loops())
-    api.webhooks = HookReceiver(service, root) if args.webhooks or args.webhooks_listen else None
-    hooks_here = api.webhooks if args.webhooks and not args.webhooks_listen else None
+    hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
+    api.webhooks = hooks.receiver
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
-                     hooks=hooks_here)
+                     hooks=hooks.on_api)
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
-    hook_server = webhook_server(api.webhooks, args.webhooks_listen, args.allow_host) if args.webhooks_listen else None
-    hooks_at = hook_server.address if hook_server else (host, port) if hooks_here else None
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -86,24 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
-    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, **(
-        {"webhooks": {"host": hooks_at[0], "port": hooks_at[1]}} if hooks_at else {})}))
+    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port,
+                                                     **hooks.endpoint((host, port))}))
     server.start()
     log.info("conveyor daemon listening on http://%s:%s (data %s)", host, port, root)
-    if hook_server:
-        hook_server.start()
-    if hooks_at:
-        log.info("webhooks on http://%s:%s/hooks/{github,gitlab,bitbucket,generic}", *hooks_at)
+    hooks.start()
     try:
         while not stopping.wait(0.5):
             pass
     finally:
         server.stop()
-        if hook_server:
-            hook_server.stop()
+        hooks.stop()
         service.shutdown()
-        if api.webhooks:
-            api.webhooks.close()
         local.shutdown()
         releases.store.close()
         if registry is not None:

@@ -299,6 +299,35 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class Webhooks:
+    """How the daemon serves the webhooks: not at all (the default), on the API's listener
+    (`--webhooks`), or on a listener of their own (`--webhooks-listen HOST:PORT`, bound here so
+    a taken port fails the start). `receiver` also answers GET /api/v1/webhooks."""
+
+    def __init__(self, service: Any, home: Path, on_api: bool, listen: str | None, allow_hosts: list[str]):
+        self.receiver = HookReceiver(service, home) if on_api or listen else None
+        self.on_api = self.receiver if on_api and not listen else None
+        self.server = webhook_server(self.receiver, listen, allow_hosts) if self.receiver and listen else None
+
+    def endpoint(self, api_address: tuple[str, int]) -> dict:
+        """The daemon.json entry saying where they are served, if anywhere."""
+        at = self.server.address if self.server else api_address if self.on_api else None
+        return {"webhooks": {"host": at[0], "port": at[1]}} if at else {}
+
+    def start(self) -> None:
+        if self.server:
+            self.server.start()
+        if self.receiver:
+            log.info("webhooks on /hooks/{%s}%s", ",".join(HOSTS),
+                     " at http://%s:%s" % self.server.address if self.server else " of the API's listener")
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+        if self.receiver:
+            self.receiver.close()
+
+
 def webhook_server(receiver: HookReceiver, listen: str, allow_hosts: list[str], limits: Limits = DEFAULT_LIMITS):
     """The webhooks' own listener (conveyor.server.serve.ApiServer), bound now: a taken port
     fails the daemon's start."""
