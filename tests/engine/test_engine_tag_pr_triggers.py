@@ -85,6 +85,13 @@ def test_the_poller_catches_up_new_tags_but_not_the_ones_there_at_registration(s
     assert svc.poll(str(repo)) == []
 
 
+def test_a_tag_the_hook_reported_is_not_started_again_by_the_poller(svc, tmp_path):
+    repo = registered(svc, tmp_path)
+    svc.poll(str(repo))  # tags recorded
+    [ex] = tag(svc, repo, "v3.0", annotated=True)  # the hook reports the annotated tag's own id
+    assert svc.poll(str(repo)) == []
+
+
 def test_a_pull_request_starts_at_its_head_with_mains_definition(svc, tmp_path):
     repo = registered(svc, tmp_path)
     head = commit(repo, {"src/app.py": "x = 1\n", "conveyor.yml": WIDE}, branch="feature", new=True)

@@ -87,14 +87,11 @@ class Mirror:
         return {ref: sha for ref, sha in pairs}
 
     def tags(self) -> dict[str, str]:
-        """Every tag and the commit it names (an annotated tag peeled to its commit)."""
-        out = self._run("for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", "refs/tags")
-        tags = {}
-        for line in out.splitlines():
-            ref, sha, peeled = (line.split(" ") + ["", ""])[:3]
-            if ref:
-                tags[ref] = peeled or sha
-        return tags
+        """Every tag and its object id, as a push reports it (an annotated tag's own id, not its
+        commit's: see commit() to peel it)."""
+        out = self._run("for-each-ref", "--format=%(refname) %(objectname)", "refs/tags")
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+        return {ref: sha for ref, sha in pairs}
 
     def commit(self, rev: str) -> str | None:
         """The full id of the commit `rev` (a commit or tag id, or a full ref name such as
