@@ -338,7 +338,7 @@ def test_commands_actions_become_command_and_wait(tmp_path):
     load_pipeline_text()(result.text, "conveyor.yml")
 
 
-def test_push_triggers_are_kept_and_the_rest_explained(tmp_path):
+def test_push_tag_and_pull_request_triggers_are_kept(tmp_path):
     connection = act("Source", "Source", "CodeStarSourceConnection", {
         "ConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/x", "FullRepositoryId": "acme/app",
         "BranchName": "main"}, outputs=["src"])
@@ -351,9 +351,12 @@ def test_push_triggers_are_kept_and_the_rest_explained(tmp_path):
     result = import_codepipeline(write(tmp_path, [("Source", [connection]), ("Build", [build])], pipelineType="V2",
                                        triggers=triggers))
     assert yaml.safe_load(result.text)["pipeline"]["triggers"] == [
-        {"source": "Source", "branches": ["main", "release/**"], "paths": {"excludes": ["docs/**"]}}]
-    assert "trigger for Source: tag filters have no local equivalent; left out" in result.unmapped
-    assert "trigger for Source: pull request filters have no local equivalent; left out" in result.unmapped
+        {"source": "Source", "branches": ["main", "release/**"], "paths": {"excludes": ["docs/**"]}},
+        {"source": "Source", "tags": ["v*"]},
+        {"source": "Source", "pullRequest": {"events": ["open"], "branches": ["main"]}}]
+    assert not [n for n in result.unmapped if "trigger" in n]
+    definition = load_pipeline_text()(result.text.replace("projectName: p", "projectName: pp"), "conveyor.yml")
+    assert [t.kind for t in definition.triggers] == ["push", "tag", "pullRequest"]
 
 
 def test_references_to_variables_a_git_source_does_not_set_are_noted(tmp_path):

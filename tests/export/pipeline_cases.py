@@ -81,10 +81,22 @@ def canonical(definition: PipelineDef) -> dict[str, Any]:
         "executionMode": definition.execution_mode,
         "variables": [{"name": v.name, "defaultValue": v.default, "description": v.description}
                       for v in definition.variables],
-        "triggers": [{"source": t.source, "branches": t.branches if t.branches and t.branches[0] else
-                      (("**",), t.branches[1] if t.branches else ()), "paths": t.paths} for t in definition.triggers],
+        "triggers": [_trigger(t) for t in definition.triggers],
         "stages": stages,
     }
+
+
+def _every_branch(branches: Any) -> Any:
+    return branches if branches and branches[0] else (("**",), branches[1] if branches else ())
+
+
+def _trigger(t: Any) -> dict[str, Any]:
+    """A trigger without branches takes every branch (a tag trigger has none to take)."""
+    pr = t.pull_request
+    return {"source": t.source, "branches": _every_branch(t.branches) if t.tags is None and pr is None else None,
+            "paths": t.paths, "tags": t.tags,
+            "pullRequest": None if pr is None else {"events": pr.events, "branches": _every_branch(pr.branches),
+                                                    "paths": pr.paths}}
 
 
 def differences(before: Any, after: Any, path: str = "") -> list[str]:

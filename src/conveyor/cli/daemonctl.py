@@ -41,13 +41,18 @@ def up(args) -> int:
                         hint=f"add --allow-remote to bind {host} anyway (see docs/security.md), "
                              "or keep the default 127.0.0.1 and reach it through an SSH tunnel")
     allow = [_host_name(name) for name in getattr(args, "allow_host", None) or []]
+    hooks = _webhooks(args)
     if running(root):
         endpoint = json.loads(homes.endpoint_path(root).read_text())
         echo(f"Conveyor is already up: http://{endpoint['host']}:{endpoint['port']} (data {root})")
         return 0
-    start_daemon(root, port=args.port, host=host, poll=not args.no_poll, allow_hosts=allow)
+    start_daemon(root, port=args.port, host=host, poll=not args.no_poll, allow_hosts=allow, webhooks=hooks)
     endpoint = json.loads(homes.endpoint_path(root).read_text())
     echo(f"Conveyor is up: http://{endpoint['host']}:{endpoint['port']}  (data {root}, log {homes.log_path(root)})")
+    if endpoint.get("webhooks"):
+        at = endpoint["webhooks"]
+        echo(f"webhooks: http://{at['host']}:{at['port']}/hooks/{{github,gitlab,bitbucket,generic}} "
+             "(each refuses everything until `conveyor secret set webhooks/HOST` gives it a secret)")
     if remote:
         echo(f"warning: the API listens on {endpoint['host']}:{endpoint['port']} for the network, over plain HTTP: "
              f"anyone who can reach it and holds the token in {homes.token_path(root)} can run pipelines, "
@@ -58,6 +63,22 @@ def up(args) -> int:
                            *allow])
         echo(f"Host headers it answers: {names} (add names with --allow-host NAME)", err=True)
     return 0
+
+
+def _webhooks(args) -> list[str]:
+    """The daemon's webhook arguments; a listener beyond loopback needs --allow-remote as the API does."""
+    listen = getattr(args, "webhooks_listen", None)
+    if listen:
+        from conveyor.server.hooks import parse_listen
+
+        host, _ = parse_listen(listen)
+        if bind_scope(host) and not getattr(args, "allow_remote", False):
+            raise UserError(f"--webhooks-listen {listen} is not a loopback address: the webhooks would be reachable "
+                            "from the network", hint="add --allow-remote to bind it anyway (each webhook is "
+                                                     "verified by its secret; put TLS in front), or keep 127.0.0.1 "
+                                                     "behind a reverse proxy")
+        return ["--webhooks-listen", listen]
+    return ["--webhooks"] if getattr(args, "webhooks", False) else []
 
 
 def bind_scope(host: str) -> bool:
@@ -86,7 +107,7 @@ def _host_name(name: str) -> str:
 
 
 def start_daemon(root: Path, port: int | None = None, host: str | None = None, poll: bool = True,
-                 allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
+                 allow_hosts: list[str] | tuple[str, ...] = (), webhooks: list[str] | tuple[str, ...] = ()) -> None:
     homes.prepare(root)  # 0700; an install from before this rule is tightened once
     _clear_stale(root)
     port = port if port is not None else int(os.environ.get("CONVEYOR_PORT", homes.DEFAULT_PORT))
@@ -96,6 +117,7 @@ def start_daemon(root: Path, port: int | None = None, host: str | None = None, p
         argv.append("--no-poll")
     for name in allow_hosts:
         argv += ["--allow-host", name]
+    argv += list(webhooks)
     log = homes.open_private_log(homes.log_path(root))
     try:  # umask: what the daemon and the tools it runs create in the data directory is private
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

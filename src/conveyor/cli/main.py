@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="a name clients use for this machine, accepted in the Host header (repeatable)")
     sp.add_argument("--no-poll", action="store_true", help="do not poll watched branches")
+    sp.add_argument("--webhooks", action="store_true",
+                    help="serve git hosts' webhooks (POST /hooks/github|gitlab|bitbucket|generic) on the "
+                         "API's listener")
+    sp.add_argument("--webhooks-listen", metavar="HOST:PORT", default=None,
+                    help="serve the webhooks on a listener of their own (another than loopback needs --allow-remote)")
     sp = cmd("down", daemonctl.down, "stop the daemon (services keep serving)")
     sp.add_argument("--all", action="store_true",
                     help="also stop every service task and load balancer, and the engine API service of builds")

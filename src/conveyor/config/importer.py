@@ -218,16 +218,24 @@ class _Importer:
             if source not in git_sources:
                 self.notes.append(f"trigger for '{source}': it names no imported Git source; left out")
                 continue
-            if git.get("pullRequest"):
-                self.notes.append(f"trigger for {source}: pull request filters have no local equivalent; left out")
             for flt in _list(git.get("push")):
                 if not isinstance(flt, dict):
                     continue
                 if flt.get("tags"):
-                    self.notes.append(f"trigger for {source}: tag filters have no local equivalent; left out")
+                    if flt.get("branches") or flt.get("filePaths"):
+                        self.notes.append(f"trigger for {source}: branches and file paths next to tags are "
+                                          "left out (a tag trigger filters on tags only)")
+                    out.items.append(Block().add("source", source).add("tags", _criteria(flt.get("tags"))))
                     continue
                 out.items.append(Block().add("source", source).add("branches", _criteria(flt.get("branches")))
                                  .add("paths", _criteria(flt.get("filePaths"))))
+            for flt in _list(git.get("pullRequest")):
+                if not isinstance(flt, dict):
+                    continue
+                events = [e.lower() for e in _list(flt.get("events")) if isinstance(e, str)]
+                pr = (Block().add("events", events or ["open", "updated", "closed"])
+                      .add("branches", _criteria(flt.get("branches"))).add("paths", _criteria(flt.get("filePaths"))))
+                out.items.append(Block().add("source", source).add("pullRequest", pr))
         return out or None
 
     def _kept(self) -> list[_Action]:

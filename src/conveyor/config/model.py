@@ -52,11 +52,36 @@ class VariableDef:
     description: str = ""
 
 
+Patterns = tuple[tuple[str, ...], tuple[str, ...]]  # (includes, excludes)
+
+
+@dataclass(frozen=True)
+class PullRequestDef:
+    """`pullRequest:` of a trigger: which events (OPEN, UPDATED, CLOSED), into which target
+    branches, changing which paths."""
+
+    events: tuple[str, ...]
+    branches: Patterns | None = None
+    paths: Patterns | None = None
+
+
 @dataclass(frozen=True)
 class TriggerDef:
+    """One trigger filter (conveyor.config.triggers): a branch push (branches AND paths), a tag
+    push (tags) or a pull request (pull_request)."""
+
     source: str
-    branches: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (includes, excludes)
-    paths: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    branches: Patterns | None = None
+    paths: Patterns | None = None
+    tags: Patterns | None = None
+    pull_request: PullRequestDef | None = None
+
+    @property
+    def kind(self) -> str:
+        """"push" (branches), "tag" or "pullRequest": the one kind of git event it matches."""
+        if self.pull_request is not None:
+            return "pullRequest"
+        return "tag" if self.tags is not None else "push"
 
 
 @dataclass(frozen=True)
@@ -101,9 +126,7 @@ class PipelineDef:
         variables = tuple(VariableDef(v["name"], None if v.get("defaultValue") is None else str(v["defaultValue"]),
                                       v.get("description", "")) for v in p.get("variables") or [])
         sources = [a.name for a in stages[0].actions if a.provider == "Git"] if stages else []
-        triggers = tuple(TriggerDef(t.get("source") or (sources[0] if sources else ""),
-                                    criteria(t.get("branches")), criteria(t.get("paths")))
-                         for t in p.get("triggers") or [])
+        triggers = tuple(_trigger(t, sources[0] if sources else "") for t in p.get("triggers") or [])
         return cls(
             name=data["name"],
             stages=stages,
@@ -120,12 +143,22 @@ class PipelineDef:
         )
 
 
-def criteria(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def criteria(value: Any) -> Patterns | None:
     if value is None:
         return None
     if isinstance(value, list):
         return tuple(str(v) for v in value), ()
     return (tuple(str(v) for v in value.get("includes") or ()), tuple(str(v) for v in value.get("excludes") or ()))
+
+
+def _trigger(raw: dict[str, Any], default_source: str) -> TriggerDef:
+    from conveyor.config.triggers import pull_request_events
+
+    pr = raw.get("pullRequest")
+    pull_request = None if pr is None else PullRequestDef(
+        pull_request_events(pr), criteria((pr or {}).get("branches")), criteria((pr or {}).get("paths")))
+    return TriggerDef(raw.get("source") or default_source, criteria(raw.get("branches")), criteria(raw.get("paths")),
+                      criteria(raw.get("tags")), pull_request)
 
 
 def action_configuration(raw: dict[str, Any]) -> dict[str, Any]:

@@ -385,40 +385,6 @@ def _choices(names: Any) -> str:
 
 
 def _check_triggers(chk: Checker, actions: list[_Action]) -> None:
-    P: KeyPath = ("pipeline", "triggers")
-    triggers = chk.get(("pipeline",), "triggers", list) or []
-    sources = [a.name for a in actions if a.provider is not None and a.provider.name == "Git" and a.name]
-    from conveyor.globs import compile_glob
+    from conveyor.config.triggers import check_triggers
 
-    for i, trig in enumerate(triggers):
-        tp = P + (i,)
-        if not chk.is_type(tp, trig, dict):
-            continue
-        chk.keys(tp, ("source", "branches", "paths"))
-        source = chk.get(tp, "source", str)
-        if source is not None:
-            chk.one_of(tp + ("source",), source, sources, "source action")
-        elif len(sources) != 1:
-            chk.error(tp, f"name the Git source action this trigger watches with 'source' "
-                          f"(sources: {', '.join(sources)})")
-        for key in ("branches", "paths"):
-            crit = chk.get(tp, key, (list, dict))
-            if crit is None:
-                continue
-            if isinstance(crit, dict):
-                chk.keys(tp + (key,), ("includes", "excludes"))
-                groups = [(tp + (key, k), crit[k]) for k in ("includes", "excludes") if k in crit]
-            else:
-                groups = [(tp + (key,), crit)]
-            for gp, patterns in groups:
-                if not chk.is_type(gp, patterns, list):
-                    continue
-                if len(patterns) > 8:
-                    chk.error(gp, f"at most 8 patterns, got {len(patterns)}")
-                for j, pat in enumerate(patterns):
-                    if not chk.is_type(gp + (j,), pat, str, "a glob pattern"):
-                        continue
-                    try:
-                        compile_glob(pat)
-                    except ValueError as exc:
-                        chk.error(gp + (j,), str(exc))
+    check_triggers(chk, [a.name for a in actions if a.provider is not None and a.provider.name == "Git" and a.name])

@@ -31,7 +31,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from conveyor.config.model import PipelineDef
+from conveyor.config.model import PipelineDef, TriggerDef
 from conveyor.export.codebuild import local_image
 from conveyor.export.notes import Notes
 from conveyor.export.pipeline_actions import action_declaration
@@ -116,23 +116,41 @@ def _variable(name: str, default: str | None, description: str) -> dict[str, Any
 
 
 def _triggers(ctx: ExportContext) -> list[dict[str, Any]]:
-    """One trigger per Git source, a push filter per conveyor.yml trigger (§2.8: OR between filters,
-    branches AND file paths inside one, as conveyor.yml's)."""
-    by_source: dict[str, list[dict[str, Any]]] = {}
+    """One trigger per Git source: a push filter per branch or tag trigger of conveyor.yml, a
+    pull-request filter per pullRequest trigger (§2.8: OR between filters; branches AND file
+    paths inside a push filter, tags alone; events AND target branches AND paths inside a
+    pull-request one), at most 3 of each kind."""
+    by_source: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for i, trigger in enumerate(ctx.definition.triggers):
-        includes, excludes = trigger.branches or ((), ())
-        push: dict[str, Any] = {"Branches": _criteria((includes or (ALL_BRANCHES,), excludes))}
-        if trigger.paths is not None:
-            push["FilePaths"] = _criteria(trigger.paths)
-        filters = by_source.setdefault(trigger.source, [])
+        kind, flt = _filter(trigger)
+        filters = by_source.setdefault(trigger.source, {}).setdefault(kind, [])
         if len(filters) == MAX_PUSH_FILTERS:
-            ctx.notes.add(f"pipeline.triggers[{i}]", f"a trigger beyond the {MAX_PUSH_FILTERS} push filters "
+            ctx.notes.add(f"pipeline.triggers[{i}]", f"a trigger beyond the {MAX_PUSH_FILTERS} {kind} filters "
                           f"CodePipeline takes for source {trigger.source}", "left out")
             continue
-        filters.append(push)
+        filters.append(flt)
     return [{"ProviderType": "CodeStarSourceConnection",
-             "GitConfiguration": {"SourceActionName": source, "Push": filters}}
-            for source, filters in by_source.items()]
+             "GitConfiguration": {"SourceActionName": source, **kinds}}
+            for source, kinds in by_source.items()]
+
+
+def _filter(trigger: TriggerDef) -> tuple[str, dict[str, Any]]:
+    """("Push" | "PullRequest", the CodePipeline filter) of one conveyor.yml trigger."""
+    if trigger.pull_request is not None:
+        pr = trigger.pull_request
+        out: dict[str, Any] = {"Events": list(pr.events)}
+        includes, excludes = pr.branches or ((), ())
+        out["Branches"] = _criteria((includes or (ALL_BRANCHES,), excludes))
+        if pr.paths is not None:
+            out["FilePaths"] = _criteria(pr.paths)
+        return "PullRequest", out
+    if trigger.tags is not None:
+        return "Push", {"Tags": _criteria(trigger.tags)}
+    includes, excludes = trigger.branches or ((), ())
+    push: dict[str, Any] = {"Branches": _criteria((includes or (ALL_BRANCHES,), excludes))}
+    if trigger.paths is not None:
+        push["FilePaths"] = _criteria(trigger.paths)
+    return "Push", push
 
 
 def _criteria(criteria: tuple[tuple[str, ...], tuple[str, ...]]) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ value leaves the daemon.
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
+    GET  /api/v1/webhooks                            inbound webhooks: secrets set, accepted, refused by reason
     … services and deployments: conveyor.server.release_routes
 """
 
@@ -96,6 +97,8 @@ class Api:
         self.releases = releases
         self.loops = dict(loops or {})
         self.token = token
+        #: the inbound webhooks' receiver (conveyor.server.hooks) when `conveyor up --webhooks` serves them
+        self.webhooks: Any = None
         self.routes: list[Route] = []
         r = self._route
         r("GET", r"/api/v1/health", self.health, summary="liveness; needs no token",
@@ -150,6 +153,10 @@ class Api:
             b["repository"], b["ref"], str(b.get("before") or ""), b["after"]),
           summary="a push (the git hook): starts the pipelines whose triggers match", response=array(EXECUTION),
           body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
+
+        r("GET", r"/api/v1/webhooks", lambda q, b: self.webhooks.stats() if self.webhooks else {"enabled": False},
+          summary="inbound webhooks: per host, whether a secret is set, deliveries accepted, refusals by reason",
+          response=obj({"enabled": BOOL, "hosts": OBJ}, ("enabled",)))
 
     def _route(self, method: str, pattern: str, fn: Callable[..., Any], **meta: Any) -> None:
         self.routes.append(Route(method, re.compile(pattern + "$"), fn, **meta))

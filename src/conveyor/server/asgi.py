@@ -48,14 +48,19 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS, any_address: bool = False) -> ASGIApp:
-    """The API's ASGI application behind its Host check; `any_address` when bound to 0.0.0.0 or ::."""
+def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS, any_address: bool = False,
+               hooks: ASGIApp | None = None) -> ASGIApp:
+    """The API's ASGI application behind its Host check; `any_address` when bound to 0.0.0.0 or ::;
+    `hooks` serves /hooks/* (conveyor.server.hooks) on this listener too."""
     spec = json.dumps(document(api.routes)).encode()
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         """Every request, whatever its path and method: the Api matches it on the raw path
         (Starlette's router would match the decoded one, where an id's %2F is a separator)."""
         request = Request(scope, receive)
+        if hooks is not None and request.scope.get("raw_path", b"").startswith(b"/hooks/"):
+            await hooks(scope, receive, send)
+            return
         if request.scope.get("raw_path", b"") == OPENAPI_PATH:
             response = (Response(spec, media_type="application/json") if request.method in ("GET", "HEAD")
                         else _json(405, _error("MethodNotAllowed", "the document is read with GET", None)))

@@ -32,6 +32,7 @@ from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.hooks import Webhooks
 from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="another name the API answers for in the Host header (repeatable)")
     parser.add_argument("--no-poll", action="store_true")
+    parser.add_argument("--webhooks", action="store_true", help="serve /hooks/* on the API's listener")
+    parser.add_argument("--webhooks-listen", metavar="HOST:PORT", help="serve /hooks/* on a listener of their own")
     args = parser.parse_args(argv)
     root = (args.home or homes.home()).resolve()
     mask_stderr()  # before logging and uvicorn hold on to stderr: tracebacks are masked too
@@ -65,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     api = Api(service, releases, token, loops=local.loops())
-    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
+    hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
+    api.webhooks = hooks.receiver
+    app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
+                     hooks=hooks.on_api)
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
     stopping = threading.Event()
@@ -78,14 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
-    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
+    homes.endpoint_path(root).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port,
+                                                     **hooks.endpoint((host, port))}))
     server.start()
     log.info("conveyor daemon listening on http://%s:%s (data %s)", host, port, root)
+    hooks.start()
     try:
         while not stopping.wait(0.5):
             pass
     finally:
         server.stop()
+        hooks.stop()
         service.shutdown()
         local.shutdown()
         releases.store.close()

@@ -86,6 +86,32 @@ class Mirror:
         pairs = (line.split(" ", 1) for line in out.splitlines() if line)
         return {ref: sha for ref, sha in pairs}
 
+    def tags(self) -> dict[str, str]:
+        """Every tag and its object id, as a push reports it (an annotated tag's own id, not its
+        commit's: see commit() to peel it)."""
+        out = self._run("for-each-ref", "--format=%(refname) %(objectname)", "refs/tags")
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+        return {ref: sha for ref, sha in pairs}
+
+    def commit(self, rev: str) -> str | None:
+        """The full id of the commit `rev` (a commit or tag id, or a full ref name such as
+        refs/pull/7/head) names in the mirror; None when the mirror has no such commit."""
+        if rev.startswith("refs/"):
+            if check_git_ref(rev) is not None:
+                return None
+        elif check_commit(rev) is not None:
+            return None
+        done = run(git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
+                       git_dir=str(self.path)), check=False)
+        return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """Where a pull request's head left its base: its changed files are those since then."""
+        if check_commit(a) or check_commit(b):
+            return None
+        done = run(git("merge-base", "--end-of-options", a, b, git_dir=str(self.path)), check=False)
+        return (done.stdout.strip() or None) if done.returncode == 0 else None
+
     def resolve(self, branch: str) -> str:
         _checked_ref(branch)
         try:
