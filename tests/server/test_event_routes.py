@@ -62,7 +62,8 @@ def test_events_after_a_cursor_with_their_ids_and_the_next_cursor(log, source):
     status, body = call(api)
     assert status == 200
     assert [(e["id"], e["seq"], e["type"], e["severity"]) for e in body["events"]] == [
-        ("pipeline-1", 1, "pipeline-execution-started", "info"), ("pipeline-2", 2, "pipeline-execution-failed", "error")]
+        ("pipeline-1", 1, "pipeline-execution-started", "info"),
+        ("pipeline-2", 2, "pipeline-execution-failed", "error")]
     assert body["events"][1] == {"id": "pipeline-2", "seq": 2, "type": "pipeline-execution-failed",
                                  "severity": "error", "at": 1.0, "summary": "orders: pipeline-execution-failed",
                                  "subject": {"pipeline": "orders", "execution_id": "e1"}, "detail": {"x": 1}}
