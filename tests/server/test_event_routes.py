@@ -136,3 +136,14 @@ def test_waiters_beyond_the_limit_answer_at_once(log):
 
 def test_a_daemon_without_a_stream_answers_empty(tmp_path):
     assert call(make_api(None), after="5") == (200, {"events": [], "last": 5})
+
+
+def test_tail_gives_the_newest_matching_events_and_the_cursor_to_follow_from(log, source):
+    api = make_api(log)
+    for kind in ("pipeline-execution-started", "pipeline-execution-failed", "pipeline-execution-started"):
+        source.emit(kind)
+    source.emit("pipeline-execution-started", pipeline="billing")
+    _, body = call(api, tail="2", pipeline="orders")
+    assert [e["id"] for e in body["events"]] == ["pipeline-2", "pipeline-3"] and body["last"] == 4
+    _, body = call(api, tail="5", type="pipeline-execution-failed")
+    assert [e["id"] for e in body["events"]] == ["pipeline-2"] and body["last"] == 4

@@ -100,6 +100,15 @@ class EventLog:
              service: str | None = None) -> list[Event]:
         """Events with seq > `after`, oldest first, at most `limit`, matching every filter given
         (`types`: any of them)."""
+        return self._select(after, limit, False, types, pipeline, environment, service)
+
+    def tail(self, limit: int = 20, *, types: Iterable[str] | None = None, pipeline: str | None = None,
+             environment: str | None = None, service: str | None = None) -> list[Event]:
+        """The newest `limit` events matching the filters, oldest first (`conveyor events`)."""
+        return self._select(0, limit, True, types, pipeline, environment, service)[::-1]
+
+    def _select(self, after: int, limit: int, newest: bool, types: Iterable[str] | None, pipeline: str | None,
+                environment: str | None, service: str | None) -> list[Event]:
         where = ["seq > ?"]
         args: list[object] = [after]
         wanted = list(types or ())
@@ -112,7 +121,7 @@ class EventLog:
                 args.append(value)
         args.append(max(0, int(limit)))
         sql = (f"SELECT seq, id, type, at, subject, summary, detail FROM events WHERE {' AND '.join(where)} "
-               "ORDER BY seq LIMIT ?")
+               f"ORDER BY seq {'DESC' if newest else ''} LIMIT ?")
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [Event(r[2], float(r[3]), Subject.from_dict(json.loads(r[4])), json.loads(r[6]), r[5],

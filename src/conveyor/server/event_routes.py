@@ -3,6 +3,7 @@
 
     GET /api/v1/events?after=N&limit=&type=T1,T2&pipeline=&environment=&service=&wait=S
         -> {"events": [...], "last": M}
+    GET /api/v1/events?tail=N&...        the newest N matching events instead (then follow from `last`)
 
 `last` is the cursor for the next call (`after=M`): the newest event this answer accounts for,
 which may be past the last event returned when the filters skipped some, so a follower with a
@@ -39,6 +40,8 @@ QUERY = {
     "pipeline": {"type": "string", "maxLength": 200},
     "environment": {"type": "string", "maxLength": 200},
     "service": {"type": "string", "maxLength": 200},
+    "tail": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+             "description": "instead of `after`: the newest N matching events"},
     "wait": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT,
              "description": "seconds to wait for a matching event when there is none yet (long poll)"},
 }
@@ -56,10 +59,14 @@ class EventReads:
         after = int(q.get("after", 0))
         limit = int(q.get("limit", 500))
         types = _types(q.get("type"))
-        filters = {"types": types, "pipeline": q.get("pipeline") or None,
+        filters: dict[str, Any] = {"types": types, "pipeline": q.get("pipeline") or None,
                    "environment": q.get("environment") or None, "service": q.get("service") or None}
         if self.log is None:  # a daemon without a stream (an API built for a test)
             return {"events": [], "last": after}
+        if "tail" in q and "after" not in q:
+            newest = self.log.last_seq()
+            recent = self.log.tail(int(q["tail"]), **filters)
+            return {"events": [e.as_dict() for e in recent], "last": max(newest, recent[-1].seq if recent else 0)}
         events, last = self._read(after, limit, filters)
         wait = min(float(q.get("wait", 0)), self.wait_limit)
         if events or wait <= 0 or not self._waiters.acquire(blocking=False):
