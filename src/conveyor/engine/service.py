@@ -23,6 +23,7 @@ from conveyor.config.trust import valid_branch_name
 from conveyor.engine import states as S
 from conveyor.engine.definitions import Definitions, Governing
 from conveyor.engine.describe import describe, summary
+from conveyor.engine.events import transition_events
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.trigger_match import pull_request_matches, push_matches, tag_matches
 from conveyor.engine.view import ExecutionView
@@ -195,7 +196,8 @@ class Service:
         first = Transition(row.id, "execution", status, detail={"reason": failed_reason} if failed_reason else {},
                            at=self.clock())
         with self.lock:
-            row = self.store.create_execution(row, first)
+            row = self.store.create_execution(
+                row, first, lambda created: transition_events(ExecutionView.build(created, []), first))
             view = ExecutionView.build(row, self.store.transitions(row.id))
             if status == S.IN_PROGRESS:
                 self.scheduler.track(view)

@@ -26,6 +26,7 @@ value leaves the daemon.
     DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
     GET  /api/v1/webhooks                            inbound webhooks: secrets set, accepted, refused by reason
+    GET  /api/v1/events?after=&type=&wait=           the event stream (conveyor.server.event_routes)
     … services and deployments: conveyor.server.release_routes
 """
 
@@ -46,9 +47,11 @@ from urllib.parse import unquote
 from conveyor import __version__
 from conveyor.engine.service import Service
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.events.stream import EventLog
 from conveyor.passes import PassTimer
 from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
+from conveyor.server.event_routes import MAX_WAIT, EventReads, add_event_routes
 from conveyor.server.release_routes import add_release_routes
 from conveyor.server.schema import BOOL, BY, INT, OBJ, OPT_STR, STR, Schema, array, obj, problems
 
@@ -92,8 +95,10 @@ LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 class Api:
     def __init__(self, service: Service, releases: ReleaseService, token: str,
-                 loops: Mapping[str, PassTimer] | None = None):
+                 loops: Mapping[str, PassTimer] | None = None, events: EventLog | None = None,
+                 event_wait_limit: float = MAX_WAIT):
         self.service = service
+        self.events = events
         self.releases = releases
         self.loops = dict(loops or {})
         self.token = token
@@ -153,6 +158,7 @@ class Api:
             b["repository"], b["ref"], str(b.get("before") or ""), b["after"]),
           summary="a push (the git hook): starts the pipelines whose triggers match", response=array(EXECUTION),
           body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
+        add_event_routes(r, EventReads(events, event_wait_limit))
 
         r("GET", r"/api/v1/webhooks", lambda q, b: self.webhooks.stats() if self.webhooks else {"enabled": False},
           summary="inbound webhooks: per host, whether a secret is set, deliveries accepted, refusals by reason",
