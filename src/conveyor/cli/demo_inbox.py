@@ -65,7 +65,7 @@ class DemoInbox:
 
     def _types(self) -> set[str]:
         assert self.receiver is not None
-        return {(r.json() or {}).get("type") for r in self.receiver.deliveries() if r.body}
+        return {str((r.json() or {}).get("type")) for r in self.receiver.deliveries() if r.body}
 
     def close(self) -> None:
         if self.receiver is not None:
