@@ -68,5 +68,5 @@ class TaskSetScaling:
                 self._store.event(spec.environment, spec.name, reasons.task_set_steady(spec.name, dep.id))
             moving |= not steady
         if self._state.observe_steady(spec.environment, spec.name, not moving):
-            self._store.event(spec.environment, spec.name, reasons.steady_state(spec.name))
+            self._store.reached_steady_state(spec.environment, spec.name, reasons.steady_state(spec.name))
         return moving
