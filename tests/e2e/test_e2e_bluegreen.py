@@ -165,6 +165,15 @@ def outbox(daemon, deployment_id: str) -> list[tuple[str, object]]:
     return [(e.type, e.detail.get("percent")) for _, e in rows if e.subject.deployment_id == deployment_id]
 
 
+def service_outbox(daemon) -> list[str]:
+    """The types of the stream events services.db holds, oldest first."""
+    db = sqlite3.connect(daemon.home / "services.db")
+    try:
+        return [e.type for _, e in read_outbox(db, 0, limit=10_000)]
+    finally:
+        db.close()
+
+
 def _events(status: dict) -> dict[str, str]:
     return {e["lifecycleEventName"]: e["status"] for e in status["deployment"]["lifecycleEvents"]}
 
@@ -209,6 +218,9 @@ def test_canary_with_a_smoke_test_hook_under_load_fails_nothing(tmp_path, daemon
     assert outbox(daemon, d["id"]) == [
         ("deployment-started", None), ("deployment-traffic-shifted", 25), ("deployment-traffic-shifted", 100),
         ("deployment-waiting", None), ("deployment-succeeded", None)]  # (waiting: the 2 s termination wait)
+    # services.db: steady once per deployment (not between its steps, while two task sets are live)
+    wait_until(lambda: len(service_outbox(daemon)) >= 2, 10, what="steady state")
+    assert service_outbox(daemon) == ["service-steady-state", "service-steady-state"]
 
 
 def test_a_failing_hook_rolls_back_and_production_never_sees_green(tmp_path, daemon, images):

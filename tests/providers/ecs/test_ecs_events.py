@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ecs_fakes import FakeRuntime, Harness, spec
+from ecs_fakes import FakeRuntime, Harness, spec, taskdef_body
 
 from conveyor.events.outbox import read_outbox
 from conveyor.events.types import Event
@@ -16,7 +16,7 @@ from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.events import rollout_events, started
 from conveyor.providers.local.ecs.rows import Deployment, Task
 from conveyor.providers.local.ecs.states import InvalidTransition
-from conveyor.providers.local.ecs.store import COMPLETED, FAILED, PENDING, STOPPED, EcsStore
+from conveyor.providers.local.ecs.store import COMPLETED, FAILED, INACTIVE, PENDING, STOPPED, EcsStore
 
 DEP = Deployment(id="ecs-svc/2", seq=2, environment="staging", service="orders", taskdef="orders:2",
                  status="PRIMARY", rollout_state="IN_PROGRESS", failed_tasks=3,
@@ -159,3 +159,24 @@ def test_a_manual_rollback_names_who_and_what_it_rolled_back(tmp_path):
     done = [e for e in outbox(h.services.store) if e.type == "deployment-rolled-back"]
     assert [(e.subject.deployment_id, e.detail["rolledBack"], e.detail["who"], e.detail["reason"])
             for e in done] == [(back.id, v2, "ana", "p99 up")]
+
+
+def test_a_blue_green_service_announces_steady_only_with_one_task_set_left(tmp_path):
+    h = Harness.make(tmp_path)
+    service = spec(desired=2, controller="CODE_DEPLOY")
+    name = h.services.deployments.register_taskdef(taskdef_body())
+    h.services.task_sets.declare_service(service, task_definition=name)
+    api = h.services.task_sets
+    blue = api.create_task_set("staging", "orders", name, "staging-orders-1", 100, {}, primary=True)
+    h.run_until(lambda: api.task_set_status(blue.id).healthy == 2)
+    h.step()
+    green = api.create_task_set("staging", "orders", name, "staging-orders-2", 100, {})
+    h.run_until(lambda: api.task_set_status(green.id).healthy == 2)
+    h.step()
+    assert h.events()[-1] == reasons.steady_state("orders")  # the service event says it between steps...
+    assert types(outbox(h.services.store)) == ["service-steady-state"]  # ...the stream does not
+    api.update_service_primary_task_set(green.id)
+    api.update_task_set(blue.id, scale=0)
+    h.run_until(lambda: h.deployment(blue.id).status == INACTIVE)
+    h.step()
+    assert types(outbox(h.services.store)) == ["service-steady-state", "service-steady-state"]

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.config.codedeploy_group import deployment_group
+from conveyor.errors import ConveyorError
 from conveyor.events.types import Event, Subject
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.rows import ROLLBACK, CodeDeployment
@@ -79,8 +81,12 @@ def detail(d: CodeDeployment, **more: Any) -> dict[str, Any]:
 
 
 def config_name(d: CodeDeployment) -> str:
-    deployment = (d.grp or {}).get("deployment") or {}
-    return str(deployment.get("config") or "") if isinstance(deployment, Mapping) else ""
+    """The deployment configuration's name ("CodeDeployDefault.ECSAllAtOnce",
+    "TimeBasedCanary(25%, 3s)"), as the group recorded with the deployment says."""
+    try:
+        return deployment_group((d.grp or {}).get("deployment") or {}, (d.grp or {}).get("alarms") or {}).config.name
+    except ConveyorError:  # a row no group can be read from: say less
+        return ""
 
 
 def transition_events(d: CodeDeployment, status: str, changes: Mapping[str, Any], cause: Cause, *,

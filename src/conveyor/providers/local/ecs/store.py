@@ -382,17 +382,19 @@ class EcsStore:
         with self._lock:
             return self._append_event(self._db, environment, service, message, self.clock())
 
-    def reached_steady_state(self, environment: str, service: str, message: str) -> bool:
+    def reached_steady_state(self, environment: str, service: str, message: str, *, announce: bool = True) -> bool:
         """The service has just become steady: its service event `message` (unless it repeats
         the latest one, as after a daemon restart) with service-steady-state, and the end of an
-        unhealthy episode, in one transaction. Returns whether the event was new."""
+        unhealthy episode, in one transaction; without `announce` (a blue/green deployment
+        between steps) only the service event. Returns whether the service event was new."""
         now = self.clock()
         with self.transaction() as db:
-            db.execute("UPDATE services SET unhealthy_since = NULL WHERE environment = ? AND name = ?",
-                       (environment, service))
             new = self._append_event(db, environment, service, message, now)
-            if new:
-                write_events(db, [stream_events.steady(environment, service, now=now)])
+            if announce:
+                db.execute("UPDATE services SET unhealthy_since = NULL WHERE environment = ? AND name = ?",
+                           (environment, service))
+                if new:
+                    write_events(db, [stream_events.steady(environment, service, now=now)])
         return new
 
     def _append_event(self, db: sqlite3.Connection, environment: str, service: str, message: str,
