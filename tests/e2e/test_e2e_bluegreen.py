@@ -427,6 +427,16 @@ def test_the_codedeploy_to_ecs_action_runs_in_a_pipeline_and_logs_who_continued_
     assert rel.version() == "v1"
     logs = daemon("logs", ex["id"], "--stage", "Deploy").stdout
     assert re.search(r"continue \(READY_WAIT\) by \S+: checked the test port", logs), logs
+    db = sqlite3.connect(daemon.home / "codedeploy.db")
+    try:
+        events = [e for _, e in read_outbox(db, 0)]
+    finally:
+        db.close()
+    assert [e.type for e in events] == ["deployment-started", "deployment-waiting", "deployment-traffic-shifted",
+                                        "deployment-succeeded"]
+    assert {(e.subject.execution_id, e.subject.stage, e.subject.action) for e in events} == {
+        (ex["id"], "Deploy", "Deploy")}
+    assert events[1].detail["command"] == ["conveyor", "deploy", "continue", "production", "orders"]
 
 
 def test_a_hook_cut_off_by_a_daemon_crash_is_invoked_again_by_the_next_daemon(tmp_path, daemon, images):
