@@ -161,6 +161,17 @@ def test_a_manual_rollback_names_who_and_what_it_rolled_back(tmp_path):
             for e in done] == [(back.id, v2, "ana", "p99 up")]
 
 
+def test_a_started_deployment_names_its_images_and_who_deployed_it(tmp_path):
+    store = EcsStore(tmp_path / "services.db")
+    store.put_service("staging", "orders", {}, "orders:1", 1)
+    name, _ = store.register_taskdef("orders", {"family": "orders", "containerDefinitions": [
+        {"name": "api", "image": "127.0.0.1:5000/orders@sha256:ab"}, {"name": "log", "essential": False}]})
+    store.create_deployment("staging", "orders", name, {"by": "ana", "via": "conveyor deploy"})
+    (event,) = outbox(store)
+    assert (event.detail["images"], event.detail["who"]) == ({"api": "127.0.0.1:5000/orders@sha256:ab"}, "ana")
+    store.close()
+
+
 def test_a_blue_green_service_announces_steady_only_with_one_task_set_left(tmp_path):
     h = Harness.make(tmp_path)
     service = spec(desired=2, controller="CODE_DEPLOY")

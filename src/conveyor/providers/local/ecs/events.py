@@ -48,9 +48,11 @@ def subject(environment: str, service: str, deployment_id: str | None = None,
 def detail(dep: Deployment, **more: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": KIND, "taskdef": dep.taskdef}
     origin = dep.origin or {}
+    if origin.get("by"):
+        out["who"] = origin["by"]
     if origin.get("rollback"):
         out["rollback"] = True
-        for key, name in (("of", "rolledBack"), ("to", "rollbackTo"), ("by", "who"), ("reason", "reason")):
+        for key, name in (("of", "rolledBack"), ("to", "rollbackTo"), ("reason", "reason")):
             if origin.get(key):
                 out[name] = origin[key]
     out.update({k: v for k, v in more.items() if v not in (None, "")})
@@ -61,13 +63,26 @@ def _name(dep: Deployment) -> str:
     return reasons.event_deployment(dep.environment, dep.service, dep.id)
 
 
-def started(dep: Deployment, *, now: float) -> list[Event]:
-    """A rolling deployment was created (`dep`: its row)."""
+def started(dep: Deployment, *, now: float, taskdef_body: Mapping[str, Any] | None = None) -> list[Event]:
+    """A rolling deployment was created (`dep`: its row); with its task definition's body, the
+    events name the containers' images."""
     if dep.scale is not None:
         return []
     rolled_back = (dep.origin or {}).get("of") if (dep.origin or {}).get("rollback") else None
-    return [Event("deployment-started", now, subject(dep.environment, dep.service, dep.id, dep.origin), detail(dep),
+    return [Event("deployment-started", now, subject(dep.environment, dep.service, dep.id, dep.origin),
+                  detail(dep, images=images_of(taskdef_body)),
                   reasons.event_started(_name(dep), dep.taskdef, _text(rolled_back)))]
+
+
+def images_of(taskdef_body: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Container name → image of a registered task definition body.
+
+    >>> images_of({"containerDefinitions": [{"name": "api", "image": "registry/orders@sha256:ab"}]})
+    {'api': 'registry/orders@sha256:ab'}
+    """
+    containers = (taskdef_body or {}).get("containerDefinitions") or []
+    found = {str(c.get("name")): str(c.get("image")) for c in containers if isinstance(c, Mapping) and c.get("image")}
+    return found or None
 
 
 def rollout_events(dep: Deployment, rollout_state: str, why: str, *, now: float) -> list[Event]:

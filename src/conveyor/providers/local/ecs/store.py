@@ -139,6 +139,14 @@ class EcsStore:
                        (family, revision, text, self.clock()))
         return f"{family}:{revision}", True
 
+    def _taskdef_body(self, db: sqlite3.Connection, name: str) -> dict | None:
+        family, _, revision = name.rpartition(":")
+        if not revision.isdigit():
+            return None
+        row = db.execute("SELECT body FROM taskdefs WHERE family = ? AND revision = ?",
+                         (family, int(revision))).fetchone()
+        return json.loads(row["body"]) if row else None
+
     def taskdef(self, name: str) -> dict | None:
         family, _, revision = name.rpartition(":")
         rows = self._all("SELECT body FROM taskdefs WHERE family = ? AND revision = ?", (family, int(revision)))
@@ -217,7 +225,7 @@ class EcsStore:
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
             dep = read_deployment(db.execute("SELECT * FROM deployments WHERE id = ?", (dep_id,)).fetchone())
-            write_events(db, stream_events.started(dep, now=now))
+            write_events(db, stream_events.started(dep, now=now, taskdef_body=self._taskdef_body(db, taskdef)))
         return dep
 
     def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
