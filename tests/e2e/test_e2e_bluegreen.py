@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import textwrap
 import time
@@ -18,6 +19,7 @@ import pytest
 from e2e_support import _zombie, action, free_port, git, wait_until
 from stack_support import stack_missing
 
+from conveyor.events.outbox import read_outbox
 from conveyor.images import BASE_IMAGE
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -153,6 +155,25 @@ def _clean(result) -> None:
     assert result.failed() == 0, result.to_json()
 
 
+def outbox(daemon, deployment_id: str) -> list[tuple[str, object]]:
+    """The stream events codedeploy.db holds for the deployment, oldest first: (type, percent)."""
+    db = sqlite3.connect(daemon.home / "codedeploy.db")
+    try:
+        rows = read_outbox(db, 0, limit=10_000)
+    finally:
+        db.close()
+    return [(e.type, e.detail.get("percent")) for _, e in rows if e.subject.deployment_id == deployment_id]
+
+
+def service_outbox(daemon) -> list[str]:
+    """The types of the stream events services.db holds, oldest first."""
+    db = sqlite3.connect(daemon.home / "services.db")
+    try:
+        return [e.type for _, e in read_outbox(db, 0, limit=10_000)]
+    finally:
+        db.close()
+
+
 def _events(status: dict) -> dict[str, str]:
     return {e["lifecycleEventName"]: e["status"] for e in status["deployment"]["lifecycleEvents"]}
 
@@ -194,6 +215,12 @@ def test_canary_with_a_smoke_test_hook_under_load_fails_nothing(tmp_path, daemon
     assert d["taskSets"]["original"]["status"] == "INACTIVE"
     for phase in ("Install", "AllowTraffic", "TerminationWait"):
         assert phase in d["timings"], d["timings"]
+    assert outbox(daemon, d["id"]) == [
+        ("deployment-started", None), ("deployment-traffic-shifted", 25), ("deployment-traffic-shifted", 100),
+        ("deployment-waiting", None), ("deployment-succeeded", None)]  # (waiting: the 2 s termination wait)
+    # services.db: steady once per deployment (not between its steps, while two task sets are live)
+    wait_until(lambda: len(service_outbox(daemon)) >= 2, 10, what="steady state")
+    assert service_outbox(daemon) == ["service-steady-state", "service-steady-state"]
 
 
 def test_a_failing_hook_rolls_back_and_production_never_sees_green(tmp_path, daemon, images):
@@ -246,6 +273,10 @@ def test_an_alarm_stops_and_rolls_back_with_zero_failed_requests(tmp_path, daemo
     assert rel.version() == "v1"
     alarms = daemon.json("alarms", "production", "orders")
     assert any(h["state"] == "ALARM" for h in alarms[0]["history"])
+    shifted = [("deployment-traffic-shifted", 30)] if phase == "AllowTraffic" else [
+        ("deployment-traffic-shifted", 100), ("deployment-waiting", None)]
+    assert outbox(daemon, d["id"]) == [("deployment-started", None), *shifted, ("deployment-alarm", None),
+                                       ("deployment-stopped", None), ("deployment-rolled-back", None)]
 
 
 def test_ready_wait_continue_then_manual_rollback_is_instant(tmp_path, daemon, images):
@@ -396,6 +427,16 @@ def test_the_codedeploy_to_ecs_action_runs_in_a_pipeline_and_logs_who_continued_
     assert rel.version() == "v1"
     logs = daemon("logs", ex["id"], "--stage", "Deploy").stdout
     assert re.search(r"continue \(READY_WAIT\) by \S+: checked the test port", logs), logs
+    db = sqlite3.connect(daemon.home / "codedeploy.db")
+    try:
+        events = [e for _, e in read_outbox(db, 0)]
+    finally:
+        db.close()
+    assert [e.type for e in events] == ["deployment-started", "deployment-waiting", "deployment-traffic-shifted",
+                                        "deployment-succeeded"]
+    assert {(e.subject.execution_id, e.subject.stage, e.subject.action) for e in events} == {
+        (ex["id"], "Deploy", "Deploy")}
+    assert events[1].detail["command"] == ["conveyor", "deploy", "continue", "production", "orders"]
 
 
 def test_a_hook_cut_off_by_a_daemon_crash_is_invoked_again_by_the_next_daemon(tmp_path, daemon, images):

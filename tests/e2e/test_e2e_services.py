@@ -4,6 +4,7 @@ HTTP traffic. Rolling deploys under load must not fail a single request."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import textwrap
 import time
@@ -14,6 +15,7 @@ import pytest
 from e2e_support import free_port, wait_until
 from stack_support import stack_missing
 
+from conveyor.events.outbox import read_outbox
 from conveyor.images import BASE_IMAGE, BUSYBOX_IMAGE
 from conveyor.loadgen import LoadGenerator
 from conveyor.providers.local.containers import detect_engine, image_exists
@@ -94,6 +96,15 @@ def service_daemon(daemon):
     return daemon  # the conveyor fixture's `down --all` takes the tasks and HAProxy down
 
 
+def outbox(daemon) -> list[tuple[str, object]]:
+    """The stream events services.db holds, oldest first: (type, task definition)."""
+    db = sqlite3.connect(daemon.home / "services.db")
+    try:
+        return [(e.type, e.detail.get("taskdef")) for _, e in read_outbox(db, 0, limit=10_000)]
+    finally:
+        db.close()
+
+
 def describe(daemon) -> dict:
     return daemon.json("service", "describe", "staging", "orders")
 
@@ -128,6 +139,9 @@ def test_first_deploy_then_rolling_update_under_load_drops_nothing(tmp_path, ser
     status = service_daemon.json("deploy", "status", "staging", "orders")
     assert status["waitingFor"].startswith("nothing")
     assert {"firstTaskStarted", "firstTaskHealthy", "completed"} <= set(status["deployment"]["timings"])
+    assert outbox(service_daemon) == [("deployment-started", "orders:1"), ("deployment-succeeded", "orders:1"),
+                      ("service-steady-state", None), ("deployment-started", "orders:2"),
+                      ("deployment-succeeded", "orders:2"), ("service-steady-state", None)]
 
 
 def test_killed_task_is_replaced_and_the_event_says_why(tmp_path, service_daemon, images):
@@ -209,6 +223,11 @@ def test_circuit_breaker_rolls_back_a_release_that_crashes_and_old_tasks_keep_se
     assert states[1] == ("orders:2", "FAILED")
     assert any("rolling back to deploymentId" in e["message"] for e in d["events"])
     wait_until(lambda: describe(service_daemon)["rolloutState"] == "COMPLETED", 30, what="rollback complete")
+    wait_until(lambda: outbox(service_daemon)[-1][0] == "service-steady-state", 30, what="steady again")
+    assert outbox(service_daemon)[3:] == [
+        ("deployment-started", "orders:2"), ("service-unhealthy", "orders:2"), ("service-circuit-breaker", "orders:2"),
+        ("deployment-failed", "orders:2"), ("deployment-started", "orders:1"), ("deployment-rolled-back", "orders:1"),
+        ("service-steady-state", None)]
 
 
 def test_scale_logs_and_a_wrong_container_name(tmp_path, service_daemon, images):

@@ -23,7 +23,7 @@ def state(value: str, points=((0, 1.0), (10, 1.0), (20, 1.0)), breaching: int = 
 def test_the_first_alarm_in_alarm_stops_the_deployment():
     statuses = {"prod-5xx": state("OK"), "p99": state("ALARM")}
     assert alarm_stop(GROUP, lambda alarm: statuses[alarm.name]) == Fail(
-        "ALARM_ACTIVE", reasons.alarm_in_alarm("p99", "ALARM because"), status="Stopped")
+        "ALARM_ACTIVE", reasons.alarm_in_alarm("p99", "ALARM because"), status="Stopped", alarms=("p99",))
 
 
 def test_no_stop_without_an_alarm_in_alarm_or_with_alarms_disabled():

@@ -180,6 +180,28 @@ TEXTS = [
     (R.LOG_PASS_FAILED, "deploy controller pass failed"),
     (R.LOG_HOOK_CRASHED, "hook %s of %s failed to run"),
     (R.LOG_HISTORY_LINE, "%s/%s %s"),
+    (R.event_deployment("production", "orders", "d-ABC"), "production/orders: blue/green deployment d-ABC"),
+    (R.event_started("D", "orders:7", "CodeDeployDefault.ECSAllAtOnce"),
+     "D of orders:7 started (CodeDeployDefault.ECSAllAtOnce)"),
+    (R.event_started("D", "orders:7", ""), "D of orders:7 started"),
+    (R.event_ready("D", "conveyor deploy continue production orders"),
+     "D is ready and waits for `conveyor deploy continue production orders`"),
+    (R.event_alarm("D", ["orders-5xx"]), "D stopped: alarm orders-5xx in ALARM"),
+    (R.event_stopped("D", "ana", "MANUAL_STOP", "stopped by ana"), "D stopped by ana: MANUAL_STOP: stopped by ana"),
+    (R.event_stopped("D", None, "TIMEOUT", "late"), "D stopped: TIMEOUT: late"),
+    (R.event_failed("D", "HOOK_EXECUTION_FAILURE", "hook x failed"), "D failed: HOOK_EXECUTION_FAILURE: hook x failed"),
+    (R.event_succeeded("D", "orders:7"), "D of orders:7 succeeded"),
+    (R.event_redeployed("D", "orders:6"), "D rolled back: the previous revision orders:6 serves production again"),
+    (R.event_shifted("D", 10, "orders:7", "tg-2", "tg-1"),
+     "D: 10% of production traffic on orders:7 (tg-2), 90% on tg-1"),
+    (R.event_shifted("D", 100, "orders:7", "tg-2", "tg-1"), "D: 100% of production traffic on orders:7"),
+    (R.event_rolled_back("D", "alarm orders-5xx is in ALARM: 3 of 3"),
+     "D rolled back: alarm orders-5xx is in ALARM: 3 of 3"),
+    (R.event_rolled_back_to_kept("production", "orders", "orders:6", "ana", "p99"),
+     "production/orders: rolled back to orders:6 (kept alive) by ana: p99"),
+    (R.event_termination_wait("D", 300, "tg-1", "conveyor deploy continue p o", "conveyor rollback p o"),
+     "D waits 300 s before terminating tg-1; `conveyor deploy continue p o` ends the wait, "
+     "`conveyor rollback p o` goes back"),
 ]
 
 

@@ -137,6 +137,19 @@ EXACT = [
     (r.service_not_found("staging", "orders"), "no service 'orders' in environment 'staging'"),
     (r.deployment_not_found("ecs-svc/9"), "no deployment ecs-svc/9"),
     (r.task_not_found("t9"), "no task t9"),
+    # summaries of the stream's events
+    (r.event_deployment("staging", "orders", "ecs-svc/1"), "staging/orders: rolling deployment ecs-svc/1"),
+    (r.event_started("D", "orders:3", None), "D of orders:3 started"),
+    (r.event_started("D", "orders:2", "ecs-svc/1"), "D of orders:2 started (rolling back ecs-svc/1)"),
+    (r.event_succeeded("D", "orders:3"), "D of orders:3 completed"),
+    (r.event_rolled_back("D", "orders:2", "ecs-svc/1"), "D completed: orders:2 serves again (ecs-svc/1 rolled back)"),
+    (r.event_rolled_back("D", "orders:2", None), "D completed: orders:2 serves again"),
+    (r.event_failed("D", "ECS deployment circuit breaker: 3 task(s) failed"),
+     "D failed: ECS deployment circuit breaker: 3 task(s) failed"),
+    (r.event_circuit_breaker("D", 3), "D: the deployment circuit breaker tripped after 3 failed task(s)"),
+    (r.event_unhealthy("staging", "orders", "t1", "Task failed container health checks"),
+     "staging/orders: task t1 failed: Task failed container health checks"),
+    (r.event_steady("staging", "orders"), "staging/orders has reached a steady state"),
 ]
 
 

@@ -40,6 +40,7 @@ from conveyor.lb.haproxy import LoadBalancer
 from conveyor.metrics.store import MetricStore
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.alarms import AlarmWatch
+from conveyor.providers.local.codedeploy.events import Cause
 from conveyor.providers.local.codedeploy.hook_runs import HookRuns, Invoke
 from conveyor.providers.local.codedeploy.hooks import invoke_hook
 from conveyor.providers.local.codedeploy.journal import Journal
@@ -200,7 +201,7 @@ class DeployController:
                 rollback = group_of(d).rolls_back_on(DEPLOYMENT_STOP_ON_REQUEST)
             self.journal.action(d, who, reasons.action_stop(rollback), reason)
             self.outcomes.fail(d, reasons.MANUAL_STOP, reasons.stopped_by(who, reason), status=STOPPED,
-                               rollback=rollback)
+                               rollback=rollback, cause=Cause(who=who, reason=reason))
         self.loop.wake()
         return self.store.require(d.id)
 
@@ -212,7 +213,7 @@ class DeployController:
             if current is not None and current.replacement_task_set and current.phase in WATCHED:
                 self.journal.action(current, who, reasons.ACTION_ROLLBACK, reason)
                 self.outcomes.fail(current, reasons.MANUAL_STOP, reasons.rolled_back_by(who, reason), status=STOPPED,
-                                   rollback=True)
+                                   rollback=True, cause=Cause(who=who, reason=reason))
                 return self.store.require(current.id)
             if current is not None and current.phase in TERMINATING:
                 raise UserError(reasons.blue_terminating(current.id), hint=reasons.HINT_BLUE_TERMINATING)

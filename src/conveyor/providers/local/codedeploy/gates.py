@@ -32,7 +32,8 @@ def alarm_stop(group: DeploymentGroup, status_of: StatusOf) -> Fail | None:
     for alarm in group.alarms:
         status = status_of(alarm)
         if status is not None and status.state == ALARM:
-            return Fail(reasons.ALARM_ACTIVE, reasons.alarm_in_alarm(alarm.name, status.reason), status=STOPPED)
+            return Fail(reasons.ALARM_ACTIVE, reasons.alarm_in_alarm(alarm.name, status.reason), status=STOPPED,
+                        alarms=(alarm.name,))
     return None
 
 

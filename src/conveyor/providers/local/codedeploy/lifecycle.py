@@ -18,8 +18,11 @@ from conveyor.config.codedeploy_model import HOOK_EVENTS, KEEP_ALIVE, STOP_DEPLO
 from conveyor.deploy import traffic
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.elapsed import Elapsed
+from conveyor.events.types import Event
+from conveyor.providers.local.codedeploy import events as stream_events
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.alarms import AlarmWatch
+from conveyor.providers.local.codedeploy.events import Cause
 from conveyor.providers.local.codedeploy.hook_runs import HookRuns
 from conveyor.providers.local.codedeploy.journal import Journal
 from conveyor.providers.local.codedeploy.outcomes import Outcomes
@@ -92,7 +95,7 @@ class Lifecycle:
             self._move(d, decision.phase)
         elif isinstance(decision, Fail):
             self._outcomes.fail(d, decision.code, decision.message, status=decision.status,
-                                rollback=decision.rollback)
+                                rollback=decision.rollback, cause=Cause(alarms=decision.alarms))
         elif isinstance(decision, Shift):
             self._shift(d, spec, decision)
         elif isinstance(decision, Skip):
@@ -110,7 +113,7 @@ class Lifecycle:
         timings = dict(d.timings)
         if d.phase_at is not None and d.phase != "Start":
             timings[d.phase] = round(now - d.phase_at, 3)
-        self._store.update(d.id, phase=phase, timings=timings, waiting="")
+        self._store.update(d.id, phase=phase, timings=timings, waiting="", outbox=self._waits(d, phase, now))
         if d.phase not in HOOK_EVENTS and d.phase not in NOT_EVENTS:
             ev = self._store.lifecycle_event(d.id, d.phase)
             if ev is None or ev["status"] == EV_IN_PROGRESS:  # (a Skipped one stays Skipped)
@@ -119,6 +122,14 @@ class Lifecycle:
         if phase not in HOOK_EVENTS and phase not in NOT_EVENTS and self._store.lifecycle_event(d.id, phase) is None:
             self._store.transition_event(d.id, phase, EV_IN_PROGRESS, started_at=now)
         self._wake()
+
+    def _waits(self, d: CodeDeployment, phase: str, now: float) -> list[Event]:
+        """deployment-waiting when a termination wait begins that a person can end early."""
+        group = group_of(d)
+        if (phase != "TerminationWait" or d.original_task_set is None or group.termination_action == KEEP_ALIVE
+                or group.termination_wait <= 0):
+            return []
+        return [stream_events.termination_wait(d, group.termination_wait, now=now)]
 
     def _waited(self, d: CodeDeployment) -> float:
         """Seconds in the current phase."""
@@ -201,7 +212,7 @@ class Lifecycle:
         if shift.percent >= 100:
             timings.setdefault("allProductionTraffic", round(now - d.created_at, 3))
         self._store.update(d.id, step=shift.step, step_at=now, traffic=int(round(shift.percent)), timings=timings,
-                           waiting="")
+                           waiting="", outbox=[stream_events.traffic_shifted(d, shift.percent, now=now)])
         self._journal.log(d, reasons.shifted(shift.percent, d.replacement_tg, d.original_tg))
         self._wake()
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from conveyor.config.codedeploy_model import DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM
 from conveyor.providers.local.codedeploy import reasons
+from conveyor.providers.local.codedeploy.events import Cause
 from conveyor.providers.local.codedeploy.journal import Journal
 from conveyor.providers.local.codedeploy.revision import group_of
 from conveyor.providers.local.codedeploy.rollback import Rollbacks
@@ -40,9 +41,10 @@ class Outcomes:
         self._work = work
 
     def fail(self, d: CodeDeployment, code: str, message: str, *, status: str = FAILED,
-             rollback: bool | None = None) -> None:
+             rollback: bool | None = None, cause: Cause | None = None) -> None:
         """End the deployment Failed (or Stopped); its running lifecycle event fails with it.
-        rollback None: as the group's autoRollbackConfiguration says for this kind of end."""
+        rollback None: as the group's autoRollbackConfiguration says for this kind of end.
+        `cause`: who stopped it and why, or the alarms in ALARM (for the stream's events)."""
         if rollback is None:
             event = DEPLOYMENT_STOP_ON_ALARM if code == reasons.ALARM_ACTIVE else DEPLOYMENT_FAILURE
             rollback = group_of(d).rolls_back_on(event)
@@ -55,11 +57,11 @@ class Outcomes:
         timings = {**d.timings, "total": round(now - d.created_at, 3)}
         if d.phase_at is not None:
             timings[d.phase] = round(now - d.phase_at, 3)
-        self._store.transition(d.id, status, why=reasons.error_why(code, message), error_code=code,
+        self._store.transition(d.id, status, why=reasons.error_why(code, message), cause=cause, error_code=code,
                                error_message=message, completed_at=now, waiting="", timings=timings)
         self._journal.log(d, reasons.ended(d.id, status, code, message))
         if rollback and d.replacement_task_set and d.phase != "BeforeInstall":
-            self._rollbacks.reroute(d, message)
+            self._rollbacks.reroute(d, message, who=cause.who if cause else None)
         elif d.replacement_task_set:
             self._journal.log(d, reasons.NO_ROLLBACK)
 

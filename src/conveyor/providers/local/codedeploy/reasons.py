@@ -437,3 +437,56 @@ def gate_no_traffic(target_group: str | None, seen: int, periods: int, period: i
 LOG_PASS_FAILED = "deploy controller pass failed"
 LOG_HOOK_CRASHED = "hook %s of %s failed to run"
 LOG_HISTORY_LINE = "%s/%s %s"
+
+
+# -- summaries of the stream's events (conveyor.providers.local.codedeploy.events) ----------------
+def event_deployment(environment: str, service: str, dep_id: str) -> str:
+    """How an event's summary names a deployment."""
+    return f"{environment}/{service}: blue/green deployment {dep_id}"
+
+
+def event_started(deployment: str, task_definition: str, config: str) -> str:
+    return f"{deployment} of {task_definition} started" + (f" ({config})" if config else "")
+
+
+def event_ready(deployment: str, command: str) -> str:
+    return f"{deployment} is ready and waits for `{command}`"
+
+
+def event_alarm(deployment: str, alarms: Iterable[str]) -> str:
+    return f"{deployment} stopped: alarm {', '.join(alarms) or '?'} in ALARM"
+
+
+def event_stopped(deployment: str, who: str | None, code: str | None, message: str) -> str:
+    return f"{deployment} stopped" + (f" by {who}" if who else "") + f": {code}: {message}"
+
+
+def event_failed(deployment: str, code: str | None, message: str) -> str:
+    return f"{deployment} failed: {code}: {message}"
+
+
+def event_succeeded(deployment: str, task_definition: str) -> str:
+    return f"{deployment} of {task_definition} succeeded"
+
+
+def event_redeployed(deployment: str, task_definition: str) -> str:
+    return f"{deployment} rolled back: the previous revision {task_definition} serves production again"
+
+
+def event_shifted(deployment: str, percent: int, task_definition: str, green: str | None, blue: str | None) -> str:
+    return (f"{deployment}: {percent}% of production traffic on {task_definition}"
+            + (f" ({green}), {100 - percent}% on {blue}" if blue and percent < 100 else ""))
+
+
+def event_rolled_back(deployment: str, why: str) -> str:
+    return f"{deployment} rolled back: {why}"
+
+
+def event_rolled_back_to_kept(environment: str, service: str, task_definition: str, who: str, reason: str) -> str:
+    return (f"{environment}/{service}: rolled back to {task_definition} (kept alive) by {who}"
+            + (f": {reason}" if reason else ""))
+
+
+def event_termination_wait(deployment: str, seconds: float, blue: str | None, command: str, rollback: str) -> str:
+    return (f"{deployment} waits {seconds:g} s before terminating {blue}; `{command}` ends the wait, "
+            f"`{rollback}` goes back")

@@ -11,10 +11,12 @@ replacement; after blue is gone, the previous revision deployed again as a new d
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from conveyor.deploy.spec import ServiceSpec
 from conveyor.errors import NotFound, UserError
+from conveyor.providers.local.codedeploy import events as stream_events
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.journal import Journal
 from conveyor.providers.local.codedeploy.revision import PLACEHOLDER, TASK_DEFINITION_ARN, load_balancer_of, spec_of
@@ -59,9 +61,9 @@ class Rollbacks:
         self._router = router
         self._journal = journal
 
-    def reroute(self, d: CodeDeployment, why: str) -> None:
+    def reroute(self, d: CodeDeployment, why: str, *, who: str | None = None) -> None:
         """Traffic back on the original task set at once, if it can take it, and a rollback
-        deployment to drain the replacement."""
+        deployment to drain the replacement. `who` asked for it (None: automatic)."""
         spec = spec_of(self._services, d)
         if d.original_task_set is None:
             self._journal.log(d, reasons.ROLLBACK_FIRST_DEPLOYMENT)
@@ -85,7 +87,10 @@ class Rollbacks:
                            replacement_tg=d.replacement_tg, traffic=0)
         info = {"rollbackDeploymentId": rb.id, "rollbackMessage": reasons.rollback_message(why),
                 "trafficRestoredSeconds": round(took, 4)}
-        self._store.update(d.id, rollback_info=info, traffic=0)
+        ended = self._store.require(d.id)  # (with the error code the end just wrote)
+        self._store.update(d.id, rollback_info=info, traffic=0,
+                           outbox=[stream_events.rolled_back(ended, rollback_id=rb.id, why=why, who=who,
+                                                             now=self._store.clock())])
         self._journal.log(d, reasons.rerouted(rb.id, d.original_tg, took))
 
     def previous(self, environment: str, service: str, *, who: str) -> KeptAlive | Redeploy:
@@ -119,10 +124,15 @@ class Rollbacks:
         rb = self._store.create(spec.environment, spec.name, taskdef=kept.task_definition, appspec="",
                                 group={"deployment": spec.deployment, "alarms": spec.environment_alarms},
                                 creator=ROLLBACK, origin={"by": who, "keptAlive": kept.id}, status=IN_PROGRESS)
+        routed = dataclasses.replace(rb, phase=ROLLBACK_CLEANUP, original_task_set=kept.id,
+                                     original_tg=kept.target_group, replacement_task_set=primary.id,
+                                     replacement_tg=primary.target_group)
         self._store.update(rb.id, phase=ROLLBACK_CLEANUP, original_task_set=kept.id, original_tg=kept.target_group,
                            replacement_task_set=primary.id, replacement_tg=primary.target_group,
                            rollback_info={"trafficRestoredSeconds": round(took, 4),
-                                          "rollbackMessage": reasons.back_to_kept(kept.id)})
+                                          "rollbackMessage": reasons.back_to_kept(kept.id)},
+                           outbox=[stream_events.rolled_back_to_kept(routed, who=who, reason=reason,
+                                                                     now=self._store.clock())])
         rb = self._store.require(rb.id)
         self._journal.action(rb, who, reasons.action_to_kept(kept.task_definition), reason)
         self._journal.log(rb, reasons.rerouted_to_kept(kept.target_group, took, primary.id))

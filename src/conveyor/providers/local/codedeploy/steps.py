@@ -80,6 +80,7 @@ class Fail:
     message: str
     status: str = FAILED
     rollback: bool | None = None
+    alarms: tuple[str, ...] = ()  # ALARM_ACTIVE: the alarms in ALARM
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,18 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
+from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.events.types import Event
 from conveyor.providers.local.codedeploy import reasons
+from conveyor.providers.local.codedeploy.events import Cause, transition_events
+from conveyor.providers.local.codedeploy.rows import JSON_COLUMNS as _JSON
+from conveyor.providers.local.codedeploy.rows import PIPELINE, ROLLBACK, USER, CodeDeployment
 from conveyor.providers.local.codedeploy.states import (
     BAKING,
     CREATED,
@@ -126,60 +130,6 @@ CREATE INDEX IF NOT EXISTS cd_transitions_deployment ON cd_transitions (deployme
 __all__ = ["BAKING", "CREATED", "EV_FAILED", "EV_IN_PROGRESS", "EV_SUCCEEDED", "FAILED", "IN_PROGRESS", "PENDING",
            "PIPELINE", "QUEUED", "READY", "ROLLBACK", "SKIPPED", "STOPPED", "SUCCEEDED", "TERMINAL", "USER",
            "CodeDeployment", "DeploymentStore", "new_deployment_id"]
-#: Creators (DeploymentInfo.creator).
-USER, PIPELINE, ROLLBACK = "user", "CodePipeline", "codeDeployRollback"
-
-
-@dataclass
-class CodeDeployment:
-    id: str
-    seq: int
-    environment: str
-    service: str
-    taskdef: str
-    appspec: str
-    grp: dict
-    status: str
-    phase: str
-    creator: str
-    origin: dict = field(default_factory=dict)
-    original_task_set: str | None = None
-    replacement_task_set: str | None = None
-    original_tg: str | None = None
-    replacement_tg: str | None = None
-    traffic: int = 0  # percent of production traffic on the replacement
-    step: int = -1  # index in the traffic plan
-    step_at: float | None = None
-    phase_at: float | None = None
-    waiting: str = ""
-    error_code: str | None = None
-    error_message: str | None = None
-    rollback_info: dict = field(default_factory=dict)
-    stop_request: dict | None = None
-    continue_request: dict | None = None
-    workdir: str | None = None
-    created_at: float = 0.0
-    updated_at: float = 0.0
-    completed_at: float | None = None
-    timings: dict = field(default_factory=dict)
-    #: The caller's idempotency key: creating again with it returns this deployment.
-    client_token: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL
-
-    def to_json(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out.pop("appspec")
-        out["group"] = out.pop("grp")
-        out["rollbackInfo"] = out.pop("rollback_info")  # CodeDeploy's DeploymentInfo.rollbackInfo
-        return out
-
-
-_JSON = ("grp", "origin", "rollback_info", "stop_request", "continue_request", "timings")
-
-
 def new_deployment_id() -> str:
     """CodeDeploy's shape: d- and nine characters of [A-Z0-9]."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -191,7 +141,7 @@ class DeploymentStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
-        self._db = open_database(self.path, SCHEMA)
+        self._db = open_database(self.path, SCHEMA + OUTBOX_SCHEMA)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(cd_deployments)")}
             if "client_token" not in columns:  # data dirs from before
@@ -288,11 +238,17 @@ class DeploymentStore:
                          "LIMIT ?", (environment, service, limit))
         return [_deployment(r) for r in rows]
 
-    def update(self, dep_id: str, **changes: Any) -> None:
-        """Columns other than status (transition moves that)."""
+    def update(self, dep_id: str, *, outbox: Sequence[Event] = (), **changes: Any) -> None:
+        """Columns other than status (transition moves that); with `outbox`, the events these
+        changes record (a traffic shift, a reroute), in the same transaction."""
         refuse_status_keys("update", changes, ("status",), "transition")
-        with self._lock:
-            self._update(self._db, dep_id, changes)
+        if not outbox:
+            with self._lock:
+                self._update(self._db, dep_id, changes)
+            return
+        with self.transaction() as db:
+            self._update(db, dep_id, changes)
+            write_events(db, outbox)
 
     def _update(self, db: sqlite3.Connection, dep_id: str, changes: dict) -> None:
         for key in _JSON:
@@ -304,15 +260,20 @@ class DeploymentStore:
         cols = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE cd_deployments SET {cols} WHERE id = ?", (*changes.values(), dep_id))
 
-    def transition(self, dep_id: str, status: str, *, why: str = "", **changes: Any) -> CodeDeployment:
+    def transition(self, dep_id: str, status: str, *, why: str = "", cause: Cause | None = None,
+                   **changes: Any) -> CodeDeployment:
         """Move a deployment's status as the "deployment" table allows, with its other column
-        changes, in one transaction, and a history row. `why` defaults to the error message."""
+        changes, in one transaction, a history row and the stream events the move makes
+        (conveyor.providers.local.codedeploy.events; `cause`: who asked, which alarms). `why`
+        defaults to the error message."""
         why = why or changes.get("error_message") or ""
         with self.transaction() as db:
-            row = db.execute("SELECT status FROM cd_deployments WHERE id = ?", (dep_id,)).fetchone()
+            row = db.execute("SELECT * FROM cd_deployments WHERE id = ?", (dep_id,)).fetchone()
             if row is None:
                 raise NotFound(reasons.no_deployment(dep_id))
-            self._record(db, "deployment", dep_id, "", row["status"], status, why, self.clock())
+            now = self.clock()
+            self._record(db, "deployment", dep_id, "", row["status"], status, why, now)
+            write_events(db, transition_events(_deployment(row), status, changes, cause or Cause(), now=now))
             self._update(db, dep_id, {**changes, "status": status})
         return _written(self.get(dep_id))
 

@@ -95,8 +95,9 @@ class Deployments:
                              if d.rollout_state == COMPLETED and d.taskdef != current), None)
             if previous is None:
                 raise UserError(reasons.nothing_to_roll_back_to(environment, service))
-            dep = self._store.create_deployment(environment, service, previous.taskdef,
-                                                {"rollback": True, "to": previous.id, "by": who, "reason": reason})
+            origin = {"rollback": True, "of": primary.id if primary else None, "to": previous.id, "by": who,
+                      "reason": reason}
+            dep = self._store.create_deployment(environment, service, previous.taskdef, origin)
             self._store.event(environment, service, reasons.rollback_requested(service, previous.taskdef, who, reason,
                                                                                dep.id))
             self._state.changed(environment, service)

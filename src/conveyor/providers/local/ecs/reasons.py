@@ -337,3 +337,39 @@ def deployment_not_found(deployment_id: str) -> str:
 
 def task_not_found(task_id: str) -> str:
     return f"no task {task_id}"
+
+
+# -- summaries of the stream's events (conveyor.providers.local.ecs.events), Conveyor's ------------
+def event_deployment(environment: str, service: str, deployment_id: str) -> str:
+    """How an event's summary names a rolling deployment."""
+    return f"{environment}/{service}: rolling deployment {deployment_id}"
+
+
+def event_started(deployment: str, task_definition: str, rollback_of: str | None) -> str:
+    return (f"{deployment} of {task_definition} started"
+            + (f" (rolling back {rollback_of})" if rollback_of else ""))
+
+
+def event_succeeded(deployment: str, task_definition: str) -> str:
+    return f"{deployment} of {task_definition} completed"
+
+
+def event_rolled_back(deployment: str, task_definition: str, rolled_back: str | None) -> str:
+    return (f"{deployment} completed: {task_definition} serves again"
+            + (f" ({rolled_back} rolled back)" if rolled_back else ""))
+
+
+def event_failed(deployment: str, why: str) -> str:
+    return f"{deployment} failed: {why}"
+
+
+def event_circuit_breaker(deployment: str, failed: int) -> str:
+    return f"{deployment}: the deployment circuit breaker tripped after {failed} failed task(s)"
+
+
+def event_unhealthy(environment: str, service: str, task_id: str, why: str) -> str:
+    return f"{environment}/{service}: task {task_id} failed: {why}"
+
+
+def event_steady(environment: str, service: str) -> str:
+    return f"{environment}/{service} has reached a steady state"

@@ -92,7 +92,7 @@ class RollingUpdate:
                                               completed_at=self._clock(), timings=timings)
             self._store.event(spec.environment, spec.name, reasons.deployment_completed(spec.name, primary.id))
         if self._state.observe_steady(spec.environment, spec.name, steady):
-            self._store.event(spec.environment, spec.name, reasons.steady_state(spec.name))
+            self._store.reached_steady_state(spec.environment, spec.name, reasons.steady_state(spec.name))
         return not steady
 
 

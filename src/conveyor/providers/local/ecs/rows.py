@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS services (
     status TEXT NOT NULL DEFAULT 'ACTIVE',
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
+    unhealthy_since REAL,
     PRIMARY KEY (environment, name)
 );
 CREATE TABLE IF NOT EXISTS deployments (
@@ -151,6 +152,8 @@ class ServiceRow:
     status: str
     created_at: float
     updated_at: float
+    #: When a task of the service first failed since it was last steady (service-unhealthy said so).
+    unhealthy_since: float | None = None
 
 
 def new_id(prefix: str = "") -> str:

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
+from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.providers.local.ecs import events as stream_events
 from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.rows import (
     SCHEMA,
@@ -68,12 +70,14 @@ class EcsStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
-        self._db = open_database(self.path, SCHEMA)
+        self._db = open_database(self.path, SCHEMA + OUTBOX_SCHEMA)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(deployments)")}
             for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER"), ("client_token", "TEXT")):
                 if column not in columns:  # data dirs from before
                     self._db.execute(f"ALTER TABLE deployments ADD COLUMN {column} {kind}")
+            if "unhealthy_since" not in {r["name"] for r in self._db.execute("PRAGMA table_info(services)")}:
+                self._db.execute("ALTER TABLE services ADD COLUMN unhealthy_since REAL")
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS deployments_token ON deployments (client_token) "
                              "WHERE client_token IS NOT NULL")
 
@@ -134,6 +138,14 @@ class EcsStore:
             db.execute("INSERT INTO taskdefs (family, revision, body, registered_at) VALUES (?, ?, ?, ?)",
                        (family, revision, text, self.clock()))
         return f"{family}:{revision}", True
+
+    def _taskdef_body(self, db: sqlite3.Connection, name: str) -> dict | None:
+        family, _, revision = name.rpartition(":")
+        if not revision.isdigit():
+            return None
+        row = db.execute("SELECT body FROM taskdefs WHERE family = ? AND revision = ?",
+                         (family, int(revision))).fetchone()
+        return json.loads(row["body"]) if row else None
 
     def taskdef(self, name: str) -> dict | None:
         family, _, revision = name.rpartition(":")
@@ -212,7 +224,9 @@ class EcsStore:
                         client_token))
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
-        return _written(self.deployment(dep_id))
+            dep = read_deployment(db.execute("SELECT * FROM deployments WHERE id = ?", (dep_id,)).fetchone())
+            write_events(db, stream_events.started(dep, now=now, taskdef_body=self._taskdef_body(db, taskdef)))
+        return dep
 
     def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
                         origin: dict, *, primary: bool = False) -> Deployment:
@@ -275,7 +289,7 @@ class EcsStore:
         why = why or changes.get("reason") or ""
         now = self.clock()
         with self.transaction() as db:
-            row = db.execute("SELECT status, rollout_state, scale FROM deployments WHERE id = ?", (dep_id,)).fetchone()
+            row = db.execute("SELECT * FROM deployments WHERE id = ?", (dep_id,)).fetchone()
             if row is None:
                 raise NotFound(reasons.deployment_not_found(dep_id))
             if status is not None:
@@ -283,6 +297,7 @@ class EcsStore:
                 changes["status"] = status
             if rollout_state is not None:
                 self._record(db, "rollout", dep_id, row["rollout_state"], rollout_state, why, now)
+                write_events(db, stream_events.rollout_events(read_deployment(row), rollout_state, why, now=now))
                 changes["rollout_state"] = rollout_state
             self._update_deployment(db, dep_id, changes, now)
         return _written(self.deployment(dep_id))
@@ -329,17 +344,29 @@ class EcsStore:
 
     def transition_task(self, task_id: str, last_status: str, *, why: str = "", **changes: Any) -> Task:
         """Move a task's lastStatus as the "task" table allows, with its other column changes,
-        in one transaction, and a history row. `why` defaults to the stopped_reason change."""
+        in one transaction, and a history row. `why` defaults to the stopped_reason change. A
+        failed task (`failed=1`) of a service that was healthy starts an unhealthy episode:
+        service-unhealthy, once until the service is steady again."""
         why = why or changes.get("stopped_reason") or ""
         with self.transaction() as db:
-            row = db.execute("SELECT last_status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            row = db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
                 raise NotFound(reasons.task_not_found(task_id))
-            self._record(db, "task", task_id, row["last_status"], last_status, why, self.clock())
+            now = self.clock()
+            self._record(db, "task", task_id, row["last_status"], last_status, why, now)
+            if changes.get("failed") and not row["failed"]:
+                self._begin_unhealthy(db, Task(**dict(row)), why, changes.get("stop_code"), now)
             changes["last_status"] = last_status
             cols = ", ".join(f"{k} = ?" for k in changes)
             db.execute(f"UPDATE tasks SET {cols} WHERE id = ?", (*changes.values(), task_id))
         return _written(self.task(task_id))
+
+    def _begin_unhealthy(self, db: sqlite3.Connection, task: Task, why: str, stop_code: str | None,
+                         now: float) -> None:
+        claimed = db.execute("UPDATE services SET unhealthy_since = ? WHERE environment = ? AND name = ? "
+                             "AND unhealthy_since IS NULL", (now, task.environment, task.service)).rowcount
+        if claimed:
+            write_events(db, [stream_events.unhealthy(task, why, stop_code, now=now)])
 
     def task(self, task_id: str) -> Task | None:
         rows = self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -361,17 +388,36 @@ class EcsStore:
     def event(self, environment: str, service: str, message: str) -> bool:
         """Append a service event unless it repeats the latest one (ECS de-duplicates)."""
         with self._lock:
-            last = self._db.execute("SELECT message FROM service_events WHERE environment = ? AND service = ? "
-                                    "ORDER BY seq DESC LIMIT 1", (environment, service)).fetchone()
-            if last and last["message"] == message:
-                return False
-            self._db.execute("INSERT INTO service_events (environment, service, at, message) VALUES (?, ?, ?, ?)",
-                             (environment, service, self.clock(), message))
-            self._db.execute("DELETE FROM service_events WHERE environment = ? AND service = ? AND seq <= "
-                             "(SELECT seq FROM service_events WHERE environment = ? AND service = ? "
-                             "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                             (environment, service, environment, service, EVENTS_KEPT))
-            return True
+            return self._append_event(self._db, environment, service, message, self.clock())
+
+    def reached_steady_state(self, environment: str, service: str, message: str, *, announce: bool = True) -> bool:
+        """The service has just become steady: its service event `message` (unless it repeats
+        the latest one, as after a daemon restart) with service-steady-state, and the end of an
+        unhealthy episode, in one transaction; without `announce` (a blue/green deployment
+        between steps) only the service event. Returns whether the service event was new."""
+        now = self.clock()
+        with self.transaction() as db:
+            new = self._append_event(db, environment, service, message, now)
+            if announce:
+                db.execute("UPDATE services SET unhealthy_since = NULL WHERE environment = ? AND name = ?",
+                           (environment, service))
+                if new:
+                    write_events(db, [stream_events.steady(environment, service, now=now)])
+        return new
+
+    def _append_event(self, db: sqlite3.Connection, environment: str, service: str, message: str,
+                      now: float) -> bool:
+        last = db.execute("SELECT message FROM service_events WHERE environment = ? AND service = ? "
+                          "ORDER BY seq DESC LIMIT 1", (environment, service)).fetchone()
+        if last and last["message"] == message:
+            return False
+        db.execute("INSERT INTO service_events (environment, service, at, message) VALUES (?, ?, ?, ?)",
+                   (environment, service, now, message))
+        db.execute("DELETE FROM service_events WHERE environment = ? AND service = ? AND seq <= "
+                   "(SELECT seq FROM service_events WHERE environment = ? AND service = ? "
+                   "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                   (environment, service, environment, service, EVENTS_KEPT))
+        return True
 
     def events(self, environment: str, service: str, limit: int = 20, since_seq: int = 0) -> list[dict]:
         rows = self._all("SELECT seq, at, message FROM service_events WHERE environment = ? AND service = ? "

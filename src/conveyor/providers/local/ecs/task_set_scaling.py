@@ -43,6 +43,7 @@ class TaskSetScaling:
         """Keep every live task set at its size. Returns whether anything is still moving."""
         waiting = self._state.holding_starts(spec.environment, spec.name, self._clock())
         moving = False
+        left = len(deployments)  # task sets still live after this pass
         for dep in deployments:
             want = task_count(desired, dep.scale if dep.scale is not None else (100 if dep.status == PRIMARY else 0))
             mine = [t for t in tasks if t.deployment_id == dep.id]
@@ -60,6 +61,7 @@ class TaskSetScaling:
             if want == 0 and not live and dep.status == ACTIVE:
                 self._store.transition_deployment(dep.id, status=INACTIVE, why=reasons.HISTORY_TASK_SET_EMPTY)
                 self._store.event(spec.environment, spec.name, reasons.task_set_inactive(spec.name, dep.id))
+                left -= 1
                 continue
             if steady and want and dep.rollout_state == IN_PROGRESS:
                 timings = {**dep.timings, "steady": self._clock() - dep.created_at}
@@ -68,5 +70,8 @@ class TaskSetScaling:
                 self._store.event(spec.environment, spec.name, reasons.task_set_steady(spec.name, dep.id))
             moving |= not steady
         if self._state.observe_steady(spec.environment, spec.name, not moving):
-            self._store.event(spec.environment, spec.name, reasons.steady_state(spec.name))
+            # with a replacement and an original both live a deployment is under way: steady
+            # between its steps is no news for the event stream (the service event still says it)
+            self._store.reached_steady_state(spec.environment, spec.name, reasons.steady_state(spec.name),
+                                             announce=left == 1)
         return moving
