@@ -8,6 +8,7 @@ from api_support import SHORT, TOKEN
 
 from conveyor.backend.fake import FakeBackend
 from conveyor.engine.service import Service
+from conveyor.events.stream import EventLog
 from conveyor.hostcheck import allowed_hosts
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
@@ -20,7 +21,11 @@ from conveyor.server.serve import ApiServer
 def real_api(tmp_path):
     service = Service(tmp_path / "home")
     store = ReleaseStore(tmp_path / "releases.db")
-    yield Api(service, ReleaseService({"local": FakeBackend().backend}, store), TOKEN)
+    events = EventLog(tmp_path / "home" / "events.db")
+    # A fuzzed `wait` must not hold the suite for 30 s: the cap is the daemon's only difference.
+    yield Api(service, ReleaseService({"local": FakeBackend().backend}, store), TOKEN, events=events,
+              event_wait_limit=0.05)
+    events.close()
     store.close()
     service.store.close()
 

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from conveyor import __version__
 from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
+from conveyor.cli import events as event_commands
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 from conveyor.stack.setup import add_arguments as setup_arguments
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="re-run every action of the stage, not only failed ones")
     sp.add_argument("--follow", "-f", action="store_true")
     sp.add_argument("--json", action="store_true")
+
+    event_commands.add_command(cmd)
 
     sp = cmd("secret", secrets.secret, "store secrets (encrypted at rest, masked in every log and API answer)")
     ssub = sp.add_subparsers(dest="secret_command", metavar="set|ls|rm", parser_class=Parser, required=True)

@@ -29,6 +29,7 @@ from conveyor.config.providers import (
 from conveyor.elapsed import Elapsed
 from conveyor.engine import states as S
 from conveyor.engine.artifacts import ArtifactStore
+from conveyor.engine.events import revision_for, transition_events
 from conveyor.engine.variables import UnresolvedVariables, resolve
 from conveyor.engine.view import ActionRun, ExecutionView
 from conveyor.providers.local.git import GitMirrors
@@ -380,7 +381,7 @@ class Scheduler:
 
                 ctx = ActionContext(view.id, view.pipeline, stage.name, action, attempt, conf, inputs, run_dir,
                                     emit, cancel, timeout_minutes(action) * 60,
-                                    revision=_revision_for(view, action), new_output=new_output,
+                                    revision=revision_for(view, action), new_output=new_output,
                                     mirrors=self.mirrors, home=self.home, releases=self.releases,
                                     registry=self.registry_for(view.definition), definition=view.definition,
                                     idempotency_key=idempotency_key)
@@ -421,7 +422,8 @@ class Scheduler:
             run = view.stages[stage].actions.get(action) if stage in view.stages and action is not None else None
             current = run.status if run is not None and run.attempt == attempt else None
         S.check_transition(scope, current, status)
-        t = self.store.append(Transition(view.id, scope, status, stage, action, attempt, detail or {}, self.clock()))
+        proposed = Transition(view.id, scope, status, stage, action, attempt, detail or {}, self.clock())
+        t = self.store.append(proposed, transition_events(view, proposed))  # the view is still before it
         view.apply(t)
         self._dirty.add(view.id)
         self._dirty_pipelines.add(view.pipeline)
@@ -458,16 +460,3 @@ def _idempotency_key(view: ExecutionView, stage: str, action: str, attempt: int)
     if previous is not None and previous.interrupted and previous.detail.get("idempotencyKey"):
         return str(previous.detail["idempotencyKey"])
     return f"{view.id}/{stage}/{action}/{attempt}"
-
-
-def _revision_for(view: ExecutionView, action: ActionDef) -> dict | None:
-    """A source's own revision; for other actions, the revision of the source that produced
-    their primary input (CODEBUILD_RESOLVED_SOURCE_VERSION), else the pipeline's first source."""
-    revisions = view.row.revisions
-    if action.name in revisions and action.provider == "Git":
-        return revisions[action.name]
-    primary = action.configuration.get("primarySource") or next(iter(action.input_artifacts), None)
-    for source in view.definition.sources():
-        if primary in source.output_artifacts and source.name in revisions:
-            return revisions[source.name]
-    return next(iter(revisions.values()), None)

@@ -23,6 +23,7 @@ from conveyor.config.trust import valid_branch_name
 from conveyor.engine import states as S
 from conveyor.engine.definitions import Definitions
 from conveyor.engine.describe import describe, summary
+from conveyor.engine.events import transition_events
 from conveyor.engine.scheduler import Scheduler
 from conveyor.engine.view import ExecutionView
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
@@ -192,7 +193,8 @@ class Service:
         first = Transition(row.id, "execution", status, detail={"reason": failed_reason} if failed_reason else {},
                            at=self.clock())
         with self.lock:
-            row = self.store.create_execution(row, first)
+            row = self.store.create_execution(
+                row, first, lambda created: transition_events(ExecutionView.build(created, []), first))
             view = ExecutionView.build(row, self.store.transitions(row.id))
             if status == S.IN_PROGRESS:
                 self.scheduler.track(view)

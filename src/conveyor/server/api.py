@@ -25,6 +25,7 @@ value leaves the daemon.
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
     POST /api/v1/triggers/git                        {repository, ref, before, after}
+    GET  /api/v1/events?after=&type=&wait=           the event stream (conveyor.server.event_routes)
     … services and deployments: conveyor.server.release_routes
 """
 
@@ -45,9 +46,11 @@ from urllib.parse import unquote
 from conveyor import __version__
 from conveyor.engine.service import Service
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
+from conveyor.events.stream import EventLog
 from conveyor.passes import PassTimer
 from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
+from conveyor.server.event_routes import MAX_WAIT, EventReads, add_event_routes
 from conveyor.server.release_routes import add_release_routes
 from conveyor.server.schema import BOOL, BY, INT, OBJ, OPT_STR, STR, Schema, array, obj, problems
 
@@ -91,8 +94,10 @@ LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 class Api:
     def __init__(self, service: Service, releases: ReleaseService, token: str,
-                 loops: Mapping[str, PassTimer] | None = None):
+                 loops: Mapping[str, PassTimer] | None = None, events: EventLog | None = None,
+                 event_wait_limit: float = MAX_WAIT):
         self.service = service
+        self.events = events
         self.releases = releases
         self.loops = dict(loops or {})
         self.token = token
@@ -150,6 +155,7 @@ class Api:
             b["repository"], b["ref"], str(b.get("before") or ""), b["after"]),
           summary="a push (the git hook): starts the pipelines whose triggers match", response=array(EXECUTION),
           body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
+        add_event_routes(r, EventReads(events, event_wait_limit))
 
     def _route(self, method: str, pattern: str, fn: Callable[..., Any], **meta: Any) -> None:
         self.routes.append(Route(method, re.compile(pattern + "$"), fn, **meta))

@@ -21,6 +21,7 @@ from pathlib import Path
 from conveyor import home as homes
 from conveyor.backend.interface import Backend
 from conveyor.engine.service import Service
+from conveyor.events.stream import EventLog, Relay
 from conveyor.hostcheck import allowed_hosts
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     service.registry = local.backend.registry
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
-    api = Api(service, releases, token, loops=local.loops())
+    events = EventLog(root / "events.db")
+    relay = Relay(events, event_sources(root))
+    service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
+    api = Api(service, releases, token, loops=local.loops(), events=events)
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    relay.start()  # before anything records: what the recovery writes is relayed at once
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
@@ -88,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         service.shutdown()
         local.shutdown()
+        relay.stop()  # after the stores' last writes: one last pump takes them
+        events.close()
         releases.store.close()
         if registry is not None:
             registry.stop()
@@ -100,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         log.info("conveyor daemon stopped")
     return 0
+
+
+def event_sources(root: Path) -> dict[str, Path]:
+    """The stores whose outboxes feed the event stream, by the source name in event ids."""
+    return {"pipeline": root / "conveyor.db", "ecs": root / "services.db", "codedeploy": root / "codedeploy.db"}
 
 
 def aws_backends(store: ReleaseStore) -> dict[str, Backend]:

@@ -5,7 +5,11 @@ WAL mode with synchronous=NORMAL: a committed row survives a kill -9 of the daem
 written before commit returns); only an OS crash may lose the last commits.
 
     store = Store(path)
-    store.append(Transition(execution_id, "stage", "InProgress", stage="Build"))
+    store.append(Transition(execution_id, "stage", "InProgress", stage="Build"), events)
+
+Each append writes the transition's events (conveyor.engine.events) into the `outbox` table in
+the same transaction as its row (conveyor.events.outbox): the event exists exactly when the
+transition does.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.events.types import Event
 
 SCHEMA_VERSION = 2
 #: The branches a pipeline trusts when nothing else is said (`conveyor run --protected-branch`,
@@ -65,7 +72,7 @@ CREATE TABLE IF NOT EXISTS refs (
     updated_at REAL NOT NULL,
     PRIMARY KEY (repository, ref)
 );
-"""
+""" + OUTBOX_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -155,24 +162,23 @@ class Store:
         return rows
 
     # -- executions
-    def create_execution(self, row: ExecutionRow, first: Transition) -> ExecutionRow:
-        """Insert the execution and its first transition in one transaction; assigns seq."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions").fetchone()[0]
-                self._db.execute(
-                    "INSERT INTO executions (id, seq, pipeline, created_at, trigger, revisions, variables, definition) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row.id, seq, row.pipeline, row.created_at, json.dumps(row.trigger), json.dumps(row.revisions),
-                     json.dumps(row.variables), json.dumps(row.definition)))
-                self._insert_transition(first)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return ExecutionRow(row.id, seq, row.pipeline, row.created_at, row.trigger, row.revisions, row.variables,
-                            row.definition)
+    def create_execution(self, row: ExecutionRow, first: Transition,
+                         events: Callable[[ExecutionRow], Iterable[Event]] | None = None) -> ExecutionRow:
+        """Insert the execution and its first transition in one transaction; assigns seq.
+        `events(row)` gives the events of the first transition, given the row with its seq."""
+        with self._lock, self._atomic():
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions").fetchone()[0]
+            self._db.execute(
+                "INSERT INTO executions (id, seq, pipeline, created_at, trigger, revisions, variables, definition) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.id, seq, row.pipeline, row.created_at, json.dumps(row.trigger), json.dumps(row.revisions),
+                 json.dumps(row.variables), json.dumps(row.definition)))
+            self._insert_transition(first)
+            created = ExecutionRow(row.id, seq, row.pipeline, row.created_at, row.trigger, row.revisions,
+                                   row.variables, row.definition)
+            if events is not None:
+                write_events(self._db, events(created))
+        return created
 
     def execution(self, execution_id: str) -> ExecutionRow | None:
         with self._lock:
@@ -203,6 +209,28 @@ class Store:
             return [_execution(r) for r in self._db.execute(sql, args)]
 
     @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One all-or-nothing unit: its own transaction, or a savepoint inside the caller's
+        `transaction()` (whose rollback then takes it too). Call with the lock held."""
+        if self._db.in_transaction:
+            self._db.execute("SAVEPOINT transition")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO transition")
+                self._db.execute("RELEASE transition")
+                raise
+            self._db.execute("RELEASE transition")
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group appends into one commit (the scheduler commits a whole pass at once). Holds the
         store's lock throughout, so other threads' writes wait rather than interleave."""
@@ -216,28 +244,26 @@ class Store:
             self._db.execute("COMMIT")
 
     # -- transitions
-    def append(self, t: Transition) -> Transition:
-        with self._lock:
-            seq = self._insert_transition(t)
-        return Transition(t.execution_id, t.scope, t.status, t.stage, t.action, t.attempt, t.detail,
-                          t.at or time.time(), seq)
+    def append(self, t: Transition, events: Iterable[Event] = ()) -> Transition:
+        """Append a transition and its events, both or neither."""
+        at = t.at or time.time()
+        with self._lock, self._atomic():
+            seq = self._insert_transition(t, at)
+            write_events(self._db, events)
+        return Transition(t.execution_id, t.scope, t.status, t.stage, t.action, t.attempt, t.detail, at, seq)
 
-    def append_many(self, items: Iterable[Transition]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for t in items:
-                    self._insert_transition(t)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def append_many(self, items: Iterable[Transition], events: Iterable[Event] = ()) -> None:
+        """Append transitions and their events, all or none."""
+        with self._lock, self._atomic():
+            for t in items:
+                self._insert_transition(t)
+            write_events(self._db, events)
 
-    def _insert_transition(self, t: Transition) -> int:
+    def _insert_transition(self, t: Transition, at: float | None = None) -> int:
         cur = self._db.execute(
             "INSERT INTO transitions (execution_id, scope, stage, action, attempt, status, at, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (t.execution_id, t.scope, t.stage, t.action, t.attempt, t.status, t.at or time.time(),
+            (t.execution_id, t.scope, t.stage, t.action, t.attempt, t.status, at or t.at or time.time(),
              json.dumps(t.detail)))
         return int(cur.lastrowid or 0)
 
