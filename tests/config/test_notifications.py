@@ -3,7 +3,6 @@ file:line:col and key path."""
 
 from __future__ import annotations
 
-from conveyor.config.notification_targets import TargetDef
 from conveyor.config.pipeline import load_pipeline_text
 from conveyor.errors import ConfigError
 
@@ -52,7 +51,8 @@ notifications:
     assert (rule.environments, rule.services, rule.stages) == (("production",), ("web",), ("Hold",))
     assert (rule.severity, rule.detail_type) == ("warning", "BASIC")
     assert rule.arn == "arn:aws:sns:eu-west-1:123456789012:team"
-    assert rule.targets == (TargetDef("webhook", {"url": "http://127.0.0.1:9100/hook", "secret": "receiver-hmac"}),)
+    assert [(t.kind, t.spec["url"], t.spec["secret"]) for t in rule.targets] == [
+        ("webhook", "http://127.0.0.1:9100/hook", "receiver-hmac")]
     assert rule.wants("deployment-rolled-back") and not rule.wants("service-steady-state")
 
 
@@ -112,7 +112,7 @@ def test_a_command_target_runs_on_the_host_so_it_needs_the_opt_in():
 notifications:
   - events: [pipeline-execution-failed]
     targets:
-      - command: {argv: [./notify.sh]}
+      - command: [./notify.sh]
 """
     assert errors(text) == [
         "conveyor.yml:17:9 notifications[0].targets[0]: a command target runs on the host as the daemon's user; "

@@ -17,9 +17,10 @@ DEFINITION: dict[str, Any] = {
     "environments": {"production": {"services": {"web": {}}}, "staging": {"services": {"web": {}}}},
     "notifications": [
         {"name": "prod", "events": ["pipeline-execution-failed", "manual-approval-needed", "deployment-*"],
-         "environments": ["production"], "targets": [{"webhook": {"url": "http://a"}}, {"slack": {"url": "s"}}]},
+         "environments": ["production"],
+         "targets": [{"webhook": {"url": "http://a", "secret": "hook"}}, {"slack": {"url": "slack-hook"}}]},
         {"name": "errors", "events": ["*"], "severity": "error", "detailType": "BASIC",
-         "targets": [{"webhook": {"url": "http://b"}}]},
+         "targets": [{"webhook": {"url": "http://b", "secret": "hook"}}]},
     ],
 }
 

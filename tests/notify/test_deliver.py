@@ -25,8 +25,8 @@ def store(tmp_path):
 
 def one_delivery(store: DeliveryStore, clock: FakeClock, event_type: str = "pipeline-execution-succeeded"):
     """Dispatch one event to the single rule `errors`-less definition: one webhook target."""
-    definition = {"name": "orders", "notifications": [{"name": "all", "events": ["*"],
-                                                       "targets": [{"webhook": {"url": "http://a"}}]}]}
+    target = {"webhook": {"url": "http://a", "secret": "hook"}}
+    definition = {"name": "orders", "notifications": [{"name": "all", "events": ["*"], "targets": [target]}]}
     log = FakeLog()
     log.append(event_type, pipeline="orders", execution_id="1a2b", stage="Approve", action="Approve")
     Dispatcher(log, store, book(definition), clock=clock).pump()
@@ -157,8 +157,8 @@ def test_a_slow_target_holds_up_no_other(store):
     deliveries sent while the slow one is stuck."""
     clock = FakeClock()
     definition = {"name": "orders", "notifications": [
-        {"name": "slow", "events": ["*"], "targets": [{"webhook": {"url": "http://slow"}}]},
-        {"name": "fast", "events": ["*"], "targets": [{"webhook": {"url": "http://fast"}}]}]}
+        {"name": "slow", "events": ["*"], "targets": [{"webhook": {"url": "http://slow", "secret": "hook"}}]},
+        {"name": "fast", "events": ["*"], "targets": [{"webhook": {"url": "http://fast", "secret": "hook"}}]}]}
     log = FakeLog()
     for i in range(5):
         log.append("pipeline-execution-succeeded", pipeline="orders", execution_id=f"e{i}")

@@ -56,7 +56,7 @@ def test_a_filter_narrows_only_events_that_name_its_field():
 
 def test_the_rules_are_reloaded_when_an_execution_of_the_pipeline_starts(store):
     definition = {**DEFINITION, "notifications": [{"name": "one", "events": ["pipeline-execution-succeeded"],
-                                                   "targets": [{"webhook": {"url": "http://a"}}]}]}
+                                                   "targets": [{"webhook": {"url": "http://a", "secret": "hook"}}]}]}
     current = {"def": definition}
     rules = book(definition)
     rules._load_one = lambda name: current["def"]  # what the executions table says now

@@ -69,7 +69,8 @@ class NotificationRule:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "events": list(self.events), "environments": _list(self.environments),
                 "services": _list(self.services), "stages": _list(self.stages), "severity": self.severity,
-                "detailType": self.detail_type, "targets": [{"kind": t.kind} for t in self.targets],
+                "detailType": self.detail_type,
+                "targets": [{"kind": t.kind, "describe": t.describe()} for t in self.targets],
                 "target": self.arn}
 
 

@@ -78,6 +78,8 @@ class Notifier:
             self._thread.join(timeout)
             self._thread = None
         self.deliverer.join(timeout)
+        if self.deliverer.in_flight() == 0:
+            self.store.close()  # else a late send still records its outcome; the process exit closes it
 
     def _on_event(self, event: Event) -> None:
         self._wake.set()

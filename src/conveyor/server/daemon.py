@@ -23,6 +23,7 @@ from conveyor.backend.interface import Backend
 from conveyor.engine.service import Service
 from conveyor.events.stream import EventLog, Relay
 from conveyor.hostcheck import allowed_hosts
+from conveyor.notify.daemon import daemon_notifier
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     events = EventLog(root / "events.db")
     relay = Relay(events, event_sources(root))
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
-    api = Api(service, releases, token, loops=local.loops(), events=events)
+    notifier = daemon_notifier(root, service.store, events, service.secrets)
+    api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""))
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     relay.start()  # before anything records: what the recovery writes is relayed at once
+    notifier.start()  # sends on its own threads: never waited on by the engine
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         server.stop()
+        notifier.stop()  # first (it reads the engine's store); what it had not sent goes at the next start
         service.shutdown()
         local.shutdown()
         relay.stop()  # after the stores' last writes: one last pump takes them
