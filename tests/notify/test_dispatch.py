@@ -99,3 +99,32 @@ def test_delivery_ids_are_stable_and_distinct():
     assert delivery_id("pipeline-1", "orders", "prod", 0) == delivery_id("pipeline-1", "orders", "prod", 0)
     assert len({delivery_id("pipeline-1", "orders", "prod", i) for i in range(3)}
                | {delivery_id("pipeline-2", "orders", "prod", 0)}) == 4
+
+
+def test_a_new_notifier_starts_at_the_end_of_the_stream_and_keeps_its_cursor_after(tmp_path):
+    """An installation's history is not sent out the first time it runs a notifier; after that,
+    the cursor is the store's, events written while it was down included."""
+    from notify_support import Recorder, builder
+
+    from conveyor.notify.notifier import Notifier
+
+    log = FakeLog()
+    log.append("pipeline-execution-failed", pipeline="orders", execution_id="old")
+    recorders: dict[str, Recorder] = {}
+
+    def notifier() -> Notifier:
+        return Notifier(DeliveryStore(tmp_path / "notifications.db"), log, book(), builder(recorders),
+                        clock=FakeClock())
+
+    first = notifier()
+    first.start()
+    first.stop()
+    reopened = DeliveryStore(tmp_path / "notifications.db")
+    assert reopened.cursor() == 1 and reopened.recent() == []
+    reopened.close()
+    log.append("pipeline-execution-failed", pipeline="orders", execution_id="while-down")
+    second = notifier()
+    assert not second.store.start_cursor(log.last_seq())
+    second.dispatcher.pump()
+    assert {d.event.subject.execution_id for d in second.store.recent()} == {"while-down"}
+    second.store.close()

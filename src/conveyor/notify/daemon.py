@@ -9,11 +9,15 @@ and everything stored or answered passed through the secret masker.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from conveyor.config.notification_targets import TargetDef
+from conveyor.notify.backoff import DEFAULT_POLICY, RetryPolicy
 from conveyor.notify.dispatcher import EventSource
 from conveyor.notify.notifier import Notifier
 from conveyor.notify.rules import RuleBook
@@ -24,7 +28,12 @@ from conveyor.secrets.masking import default_masker
 from conveyor.secrets.store import SecretStore
 from conveyor.store.db import Store
 
+log = logging.getLogger("conveyor.notify")
+
 DB_NAME = "notifications.db"
+#: The longest wait between two attempts, in seconds (default RetryPolicy.cap): a demo or a test
+#: that takes its receiver down for a few seconds sets it low to see the retries land soon.
+BACKOFF_CAP_ENV = "CONVEYOR_NOTIFY_BACKOFF_CAP"
 
 
 def rule_book(store: Store) -> RuleBook:
@@ -50,4 +59,16 @@ def daemon_notifier(root: Path, store: Store, events: EventSource, secrets: Secr
     def build(target: TargetDef, allow_host_commands: bool) -> Target:
         return build_target(target, secrets.resolve_reference, allow_host_commands=allow_host_commands)
 
-    return Notifier(DeliveryStore(root / DB_NAME), events, rule_book(store), build, mask=default_masker().mask)
+    return Notifier(DeliveryStore(root / DB_NAME), events, rule_book(store), build, policy=retry_policy(),
+                    mask=default_masker().mask)
+
+
+def retry_policy() -> RetryPolicy:
+    raw = os.environ.get(BACKOFF_CAP_ENV, "").strip()
+    try:
+        cap = float(raw) if raw else DEFAULT_POLICY.cap
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds: using %gs", BACKOFF_CAP_ENV, raw, DEFAULT_POLICY.cap)
+        cap = DEFAULT_POLICY.cap
+    cap = max(0.1, cap)
+    return dataclasses.replace(DEFAULT_POLICY, cap=cap, base=min(DEFAULT_POLICY.base, cap))

@@ -4,6 +4,9 @@ that are due, woken by the event stream and by finished sends; plus what the API
 
     notifier = Notifier(store, event_log, book, build)
     notifier.start()           # recovers attempts a crash interrupted, then runs
+
+A new notifications.db starts at the end of the stream: the history of an installation that had
+no notifier is not sent out when it gets one.
     notifier.stop()
 
 Nothing here blocks the engine: the stream's subscriber callback only sets an Event.
@@ -59,6 +62,8 @@ class Notifier:
         if recovered:
             log.info("%d notification deliveries were in flight when the daemon stopped: sending them again",
                      recovered)
+        if self.store.start_cursor(self.events.last_seq()):
+            log.info("notifications start from event %d (earlier events are not notified)", self.events.last_seq())
         self.book.load()
         subscribe = getattr(self.events, "subscribe", None)
         if subscribe is not None:

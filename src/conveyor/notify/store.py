@@ -139,6 +139,12 @@ class DeliveryStore:
             row = self._db.execute("SELECT seq FROM cursors WHERE name = ?", (CURSOR,)).fetchone()
         return int(row[0]) if row else 0
 
+    def start_cursor(self, seq: int) -> bool:
+        """Set the cursor if it has never been set (a new notifications.db): True if it was."""
+        with self._lock:
+            cur = self._db.execute("INSERT OR IGNORE INTO cursors (name, seq) VALUES (?, ?)", (CURSOR, seq))
+        return cur.rowcount == 1
+
     def enqueue(self, items: Iterable[NewDelivery], cursor: int, now: float) -> int:
         """Insert deliveries (those already there are skipped) and move the cursor to `cursor`, in
         one transaction. Returns how many were new."""

@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    notifier.start()  # sends on its own threads, never waited on by the engine; first: it sees every event
     relay.start()  # before anything records: what the recovery writes is relayed at once
-    notifier.start()  # sends on its own threads: never waited on by the engine
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
     homes.pid_path(root).write_text(f"{os.getpid()}\n")
