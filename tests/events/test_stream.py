@@ -173,3 +173,20 @@ def test_stop_pumps_what_was_committed_before(home):
     _emit(pipe, "pipeline-execution-started")
     relay.stop()
     assert [e.id for e in log.read()] == ["pipeline-1"]
+
+
+def test_the_relay_masks_each_event_before_it_enters_the_stream(home):
+    pipe = _store(home / "conveyor.db")
+    pipe.execute("BEGIN IMMEDIATE")
+    write_events(pipe, [Event("action-execution-failed", 1.0, Subject(pipeline="orders"),
+                              {"error": "login with hunter2 refused"}, "orders #1: login with hunter2 refused")])
+    pipe.execute("COMMIT")
+    log = EventLog(home / "events.db")
+
+    def mask(event: Event) -> Event:
+        return Event(event.type, event.at, event.subject, {"error": event.detail["error"].replace("hunter2", "***")},
+                     event.summary.replace("hunter2", "***"))
+
+    Relay(log, {"pipeline": home / "conveyor.db"}, mask=mask).pump()
+    [event] = log.read()
+    assert (event.summary, event.detail) == ("orders #1: login with *** refused", {"error": "login with *** refused"})

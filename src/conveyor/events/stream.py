@@ -211,10 +211,14 @@ class Relay:
     pumps every PUMP_INTERVAL and when `wake()` is called. A source whose file or outbox table
     does not exist yet is skipped until it does."""
 
-    def __init__(self, log: EventLog, sources: Mapping[str, str | Path], *, batch: int = BATCH):
+    def __init__(self, log: EventLog, sources: Mapping[str, str | Path], *, batch: int = BATCH,
+                 mask: Callable[[Event], Event] | None = None):
         self.log = log
         self.sources = {name: Path(path) for name, path in sources.items()}
         self.batch = batch
+        #: Applied to each event before it enters the stream: the daemon's secret masker, so no
+        #: stored secret value reaches a reader or a notification target through an event.
+        self.mask = mask
         self._readers: dict[str, sqlite3.Connection] = {}
         self._pump_lock = threading.Lock()
         self._wake = threading.Event()
@@ -247,6 +251,8 @@ class Relay:
                         if "no such table" in str(exc):
                             break  # the store has not been opened by this Conveyor yet
                         raise
+                    if self.mask is not None:
+                        rows = [(seq, self.mask(event)) for seq, event in rows]
                     added += len(self.log.take(source, rows))
                     if len(rows) < self.batch:
                         break

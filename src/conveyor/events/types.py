@@ -13,7 +13,7 @@ name and meaning: rules and receivers match on it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 INFO, WARNING, ERROR = "info", "warning", "error"
@@ -76,7 +76,8 @@ class Subject:
     deployment_id: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # Not dataclasses.asdict: it deep-copies, and this runs for every event the engine writes.
+        return {k: v for k in self.__dataclass_fields__ if (v := getattr(self, k)) is not None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Subject":

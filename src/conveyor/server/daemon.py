@@ -9,6 +9,7 @@ exactly as after a crash) and exits. A kill -9 loses nothing: all state is in SQ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from conveyor import home as homes
 from conveyor.backend.interface import Backend
 from conveyor.engine.service import Service
 from conveyor.events.stream import EventLog, Relay
+from conveyor.events.types import Event
 from conveyor.hostcheck import allowed_hosts
 from conveyor.notify.daemon import daemon_notifier
 from conveyor.providers.local.backend import LocalBackend
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.releases = releases
     service.scheduler.registry_for = lambda definition: releases.registry_for(definition.raw.get("registry"))
     events = EventLog(root / "events.db")
-    relay = Relay(events, event_sources(root))
+    relay = Relay(events, event_sources(root), mask=masked_event)
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
     notifier = daemon_notifier(root, service.store, events, service.secrets)
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
@@ -116,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
 def event_sources(root: Path) -> dict[str, Path]:
     """The stores whose outboxes feed the event stream, by the source name in event ids."""
     return {"pipeline": root / "conveyor.db", "ecs": root / "services.db", "codedeploy": root / "codedeploy.db"}
+
+
+def masked_event(event: Event) -> Event:
+    """An event with every stored secret value masked (an action's error may quote one)."""
+    masker = default_masker()
+    return dataclasses.replace(event, summary=masker.mask(event.summary), detail=masker.mask_json(dict(event.detail)))
 
 
 def aws_backends(store: ReleaseStore) -> dict[str, Backend]:
