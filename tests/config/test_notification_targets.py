@@ -128,3 +128,33 @@ def test_username_without_password_and_header_injection():
     assert any("username needs password" in p for p in problems)
     assert any("targets[1].webhook.headers.X-A: a header value cannot contain control characters" in p
                for p in problems)
+
+
+def test_status_api_must_be_https_except_to_this_machine_and_tokens_are_not_secret_names():
+    found, problems = check("""\
+        targets:
+          - commitStatus: {provider: github, api: "http://ghe.example.com/api/v3", repository: a/b, token: t}
+          - commitStatus: {provider: github, api: "http://127.0.0.1:8999", repository: a/b, token: t}
+          - commitStatus: {provider: gitlab, repository: 42, token: glpat-abcdefghijklmnopqrst}
+          - commitStatus: {provider: gitlab, repository: 42, token: glpat-name}
+        """)
+    assert found[0] is None and found[2] is None
+    assert found[1] is not None and found[1].spec["api"] == "http://127.0.0.1:8999"
+    assert found[3] is not None and found[3].spec["repository"] == "42"
+    assert any("targets[0].commitStatus.api: expected an https URL" in p for p in problems)
+    assert any("targets[2].commitStatus.token: token names a secret in the secret store" in p for p in problems)
+    assert not any("abcdefghijklmnopqrst" in p for p in problems)
+
+
+def test_ca_file_is_absolute_and_only_with_starttls():
+    found, problems = check("""\
+        targets:
+          - email: {to: [a@example.com], from: c@example.com, host: smtp.example.com, caFile: /etc/ssl/test-ca.pem}
+          - email: {to: [a@example.com], from: c@example.com, host: smtp.example.com, caFile: certs/ca.pem}
+          - email: {to: [a@example.com], from: c@example.com, host: 127.0.0.1, starttls: false, insecure: true,
+                    caFile: /etc/ssl/test-ca.pem}
+        """)
+    assert found[0] is not None and found[0].spec["caFile"] == "/etc/ssl/test-ca.pem"
+    assert found[1] is None and found[2] is None
+    assert any("targets[1].email.caFile: caFile must be an absolute path" in p for p in problems)
+    assert any("targets[2].email.caFile: caFile is used only with starttls: true" in p for p in problems)

@@ -112,3 +112,40 @@ def test_receiver_serves_its_record_and_waits_for_deliveries():
         assert record[0]["body"] == BODY.decode() and record[0]["verified"] is True
         assert record[0]["headers"]["X-Conveyor-Delivery"] == "d-1"
         assert rx.report() == [f"{'pipeline-execution-failed':32}   [signature ok, delivery d-1]"]
+
+
+def test_on_delivery_sees_each_first_arrival_once():
+    seen: list[str] = []
+    with Receiver(SECRET, clock=clock, on_delivery=lambda r: seen.append(r.delivery_id)) as rx:
+        for delivery in ("d-1", "d-1", "d-2"):
+            _post(rx, BODY, _signed(delivery))
+        _post(rx, BODY + b"!", _signed("d-3"))
+    assert seen == ["d-1", "d-2"]
+
+
+def test_the_receiver_runs_as_a_program_and_prints_what_it_receives():
+    import os
+    import subprocess
+    import sys
+
+    from target_fixtures import message, secrets_from
+
+    from conveyor.config.notification_targets import TargetDef
+    from conveyor.notify.targets import build_target
+
+    env = {**os.environ, "CONVEYOR_RECEIVER_SECRET": SECRET}
+    proc = subprocess.Popen([sys.executable, "-m", "conveyor.notify.receiver"], stdout=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:") and "verifying signatures" in first
+        url = first.split()[2]
+        target = TargetDef("webhook", {"url": url, "secret": "k", "format": "cdevents", "headers": {},
+                                       "timeoutSeconds": 5})
+        build_target(target, secrets_from({"k": SECRET}), allow_host_commands=False).send(message())
+        line = proc.stdout.readline()
+        assert line.startswith("pipeline-execution-failed")
+        assert "orders #12: stage Deploy failed  [signature ok, delivery dlv-0001]" in line
+    finally:
+        proc.terminate()
+        proc.wait(10)

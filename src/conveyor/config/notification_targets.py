@@ -54,6 +54,8 @@ RESERVED_HEADER_PREFIX = "x-conveyor-"
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")       # RFC 9110 token
 EMAIL_ADDRESS = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+# Credentials pasted where a secret's name belongs: Slack, GitHub and GitLab token formats, a header value.
+LOOKS_LIKE_A_TOKEN = re.compile(r"(?i:bearer\s)|(xox[abprs]-|ghp_|gho_|ghs_|github_pat_|glpat-)[A-Za-z0-9_-]{16,}")
 GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
 GITLAB_PROJECT = re.compile(r"[0-9]{1,18}|[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.-]*){1,20}")
 
@@ -162,6 +164,8 @@ def _email(chk: Checker, tp: KeyPath, body: Any) -> dict[str, Any] | None:
     ca_file = chk.get(tp, "caFile", str)
     if ca_file is not None and starttls is False:
         chk.error(tp + ("caFile",), "caFile is used only with starttls: true")
+    elif ca_file is not None and not ca_file.startswith("/"):
+        chk.error(tp + ("caFile",), f"caFile must be an absolute path (the daemon reads it), got '{ca_file}'")
     username = chk.get(tp, "username", str)
     password = _secret(chk, tp, "password", required=False, what="the SMTP password")
     if username is not None and password is None and "password" not in chk.at(tp):
@@ -239,7 +243,7 @@ def _secret(chk: Checker, tp: KeyPath, key: str, *, required: bool, what: str) -
     if value is None:
         return None
     kp = tp + (key,)
-    if "://" in value or value.lower().startswith(("bearer ", "xox", "ghp_", "glpat-")):
+    if "://" in value or LOOKS_LIKE_A_TOKEN.match(value):
         chk.error(kp, f"{key} names a secret in the secret store, not the value itself (it is a credential); "
                       f"store it with `conveyor secret set NAME` and write NAME here")
         return None
@@ -261,9 +265,12 @@ def _url(chk: Checker, tp: KeyPath, key: str, *, required: bool, https_only: boo
     except ValueError as exc:
         chk.error(tp + (key,), f"invalid URL '{value}': {exc}")
         return None
-    schemes = ("https",) if https_only else ("http", "https")
-    if parts.scheme not in schemes or not parts.hostname:
-        chk.error(tp + (key,), f"expected an {' or '.join(schemes)} URL with a host, got '{value}'")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        chk.error(tp + (key,), f"expected an http or https URL with a host, got '{value}'")
+        return None
+    if https_only and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        chk.error(tp + (key,), f"expected an https URL (the request carries a token), got '{value}'; plain http "
+                               "is accepted only to this machine (127.0.0.1, localhost)")
         return None
     if parts.username or parts.password:
         chk.error(tp + (key,), "a URL with credentials in it: put credentials in the secret store, not the file")

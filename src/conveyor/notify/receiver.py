@@ -39,6 +39,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -116,8 +117,12 @@ class _Plan:
 class Receiver:
     def __init__(self, secret: str | None = None, *, window: float = DEFAULT_WINDOW,
                  clock: Callable[[], float] = time.time, host: str = "127.0.0.1", port: int = 0,
-                 status: int = 200):
+                 status: int = 200, tls: tuple[str, str] | None = None,
+                 on_delivery: Callable[[Received], None] | None = None):
+        """`tls`: (certificate file, key file) to serve https; `on_delivery` is called (in the
+        server's thread) with each accepted first arrival of a delivery id."""
         self.secret = secret
+        self.on_delivery = on_delivery
         self.window = window
         self.clock = clock
         self.status = status
@@ -129,16 +134,23 @@ class Receiver:
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        return f"{self._scheme}://{host!s}:{port}/"
 
     def start(self) -> "Receiver":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="conveyor-receiver", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="conveyor-receiver",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -188,17 +200,7 @@ class Receiver:
 
     def report(self) -> list[str]:
         """One line per accepted delivery, for a person: type, summary, verified."""
-        lines = []
-        for r in self.deliveries():
-            try:
-                data = r.json()
-            except ValueError:
-                data = {}
-            event = data.get("type") or r.header(EVENT_HEADER) or "?"
-            summary = data.get("summary") or (data.get("data") or {}).get("customData", {}).get("summary", "")
-            mark = "signature ok" if r.verified else "unsigned"
-            lines.append(f"{event:32} {summary}  [{mark}, delivery {r.delivery_id}]")
-        return lines
+        return [describe(r) for r in self.deliveries()]
 
     # -- the handler's side
     def _next_step(self) -> tuple[str, float] | None:
@@ -218,6 +220,46 @@ class Receiver:
                 received.accepted = True
             self.requests.append(received)
             self._lock.notify_all()
+        if received.accepted and not received.duplicate and self.on_delivery is not None:
+            self.on_delivery(received)
+
+
+def describe(r: Received) -> str:
+    """One line for a person: event type, summary, whether the signature verified, delivery id."""
+    try:
+        data = r.json()
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    event = r.header(EVENT_HEADER) or str(data.get("type") or "?")
+    inner: dict[str, Any] = data["data"] if isinstance(data.get("data"), dict) else {}
+    custom: dict[str, Any] = inner["customData"] if isinstance(inner.get("customData"), dict) else inner
+    summary = data.get("summary") or custom.get("summary", "")
+    mark = "signature ok" if r.verified else ("no secret" if r.verified is None else "BAD SIGNATURE")
+    return f"{event:32} {summary}  [{mark}, delivery {r.delivery_id}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m conveyor.notify.receiver [--port N] [--window S]`: receive webhooks on 127.0.0.1
+    and print each delivery; the signing secret is read from CONVEYOR_RECEIVER_SECRET (never from
+    the command line, where other users of the machine could read it)."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m conveyor.notify.receiver", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--window", type=float, default=DEFAULT_WINDOW)
+    args = parser.parse_args(argv)
+    secret = os.environ.get("CONVEYOR_RECEIVER_SECRET") or None
+    rx = Receiver(secret, window=args.window, port=args.port, on_delivery=lambda r: print(describe(r), flush=True))
+    with rx:
+        print(f"listening on {rx.url} ({'verifying signatures' if secret else 'no secret: not verifying'})",
+              flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 def _handler(rx: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -295,3 +337,7 @@ def _handler(rx: Receiver) -> type[BaseHTTPRequestHandler]:
             self.connection.close()
 
     return Handler
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

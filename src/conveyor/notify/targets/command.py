@@ -7,7 +7,8 @@ The argv is run as given, never through a shell. Standard input: the event JSON 
 the webhook's `format: conveyor`), then end of file. Environment: only PATH, HOME,
 CONVEYOR_EVENT_TYPE and CONVEYOR_DELIVERY_ID (the daemon's own environment may hold credentials;
 a command that needs one reads it itself). The program runs in its own process group, and the
-whole group is killed when the timeout passes.
+whole group is killed when the timeout passes (a descendant that left the group with setsid is out
+of reach: the target then stops waiting for output KILL_GRACE_SECONDS after the kill).
 
 Outcome: exit 0 delivered; not found, not executable, or exit 126/127 (the shells' "cannot
 execute"/"not found"): give up; another exit status, a signal or the timeout: try again. The
@@ -34,6 +35,7 @@ OUTPUT_LIMIT = 500
 MAX_OUTPUT_BYTES = 1024 * 1024    # decoded for the receipt at most (communicate() holds all output)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 GIVE_UP_STATUSES = (126, 127)
+KILL_GRACE_SECONDS = 5.0          # after the kill, how long to collect the output that is left
 
 
 def environment(message: Message) -> dict[str, str]:
@@ -65,7 +67,7 @@ class CommandTarget:
             output, _ = proc.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            output, _ = proc.communicate()
+            output = _leftover(proc)
             raise DeliveryError(self._said(f"{argv[0]} killed after {timeout:g}s", output), retry=True) from None
         except BaseException:
             _kill_group(proc)
@@ -86,6 +88,19 @@ class CommandTarget:
         if len(text) > OUTPUT_LIMIT:
             text = "…" + text[-(OUTPUT_LIMIT - 1):]
         return self.credentials.mask(f"{head}: {text}" if text else head)
+
+
+def _leftover(proc: subprocess.Popen[bytes]) -> bytes:
+    """What the killed program wrote, without waiting on a descendant that left the process group
+    (setsid) and still holds the output pipe open."""
+    try:
+        output, _ = proc.communicate(timeout=KILL_GRACE_SECONDS)
+        return output
+    except subprocess.TimeoutExpired:
+        if proc.stdout:
+            proc.stdout.close()
+        proc.wait()
+        return b"(output not collected: a process the command started outlived it)"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

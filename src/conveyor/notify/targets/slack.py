@@ -100,7 +100,7 @@ def slack_payload(message: Message, spec: Mapping[str, Any] | None = None) -> di
     context.append({"type": "mrkdwn", "text": cut(f"{event.severity} · {when} · rule {escape(message.rule)} · "
                                                   f"delivery {escape(message.delivery_id)}", FIELD_LIMIT)})
     blocks.append({"type": "context", "elements": context[-MAX_CONTEXT:]})
-    payload: dict[str, Any] = {"text": cut(summary, SECTION_LIMIT), "blocks": blocks}
+    payload: dict[str, Any] = {"text": cut(escape(summary), SECTION_LIMIT), "blocks": blocks}
     for key in ("channel", "username"):
         if spec and spec.get(key):
             payload[key] = spec[key]
