@@ -183,3 +183,28 @@ def test_a_slow_target_holds_up_no_other(store):
     assert started == 10
     assert len(recorders["http://slow"].sent) == 5
     assert store.counts() == {"pending": 0, "delivered": 10, "dead": 0}
+
+
+def test_one_targets_backlog_does_not_starve_another(store):
+    """Twenty deliveries to a stuck target queued before one to another: the other still goes in
+    the same pass, however small the batch."""
+    clock = FakeClock()
+    slow = {"name": "orders", "notifications": [
+        {"name": "slow", "events": ["pipeline-execution-succeeded"],
+         "targets": [{"webhook": {"url": "http://slow", "secret": "hook"}}]},
+        {"name": "fast", "events": ["pipeline-execution-failed"],
+         "targets": [{"webhook": {"url": "http://fast", "secret": "hook"}}]}]}
+    log = FakeLog()
+    for i in range(20):
+        log.append("pipeline-execution-succeeded", pipeline="orders", execution_id=f"e{i}")
+    log.append("pipeline-execution-failed", pipeline="orders", execution_id="last")
+    Dispatcher(log, store, book(slow), clock=clock).pump()
+    recorders = {"http://slow": Recorder(), "http://fast": Recorder()}
+    recorders["http://slow"].gate = threading.Event()
+    done = threading.Semaphore(0)
+    deliverer = Deliverer(store, builder(recorders), clock=clock, per_target=2, max_threads=3, on_done=done.release)
+    assert deliverer.pump() == 3
+    assert done.acquire(timeout=10)
+    assert [m.event.subject.execution_id for m in recorders["http://fast"].sent] == ["last"]
+    recorders["http://slow"].gate.set()
+    deliverer.join(10)

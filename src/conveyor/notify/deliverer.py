@@ -19,8 +19,6 @@ Errors and receipts are masked before they are stored.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import threading
@@ -42,11 +40,6 @@ MESSAGE_LIMIT = 2000  # characters of an error or receipt kept
 #: (target definition, may it run a host command) -> a Target (conveyor.notify.targets.build_target
 #: with the secret store bound)
 Builder = Callable[[TargetDef, bool], Target]
-
-
-def target_key(target: TargetDef) -> str:
-    return hashlib.sha256(json.dumps({"k": target.kind, "s": dict(target.spec)}, sort_keys=True,
-                                     default=str).encode()).hexdigest()[:16]
 
 
 def message_for(delivery: Delivery, attempt: int) -> Message:
@@ -86,10 +79,10 @@ class Deliverer:
         for key in busy.values():
             per_key[key] = per_key.get(key, 0) + 1
         started = 0
-        for delivery in self.store.due(self.clock(), limit=room * 4, exclude=busy):
+        for delivery in self.store.due(self.clock(), limit=room * 4, exclude=busy, per_target=self.per_target):
             if started >= room:
                 break
-            key = target_key(delivery.target)
+            key = delivery.target_key
             if per_key.get(key, 0) >= self.per_target:
                 continue  # that target is busy: it waits, the others go on
             per_key[key] = per_key.get(key, 0) + 1

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     rule TEXT NOT NULL,
     target_index INTEGER NOT NULL,
     target TEXT NOT NULL,
+    target_key TEXT NOT NULL,
     detail_type TEXT NOT NULL,
     allow_host_commands INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (created_at);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL REFERENCES deliveries (id),
     n INTEGER NOT NULL,
@@ -66,6 +68,12 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
+
+
+def target_key(target: TargetDef) -> str:
+    """The same target (kind and settings) in any rule: what per-target concurrency counts."""
+    return hashlib.sha256(json.dumps({"k": target.kind, "s": dict(target.spec)}, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
 
 
 def delivery_id(event_id: str, pipeline: str, rule: str, target_index: int) -> str:
@@ -97,6 +105,7 @@ class Delivery:
     rule: str
     target_index: int
     target: TargetDef
+    target_key: str
     detail_type: str
     allow_host_commands: bool
     status: str
@@ -155,11 +164,11 @@ class DeliveryStore:
                 for d in items:
                     cur = self._db.execute(
                         "INSERT OR IGNORE INTO deliveries (id, event_id, event_seq, event, pipeline, rule, "
-                        "target_index, target, detail_type, allow_host_commands, status, next_attempt_at, "
-                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "target_index, target, target_key, detail_type, allow_host_commands, status, "
+                        "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (d.id, d.event.id, d.event.seq, json.dumps(d.event.as_dict(), default=str), d.pipeline,
                          d.rule, d.target_index, json.dumps({"kind": d.target.kind, "spec": dict(d.target.spec)}),
-                         d.detail_type, int(d.allow_host_commands), PENDING, now, now, now))
+                         target_key(d.target), d.detail_type, int(d.allow_host_commands), PENDING, now, now, now))
                     added += cur.rowcount
                 self._db.execute("INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) "
                                  "DO UPDATE SET seq = MAX(seq, excluded.seq)", (CURSOR, cursor))
@@ -170,14 +179,18 @@ class DeliveryStore:
         return added
 
     # -- the workers' side
-    def due(self, now: float, limit: int = 100, exclude: Iterable[str] = ()) -> list[Delivery]:
+    def due(self, now: float, limit: int = 100, exclude: Iterable[str] = (), per_target: int = 1000) -> list[Delivery]:
+        """Pending deliveries due at `now`, oldest first, at most `per_target` of any one target (so
+        one target's backlog never fills the batch and starves the others), none of `exclude`."""
         skip = list(exclude)
-        sql = "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+        where = "status = 'pending' AND next_attempt_at <= ?"
         if skip:
-            sql += f" AND id NOT IN ({', '.join('?' * len(skip))})"
-        sql += " ORDER BY next_attempt_at, event_seq LIMIT ?"
+            where += f" AND id NOT IN ({', '.join('?' * len(skip))})"
+        sql = (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY target_key ORDER BY next_attempt_at, "
+               f"event_seq) AS nth FROM deliveries WHERE {where}) WHERE nth <= ? "
+               "ORDER BY next_attempt_at, event_seq LIMIT ?")
         with self._lock:
-            rows = self._db.execute(sql, (now, *skip, limit)).fetchall()
+            rows = self._db.execute(sql, (now, *skip, per_target, limit)).fetchall()
         return [_delivery(r) for r in rows]
 
     def next_due(self) -> float | None:
@@ -286,7 +299,7 @@ def _like(text: str) -> str:
 def _delivery(r: Any) -> Delivery:
     target = json.loads(r["target"])
     return Delivery(r["id"], event_from_json(json.loads(r["event"])), r["pipeline"], r["rule"], int(r["target_index"]),
-                    TargetDef(target["kind"], target.get("spec") or {}), r["detail_type"],
+                    TargetDef(target["kind"], target.get("spec") or {}), r["target_key"], r["detail_type"],
                     bool(r["allow_host_commands"]), r["status"], int(r["attempts"]), int(r["budget_from"]),
                     float(r["next_attempt_at"]), r["last_error"], r["receipt"], float(r["created_at"]),
                     float(r["updated_at"]))
