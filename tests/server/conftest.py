@@ -10,11 +10,11 @@ from conveyor.backend.fake import FakeBackend
 from conveyor.engine.service import Service
 from conveyor.events.stream import EventLog
 from conveyor.hostcheck import allowed_hosts
-from conveyor.notify.daemon import daemon_notifier
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
 
 

@@ -25,7 +25,6 @@ from conveyor.engine.service import Service
 from conveyor.events.stream import EventLog, Relay
 from conveyor.events.types import Event
 from conveyor.hostcheck import allowed_hosts
-from conveyor.notify.daemon import daemon_notifier
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
@@ -36,6 +35,7 @@ from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
