@@ -196,9 +196,9 @@ EVERY_NOTES = [
      "create this stack in eu-west-1 (a cross-region action needs an artifact store in its region)"),
     ("pipeline.stages[4].actions[1]: a deploy (ECS) of web to environment lab, which is not on AWS → a Manual "
      "approval: deploy it with Conveyor (conveyor deploy), then approve"),
-    "notifications[2].events: event 'deploy-finished', not a pipeline event of CodeStar Notifications → left out",
-    ("notifications[3]: a notification entry that is not understood → left out (expected {events: [...], target, "
-     "name, detailType}; see the export's documentation)"),
+    "notifications[2].events: event 'deployment-succeeded', not a pipeline event of CodeStar Notifications → left out",
+    ("notifications[3]: a rule with local targets only (webhook, Slack, email, command) → not exported: Conveyor "
+     "delivers it; add `target:` (an SNS or Chatbot ARN) for AWS"),
 ]
 
 
@@ -359,8 +359,9 @@ notifications:
   ops:
     events: [codepipeline-pipeline-pipeline-execution-succeeded]
     target: arn:aws:chatbot::123456789012:chat-configuration/slack-channel/ops
-    detailType: LOUD
-  audit: {events: [action-execution-failed], target: mailto:ops@example.com}
+    detailType: basic
+  audit: {events: [action-execution-failed], environments: [], target: arn:aws:sns:eu-west-1:123456789012:audit}
+  approvals: {events: ["manual-approval-*", deployment-waiting]}
 """
 
 
@@ -368,15 +369,19 @@ def test_notifications_as_a_mapping_and_what_is_left_out():
     notes = Notes()
     template = pipeline_template(load_pipeline_text(NAMED_NOTIFICATIONS), notes=notes)
     rules = resources(template, "AWS::CodeStarNotifications::NotificationRule")
-    assert list(rules) == ["NotificationOpsRule"]
+    assert sorted(rules) == ["NotificationApprovalsRule", "NotificationAuditRule", "NotificationOpsRule"]
+    assert rules["NotificationOpsRule"]["DetailType"] == "BASIC"
+    assert rules["NotificationApprovalsRule"]["EventTypeIds"] == [
+        "codepipeline-pipeline-manual-approval-failed", "codepipeline-pipeline-manual-approval-needed",
+        "codepipeline-pipeline-manual-approval-succeeded"]
     assert rules["NotificationOpsRule"]["Targets"] == [{
         "TargetType": "AWSChatbotSlack",
         "TargetAddress": "arn:aws:chatbot::123456789012:chat-configuration/slack-channel/ops"}]
-    assert resources(template, "AWS::SNS::TopicPolicy") == {}  # nothing publishes to the approval topic
     assert [str(n) for n in notes.items if n.source.startswith("notifications")] == [
-        "notifications.ops.detailType: detailType 'LOUD' → FULL",
-        ("notifications.audit.target: target 'mailto:ops@example.com', neither an SNS topic nor an AWS Chatbot Slack "
-         "channel ARN → left out")]
+        ("notifications.audit: the filter(s) environments, which a CodeStar Notifications rule on one pipeline "
+         "cannot express → left out: the rule takes every such event of the pipeline"),
+        ("notifications.approvals.events: event 'deployment-waiting', not a pipeline event of CodeStar "
+         "Notifications → left out")]
     assert "ApprovalTopic" in template.resources  # the approval topic always exists
     assert lint(template) == []
 

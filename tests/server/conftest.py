@@ -14,6 +14,7 @@ from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
 
 
@@ -23,8 +24,10 @@ def real_api(tmp_path):
     store = ReleaseStore(tmp_path / "releases.db")
     events = EventLog(tmp_path / "home" / "events.db")
     # A fuzzed `wait` must not hold the suite for 30 s: the cap is the daemon's only difference.
+    notifier = daemon_notifier(tmp_path / "home", service.store, events, service.secrets)  # not started
     yield Api(service, ReleaseService({"local": FakeBackend().backend}, store), TOKEN, events=events,
-              event_wait_limit=0.05)
+              event_wait_limit=0.05, notifier=notifier)
+    notifier.store.close()
     events.close()
     store.close()
     service.store.close()

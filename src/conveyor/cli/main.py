@@ -12,6 +12,7 @@ from typing import NoReturn
 from conveyor import __version__
 from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli import events as event_commands
+from conveyor.cli import notify as notify_commands
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 from conveyor.stack.setup import add_arguments as setup_arguments
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
 
     event_commands.add_command(cmd)
+    notify_commands.add_command(cmd)
 
     sp = cmd("secret", secrets.secret, "store secrets (encrypted at rest, masked in every log and API answer)")
     ssub = sp.add_subparsers(dest="secret_command", metavar="set|ls|rm", parser_class=Parser, required=True)

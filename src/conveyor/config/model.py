@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from conveyor.config.notifications import NotificationRule, rules_from_data
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS
 
 EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
@@ -97,6 +98,8 @@ class PipelineDef:
     protected_branches: tuple[str, ...] | None = None
     #: `allowHostCommands:`: Command actions and deployment hooks without an image may run on the host.
     allow_host_commands: bool = False
+    #: `notifications:` (conveyor.config.notifications): which events go to which targets.
+    notifications: tuple[NotificationRule, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     warnings: tuple = field(default=(), compare=False, repr=False)
 
@@ -138,6 +141,7 @@ class PipelineDef:
             protected_branches=(tuple(str(b) for b in data["protectedBranches"])
                                 if data.get("protectedBranches") else None),
             allow_host_commands=data.get("allowHostCommands") is True,
+            notifications=rules_from_data(data),
             raw=data,
             warnings=warnings,
         )

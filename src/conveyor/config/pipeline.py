@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config.model import EXECUTION_MODES, PipelineDef, action_configuration
+from conveyor.config.notifications import check_notifications
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS, TIMEOUT_RANGE_MINUTES
 from conveyor.config.trust import TRUST_KEYS, check_trust
 from conveyor.documents.checker import Checker, type_name
@@ -72,7 +73,7 @@ def check_document(doc: Document) -> list[Diagnostic]:
         _check_environment(chk, ("environments", env_name), env)
     _check_registry(chk)
     chk.get((), "repositories", (dict, list))
-    chk.get((), "notifications", (dict, list))
+    check_notifications(chk)
     check_trust(chk)
     return sorted(chk.diagnostics)
 

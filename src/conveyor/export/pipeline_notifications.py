@@ -1,24 +1,27 @@
-"""conveyor.yml's `notifications:` as AWS::CodeStarNotifications::NotificationRule resources on
-the pipeline.
-
-The section's format is not defined yet (conveyor.yml accepts a list or a mapping). The export
-reads what it can and notes the rest:
+"""conveyor.yml's `notifications:` rules (conveyor.config.notifications) as
+AWS::CodeStarNotifications::NotificationRule resources on the pipeline.
 
     notifications:
-      - events: [pipeline-execution-failed, manual-approval-needed]   # required
-        target: arn:aws:sns:eu-west-1:123456789012:team   # optional: an SNS topic or AWS Chatbot
-                                                          # Slack channel ARN; default the approval topic
-        name: failures                                    # optional: names the rule
-        detailType: BASIC                                 # optional: BASIC | FULL (default)
+      - name: failures                                    # names the rule (default: the key, or n)
+        events: [pipeline-execution-failed, manual-approval-*]
+        target: arn:aws:sns:eu-west-1:123456789012:team   # an SNS topic or AWS Chatbot Slack channel
+                                                          # ARN; default the approval topic
+        detailType: BASIC                                 # BASIC | FULL (default)
+        targets: [{webhook: {url: ...}}]                  # local delivery: not exported
 
 or the same entries under names (`notifications: {failures: {events: [...]}}`). An event is a
-CodeStar Notifications event type of a pipeline, written in full
-(codepipeline-pipeline-pipeline-execution-failed) or without its `codepipeline-pipeline-` prefix.
+type name with or without CodeStar Notifications' `codepipeline-pipeline-` prefix, or a glob
+with `*`; the pipeline's own types become EventTypeIds, deployment and service events (which
+CodeStar Notifications does not have for a pipeline) are left out with a note. A rule's filters
+(environments, services, stages, severity) have no equivalent in a rule on one pipeline: the
+exported rule takes every such event of the pipeline, with a note. An entry with local
+`targets:` and no `target` ARN is Conveyor's delivery only and exports nothing (with a note).
 An entry targeting the approval topic gives CodeStar Notifications the right to publish to it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
@@ -32,6 +35,7 @@ EVENTS = tuple(f"{kind}-{what}" for kind, whats in (
     ("pipeline-execution", ("failed", "canceled", "started", "resumed", "succeeded", "superseded")),
     ("manual-approval", ("failed", "needed", "succeeded"))) for what in whats)
 DETAIL_TYPES = ("FULL", "BASIC")
+FILTERS = ("environments", "services", "stages", "severity")
 RULE_NAME_LIMIT = 64  # NotificationRule Name: 1-64 characters of A-Z a-z 0-9 - _ and space
 _TARGETS = (("SNS", re.compile(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+")),
             ("AWSChatbotSlack", re.compile(r"arn:aws[\w-]*:chatbot::\d{12}:chat-configuration/slack-channel/.+")))
@@ -58,18 +62,31 @@ def _rule(ctx: ExportContext, key: str, name: str | None, entry: Any, n: int) ->
     if not isinstance(entry, dict) or not isinstance(entry.get("events"), list):
         ctx.notes.add(key, "a notification entry that is not understood", expected)
         return None
-    unknown = [k for k in entry if k not in ("events", "target", "name", "detailType")]
+    target = entry.get("target")
+    if target is None and entry.get("targets"):
+        ctx.notes.add(key, "a rule with local targets only (webhook, Slack, email, command)",
+                      "not exported: Conveyor delivers it; add `target:` (an SNS or Chatbot ARN) for AWS")
+        return None
+    filters = [k for k in FILTERS if entry.get(k) is not None]
+    if filters:
+        ctx.notes.add(key, f"the filter(s) {', '.join(filters)}, which a CodeStar Notifications rule on one pipeline "
+                           "cannot express", "left out: the rule takes every such event of the pipeline")
+    if entry.get("targets"):
+        ctx.notes.add(f"{key}.targets", "local targets (webhook, Slack, email, command)",
+                      "left out: only `target` is exported")
+    unknown = [k for k in entry if k not in ("events", "target", "name", "detailType", "targets", *FILTERS)]
     if unknown:
         ctx.notes.add(key, f"notification setting(s) {', '.join(map(str, unknown))}", "left out")
-    events = []
+    events: list[str] = []
     for event in entry["events"]:
         short = str(event).removeprefix(EVENT_PREFIX)
-        if short in EVENTS:
-            events.append(EVENT_PREFIX + short)
+        matched = [e for e in EVENTS if fnmatch.fnmatchcase(e, short)] if "*" in short else \
+            [short] if short in EVENTS else []
+        if matched:
+            events.extend(EVENT_PREFIX + e for e in matched)
         else:
             ctx.notes.add(f"{key}.events", f"event '{event}', not a pipeline event of CodeStar Notifications",
                           "left out")
-    target = entry.get("target")
     kind = "SNS" if target is None else next((k for k, p in _TARGETS if p.fullmatch(str(target))), None)
     if kind is None:
         ctx.notes.add(f"{key}.target", f"target '{target}', neither an SNS topic nor an AWS Chatbot Slack channel ARN",

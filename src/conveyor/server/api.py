@@ -27,6 +27,7 @@ value leaves the daemon.
     POST /api/v1/triggers/git                        {repository, ref, before, after}
     GET  /api/v1/webhooks                            inbound webhooks: secrets set, accepted, refused by reason
     GET  /api/v1/events?after=&type=&wait=           the event stream (conveyor.server.event_routes)
+    … notification rules and deliveries: conveyor.server.notify_routes
     … services and deployments: conveyor.server.release_routes
 """
 
@@ -48,10 +49,12 @@ from conveyor import __version__
 from conveyor.engine.service import Service
 from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
 from conveyor.events.stream import EventLog
+from conveyor.notify.notifier import Notifier
 from conveyor.passes import PassTimer
 from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
 from conveyor.server.event_routes import MAX_WAIT, EventReads, add_event_routes
+from conveyor.server.notify_routes import add_notify_routes
 from conveyor.server.release_routes import add_release_routes
 from conveyor.server.schema import BOOL, BY, INT, OBJ, OPT_STR, STR, Schema, array, obj, problems
 
@@ -96,7 +99,7 @@ LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 class Api:
     def __init__(self, service: Service, releases: ReleaseService, token: str,
                  loops: Mapping[str, PassTimer] | None = None, events: EventLog | None = None,
-                 event_wait_limit: float = MAX_WAIT):
+                 event_wait_limit: float = MAX_WAIT, notifier: Notifier | None = None):
         self.service = service
         self.events = events
         self.releases = releases
@@ -159,6 +162,7 @@ class Api:
           summary="a push (the git hook): starts the pipelines whose triggers match", response=array(EXECUTION),
           body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
         add_event_routes(r, EventReads(events, event_wait_limit))
+        add_notify_routes(r, notifier)
 
         r("GET", r"/api/v1/webhooks", lambda q, b: self.webhooks.stats() if self.webhooks else {"enabled": False},
           summary="inbound webhooks: per host, whether a secret is set, deliveries accepted, refusals by reason",

@@ -36,6 +36,7 @@ from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
 from conveyor.server.hooks import Webhooks
+from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
 from conveyor.stack.components import hosts_path
 
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     events = EventLog(root / "events.db")
     relay = Relay(events, event_sources(root), mask=masked_event)
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
-    api = Api(service, releases, token, loops=local.loops(), events=events)
+    notifier = daemon_notifier(root, service.store, events, service.secrets)
+    api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
     api.webhooks = hooks.receiver
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    notifier.start()  # sends on its own threads, never waited on by the engine; first: it sees every event
     relay.start()  # before anything records: what the recovery writes is relayed at once
     local.start()  # before the scheduler: recovered deploy actions find the backend's loops running
     service.start(polling=not args.no_poll)
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         hooks.stop()
+        notifier.stop()  # first (it reads the engine's store); what it had not sent goes at the next start
         service.shutdown()
         local.shutdown()
         relay.stop()  # after the stores' last writes: one last pump takes them
