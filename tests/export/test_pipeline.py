@@ -71,6 +71,8 @@ def test_the_example_notes_say_what_to_give_on_aws():
     assert [str(n) for n in notes.items] == [
         ("pipeline.stages[0].actions[0].repository: repository '.', a local path → the template parameter "
          "FullRepositoryId (owner/repository of its remote), without default"),
+        ("notifications[0]: a rule with local targets only (webhook, Slack, email, command) → not exported: "
+         "Conveyor delivers it; add `target:` (an SNS or Chatbot ARN) for AWS"),
         ("pipeline.variables[0].defaultValue: an image only this machine can pull (localhost/conveyor/python:3-slim) "
          "→ kept as the variable's default: override it when starting the pipeline on AWS"),
     ]
