@@ -16,7 +16,7 @@ What it measures:
     approval, Wait 0) through the real engine Service with the relay running, every tenth
     rejected, the others approved: the stream must hold exactly the expected events per execution
     (20 for an approved one, 16 for a rejected one), in the expected order, each once.
-  * delivery latency to a local receiver: added by bench/events_delivery.py (see DELIVERY below).
+  * delivery latency to a local receiver: bench/events_delivery.py's measurement (see DELIVERY below).
 
 Results go to bench/results/events.json with the machine they ran on.
 """
@@ -236,12 +236,14 @@ def executions(count: int) -> dict:
 
 
 # -- DELIVERY: latency from the outbox to a local receiver (p50/p99) ----------------------------
-# Measured by bench/events_delivery.py (helper C's notifier); the lead wires it in here as
-# `delivery_latency(args)` returning {"p50_ms": ..., "p99_ms": ..., ...}, kept under
-# results["delivery_latency"].
+# bench/events_delivery.py measures it (relay, events.db, the notifier, the signed webhook target,
+# conveyor.notify.receiver); its p50_ms/p99_ms are the engine's path (the relay woken).
 
-def delivery_latency(args: argparse.Namespace) -> dict | None:
-    return None
+def delivery_latency(args: argparse.Namespace) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from events_delivery import delivery_latency as measure
+
+    return measure(args)
 
 
 def main() -> int:

@@ -35,6 +35,17 @@ def test_demo_runs_end_to_end(conveyor):
     assert re.search(r"^DeployProduction\s+Failed\s", bad, re.M), out
     assert "ALARM_ACTIVE: alarm orders-5xx is in ALARM" in bad and "traffic back on blue in" in bad, bad
     assert re.search(r"production listener during the bad release: \d+ requests, 0 failed", bad), bad
+    # the team's webhook (a local receiver checking each signature) heard what the example's rule selects
+    team = good.split("notifications the team's webhook received", 1)[1]
+    for kind in ("manual-approval-needed", "deployment-succeeded", "pipeline-execution-succeeded"):
+        assert re.search(rf"^  {kind} .*\[signature verified", team, re.M), team
+    heard_types = re.findall(r"^  ([a-z]+(?:-[a-z]+)+) ", team.split("\n\n", 1)[0], re.M)
+    assert sorted(heard_types) == ["deployment-succeeded", "manual-approval-needed", "pipeline-execution-succeeded"]
+    assert "staging/orders" not in team  # the rule takes production's deployments only
+    heard = bad.split("notifications of the bad release", 1)[1]
+    for kind in ("deployment-alarm", "deployment-rolled-back", "pipeline-execution-failed"):
+        assert re.search(rf"^  {kind} .*\[signature verified", heard, re.M), heard
+    assert "not received within" not in out, out
     assert re.search(r"^tests: unit-tests: SUCCEEDED — (\d+) tests, \1 passed, 0 failed$", out, re.M), out
     image = re.search(r"image built, tested and pushed to the local registry: (\S+)", out).group(1)
     try:
