@@ -21,23 +21,20 @@ from conveyor.backend.interface import ImageRegistry
 from conveyor.config.model import PipelineDef
 from conveyor.config.trust import valid_branch_name
 from conveyor.engine import states as S
-from conveyor.engine.definitions import Definitions, Governing
+from conveyor.engine.definitions import Definitions
 from conveyor.engine.describe import describe, summary
 from conveyor.engine.events import transition_events
+from conveyor.engine.pushes import DEFAULT_CONFIG_PATH, Pushes, source_repository
 from conveyor.engine.scheduler import Scheduler
-from conveyor.engine.trigger_match import pull_request_matches, push_matches, tag_matches
 from conveyor.engine.view import ExecutionView
-from conveyor.errors import ConfigError, Conflict, ConveyorError, NotFound, UserError
-from conveyor.providers.local.git import ZERO, Mirror, normalize
+from conveyor.errors import Conflict, ConveyorError, NotFound, UserError
+from conveyor.providers.local.git import Mirror, normalize
 from conveyor.secrets.store import SecretStore
 from conveyor.store.db import DEFAULT_PROTECTED_BRANCHES, ExecutionRow, Store, Transition
 
 log = logging.getLogger("conveyor.service")
 
-DEFAULT_CONFIG_PATH = "conveyor.yml"
 RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
-#: A row in the refs table saying the repository's tags were recorded once (polled tags are new after it).
-TAGS_BASELINE = "conveyor/tags-recorded"
 
 
 class Service:
@@ -55,12 +52,14 @@ class Service:
         #: conveyor.yml read and validated per commit, and which one governs a run (the trust boundary).
         self.definitions = Definitions()
         self._poller: threading.Thread | None = None
+        self.pushes = Pushes(self.store, self.lock, self.scheduler.mirrors, self.definitions,
+                             start=self.start_execution, record_failed=self._failed_push, stop=self._stop)
 
     def start(self, polling: bool = True) -> None:
         self.secrets.mask_all()  # every stored value is masked in logs and API answers from now on
         self.scheduler.start()
         if polling:
-            self._poller = threading.Thread(target=self._poll_loop, name="poller", daemon=True)
+            self._poller = threading.Thread(target=self.pushes.poll_loop, name="poller", daemon=True)
             self._poller.start()
 
     def shutdown(self) -> None:
@@ -111,7 +110,7 @@ class Service:
             for ref, sha in mirror.heads().items():
                 if self.store.ref(repository, ref) is None:
                     self.store.set_ref(repository, ref, sha)
-            self._baseline_tags(repository, mirror.tags())
+            self.pushes.baseline_tags(repository, mirror.tags())
         self._declare_repositories(definition)
         values = self._variables(definition, variables or {})
         revisions = self._revisions(definition, repository, commit, branch)
@@ -171,7 +170,7 @@ class Service:
         other sources build the head of their branch."""
         revisions = {}
         for src in definition.sources():
-            repo = self._source_repository(repository, src.configuration.get("repository", "."))
+            repo = source_repository(repository, src.configuration.get("repository", "."))
             branch = src.configuration.get("branch", "main")
             if repo == repository:
                 sha, branch = commit, pushed or branch
@@ -179,14 +178,6 @@ class Service:
                 sha = self.scheduler.mirrors.fetch(repo).resolve(branch)
             revisions[src.name] = {"repository": repo, "branch": branch, "commit": sha}
         return revisions
-
-    @staticmethod
-    def _source_repository(registered: str, configured: str) -> str:
-        if configured in (".", ""):
-            return registered
-        if "://" in configured or configured.startswith("git@") or configured.startswith("/"):
-            return normalize(configured)
-        return normalize(str(Path(registered) / configured))
 
     def _create(self, definition: PipelineDef, revisions: dict, variables: dict, trigger: dict,
                 failed_reason: str | None = None) -> dict:
@@ -204,143 +195,23 @@ class Service:
         with self.lock:  # the scheduler thread mutates live views
             return describe(view)
 
-    # -- pushes: the git hook, the poller and inbound webhooks
+    # -- pushes: the git hook, the poller and inbound webhooks (conveyor.engine.pushes)
     def on_push(self, repository: str, ref: str, before: str, after: str, source: str = "GitPush") -> list[dict]:
-        """A branch or a tag moved. Every pipeline of the repository whose (protected)
-        definition's triggers match starts an execution; a push that cannot be handled (its
-        definition cannot be read or is invalid, or the execution cannot start) becomes a Failed
-        execution with the reason, never a silently dropped push. A tag push (refs/tags/X) builds
-        the tag's commit and starts only pipelines with a matching tag trigger; its definition is
-        the protected branch's, whatever the tagged commit holds."""
-        repository = normalize(repository)
-        tag = ref.removeprefix("refs/tags/") if ref.startswith("refs/tags/") else None
-        if not (ref.startswith("refs/heads/") or tag) or after == ZERO:
-            return []
-        mirror = self.scheduler.mirrors.fetch(repository)  # before marking seen: a failed fetch is retried
-        commit = mirror.commit(after) if tag or source == "Webhook" else after
-        if commit is None:  # a webhook's claim the repository does not bear out
-            log.warning("%s push to %s %s names %s, which the repository does not have: ignored",
-                        source, repository, ref, after[:12])
-            return []
-        with self.lock:
-            if self.store.ref(repository, ref) == after:
-                return []
-            self.store.set_ref(repository, ref, after)
-        branch = None if tag else ref.removeprefix("refs/heads/")
-        registered = [p for p in self.store.pipelines() if p["repository"] == repository]
-        if not registered and not tag:
-            registered = [{"name": None, "repository": repository, "config_path": DEFAULT_CONFIG_PATH,
-                           "protected_branches": list(DEFAULT_PROTECTED_BRANCHES)}]
-        started = []
-        for reg in registered:
-            trigger = {"type": source, "ref": ref, "before": before, "after": after, **({"tag": tag} if tag else {})}
-            revision = {"repository": repository, "branch": branch or ref, "commit": commit}
-            protected = tuple(reg["protected_branches"]) or DEFAULT_PROTECTED_BRANCHES
-            try:
-                gov = self.definitions.governing(mirror, protected, reg["config_path"], branch, commit)
-            except Exception as exc:  # noqa: BLE001 - the push is seen: record it, whatever went wrong
-                what = "is invalid" if isinstance(exc, ConfigError) else "cannot be read"
-                if not isinstance(exc, ConveyorError):
-                    log.exception("reading the definition for a push to %s %s", repository, ref)
-                started.append(self._failed_push(reg["name"] or _repository_name(repository), revision, trigger,
-                                                 f"the pipeline definition {what}:\n{exc}"))
-                continue
-            own = self._own_sources(gov.definition, repository)
-            if not (tag_matches(gov.definition, own, tag) if tag else
-                    push_matches(gov.definition, own, str(branch), mirror.changed_paths(before, after)
-                                 if gov.definition.triggers else None)):
-                continue
-            started += self._start_matched(gov, repository, commit, branch, reg["config_path"], trigger, revision)
-        return started
+        return self.pushes.on_push(repository, ref, before, after, source)
 
     def on_pull_request(self, repository: str, *, number: int, event: str, source_branch: str,
                         target_branch: str, head: str, base: str | None = None, head_ref: str | None = None,
                         source: str = "Webhook") -> list[dict]:
-        """A pull request was opened, updated or closed (event OPEN, UPDATED or CLOSED): the
-        pipelines with a matching pullRequest trigger start at its head commit, found in the
-        registered repository (its `head_ref`, e.g. refs/pull/7/head, when the commit came from
-        a fork). What runs is the protected branch's definition, never the pull request's."""
-        repository = normalize(repository)
-        mirror = self.scheduler.mirrors.fetch(repository)
-        commit = mirror.commit(head) or (mirror.commit(head_ref) if head_ref else None)
-        if commit is None:
-            log.warning("pull request #%s of %s names head %s, which the repository does not have: ignored",
-                        number, repository, head[:12])
-            return []
-        base_commit = mirror.commit(base) if base else None
-        fork_point = mirror.merge_base(base_commit, commit) if base_commit else None
-        changed = mirror.changed_paths(fork_point, commit) if fork_point else None
-        trigger = {"type": "PullRequest", "number": number, "event": event, "sourceBranch": source_branch,
-                   "targetBranch": target_branch, "commit": commit, "via": source}
-        started = []
-        for reg in [p for p in self.store.pipelines() if p["repository"] == repository]:
-            revision = {"repository": repository, "branch": source_branch, "commit": commit}
-            protected = tuple(reg["protected_branches"]) or DEFAULT_PROTECTED_BRANCHES
-            try:
-                gov = self.definitions.governing(mirror, protected, reg["config_path"], None, commit)
-            except Exception as exc:  # noqa: BLE001 - as for a push: recorded, never dropped
-                started.append(self._failed_push(reg["name"], revision, trigger,
-                                                 f"the pipeline definition cannot be read:\n{exc}"))
-                continue
-            if pull_request_matches(gov.definition, self._own_sources(gov.definition, repository), event,
-                                    target_branch, changed):
-                started += self._start_matched(gov, repository, commit, None, reg["config_path"], trigger, revision)
-        return started
-
-    def _start_matched(self, gov: Governing, repository: str, commit: str, branch: str | None, config_path: str,
-                       trigger: dict, revision: dict) -> list[dict]:
-        try:
-            return [self.start_execution(repository=repository, commit=commit, branch=branch,
-                                         config_path=config_path, trigger=trigger)]
-        except Exception as exc:  # noqa: BLE001 - whatever it was, the event is recorded as Failed
-            log.warning("%s on %s did not start %s: %s", trigger.get("type"), repository, gov.definition.name, exc)
-            return [self._failed_push(gov.definition.name, revision, {**trigger, **gov.trigger_fields()},
-                                      f"the execution could not start: {exc}")]
-
-    def _failed_push(self, name: str, revision: dict, trigger: dict, reason: str) -> dict:
-        return self._create(PipelineDef(name, ()), {"push": revision}, {}, trigger, failed_reason=reason)
-
-    def _own_sources(self, definition: PipelineDef, repository: str) -> dict:
-        """The definition's Git sources that read `repository` itself (name -> ActionDef)."""
-        return {s.name: s for s in definition.sources()
-                if self._source_repository(repository, s.configuration.get("repository", ".")) == repository}
-
-    def _poll_loop(self) -> None:
-        last: dict[str, float] = {}
-        while not self._stop.wait(1.0):
-            intervals: dict[str, float] = {}  # a repository shared by pipelines: the shortest wins
-            for reg in self.store.pipelines():
-                if reg["poll_interval"] > 0:
-                    intervals[reg["repository"]] = min(reg["poll_interval"], intervals.get(reg["repository"], 1e9))
-            for repo, interval in intervals.items():
-                if time.time() - last.get(repo, 0) < interval:
-                    continue
-                last[repo] = time.time()
-                try:
-                    self.poll(repo)
-                except Exception as exc:
-                    log.warning("polling %s failed: %s", repo, exc)
+        return self.pushes.on_pull_request(repository, number=number, event=event, source_branch=source_branch,
+                                           target_branch=target_branch, head=head, base=base, head_ref=head_ref,
+                                           source=source)
 
     def poll(self, repository: str) -> list[dict]:
-        """Catch up with the repository: every branch and tag that moved since it was last seen
-        (a missed hook or webhook delivery) is handled as a push. Tags seen for the first time
-        in a repository are only recorded: an upgrade does not build every old tag."""
-        mirror = self.scheduler.mirrors.fetch(repository)
-        started = []
-        tags = mirror.tags()
-        if self.store.ref(mirror.repository, TAGS_BASELINE) is None:
-            self._baseline_tags(mirror.repository, tags)
-        for ref, sha in {**mirror.heads(), **tags}.items():
-            seen = self.store.ref(mirror.repository, ref)
-            if seen != sha:
-                started += self.on_push(mirror.repository, ref, seen or ZERO, sha, source="PollForSourceChanges")
-        return started
+        return self.pushes.poll(repository)
 
-    def _baseline_tags(self, repository: str, tags: dict[str, str]) -> None:
-        for ref, sha in tags.items():
-            if self.store.ref(repository, ref) is None:
-                self.store.set_ref(repository, ref, sha)
-        self.store.set_ref(repository, TAGS_BASELINE, ZERO)
+    def _failed_push(self, name: str, revision: dict, trigger: dict, reason: str) -> dict:
+        """A push, tag or pull request that could not start its pipeline, recorded as a Failed execution."""
+        return self._create(PipelineDef(name, ()), {"push": revision}, {}, trigger, failed_reason=reason)
 
     # -- intents on an execution
     def stop(self, execution_id: str, *, abandon: bool = False, reason: str = "", by: str = "") -> dict:
@@ -567,7 +438,3 @@ class Service:
                 "repositories": [{**r.to_json(), "images": [i.to_json() for i in self.registry.describe_images(r.name)]}
                                  for r in repos]}
 
-
-def _repository_name(repository: str) -> str:
-    """A name for the Failed execution of a push to a repository no pipeline is registered for."""
-    return Path(repository.rstrip("/")).name.removesuffix(".git") or "unregistered"
