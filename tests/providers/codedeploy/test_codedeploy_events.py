@@ -125,6 +125,20 @@ def test_a_recorded_fact_and_its_event_commit_together_or_not_at_all(tmp_path):
     store.close()
 
 
+def test_on_events_is_called_after_a_commit_that_wrote_events_only(tmp_path):
+    store = DeploymentStore(tmp_path / "codedeploy.db")
+    woken: list[int] = []
+    store.on_events = lambda: woken.append(len(read_outbox(store._db, 0)))  # sees the committed rows
+    d = store.create("production", "orders", taskdef="orders:7", appspec="", group={}, creator="user")
+    store.update(d.id, traffic=0)
+    assert woken == []  # created, and a change without an event: nothing to stream
+    store.transition(d.id, "InProgress")
+    with pytest.raises(InvalidTransition):
+        store.transition(d.id, "Created")
+    assert woken == [1]  # once, after the commit; not for the refused move
+    store.close()
+
+
 # -- whole deployments --------------------------------------------------------------------------------
 def test_a_canary_that_succeeds_says_started_shifted_twice_and_succeeded(rig):  # noqa: F811
     spec = service(config=CANARY)

@@ -81,6 +81,20 @@ def test_each_event_commits_with_its_move_and_a_refused_move_leaves_none(tmp_pat
     store.close()
 
 
+def test_on_events_is_called_after_a_commit_that_wrote_events_only(tmp_path):
+    store = EcsStore(tmp_path / "services.db")
+    woken: list[int] = []
+    store.on_events = lambda: woken.append(len(outbox(store)))  # sees the committed rows
+    store.put_service("staging", "orders", {}, "orders:1", 1)
+    assert woken == []  # no event in that transaction
+    dep = store.create_deployment("staging", "orders", "orders:1", {})
+    store.transition_deployment(dep.id, rollout_state=COMPLETED)
+    with pytest.raises(InvalidTransition):
+        store.transition_deployment(dep.id, rollout_state=FAILED, reason="late")
+    assert woken == [1, 2]  # once per commit that wrote events, after it; not for the refused move
+    store.close()
+
+
 def test_an_unhealthy_episode_is_said_once_and_ends_at_the_next_steady_state(tmp_path):
     store = EcsStore(tmp_path / "services.db")
     store.put_service("staging", "orders", {}, "orders:1", 1)

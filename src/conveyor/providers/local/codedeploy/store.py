@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,6 +141,9 @@ class DeploymentStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
+        #: Called after a commit that wrote events (the daemon: the relay's wake).
+        self.on_events: Callable[[], None] | None = None
+        self._wrote_events = False
         self._db = open_database(self.path, SCHEMA + OUTBOX_SCHEMA)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(cd_deployments)")}
@@ -159,14 +162,26 @@ class DeploymentStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One SQLite transaction under the store's lock; after a commit that wrote events,
+        `on_events` is called (the daemon wakes the relay with it, so they are streamed at once)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._wrote_events = False
             try:
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            if self._wrote_events and self.on_events is not None:
+                self.on_events()
+
+    def _write_events(self, db: sqlite3.Connection, events: Iterable[Event]) -> None:
+        """Write events to the outbox inside the current transaction (conveyor.events.outbox)."""
+        events = list(events)
+        if events:
+            write_events(db, events)
+            self._wrote_events = True
 
     # -- status history
     def _record(self, db: sqlite3.Connection, kind: str, dep_id: str, event: str, current: str | None, new: str,
@@ -248,7 +263,7 @@ class DeploymentStore:
             return
         with self.transaction() as db:
             self._update(db, dep_id, changes)
-            write_events(db, outbox)
+            self._write_events(db, outbox)
 
     def _update(self, db: sqlite3.Connection, dep_id: str, changes: dict) -> None:
         for key in _JSON:
@@ -273,7 +288,7 @@ class DeploymentStore:
                 raise NotFound(reasons.no_deployment(dep_id))
             now = self.clock()
             self._record(db, "deployment", dep_id, "", row["status"], status, why, now)
-            write_events(db, transition_events(_deployment(row), status, changes, cause or Cause(), now=now))
+            self._write_events(db, transition_events(_deployment(row), status, changes, cause or Cause(), now=now))
             self._update(db, dep_id, {**changes, "status": status})
         return _written(self.get(dep_id))
 
