@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from conveyor.events.types import EVENT_TYPES, Event, Subject
 
@@ -54,3 +56,42 @@ def read_outbox(db: sqlite3.Connection, after: int, limit: int = 500) -> list[tu
 def prune_outbox(db: sqlite3.Connection, through: int) -> None:
     """Drop outbox rows up to `through` (the stream has them)."""
     db.execute("DELETE FROM outbox WHERE seq <= ?", (through,))
+
+
+class OutboxTransactions:
+    """How a store with an outbox runs its transactions: BEGIN IMMEDIATE under the store's lock,
+    events written with `write` inside it, and `on_events` called after a commit that wrote any
+    (the daemon wakes the relay with it, so they are streamed at once rather than on its tick).
+
+        self.outbox = OutboxTransactions(self._db, self._lock)
+        with self.outbox.transaction() as db:
+            db.execute("UPDATE ...")
+            self.outbox.write(db, [event])
+    """
+
+    def __init__(self, db: sqlite3.Connection, lock: Any):
+        self._db = db
+        self._lock = lock  # the store's (reentrant): reads elsewhere in the store take it too
+        self.on_events: Callable[[], None] | None = None
+        self._wrote = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._wrote = False
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if self._wrote and self.on_events is not None:
+                self.on_events()
+
+    def write(self, db: sqlite3.Connection, events: Iterable[Event]) -> None:
+        """write_events inside the current transaction, remembered for `on_events`."""
+        events = list(events)
+        if events:
+            write_events(db, events)
+            self._wrote = True

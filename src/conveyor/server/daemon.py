@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     events = EventLog(root / "events.db")
     relay = Relay(events, event_sources(root), mask=masked_event)
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
-    local.services.store.on_events = local.deploys.store.on_events = relay.wake  # deployments' events too
+    local.services.store.outbox.on_events = local.deploys.store.outbox.on_events = relay.wake  # deployments' events too
     notifier = daemon_notifier(root, service.store, events, service.secrets)
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)

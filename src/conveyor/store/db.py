@@ -222,6 +222,12 @@ class Store:
                 raise
             self._db.execute("RELEASE transition")
             return
+        with self._begin():
+            yield
+
+    @contextmanager
+    def _begin(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -234,14 +240,8 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """Group appends into one commit (the scheduler commits a whole pass at once). Holds the
         store's lock throughout, so other threads' writes wait rather than interleave."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, self._begin():
+            yield
 
     # -- transitions
     def append(self, t: Transition, events: Iterable[Event] = ()) -> Transition:

@@ -128,7 +128,7 @@ def test_a_recorded_fact_and_its_event_commit_together_or_not_at_all(tmp_path):
 def test_on_events_is_called_after_a_commit_that_wrote_events_only(tmp_path):
     store = DeploymentStore(tmp_path / "codedeploy.db")
     woken: list[int] = []
-    store.on_events = lambda: woken.append(len(read_outbox(store._db, 0)))  # sees the committed rows
+    store.outbox.on_events = lambda: woken.append(len(read_outbox(store._db, 0)))  # sees the committed rows
     d = store.create("production", "orders", taskdef="orders:7", appspec="", group={}, creator="user")
     store.update(d.id, traffic=0)
     assert woken == []  # created, and a change without an event: nothing to stream

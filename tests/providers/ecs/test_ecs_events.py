@@ -84,7 +84,7 @@ def test_each_event_commits_with_its_move_and_a_refused_move_leaves_none(tmp_pat
 def test_on_events_is_called_after_a_commit_that_wrote_events_only(tmp_path):
     store = EcsStore(tmp_path / "services.db")
     woken: list[int] = []
-    store.on_events = lambda: woken.append(len(outbox(store)))  # sees the committed rows
+    store.outbox.on_events = lambda: woken.append(len(outbox(store)))  # sees the committed rows
     store.put_service("staging", "orders", {}, "orders:1", 1)
     assert woken == []  # no event in that transaction
     dep = store.create_deployment("staging", "orders", "orders:1", {})

@@ -22,13 +22,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
-from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.events.outbox import OUTBOX_SCHEMA, OutboxTransactions
 from conveyor.events.types import Event
 from conveyor.providers.local.codedeploy import reasons
 from conveyor.providers.local.codedeploy.events import Cause, transition_events
@@ -141,10 +141,8 @@ class DeploymentStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
-        #: Called after a commit that wrote events (the daemon: the relay's wake).
-        self.on_events: Callable[[], None] | None = None
-        self._wrote_events = False
         self._db = open_database(self.path, SCHEMA + OUTBOX_SCHEMA)
+        self.outbox = OutboxTransactions(self._db, self._lock)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(cd_deployments)")}
             if "client_token" not in columns:  # data dirs from before
@@ -160,28 +158,9 @@ class DeploymentStore:
         with self._lock:
             return list(self._db.execute(sql, args))
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One SQLite transaction under the store's lock; after a commit that wrote events,
-        `on_events` is called (the daemon wakes the relay with it, so they are streamed at once)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._wrote_events = False
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            if self._wrote_events and self.on_events is not None:
-                self.on_events()
-
-    def _write_events(self, db: sqlite3.Connection, events: Iterable[Event]) -> None:
-        """Write events to the outbox inside the current transaction (conveyor.events.outbox)."""
-        events = list(events)
-        if events:
-            write_events(db, events)
-            self._wrote_events = True
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One transaction under the store's lock; its events go with `self.outbox.write`."""
+        return self.outbox.transaction()
 
     # -- status history
     def _record(self, db: sqlite3.Connection, kind: str, dep_id: str, event: str, current: str | None, new: str,
@@ -263,7 +242,7 @@ class DeploymentStore:
             return
         with self.transaction() as db:
             self._update(db, dep_id, changes)
-            self._write_events(db, outbox)
+            self.outbox.write(db, outbox)
 
     def _update(self, db: sqlite3.Connection, dep_id: str, changes: dict) -> None:
         for key in _JSON:
@@ -288,7 +267,7 @@ class DeploymentStore:
                 raise NotFound(reasons.no_deployment(dep_id))
             now = self.clock()
             self._record(db, "deployment", dep_id, "", row["status"], status, why, now)
-            self._write_events(db, transition_events(_deployment(row), status, changes, cause or Cause(), now=now))
+            self.outbox.write(db, transition_events(_deployment(row), status, changes, cause or Cause(), now=now))
             self._update(db, dep_id, {**changes, "status": status})
         return _written(self.get(dep_id))
 

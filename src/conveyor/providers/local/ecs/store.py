@@ -18,14 +18,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.errors import NotFound
-from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
-from conveyor.events.types import Event
+from conveyor.events.outbox import OUTBOX_SCHEMA, OutboxTransactions
 from conveyor.providers.local.ecs import events as stream_events
 from conveyor.providers.local.ecs import reasons
 from conveyor.providers.local.ecs.rows import (
@@ -71,10 +69,8 @@ class EcsStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
-        #: Called after a commit that wrote events (the daemon: the relay's wake).
-        self.on_events: Callable[[], None] | None = None
-        self._wrote_events = False
         self._db = open_database(self.path, SCHEMA + OUTBOX_SCHEMA)
+        self.outbox = OutboxTransactions(self._db, self._lock)
         with self._lock:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(deployments)")}
             for column, kind in (("target_group", "TEXT"), ("scale", "INTEGER"), ("client_token", "TEXT")):
@@ -89,28 +85,9 @@ class EcsStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One SQLite transaction under the store's lock; after a commit that wrote events,
-        `on_events` is called (the daemon wakes the relay with it, so they are streamed at once)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._wrote_events = False
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            if self._wrote_events and self.on_events is not None:
-                self.on_events()
-
-    def _write_events(self, db: sqlite3.Connection, events: Iterable[Event]) -> None:
-        """Write events to the outbox inside the current transaction (conveyor.events.outbox)."""
-        events = list(events)
-        if events:
-            write_events(db, events)
-            self._wrote_events = True
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One transaction under the store's lock; its events go with `self.outbox.write`."""
+        return self.outbox.transaction()
 
     def _all(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -241,7 +218,7 @@ class EcsStore:
             db.execute("UPDATE services SET taskdef = ?, updated_at = ? WHERE environment = ? AND name = ?",
                        (taskdef, now, environment, service))
             dep = read_deployment(db.execute("SELECT * FROM deployments WHERE id = ?", (dep_id,)).fetchone())
-            self._write_events(db, stream_events.started(dep, now=now, taskdef_body=self._taskdef_body(db, taskdef)))
+            self.outbox.write(db, stream_events.started(dep, now=now, taskdef_body=self._taskdef_body(db, taskdef)))
         return dep
 
     def create_task_set(self, environment: str, service: str, taskdef: str, target_group: str, scale: int,
@@ -313,7 +290,7 @@ class EcsStore:
                 changes["status"] = status
             if rollout_state is not None:
                 self._record(db, "rollout", dep_id, row["rollout_state"], rollout_state, why, now)
-                self._write_events(db, stream_events.rollout_events(read_deployment(row), rollout_state, why, now=now))
+                self.outbox.write(db, stream_events.rollout_events(read_deployment(row), rollout_state, why, now=now))
                 changes["rollout_state"] = rollout_state
             self._update_deployment(db, dep_id, changes, now)
         return _written(self.deployment(dep_id))
@@ -382,7 +359,7 @@ class EcsStore:
         claimed = db.execute("UPDATE services SET unhealthy_since = ? WHERE environment = ? AND name = ? "
                              "AND unhealthy_since IS NULL", (now, task.environment, task.service)).rowcount
         if claimed:
-            self._write_events(db, [stream_events.unhealthy(task, why, stop_code, now=now)])
+            self.outbox.write(db, [stream_events.unhealthy(task, why, stop_code, now=now)])
 
     def task(self, task_id: str) -> Task | None:
         rows = self._all("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -418,7 +395,7 @@ class EcsStore:
                 db.execute("UPDATE services SET unhealthy_since = NULL WHERE environment = ? AND name = ?",
                            (environment, service))
                 if new:
-                    self._write_events(db, [stream_events.steady(environment, service, now=now)])
+                    self.outbox.write(db, [stream_events.steady(environment, service, now=now)])
         return new
 
     def _append_event(self, db: sqlite3.Connection, environment: str, service: str, message: str,
