@@ -1,0 +1,8 @@
+// Placeholder: filled in by the dashboard work (issue 14).
+export default {
+  path: /^\/executions\/([^/]+)$/,
+  title: "Execution",
+  async render(main, params, ctx) {
+    main.append(ctx.h("h1", {}, "Execution"));
+  },
+};
