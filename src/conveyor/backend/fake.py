@@ -161,7 +161,8 @@ class FakeEcs:
         spec = self._spec(environment, service)
         lb = spec.load_balancer
         group = spec.target_group
-        view = LoadBalancerView(f"http://{lb.bind}:{lb.port}/", group.name) if lb and group else None
+        view = (LoadBalancerView(f"http://{lb.bind}:{lb.port}/", group.name, health_check_path=lb.health_check.path)
+                if lb and group else None)
         return ServiceDescription(self._summary(environment, service), tuple(self._of(environment, service)),
                                   (), tuple(self.events.get((environment, service), [])), view)
 

@@ -256,9 +256,11 @@ class LoadBalancerView:
     url: str
     target_group: str
     targets: tuple[TargetHealth, ...] = ()
+    health_check_path: str | None = None  # the path the target group's health check asks
 
     def to_json(self) -> dict[str, Any]:
-        return {"url": self.url, "targetGroup": self.target_group, "targets": [t.to_json() for t in self.targets]}
+        return {"url": self.url, "targetGroup": self.target_group, "targets": [t.to_json() for t in self.targets],
+                "healthCheckPath": self.health_check_path}
 
 
 @dataclass(frozen=True)

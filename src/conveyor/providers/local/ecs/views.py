@@ -67,7 +67,8 @@ class ServiceViews:
         if spec.load_balancer is not None and spec.target_group is not None:
             lb = spec.load_balancer
             lb_view = LoadBalancerView(url=f"http://{lb.bind}:{lb.port}/", target_group=spec.target_group.name,
-                                       targets=tuple(target_view(t) for t in self._balancers.targets(spec)))
+                                       targets=tuple(target_view(t) for t in self._balancers.targets(spec)),
+                                       health_check_path=lb.health_check.path)
         deployments = self._store.deployments(environment, service, limit=DESCRIBE_DEPLOYMENTS)
         return ServiceDescription(
             summary=self._summary(row),
