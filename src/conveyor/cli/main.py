@@ -13,6 +13,7 @@ from conveyor import __version__
 from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli import events as event_commands
 from conveyor.cli import notify as notify_commands
+from conveyor.cli import verify as verify_command
 from conveyor.cli.render import echo
 from conveyor.errors import ConfigError, ConveyorError
 from conveyor.stack.setup import add_arguments as setup_arguments
@@ -201,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("service", metavar="SERVICE")
     sp.add_argument("--seconds", type=int, default=60, help="how far back (default 60)")
     sp.add_argument("--json", action="store_true")
+
+    verify_command.add_command(cmd)
 
     sp = cmd("alarms", releases.alarms, "a service's alarms: state, reason, history")
     sp.add_argument("env", metavar="ENV")
