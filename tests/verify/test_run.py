@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from conveyor.errors import Conflict, UserError
+from conveyor.errors import Conflict, DaemonUnreachable, UserError
 from conveyor.loadgen import Sample
 from conveyor.verify import VerifyPlan, resolve_target, run_verify
-from conveyor.verify.run import POLL_SECONDS, Clock
+from conveyor.verify.run import POLL_SECONDS, UNREACHABLE_GIVE_UP, Clock
 
 SERVICE = {"environment": "staging", "serviceName": "orders", "url": "http://127.0.0.1:8081/",
            "loadBalancer": {"url": "http://127.0.0.1:8081/", "targetGroup": "tg", "targets": [],
@@ -136,6 +136,24 @@ def test_a_deployment_not_done_in_time_is_reported_in_progress_not_raised():
     assert r.action is not None and r.action.outcome == "InProgress" and not r.passed
 
 
+class VanishingDaemon(FakeDaemon):
+    """Answers the first poll, then is unreachable for good."""
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        if self.polls >= 1:
+            raise DaemonUnreachable("cannot reach the Conveyor daemon")
+        return super().deployment(deployment_id)
+
+
+def test_a_daemon_that_stops_answering_ends_the_wait_with_an_unknown_outcome():
+    clock = FakeClock()
+    daemon = VanishingDaemon(clock, polls_until_done=10_000)
+    r = run(VerifyPlan("staging", "orders", rate=10, during="deploy", before=1, after=1), daemon, clock)
+    assert r.action is not None and r.action.outcome == "Unknown" and "stopped answering" in r.action.reason
+    assert not r.passed
+    assert r.action.seconds == pytest.approx(POLL_SECONDS + UNREACHABLE_GIVE_UP, abs=POLL_SECONDS)
+
+
 def test_a_refused_deployment_stops_the_load_and_propagates():
     clock = FakeClock()
     daemon = FakeDaemon(clock, refuse=Conflict("a deployment is already in progress"))
@@ -180,6 +198,7 @@ def test_a_service_without_a_listener_is_a_user_error():
     ({"path": "orders"}, "--path must be an absolute path"),
     ({"post_fraction": 0.5, "post_path": "/a b"}, "--post-path must be an absolute path"),
     ({"before": -1, "during": "deploy"}, "--before and --after"),
+    ({"method": "POST", "path": "/orders", "body": b"{item: 1}"}, "--body is not JSON"),
 ])
 def test_plan_problems(kw, message):
     problems = VerifyPlan("staging", "orders", **kw).problems()

@@ -12,6 +12,7 @@ the e2e tests run it for real.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from conveyor.errors import ConveyorError, UserError
+from conveyor.errors import ConveyorError, DaemonUnreachable, UserError
 from conveyor.loadgen import DEFAULT_POST_BODY, DEFAULT_TIMEOUT_SECONDS, DEFAULT_VERSION_HEADER, LoadGenerator, Sample
 from conveyor.verify.report import ActionOutcome, Phase, Report, build_report
 
@@ -31,6 +32,7 @@ DEFAULT_AFTER = 3.0               # load kept after it is done
 DEFAULT_CONCURRENCY = 64          # requests in flight at most
 MAX_LOAD_SECONDS = 24 * 3600.0    # the generator's bound with --during; it is stopped long before
 POLL_SECONDS = 0.25               # how often the deployment is asked about while the load runs
+UNREACHABLE_GIVE_UP = 30.0        # seconds of a daemon that does not answer before the wait gives up
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class VerifyPlan:
         for name, value in (("--path", self.path), ("--post-path", self.post_path)):
             if value is not None and (not value.startswith("/") or any(c in value for c in " \r\n\t#")):
                 out.append(f"{name} must be an absolute path like /orders, got {value!r}")
+        if self.method == "POST" or self.post_fraction:
+            try:
+                json.loads(self.body)
+            except ValueError as exc:
+                out.append(f"--body is not JSON: {exc}")
         if self.request_timeout <= 0 or self.concurrency < 1 or self.deploy_timeout <= 0:
             out.append("--request-timeout, --concurrency and --timeout must be > 0")
         return out
@@ -194,8 +201,10 @@ def run_verify(plan: VerifyPlan, api: DaemonApi, *, load_factory: LoadFactory = 
 
 
 def _act(plan: VerifyPlan, api: DaemonApi, clock: Clock, say: Callable[[str], None]) -> ActionOutcome:
-    """Start the deployment (or rollback) and wait until the daemon says it is done; a timeout
-    gives an InProgress outcome (not passed), not an exception."""
+    """Start the deployment (or rollback) and wait until the daemon says it is done. A timeout
+    gives an InProgress outcome (not passed), not an exception, and so does a daemon that stops
+    answering for UNREACHABLE_GIVE_UP seconds (an "Unknown" outcome): the load's numbers are
+    still worth a report."""
     started = clock.now()
     if plan.during == "deploy":
         d = api.deploy(plan.environment, plan.service, plan.image, plan.who)
@@ -204,6 +213,7 @@ def _act(plan: VerifyPlan, api: DaemonApi, clock: Clock, say: Callable[[str], No
     dep_id = str(d.get("id") or "")
     say(f"{plan.during}: deployment {dep_id} → {d.get('taskDefinition', '?')}")
     deadline = started + plan.deploy_timeout
+    unreachable_since: float | None = None
     while not d.get("done"):
         if clock.now() > deadline:
             return ActionOutcome(str(plan.during), dep_id, "InProgress",
@@ -212,7 +222,13 @@ def _act(plan: VerifyPlan, api: DaemonApi, clock: Clock, say: Callable[[str], No
         clock.sleep(POLL_SECONDS)
         try:
             d = api.deployment(dep_id)
-        except ConveyorError as exc:   # a blip of the daemon: ask again until the deadline
+            unreachable_since = None
+        except DaemonUnreachable as exc:   # a restart of the daemon: ask again, for a while
+            unreachable_since = clock.now() if unreachable_since is None else unreachable_since
+            if clock.now() - unreachable_since >= UNREACHABLE_GIVE_UP:
+                return ActionOutcome(str(plan.during), dep_id, "Unknown", f"the daemon stopped answering: {exc}",
+                                     clock.now() - started, str(d.get("taskDefinition") or ""))
+        except ConveyorError as exc:   # an error answer: say it, ask again until the deadline
             say(f"asking about deployment {dep_id}: {exc}")
     return ActionOutcome(str(plan.during), dep_id, str(d.get("outcome") or "Unknown"), str(d.get("reason") or ""),
                          clock.now() - started, str(d.get("taskDefinition") or ""))
