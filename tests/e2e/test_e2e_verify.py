@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 
 import pytest
+import test_e2e_bluegreen as bluegreen
 from e2e_support import free_port, wait_until
+from stack_support import stack_missing
 from test_e2e_services import deploy, images, project  # noqa: F401 - `images` is a fixture
 
-VERIFY = ("verify", "staging", "orders", "--rate", "50", "--json")
+from conveyor.images import BASE_IMAGE
+from conveyor.providers.local.containers import detect_engine, image_exists
 
 
-def verify(daemon, *args: str, expect: int) -> dict:
-    done = daemon(*VERIFY, *args, check=False)
+def verify(daemon, *args: str, expect: int, env: str = "staging") -> dict:
+    done = daemon("verify", env, "orders", "--rate", "50", "--json", *args, check=False)
     assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout)
 
@@ -75,3 +78,25 @@ def test_verify_against_a_service_with_no_task_fails_and_counts_the_failures(tmp
     done = daemon("verify", "staging", "orders", "--rate", "50", "--duration", "1", "--path", "/version",
                   check=False)
     assert done.returncode == 1 and done.stdout.startswith("✗ FAILED"), done.stdout
+
+
+@pytest.fixture(scope="module")
+def bg_images():
+    engine = detect_engine()
+    if engine.binary != "podman" or not image_exists(engine, BASE_IMAGE):
+        stack_missing(f"needs podman and {BASE_IMAGE}: run `conveyor setup`")
+    return {"v1": bluegreen._build("bg-v1", "APP_VERSION=v1"), "v2": bluegreen._build("bg-v2", "APP_VERSION=v2")}
+
+
+def test_verify_a_blue_green_canary_and_its_rollback_on_the_production_listener(tmp_path, daemon, bg_images):
+    rel = bluegreen.Release(daemon, tmp_path, "config: {type: TimeBasedCanary, canaryPercentage: 20, "
+                                              "canaryInterval: 2s}\nterminationWaitMinutes: 1s\n")
+    rel.first(bg_images["v1"])
+    r = verify(daemon, "--during", "deploy", "--image", bg_images["v2"], "--post-fraction", "0.5",
+               "--post-path", "/orders", env="production", expect=0)
+    assert r["failed"]["total"] == 0 and r["action"]["outcome"] == "Succeeded"
+    assert r["phases"][1]["versions"].keys() == {"v1", "v2"}      # the canary: both answered production
+    assert set(r["phases"][2]["versions"]) == {"v2"}
+    r = verify(daemon, "--during", "rollback", "--method", "POST", "--path", "/orders", env="production", expect=0)
+    assert r["failed"]["total"] == 0 and r["action"]["kind"] == "rollback"
+    assert set(r["phases"][0]["versions"]) == {"v2"} and set(r["phases"][2]["versions"]) == {"v1"}
