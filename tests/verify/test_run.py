@@ -197,6 +197,8 @@ def test_a_service_without_a_listener_is_a_user_error():
      "--method POST already sends only POSTs"),
     ({"path": "orders"}, "--path must be an absolute path"),
     ({"post_fraction": 0.5, "post_path": "/a b"}, "--post-path must be an absolute path"),
+    ({"path": "/x\r\nHost: evil"}, "--path must be an absolute path"),
+    ({"path": "/caf\u00e9"}, "--path must be an absolute path"),
     ({"before": -1, "during": "deploy"}, "--before and --after"),
     ({"method": "POST", "path": "/orders", "body": b"{item: 1}"}, "--body is not JSON"),
 ])

@@ -83,8 +83,10 @@ class VerifyPlan:
         if self.post_fraction and not self.post_path:
             out.append("--post-fraction needs --post-path (the route the POSTs go to, e.g. /orders)")
         for name, value in (("--path", self.path), ("--post-path", self.post_path)):
-            if value is not None and (not value.startswith("/") or any(c in value for c in " \r\n\t#")):
-                out.append(f"{name} must be an absolute path like /orders, got {value!r}")
+            if value is not None and (not value.startswith("/") or not (value.isascii() and value.isprintable())
+                                      or any(c in value for c in " #")):
+                out.append(f"{name} must be an absolute path like /orders (printable ASCII, no space or #), "
+                           f"got {value!r}")
         if self.method == "POST" or self.post_fraction:
             try:
                 json.loads(self.body)
