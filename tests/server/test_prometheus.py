@@ -214,3 +214,14 @@ def test_create_app_keeps_the_host_check_in_front(real_api):
             return await c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
 
     assert asyncio.run(go()).status_code == 421
+
+
+def test_docs_metrics_md_lists_every_family(home):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    src = Sources(home, process=lambda: {"rssBytes": 1, "cpuSeconds": 1, "threads": 1}, loops={"deploys": Timer()},
+                  last_event_seq=lambda: 1, delivery_counts=lambda: {"pending": 0}, clock=lambda: NOW)
+    names = {f.name for f in collect(src)}
+    assert len(names) == 22  # every family, the fixture has data for all
+    assert [n for n in sorted(names) if f"`{n}`" not in doc] == []
