@@ -274,7 +274,7 @@ class LiveSetup:
         self._stop()
         mark = line[:1]
         style = {"✓": "green", "✗": "bold red", "→": "cyan", "$": "dim"}.get(mark, "")
-        self.console.print(Text(line, style=style))
+        self.console.print(Text(line, style=style), soft_wrap=True)  # a fix command stays one line to copy
         if mark == "✓":
             self.done += 1
         if mark == "→":
