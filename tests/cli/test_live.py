@@ -170,3 +170,45 @@ def test_plain_flag_sets_the_plain_environment(monkeypatch, capsys):
 
     assert os.environ.get(live.PLAIN_ENV) == "1"
     monkeypatch.delenv(live.PLAIN_ENV)
+
+
+class Scripted:
+    """A client whose GETs answer the given states in turn (the last one again after that)."""
+
+    def __init__(self, *answers: dict):
+        self.answers = list(answers)
+
+    def get(self, path: str) -> dict:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def test_run_follow_on_a_terminal_draws_the_table_and_ends_as_before(monkeypatch):
+    from conveyor.cli import commands
+
+    console = recorded()
+    monkeypatch.setattr(live, "wanted", lambda *a, **k: True)
+    monkeypatch.setattr(live, "make_console", lambda stream=None: console)
+    monkeypatch.setattr(commands, "FOLLOW_INTERVAL", 0)
+    done = {**EXECUTION, "status": "Failed", "duration": 3.0, "reason": "Lint failed"}
+    assert commands.follow(Scripted(EXECUTION, done), EXECUTION["id"]) == 1
+    text = lines_of(console.export_text())
+    assert "Lint Command ✗ Failed 1.5s exit 1: E501 line too long" in text
+    assert text[-1] == "execution 01234567 Failed in 3.0s — Lint failed"
+
+
+def test_deploy_on_a_terminal_draws_the_deployment_then_prints_the_outcome(monkeypatch, capsys):
+    import argparse
+
+    from conveyor.cli import releases
+
+    console = recorded()
+    monkeypatch.setattr(live, "wanted", lambda *a, **k: True)
+    monkeypatch.setattr(live, "make_console", lambda stream=None: console)
+    monkeypatch.setattr(releases.time, "sleep", lambda s: None)
+    failed = {**DEPLOYMENT, "status": "Failed", "done": True, "outcome": "Failed", "reason": "alarm errors",
+              "traffic": 0}
+    args = argparse.Namespace(timeout=1, json=False)
+    assert releases.wait(Scripted(DEPLOYMENT, failed), DEPLOYMENT["id"], args) == 1  # type: ignore[arg-type]
+    drawn = lines_of(console.export_text())
+    assert any(line.startswith("green") and line.endswith("10% production-orders-2") for line in drawn)
+    assert capsys.readouterr().err.startswith("✗ deployment d-ABC123 failed: alarm errors")
