@@ -131,6 +131,12 @@ def test_the_helper_prints_the_daemons_names_once_each(capsys):
     assert asked == ["/api/v1/services", "/api/v1/pipelines"]  # one request per path
 
 
+def test_the_helper_leaves_out_names_a_shell_would_expand(capsys):
+    rows = [{"name": "$(touch pwned)"}, {"name": "`id`"}, {"name": "a b"}, {"name": "orders-2.x"}]
+    assert completion.complete(["pipelines"], lambda path: rows) == 0
+    assert capsys.readouterr().out == "orders-2.x\n"
+
+
 def test_the_helper_is_silent_without_a_daemon(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "nowhere"))
     assert main(["__complete", "environments"]) == 0

@@ -30,6 +30,9 @@ KINDS: dict[str, tuple[str, Callable[[object], list[str]]]] = {
     "services": ("/api/v1/services", lambda rows: sorted({r["serviceName"] for r in rows})),  # type: ignore[attr-defined]
 }
 HELPER_TIMEOUT = 2.0
+#: Names the helper prints: bash's `compgen -W` expands its word list ($(…), `…`, $VAR), so a name
+#: from the daemon with anything else in it is left out rather than handed to the shell.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+/-]{0,199}")
 
 INSTALL = """\
 install (pick your shell):
@@ -331,7 +334,7 @@ def complete(kinds: list[str], fetch: Callable[[str], object] | None = None) -> 
             path, pick = KINDS[kind]
             if path not in answers:
                 answers[path] = get(path)
-            names += [n for n in pick(answers[path]) if n not in names]
+            names += [n for n in pick(answers[path]) if n not in names and SAFE_NAME.fullmatch(str(n))]
         sys.stdout.write("".join(n + "\n" for n in names))
     except Exception:  # the daemon is down, the token unreadable, …: complete nothing, say nothing
         return 0
