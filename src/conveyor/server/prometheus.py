@@ -178,16 +178,19 @@ JOIN transitions t ON t.seq = (SELECT MAX(u.seq) FROM transitions u
                                WHERE u.execution_id = e.id AND u.scope = 'execution')
 GROUP BY e.pipeline, t.status
 """
-#: Each finished action attempt (or stage run): its first InProgress to its last terminal status.
+#: Each finished action attempt and stage run: its first InProgress to its last terminal status,
+#: stages and actions in one pass over the transitions (a stage's rows have action NULL).
 _SPANS = """
-SELECT e.pipeline, s.stage, {action}, COUNT(*), SUM(s.ended - s.started) FROM (
-    SELECT execution_id, stage, action, attempt,
+SELECT s.scope, e.pipeline, s.stage, s.action, COUNT(*), SUM(s.ended - s.started) FROM (
+    SELECT execution_id, scope, stage, action, attempt,
            MIN(CASE WHEN status = 'InProgress' THEN at END) AS started,
            MAX(CASE WHEN status IN ({terminal}) THEN at END) AS ended
-    FROM transitions WHERE scope = ? GROUP BY execution_id, stage, action, attempt) s
+    FROM transitions WHERE scope IN ('stage', 'action')
+    GROUP BY execution_id, scope, stage, action, attempt) s
 JOIN executions e ON e.id = s.execution_id
 WHERE s.started IS NOT NULL AND s.ended IS NOT NULL AND s.ended >= s.started
-GROUP BY e.pipeline, s.stage{group}
+GROUP BY s.scope, e.pipeline, s.stage, s.action
+ORDER BY s.scope, e.pipeline, s.stage, s.action
 """
 
 
@@ -210,17 +213,14 @@ def _pipelines(src: Sources) -> list[Family]:
         terminal = ", ".join(f"'{s}'" for s in (S.SUCCEEDED, S.FAILED, S.STOPPED, S.CANCELLED, S.ABANDONED))
         actions = Family("conveyor_action_duration_seconds", "summary",
                          "Time of finished action attempts, from InProgress to their outcome.")
-        for pipeline, stage, action, n, total in db.execute(
-                _SPANS.format(action="s.action", terminal=terminal, group=", s.action"), ("action",)):
-            actions.add(n, "_count", pipeline=pipeline, stage=stage, action=action)
-            actions.add(total, "_sum", pipeline=pipeline, stage=stage, action=action)
         stages = Family("conveyor_stage_duration_seconds", "summary",
                         "Time of finished stage runs, from InProgress to their outcome (a retry counts as "
                         "one run from its first start).")
-        for pipeline, stage, _, n, total in db.execute(
-                _SPANS.format(action="''", terminal=terminal, group=""), ("stage",)):
-            stages.add(n, "_count", pipeline=pipeline, stage=stage)
-            stages.add(total, "_sum", pipeline=pipeline, stage=stage)
+        for scope, pipeline, stage, action, n, total in db.execute(_SPANS.format(terminal=terminal)):
+            labels = {"pipeline": pipeline, "stage": stage, **({"action": action} if scope == "action" else {})}
+            family = actions if scope == "action" else stages
+            family.add(n, "_count", **labels)
+            family.add(total, "_sum", **labels)
         return [pipelines, started, by_status, stages, actions]
 
 
