@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conveyor.cli import render
+from conveyor.cli import live, render
 from conveyor.cli.client import Client
 from conveyor.cli.render import echo
 from conveyor.config.pipeline import check_file
@@ -101,18 +101,16 @@ def _variables(pairs: list[str]) -> dict[str, str]:
 
 
 def follow(client: Client, execution_id: str, as_json: bool = False, stop_at_approval: bool = True) -> int:
-    progress = render.Progress()
-    while True:
-        ex = client.get(f"/api/v1/executions/{execution_id}")
-        if not as_json:
-            progress.update(ex)
-        if ex["status"] in TERMINAL:
-            break
-        if stop_at_approval and ex.get("awaitingApproval"):
-            if not as_json:
-                echo(f"waiting for approval — conveyor approve {render.short(ex['id'])} --comment '...'")
-            break
-        time.sleep(FOLLOW_INTERVAL)
+    with live.execution_view(quiet=as_json) as view:  # a live table on a terminal, else lines
+        while True:
+            ex = client.get(f"/api/v1/executions/{execution_id}")
+            view.update(ex)
+            if ex["status"] in TERMINAL:
+                break
+            if stop_at_approval and ex.get("awaitingApproval"):
+                view.note(f"waiting for approval — conveyor approve {render.short(ex['id'])} --comment '...'")
+                break
+            time.sleep(FOLLOW_INTERVAL)
     if as_json:
         render.as_json(ex)
     return 0 if ex["status"] in ("Succeeded", "InProgress") else 1

@@ -14,10 +14,12 @@ NOT_YET: dict[str, str] = {}  # kind -> the release that brings its validation
 
 
 def setup(args) -> int:
+    from conveyor.cli.live import setup_echo
     from conveyor.stack.setup import run_setup
 
-    return run_setup(echo, dry_run=args.dry_run, ecr_aliases=args.ecr_alias,
-                     remove_ecr_aliases=args.remove_ecr_alias)
+    with setup_echo() as out:  # a spinner on the running step on a terminal, else the same lines
+        return run_setup(out, dry_run=args.dry_run, ecr_aliases=args.ecr_alias,
+                         remove_ecr_aliases=args.remove_ecr_alias)
 
 
 def doctor(args) -> int:

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
 from conveyor import __version__
-from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
+from conveyor.cli import aws, build, commands, completion, daemonctl, files, live, releases, secrets, services
 from conveyor.cli import events as event_commands
 from conveyor.cli import notify as notify_commands
 from conveyor.cli import verify as verify_command
@@ -29,6 +30,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="conveyor", description="Commit-to-production for containerized services.")
     p.add_argument("--version", action="version", version=f"conveyor {__version__}")
+    p.add_argument("--plain", action="store_true",
+                   help="plain lines instead of live tables and spinners, even on a terminal")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def cmd(name: str, fn, help: str) -> argparse.ArgumentParser:
@@ -215,12 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dir", default=None, help="where to create the demo repositories")
     sp.add_argument("--bad-release", action="store_true",
                     help="then ship a release that fails under traffic: watch the alarm roll it back")
+    completion.add_command(cmd)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == [completion.HELPER]:  # the completion scripts' helper: hidden, silent
+        return completion.complete(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.plain:
+        os.environ[live.PLAIN_ENV] = "1"
     if not getattr(args, "fn", None):
         parser.print_help()
         return 2

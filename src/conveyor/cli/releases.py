@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from conveyor.cli import render
+from conveyor.cli import live, render
 from conveyor.cli.client import Client
 from conveyor.cli.render import echo
 
@@ -49,19 +49,18 @@ def action(client: Client, path: str, verb: str, args, who: str) -> int:
 def wait(client: Client, dep_id: str, args) -> int:
     """Follow a deployment until it is done; exit 0 only when it succeeded."""
     deadline = time.monotonic() + args.timeout * 60
-    last = ""
-    while True:
-        d = client.get(deployment_path(dep_id))
-        text = d.get("waitingFor") or ""
-        if not args.json and text and text != last and not d["done"]:
-            echo(f"  {text}" + (f" (production traffic on green: {d['traffic']}%)" if d.get("traffic") else ""))
-            last = text
-        if d["done"]:
-            break
-        if time.monotonic() > deadline:
-            echo(f"conveyor: still in progress after {args.timeout:g} min: {text}", err=True)
-            return 1
-        time.sleep(0.3)
+    with live.deployment_view(quiet=args.json) as view:  # phases and traffic live on a terminal, else lines
+        while True:
+            d = client.get(deployment_path(dep_id))
+            view.update(d)
+            if d["done"]:
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    if not d["done"]:
+        echo(f"conveyor: still in progress after {args.timeout:g} min: {d.get('waitingFor') or ''}", err=True)
+        return 1
     if args.json:
         render.as_json(d)
     elif d["outcome"] == "Succeeded":

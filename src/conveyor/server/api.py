@@ -104,6 +104,7 @@ class Api:
         self.events = events
         self.releases = releases
         self.loops = dict(loops or {})
+        self.notifier = notifier  # its delivery counts feed /metrics (conveyor.server.prometheus)
         self.token = token
         #: the inbound webhooks' receiver (conveyor.server.hooks) when `conveyor up --webhooks` serves them
         self.webhooks: Any = None

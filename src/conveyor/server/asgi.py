@@ -37,6 +37,7 @@ from conveyor.secrets.masking import masked_response
 from conveyor.server.api import Api, _error, unauthorized
 from conveyor.server.limits import DEFAULT_LIMITS, Limits, Refused, declared_length, json_body
 from conveyor.server.openapi import document
+from conveyor.server.prometheus import METRICS_PATH, MetricsEndpoint
 
 log = logging.getLogger("conveyor.api")
 
@@ -53,6 +54,7 @@ def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS,
     """The API's ASGI application behind its Host check; `any_address` when bound to 0.0.0.0 or ::;
     `hooks` serves /hooks/* (conveyor.server.hooks) on this listener too."""
     spec = json.dumps(document(api.routes)).encode()
+    metrics = MetricsEndpoint.of(api)  # GET /metrics, Prometheus' text format (token as the API)
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
         """Every request, whatever its path and method: the Api matches it on the raw path
@@ -64,6 +66,8 @@ def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS,
         if request.scope.get("raw_path", b"") == OPENAPI_PATH:
             response = (Response(spec, media_type="application/json") if request.method in ("GET", "HEAD")
                         else _json(405, _error("MethodNotAllowed", "the document is read with GET", None)))
+        elif request.scope.get("raw_path", b"") == METRICS_PATH:
+            response = await metrics(request)
         else:
             response = await _dispatch(api, limits, request)
         await response(scope, receive, send)
