@@ -17,11 +17,13 @@ nothing is overwritten without --force.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -48,6 +50,7 @@ RESERVED_ARGS = {"CONTAINER_NAME", "REPOSITORY_NAME", "IMAGE_TAG", "IMAGE_URI", 
                  "HOME", "PATH", "DOCKER_HOST", "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
                  "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT"}
 RESERVED_PREFIXES = ("CODEBUILD_", "CONVEYOR_", "AWS_")
+MAX_VARIABLE_DEFAULT = 1000  # CodePipeline's PipelineVariableDeclaration.defaultValue: 1-1000 characters
 
 
 class Prompter(Protocol):
@@ -224,6 +227,9 @@ def usable_build_args(args: tuple[BuildArg, ...]) -> tuple[tuple[BuildArg, ...],
     for arg in args:
         if arg.default is None:
             skipped.append(f"{arg.name} (no default: builds leave it unset)")
+        elif not 1 <= len(arg.default) <= MAX_VARIABLE_DEFAULT:
+            skipped.append(f"{arg.name} (a default of {len(arg.default)} characters: builds use the Dockerfile's; a "
+                           f"pipeline variable's default is 1-{MAX_VARIABLE_DEFAULT})")
         elif arg.name in RESERVED_ARGS or arg.name.startswith(RESERVED_PREFIXES):
             skipped.append(f"{arg.name} (a name the build already sets)")
         elif arg.name not in {a.name for a in keep}:
@@ -247,7 +253,9 @@ def check_rendered(files: dict[str, str]) -> None:
         for name, text in files.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
         for name, check in checks.items():
-            problems += check(Path(tmp) / name, name)
+            # the full path as the display name too: conveyor.yml's check reads taskdef.json next to it
+            found = check(Path(tmp) / name, str(Path(tmp) / name))
+            problems += [replace(d, file=d.file.replace(tmp + os.sep, "")) for d in found]
     if problems:
         raise ConfigError(problems)
 
