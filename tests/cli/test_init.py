@@ -111,7 +111,10 @@ def test_without_a_dockerfile_nothing_is_written_and_it_says_what_it_needs(tmp_p
 def test_containerfile_is_preferred_and_dockerfile_picks_another(tmp_path):
     root = repo(tmp_path, {"Containerfile": "FROM a\nEXPOSE 7000\n", "Dockerfile": "FROM b\nEXPOSE 7001\n",
                            "services/api/Dockerfile": "FROM c\nEXPOSE 7002\n"})
-    assert cli("init", cwd=root).returncode == 0
+    done = cli("init", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ("building Containerfile (podman's choice; a Dockerfile is there too: "
+                                           "--dockerfile Dockerfile builds that)")
     assert "-f Containerfile ." in (root / "buildspec.yml").read_text()
     assert load(root)["environments"]["staging"]["services"]["shop"]["loadBalancer"]["containerPort"] == 7000
     done = cli("init", "--force", "--dockerfile", "api/Dockerfile", cwd=root / "services")  # relative to cwd

@@ -148,9 +148,11 @@ def find_dockerfile(root: Path, cwd: Path, given: str | None) -> Path:
             raise UserError(f"--dockerfile {given} is outside the repository {root}",
                             hint="the build runs on the repository's files: keep the Dockerfile in it") from None
         return root / path.relative_to(root.resolve())
-    for name in DOCKERFILE_NAMES:
-        if (root / name).is_file():
-            return root / name
+    found = [name for name in DOCKERFILE_NAMES if (root / name).is_file()]
+    if len(found) > 1:
+        echo(f"building {found[0]} (podman's choice; a {found[1]} is there too: --dockerfile {found[1]} builds that)")
+    if found:
+        return root / found[0]
     raise UserError(f"no Containerfile or Dockerfile in {root}: `conveyor init` writes a pipeline that builds "
                     "the image it describes and deploys it to staging and production; nothing was written",
                     hint="add a Containerfile (or Dockerfile) at the repository root, or pass --dockerfile PATH")
