@@ -59,43 +59,72 @@ def test_init_then_commit_ships_the_built_image_to_production(tmp_path, conveyor
     git("add", "-A", cwd=repo)
     git("commit", "--quiet", "-m", "the service and its pipeline", cwd=repo)
     sha = git("rev-parse", "HEAD", cwd=repo)
-    image = f"shop-front:{sha[:7]}"
-    conveyor("up")
+    conveyor("up", "--no-poll")   # each release is started by `conveyor run`, not by the poller too
     try:
-        # the Containerfile's `ARG BASE_IMAGE=python:3.12-slim` is a pipeline variable: this machine
-        # builds FROM the local base image instead of pulling
-        ex = conveyor.json("run", "--repo", str(repo), "--variable", f"BASE_IMAGE={BASE_IMAGE}")
-
-        def at_approval():
-            e = conveyor.execution(ex["id"])
-            assert e["status"] not in FINISHED, json.dumps(e, indent=1)[-3000:]
-            return e if e["awaitingApproval"] else None
-
-        waiting = wait_until(at_approval, 600, 1, what="the approval")
-        assert waiting["awaitingApproval"] == ["Approval.Approve"]
-        built = action(waiting, "Build", "Build")
-        assert built["variables"]["IMAGE_TAG"] == sha[:7] and built["variables"]["IMAGE_URI"].endswith("/" + image)
-        assert wait_until(lambda: answers(f"http://127.0.0.1:{staging}/health"), 30, what="staging")
-        conveyor("approve", ex["id"], "--comment", "staging looks right")
-        done = wait_until(lambda: (e := conveyor.execution(ex["id"]))["status"] in FINISHED and e, 600, 1,
-                          what="the execution")
-        assert done["status"] == "Succeeded", json.dumps(done, indent=1)[-3000:]
-        assert "blue/green" in action(done, "DeployProduction", "Deploy")["summary"]
-
+        first = release(conveyor, repo, staging)
+        assert first["commit"] == sha
         status, body = get(f"http://127.0.0.1:{production}/version")
         assert status == 200 and json.loads(body)["version"]
-        svc = conveyor.json("service", "describe", "production", "shop-front")
-        running = [t for t in svc["tasks"] if t["last_status"] == "RUNNING"]
-        assert len(running) == 2 and svc["healthyCount"] == 2
-        for task in running:
-            used = subprocess.run([engine.binary, "inspect", "--format", "{{.ImageName}}",
-                                   f"cv-{task['id']}-shop-front"], capture_output=True, text=True, check=True)
-            assert used.stdout.strip() == built["variables"]["IMAGE_URI"]
+        assert serving(conveyor, engine) == {first["image"]}
         [listing] = conveyor.json("image", "ls", "shop-front")["repositories"]
         assert [sha[:7]] in [i["imageTags"] for i in listing["images"]]
+
+        # the next commit goes out blue/green: the scaffold's canary, probe and alarms at work
+        (repo / "app" / "RELEASE").write_text("2\n")
+        git("add", "-A", cwd=repo)
+        git("commit", "--quiet", "-m", "release 2", cwd=repo)
+        second = release(conveyor, repo, staging)
+        deployment = conveyor.json("deploy", "status", "production", "shop-front")["deployment"]
+        assert deployment["status"] == "Succeeded" and deployment["traffic"] == 100
+        messages = " ".join(h["message"] for h in deployment["history"])
+        assert "10% of production traffic" in messages and "100% of production traffic" in messages, messages
+        watched = {a["name"]: a for a in conveyor.json("alarms", "production", "shop-front")}
+        assert sorted(watched) == ["shop-front-5xx", "shop-front-latency"]
+        assert all(a["state"] != "ALARM" for a in watched.values()), watched
+        assert get(f"http://127.0.0.1:{production}/health")[0] == 200
+        assert serving(conveyor, engine) == {second["image"]}
     finally:
         conveyor("down", "--all", check=False)
         listed = subprocess.run([engine.binary, "images", "--format", "{{.Repository}}:{{.Tag}}"],
                                 capture_output=True, text=True).stdout.split()
-        for name in (n for n in listed if n.endswith("/" + image)):
+        for name in (n for n in listed if n.rsplit("/", 1)[-1].startswith("shop-front:")):
             subprocess.run([engine.binary, "rmi", "-f", name], capture_output=True)
+
+
+def release(conveyor, repo: Path, staging: int) -> dict:
+    """Run the pipeline on the repository's head, check staging, approve: the commit and the image
+    its build pushed, once the execution Succeeded."""
+    sha = git("rev-parse", "HEAD", cwd=repo)
+    # the Containerfile's `ARG BASE_IMAGE=python:3.12-slim` is a pipeline variable: this machine
+    # builds FROM the local base image instead of pulling
+    ex = conveyor.json("run", "--repo", str(repo), "--variable", f"BASE_IMAGE={BASE_IMAGE}")
+
+    def at_approval():
+        e = conveyor.execution(ex["id"])
+        assert e["status"] not in FINISHED, json.dumps(e, indent=1)[-3000:]
+        return e if e["awaitingApproval"] else None
+
+    waiting = wait_until(at_approval, 600, 1, what="the approval")
+    assert waiting["awaitingApproval"] == ["Approval.Approve"]
+    built = action(waiting, "Build", "Build")["variables"]
+    assert built["IMAGE_TAG"] == sha[:7] and built["IMAGE_URI"].endswith(f"/shop-front:{sha[:7]}")
+    assert wait_until(lambda: answers(f"http://127.0.0.1:{staging}/health"), 30, what="staging")
+    conveyor("approve", ex["id"], "--comment", "staging looks right")
+    done = wait_until(lambda: (e := conveyor.execution(ex["id"]))["status"] in FINISHED and e, 600, 1,
+                      what="the execution")
+    assert done["status"] == "Succeeded", json.dumps(done, indent=1)[-3000:]
+    assert "blue/green" in action(done, "DeployProduction", "Deploy")["summary"]
+    return {"commit": sha, "image": built["IMAGE_URI"]}
+
+
+def serving(conveyor, engine) -> set[str]:
+    """The images production's running tasks were started from (two tasks, both healthy)."""
+    svc = conveyor.json("service", "describe", "production", "shop-front")
+    running = [t for t in svc["tasks"] if t["last_status"] == "RUNNING"]
+    assert len(running) == 2 and svc["healthyCount"] == 2, svc
+    images = set()
+    for task in running:
+        used = subprocess.run([engine.binary, "inspect", "--format", "{{.ImageName}}", f"cv-{task['id']}-shop-front"],
+                              capture_output=True, text=True, check=True)
+        images.add(used.stdout.strip())
+    return images
