@@ -120,6 +120,7 @@ def test_containerfile_is_preferred_and_dockerfile_picks_another(tmp_path):
     done = cli("init", "--force", "--dockerfile", "api/Dockerfile", cwd=root / "services")  # relative to cwd
     assert done.returncode == 0, done.stderr
     assert '-f services/api/Dockerfile services/api' in (root / "buildspec.yml").read_text()
+    assert "  build context: services/api/ (the Dockerfile's directory" in done.stdout
     assert load(root)["environments"]["staging"]["services"]["shop"]["loadBalancer"]["containerPort"] == 7002
     assert cli("validate", *FILES, cwd=root).returncode == 0
 

@@ -273,6 +273,9 @@ def _report(root: Path, plan: Plan, skipped: list[str]) -> None:
     echo(f"  {plan.name}: {plan.dockerfile} → build → staging :{plan.staging_port} (rolling) → approval → "
          f"production :{plan.production_port} (blue/green canary, test listener :{plan.test_port}, "
          "rollback on 5xx or latency)")
+    if plan.context != ".":
+        echo(f"  build context: {plan.context}/ (the Dockerfile's directory; the docker build line of buildspec.yml "
+             "says so)")
     if plan.build_args:
         echo("  build arguments as pipeline variables: " + ", ".join(f"{a.name}={a.default}" for a in plan.build_args)
              + " (`conveyor run --variable NAME=VALUE`)")
