@@ -125,9 +125,9 @@ def scaffold(args: argparse.Namespace, root: Path, cwd: Path, prompter: Prompter
     port = args.port or choose_port(facts, rel, prompter)
     health = args.health_path if args.health_path is not None else choose_health_path(prompter)
     build_args, skipped = usable_build_args(facts.build_args)
-    parent = dockerfile.parent.relative_to(root).as_posix()
     plan = Plan(name=args.name or service_name(root.name), branch=_branch(root), dockerfile=rel,
-                context=parent if parent != "." else ".", port=port, health_path=health, build_args=build_args,
+                context=dockerfile.parent.relative_to(root).as_posix(), port=port, health_path=health,
+                build_args=build_args,
                 staging_port=args.staging_port, production_port=args.production_port, test_port=args.test_port)
     files = render(plan)
     check_rendered(files)
