@@ -98,20 +98,6 @@ def test_bad_usage_is_exit_2(tmp_path):
     assert "the following arguments are required: execution" in done.stderr
 
 
-def test_init_writes_files_that_validate(tmp_path):
-    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path / "r")], check=True)
-    repo = tmp_path / "r"
-    (repo / "tests").mkdir()
-    done = cli("init", cwd=repo, home=tmp_path / "h")
-    assert done.returncode == 0, done.stderr
-    assert (repo / "buildspec.yml").read_text().startswith("version: 0.2")
-    text = (repo / "conveyor.yml").read_text()
-    assert "name: r" in text and "[python3, -m, unittest, discover, -s, tests]" in text
-    assert cli("validate", cwd=repo, home=tmp_path / "h").returncode == 0
-    again = cli("init", cwd=repo, home=tmp_path / "h")
-    assert again.returncode == 2 and "already exist" in again.stderr and "--force" in again.stderr
-
-
 def test_import_codepipeline_writes_a_valid_conveyor_yml(tmp_path):
     src = tmp_path / "pipeline.json"
     src.write_text(json.dumps({"pipeline": {

@@ -1,4 +1,4 @@
-"""The offline verbs: setup, doctor, init, validate, import. None of them needs the daemon."""
+"""The offline verbs: setup, doctor, validate, import (init is cli/init.py). None of them needs the daemon."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conveyor.cli.render import echo
-from conveyor.errors import ConfigError, Diagnostic, UserError
+from conveyor.errors import Diagnostic, UserError
 
 KINDS = ("conveyor", "pipeline", "buildspec", "appspec", "taskdef", "imagedefinitions")
 NOT_YET: dict[str, str] = {}  # kind -> the release that brings its validation
@@ -117,107 +117,4 @@ def import_(args) -> int:
         echo(f"{len(result.unmapped)} item(s) have no local equivalent:", err=True)
         for line in result.unmapped:
             echo(f"  - {line}", err=True)
-    return 0
-
-
-STARTER_CONVEYOR = """\
-# conveyor.yml — written by `conveyor init`. Every key is documented in Conveyor's
-# docs/conveyor.reference.yml. Check it with `conveyor validate`; run it with `conveyor run`.
-name: {name}
-
-# What runs is this file on the protected branch(es); pushes to other branches build their commit
-# with it, and their own changes to this file wait until merged. See Conveyor's docs/security.md.
-protectedBranches: [{branch}]
-# The Test action below runs on this machine as the daemon's user (it has no `image`).
-allowHostCommands: true
-
-pipeline:
-  executionMode: QUEUED
-  triggers:
-    - source: Source
-      branches: [{branch}]
-
-  stages:
-    - name: Source
-      actions:
-        - name: Source
-          provider: Git
-          repository: .
-          branch: {branch}
-          outputArtifacts: [src]
-          namespace: SourceVariables
-
-    - name: Test
-      actions:
-        - name: Test
-          provider: Command
-          category: Test
-          command: {test_command}
-          inputArtifacts: [src]
-
-    # The CodeBuild action runs buildspec.yml unchanged; it arrives with the build release:
-    # - name: Build
-    #   actions:
-    #     - name: Build
-    #       provider: CodeBuild
-    #       buildspec: buildspec.yml
-    #       inputArtifacts: [src]
-    #       outputArtifacts: [build]
-
-    - name: Approval
-      actions:
-        - name: Approve
-          provider: Manual
-          customData: "Commit #{{SourceVariables.CommitId}} passed its tests."
-"""
-
-STARTER_BUILDSPEC = """\
-version: 0.2
-
-phases:
-  build:
-    commands:
-      - echo "Build started on $(date)"
-{build_commands}
-artifacts:
-  files:
-    - '**/*'
-"""
-
-
-def _test_command(root: Path) -> tuple[str, str]:
-    if (root / "pyproject.toml").exists() or (root / "setup.py").exists() or (root / "tests").is_dir():
-        return "[python3, -m, unittest, discover, -s, tests]", "      - python3 -m unittest discover -s tests\n"
-    if (root / "package.json").exists():
-        return "[npm, test]", "      - npm ci\n      - npm test\n"
-    if (root / "Makefile").exists():
-        return "[make, test]", "      - make test\n"
-    return "[sh, -c, \"echo 'no tests yet: edit conveyor.yml'\"]", ""
-
-
-def init(args) -> int:
-    from conveyor.cli.commands import git_root
-
-    root = git_root(Path.cwd())
-    targets = {root / "conveyor.yml": None, root / "buildspec.yml": None}
-    existing = [p for p in targets if p.exists()]
-    if existing and not args.force:
-        raise UserError(f"{', '.join(p.name for p in existing)} already exist(s) in {root}",
-                        hint="pass --force to overwrite")
-    import re
-    import subprocess
-
-    branch = subprocess.run(["git", "-C", str(root), "symbolic-ref", "--quiet", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "main"
-    name = re.sub(r"[^A-Za-z0-9.@\-_]", "-", root.name)[:100] or "pipeline"
-    test_command, build_commands = _test_command(root)
-    (root / "conveyor.yml").write_text(STARTER_CONVEYOR.format(name=name, branch=branch, test_command=test_command))
-    (root / "buildspec.yml").write_text(STARTER_BUILDSPEC.format(build_commands=build_commands))
-    from conveyor.config.pipeline import check_file
-
-    problems = [d for d in check_file(root / "conveyor.yml", "conveyor.yml") if d.severity == "error"]
-    if problems:  # a bug in the template: never hand the user a file that does not validate
-        raise ConfigError(problems)
-    echo(f"wrote {root / 'conveyor.yml'} and {root / 'buildspec.yml'}")
-    echo("next: commit them, then `conveyor up` and `conveyor run --follow`")
     return 0

@@ -13,6 +13,7 @@ from typing import NoReturn
 from conveyor import __version__
 from conveyor.cli import aws, build, commands, completion, daemonctl, files, live, releases, secrets, services
 from conveyor.cli import events as event_commands
+from conveyor.cli import init as init_command
 from conveyor.cli import notify as notify_commands
 from conveyor.cli import verify as verify_command
 from conveyor.cli.render import echo
@@ -67,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true",
                     help="also stop every service task and load balancer, and the engine API service of builds")
 
-    sp = cmd("init", files.init, "write a starter conveyor.yml and buildspec.yml for this repository")
-    sp.add_argument("--force", action="store_true", help="overwrite existing files")
+    init_command.add_command(cmd)
     sp = cmd("validate", files.validate, "check conveyor.yml or an AWS file; all errors at once")
     sp.add_argument("files", nargs="*", metavar="FILE")
     sp.add_argument("--kind", choices=files.KINDS, default=None)
