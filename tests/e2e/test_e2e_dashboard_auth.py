@@ -43,7 +43,8 @@ def token_of(conveyor) -> str:
 
 
 def api_get(conveyor, path: str):
-    request = urllib.request.Request(base_url(conveyor) + path, headers={"Authorization": f"Bearer {token_of(conveyor)}"})
+    request = urllib.request.Request(base_url(conveyor) + path,
+                                     headers={"Authorization": f"Bearer {token_of(conveyor)}"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
 
