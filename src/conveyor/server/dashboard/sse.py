@@ -172,17 +172,19 @@ def matches(event: Event, filters: Mapping[str, Any]) -> bool:
 
 async def event_stream(hub: EventHub, after: int | None, filters: Mapping[str, Any]) -> AsyncIterator[bytes]:
     """The events after `after` (None: from now on) that match `filters`, then each new one."""
-    listener = hub.listen()  # before the catch-up read: an event committed meanwhile is in the queue
+    listener = hub.listen()  # before the cursor is read: an event committed meanwhile is in the queue
     try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
         log_ = hub.log
         if log_ is None:
             last = after or 0
         else:
             last = after if after is not None else await anyio.to_thread.run_sync(log_.last_seq)
         sent, last = await _catch_up(log_, last, filters)
+        yield f"retry: {RETRY_MS}\n\n".encode()
         for chunk in sent:
             yield chunk
+        # the cursor without an event: a reconnect (Last-Event-ID) resumes here, not "from now"
+        yield f"id: {last}\n\n".encode()
         while True:
             try:
                 item = await asyncio.wait_for(listener.queue.get(), hub.heartbeat)
