@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                      hooks=hooks.on_api, dashboard=dashboard)
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
-    dashboard.base_url = f"http://{own_host(host)}:{port}"
+    dashboard.base_url = notifier.deliverer.dashboard = f"http://{own_host(host)}:{port}"
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
