@@ -106,3 +106,11 @@ def test_expired_rows_are_forgotten_at_the_next_login(store, clock):
     clock.now += ABSOLUTE
     store.create("carol")
     assert store.count() == 1
+
+
+def test_a_look_that_does_not_touch_leaves_the_idle_clock_running(store, clock):
+    sid, _ = store.create("alice")
+    clock.now += IDLE - 1
+    assert store.get(sid, touch=False) is not None
+    clock.now += 1
+    assert store.get(sid, touch=False) is None

@@ -274,3 +274,17 @@ def wait_for(condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.01)
+
+
+def test_a_stream_a_session_opened_ends_when_the_session_does(served, dashboard, open_streams):
+    base = f"http://{served[0]}:{served[1]}"
+    login = httpx.post(base + "/login", data={"token": TOKEN, "name": "alice"})
+    sid = login.cookies["conveyor_session"]
+    dashboard.hub.heartbeat = 0.05
+    s = Stream(served, "/api/v1/events/stream", headers={"Authorization": "", "Cookie": f"conveyor_session={sid}"})
+    open_streams.append(s)
+    assert s.response.status_code == 200
+    assert s.next_message()["retry"] and "id" in s.next_message()
+    assert s.next_message() == {"comment": "keep-alive"}  # alive while the session is
+    dashboard.sessions.delete(sid)                         # logged out elsewhere
+    assert s.ended()

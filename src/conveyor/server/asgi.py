@@ -160,7 +160,7 @@ async def _dispatch(api: Api, limits: Limits, request: Request, dashboard: Dashb
         checked, bad = api.check(route, query, body)
         if bad:
             return _json(400, _error("BadRequest", "invalid request: " + "; ".join(bad), None))
-        answer = await dashboard.stream(route, params, checked, headers)
+        answer = await dashboard.stream(route, params, checked, headers, session)
         return answer if isinstance(answer, Response) else _json(*answer)
     status, payload = await anyio.to_thread.run_sync(api.invoke, route, params, query, body)
     return _json(status, payload)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -31,8 +32,8 @@ from conveyor.events.types import EVENT_TYPES
 from conveyor.server.dashboard.access import Access
 from conveyor.server.dashboard.assets import Assets
 from conveyor.server.dashboard.routes import Pages
-from conveyor.server.dashboard.security import LoginThrottle
-from conveyor.server.dashboard.sessions import SessionStore
+from conveyor.server.dashboard.security import LoginThrottle, cookie_value
+from conveyor.server.dashboard.sessions import Session, SessionStore
 from conveyor.server.dashboard.sse import EventHub, StreamResponse, event_stream, log_stream
 from conveyor.server.schema import STR, obj
 
@@ -83,8 +84,13 @@ class Dashboard:
         return {"url": f"{self.base_url}/login/link?code={quote(code)}", "expiresAt": expires}
 
     async def stream(self, route: Route, params: Mapping[str, str], query: Mapping[str, Any],
-                     headers: Mapping[str, str]) -> Response | tuple[int, dict]:
-        """The answer of a text/event-stream route (query already checked against its schema)."""
+                     headers: Mapping[str, str], session: Session | None = None) -> Response | tuple[int, dict]:
+        """The answer of a text/event-stream route (query already checked against its schema).
+        Opened by a session (not the token), the stream ends once that session has."""
+        alive = None
+        if session is not None:
+            sid = cookie_value(headers.get("cookie"))
+            alive = partial(lambda sid: self.sessions.get(sid, touch=False) is not None, sid)
         resume = headers.get("last-event-id", "").strip()
         resumed = int(resume) if resume.isdigit() and len(resume) < 19 else None
         if route.template == "/api/v1/events/stream":
@@ -99,7 +105,7 @@ class Dashboard:
             cursor = resumed if resumed is not None else (int(after) if after is not None else None)
             if not self.hub.acquire():
                 return _busy()
-            return StreamResponse(self.hub, event_stream(self.hub, cursor, filters))
+            return StreamResponse(self.hub, event_stream(self.hub, cursor, filters, alive))
         service = self.api.service
         execution, stage, action, attempt = params["id"], params["stage"], params["action"], int(params["attempt"])
         try:
@@ -112,7 +118,8 @@ class Dashboard:
         offset = resumed if resumed is not None else int(query.get("offset") or 0)
         if not self.hub.acquire():
             return _busy()
-        return StreamResponse(self.hub, log_stream(self.hub, service, execution, stage, action, attempt, offset))
+        return StreamResponse(self.hub, log_stream(self.hub, service, execution, stage, action, attempt, offset,
+                                                   alive))
 
     def shutdown(self) -> None:
         """End every open stream (before the HTTP server stops: it waits for open answers)."""

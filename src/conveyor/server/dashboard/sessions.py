@@ -85,8 +85,10 @@ class SessionStore:
                              (session.id_hash, actor, session.csrf, now, now))
         return sid, session
 
-    def get(self, sid: str | None) -> Session | None:
-        """The live session with this id, its idle clock restarted; None when unknown or expired."""
+    def get(self, sid: str | None, touch: bool = True) -> Session | None:
+        """The live session with this id, its idle clock restarted (unless not `touch`: an open
+        stream asking whether it may go on is not someone using the dashboard); None when
+        unknown or expired."""
         if not sid:
             return None
         key = digest(sid)
@@ -100,7 +102,7 @@ class SessionStore:
             if now - seen >= self.idle or now - created >= self.absolute:
                 self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
                 return None
-            if now - seen >= TOUCH_EVERY:
+            if touch and now - seen >= TOUCH_EVERY:
                 self._db.execute("UPDATE sessions SET seen = ? WHERE id_hash = ?", (now, key))
                 seen = now
         return Session(key, actor, csrf, created, seen)

@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -170,7 +170,17 @@ def matches(event: Event, filters: Mapping[str, Any]) -> bool:
                for key in ("pipeline", "environment", "service"))
 
 
-async def event_stream(hub: EventHub, after: int | None, filters: Mapping[str, Any]) -> AsyncIterator[bytes]:
+#: Asked (in a worker thread) at each heartbeat whether the stream may go on: a session-opened
+#: stream ends once its session has (logout, expiry), instead of feeding a logged-out tab.
+Alive = Callable[[], bool]
+
+
+async def _alive(alive: Alive | None) -> bool:
+    return alive is None or bool(await anyio.to_thread.run_sync(alive))
+
+
+async def event_stream(hub: EventHub, after: int | None, filters: Mapping[str, Any],
+                       alive: Alive | None = None) -> AsyncIterator[bytes]:
     """The events after `after` (None: from now on) that match `filters`, then each new one."""
     listener = hub.listen()  # before the cursor is read: an event committed meanwhile is in the queue
     try:
@@ -189,6 +199,8 @@ async def event_stream(hub: EventHub, after: int | None, filters: Mapping[str, A
             try:
                 item = await asyncio.wait_for(listener.queue.get(), hub.heartbeat)
             except asyncio.TimeoutError:
+                if not await _alive(alive):
+                    return
                 yield b": keep-alive\n\n"
                 continue
             if item is None:
@@ -238,7 +250,7 @@ def action_finished(service: Service, execution_id: str, stage: str, action: str
 
 
 async def log_stream(hub: EventHub, service: Service, execution_id: str, stage: str, action: str, attempt: int,
-                     offset: int) -> AsyncIterator[bytes]:
+                     offset: int, alive: Alive | None = None) -> AsyncIterator[bytes]:
     """The log from `offset` as it grows, then `end`."""
     mask = default_masker().mask
     yield f"retry: {RETRY_MS}\n\n".encode()
@@ -259,4 +271,6 @@ async def log_stream(hub: EventHub, service: Service, execution_id: str, stage: 
         quiet += hub.log_poll
         if quiet >= hub.heartbeat:
             quiet = 0.0
+            if not await _alive(alive):
+                return
             yield b": keep-alive\n\n"
