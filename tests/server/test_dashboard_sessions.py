@@ -114,3 +114,16 @@ def test_a_look_that_does_not_touch_leaves_the_idle_clock_running(store, clock):
     assert store.get(sid, touch=False) is not None
     clock.now += 1
     assert store.get(sid, touch=False) is None
+
+
+def test_a_new_api_token_ends_every_session_and_link_made_under_the_old_one(tmp_path, clock):
+    old = SessionStore(tmp_path / "dashboard.db", clock, epoch="token-1")
+    sid, _ = old.create("alice")
+    code, _ = old.create_link("bob")
+    old.close()
+    new = SessionStore(tmp_path / "dashboard.db", clock, epoch="token-2")
+    assert new.get(sid) is None and new.redeem_link(code) is None
+    new.close()
+    back = SessionStore(tmp_path / "dashboard.db", clock, epoch="token-1")
+    assert back.get(sid) is not None  # (nothing pruned them yet): the epoch alone decides
+    back.close()

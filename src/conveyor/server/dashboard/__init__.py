@@ -33,7 +33,7 @@ from conveyor.server.dashboard.access import Access
 from conveyor.server.dashboard.assets import Assets
 from conveyor.server.dashboard.routes import Pages
 from conveyor.server.dashboard.security import LoginThrottle, cookie_value
-from conveyor.server.dashboard.sessions import Session, SessionStore
+from conveyor.server.dashboard.sessions import Session, SessionStore, digest
 from conveyor.server.dashboard.sse import EventHub, StreamResponse, event_stream, log_stream
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ class Dashboard:
                  base_url: str = "http://127.0.0.1:7878", hub: EventHub | None = None,
                  throttle: LoginThrottle | None = None):
         self.api = api
-        self.sessions = SessionStore(path, clock)
+        # sessions end with the token they were opened under (a hash of it, never the token)
+        self.sessions = SessionStore(path, clock, epoch=digest("conveyor-dashboard:" + api.token)[:32])
         self.access = Access(self.sessions)
         self.pages = Pages(self.sessions, Assets(), lambda: api.token, throttle)
         self.hub = hub or EventHub(api.events)

@@ -4,7 +4,8 @@ restart logs nobody out.
 Only a SHA-256 of a session id or of a link's code is stored: a copy of the file (a backup, a
 support bundle) holds nothing that logs anyone in. A session ends after IDLE seconds without a
 request or ABSOLUTE seconds after login, whichever comes first; a link is good for LINK_TTL
-seconds and for one login.
+seconds and for one login. Sessions and links belong to the API token they were made under
+(`epoch`, a hash of it): a new token (after a leak, say) ends every session and link at once.
 
     store = SessionStore(home / "dashboard.db")
     sid, session = store.create("alice")          # sid goes in the cookie, never stored
@@ -34,6 +35,7 @@ TOUCH_EVERY = 60.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
     actor TEXT NOT NULL,
     csrf TEXT NOT NULL,
     created REAL NOT NULL,
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE TABLE IF NOT EXISTS login_links (
     code_hash TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
     actor TEXT NOT NULL,
     expires REAL NOT NULL
 );
@@ -64,8 +67,9 @@ class SessionStore:
     """Thread-safe (the API's worker threads and the event loop both ask)."""
 
     def __init__(self, path: str | Path, clock: Callable[[], float] = time.time,
-                 idle: float = IDLE, absolute: float = ABSOLUTE, link_ttl: float = LINK_TTL):
+                 idle: float = IDLE, absolute: float = ABSOLUTE, link_ttl: float = LINK_TTL, epoch: str = ""):
         self._db = open_database(path, SCHEMA, rows=False)
+        self.epoch = epoch
         self._lock = threading.Lock()
         self.clock, self.idle, self.absolute, self.link_ttl = clock, idle, absolute, link_ttl
 
@@ -81,8 +85,8 @@ class SessionStore:
         session = Session(digest(sid), actor, secrets.token_urlsafe(32), now, now)
         with self._lock:
             self._prune(now)
-            self._db.execute("INSERT INTO sessions (id_hash, actor, csrf, created, seen) VALUES (?, ?, ?, ?, ?)",
-                             (session.id_hash, actor, session.csrf, now, now))
+            self._db.execute("INSERT INTO sessions (id_hash, epoch, actor, csrf, created, seen) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (session.id_hash, self.epoch, actor, session.csrf, now, now))
         return sid, session
 
     def get(self, sid: str | None, touch: bool = True) -> Session | None:
@@ -94,8 +98,8 @@ class SessionStore:
         key = digest(sid)
         now = self.clock()
         with self._lock:
-            row = self._db.execute("SELECT actor, csrf, created, seen FROM sessions WHERE id_hash = ?",
-                                   (key,)).fetchone()
+            row = self._db.execute("SELECT actor, csrf, created, seen FROM sessions WHERE id_hash = ? AND epoch = ?",
+                                   (key, self.epoch)).fetchone()
             if row is None:
                 return None
             actor, csrf, created, seen = str(row[0]), str(row[1]), float(row[2]), float(row[3])
@@ -122,8 +126,8 @@ class SessionStore:
         expires = self.clock() + self.link_ttl
         with self._lock:
             self._prune(self.clock())
-            self._db.execute("INSERT INTO login_links (code_hash, actor, expires) VALUES (?, ?, ?)",
-                             (digest(code), actor, expires))
+            self._db.execute("INSERT INTO login_links (code_hash, epoch, actor, expires) VALUES (?, ?, ?, ?)",
+                             (digest(code), self.epoch, actor, expires))
         return code, expires
 
     def redeem_link(self, code: str | None) -> str | None:
@@ -132,13 +136,14 @@ class SessionStore:
         if not code:
             return None
         with self._lock:
-            row = self._db.execute("DELETE FROM login_links WHERE code_hash = ? RETURNING actor, expires",
+            row = self._db.execute("DELETE FROM login_links WHERE code_hash = ? RETURNING actor, expires, epoch",
                                    (digest(code),)).fetchone()
-        if row is None or float(row[1]) <= self.clock():
+        if row is None or float(row[1]) <= self.clock() or row[2] != self.epoch:
             return None
         return str(row[0])
 
     def _prune(self, now: float) -> None:
         """Forget expired sessions and links (at each login: the table stays as small as its users)."""
-        self._db.execute("DELETE FROM sessions WHERE seen <= ? OR created <= ?", (now - self.idle, now - self.absolute))
-        self._db.execute("DELETE FROM login_links WHERE expires <= ?", (now,))
+        self._db.execute("DELETE FROM sessions WHERE seen <= ? OR created <= ? OR epoch != ?",
+                         (now - self.idle, now - self.absolute, self.epoch))
+        self._db.execute("DELETE FROM login_links WHERE expires <= ? OR epoch != ?", (now, self.epoch))
