@@ -48,6 +48,8 @@ export default {
     const byName = new Map();
     const tbody = h("tbody", {});
     const count = h("p", {class: "muted", "aria-live": "polite"});
+    const empty = h("p", {class: "empty"}, "No pipeline is registered yet: run ",
+      h("code", {}, "conveyor run"), " inside a repository with a conveyor.yml.");
     const filter = h("input", {id: "pl-filter", type: "search", placeholder: "name or status", autocomplete: "off"});
 
     const matches = (p) => {
@@ -65,6 +67,7 @@ export default {
         rows.push(tr);
       }
       tbody.replaceChildren(...rows);
+      empty.hidden = pipelines.length > 0;
       const shown = rows.filter((r) => !r.hidden).length;
       count.textContent = pipelines.length === 0 ? ""
         : `${shown === pipelines.length ? "" : `${shown} of `}${pipelines.length} pipeline${pipelines.length === 1 ? "" : "s"}`;
@@ -87,10 +90,7 @@ export default {
           h("th", {scope: "col"}, "Duration"), h("th", {scope: "col", class: "hide-narrow"}, "Trigger"),
           h("th", {scope: "col", class: "hide-narrow"}, "Commit"))),
         tbody)));
-    if (!pipelines.length) {
-      main.append(h("p", {class: "empty"}, "No pipeline is registered yet: run ",
-        h("code", {}, "conveyor run"), " inside a repository with a conveyor.yml."));
-    }
+    main.append(empty);
     draw();
 
     // One fetch at a time per pipeline; events arriving meanwhile ask for one more afterwards.
