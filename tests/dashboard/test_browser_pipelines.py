@@ -154,7 +154,11 @@ def test_reject_with_a_comment_fails_the_execution(tmp_path, dashboard, page):
     page.goto(f"{dashboard.url}/ui/executions/{ex}")
     expect(page.get_by_role("button", name="Reject")).to_be_visible(timeout=30_000)
     page.get_by_label("Comment").fill("not on a Friday")
-    page.get_by_role("button", name="Reject").click()
+    page.keyboard.press("Tab")  # the keyboard alone: comment -> Approve -> Reject
+    expect(page.get_by_role("button", name="Approve")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Reject")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Failed", timeout=30_000)
     done = dashboard.execution(ex)
     assert done["status"] == "Failed"
@@ -373,3 +377,40 @@ def test_failing_test_report_first_and_the_build_log(tmp_path, dashboard, page):
         expect(section.locator(f'td[title="{digest}"]')).to_contain_text(digest[:19])
     finally:
         podman("rmi", ref)
+
+
+UNLABELLED = """() => [...document.querySelectorAll("main input, main select, main textarea")]
+    .filter((el) => el.type !== "hidden" && !el.labels.length && !el.getAttribute("aria-label"))
+    .map((el) => el.outerHTML)"""
+UNSCOPED = """() => [...document.querySelectorAll("main th")].filter((th) => !th.getAttribute("scope"))
+    .map((th) => th.textContent)"""
+
+
+def test_pages_at_phone_width_have_labels_scoped_headers_and_no_sideways_scroll(tmp_path, dashboard, browser):  # noqa: F811
+    """At 375px every page fits the screen's width (wide tables scroll inside their own box), every
+    field has a label, every table header says what it heads, and statuses are words."""
+    from playwright.sync_api import expect
+
+    ex = dashboard.start(pipeline_repo(tmp_path / "repo", APPROVAL))
+    wait_until(lambda: dashboard.execution(ex)["awaitingApproval"], 30, what="the approval")
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    try:
+        login(page, dashboard.url, dashboard.token, name="phone")
+        for path, heading, table in (("/ui/pipelines", "Pipelines", True), (f"/ui/executions/{ex}", "shipped #1", True),
+                                     ("/ui/registry", "Registry", False), ("/ui/events", "Events", True)):
+            page.goto(dashboard.url + path)
+            expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+            if table:
+                expect(page.locator("main table").first).to_be_visible()
+            else:
+                expect(page.get_by_text("No images yet.")).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+            assert page.evaluate(UNLABELLED) == [], path
+            assert page.evaluate(UNSCOPED) == [], path
+        page.goto(f"{dashboard.url}/ui/executions/{ex}")
+        approval = page.locator(".ex-stage", has=page.get_by_role("heading", name="Approval", exact=True))
+        expect(approval.locator(".status").first).to_have_text("InProgress")
+        expect(page.get_by_role("button", name="Approve")).to_be_in_viewport(ratio=0.5)
+    finally:
+        context.close()

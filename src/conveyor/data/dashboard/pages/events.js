@@ -53,7 +53,7 @@ export default {
     }
     function eventRow(ev) {
       return h("tr", {"data-seq": ev.seq, class: `ev-${ev.severity}`},
-        h("td", {}, h("time", {datetime: new Date(ev.at * 1000).toISOString(), title: fmt.time(ev.at)},
+        h("td", {class: "ev-time"}, h("time", {datetime: new Date(ev.at * 1000).toISOString(), title: fmt.time(ev.at)},
           new Date(ev.at * 1000).toLocaleTimeString())),
         h("td", {}, h("span", {class: `sev sev-${ev.severity}`}, ev.severity)),
         h("th", {scope: "row", class: "mono ev-type"}, ev.type),

@@ -118,13 +118,19 @@ export default {
         if (again.delete(name) && !closed) refreshRow(name);
       }
     }
+    let listAgain = false;
     async function refreshAll() {
-      if (listing) return;
+      if (listing) { listAgain = true; return; }
       listing = true;
       try {
         pipelines = await api.get("/api/v1/pipelines");
         if (!closed) draw();
-      } finally { listing = false; }
+      } catch (e) {
+        console.error(e);
+      } finally {
+        listing = false;
+        if (listAgain && !closed) { listAgain = false; refreshAll(); }
+      }
     }
     const off = subscribe((ev) => LIVE.test(ev.type) && ev.subject && ev.subject.pipeline, (ev) => {
       if (byName.has(ev.subject.pipeline)) refreshRow(ev.subject.pipeline);
