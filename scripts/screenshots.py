@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -116,7 +117,8 @@ class Daemon:
 
 def demo_daemon(home: Path) -> Daemon:
     """A daemon in `home` with the demo's history (reused when `home` already has one)."""
-    env = {**os.environ, "CONVEYOR_HOME": str(home), **GIT_ENV,
+    env = {"CONVEYOR_PORT": str(_free_port()), "CONVEYOR_REGISTRY_PORT": str(_free_port()),  # unless told
+           **os.environ, "CONVEYOR_HOME": str(home), **GIT_ENV,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     home.mkdir(parents=True, exist_ok=True)
     probe = Daemon("http://unused", "", env)
@@ -136,6 +138,12 @@ def demo_daemon(home: Path) -> Daemon:
     daemon = Daemon(f"http://127.0.0.1:{endpoint['port']}", (home / "token").read_text().strip(), env)
     _settle(daemon)
     return daemon
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _has_history(home: Path) -> bool:

@@ -321,12 +321,15 @@ export default {
       };
       source.onopen = () => { l.streamed = true; if (log === l) l.status.textContent = "Streaming…"; };
     }
+    let opening = 0;  // the latest openLog wins when several are in flight
     async function openLog(stage, action, attempt) {
       closeLog();
+      const mine = ++opening;
       selected = {stage, action};
       drawGraph();
       let streams = [];
       try { streams = await api.get(`${base}/logs`); } catch (e) { toast(e.message, "error"); }
+      if (mine !== opening || closed) return;
       const attempts = streams.filter((s) => s.stage === stage && s.action === action).map((s) => s.attempt);
       const chosen = attempt || (attempts.length ? Math.max(...attempts) : 1);
       const pre = h("pre", {class: "log", tabindex: "0", "aria-label": `Log of ${stage}.${action}`});
@@ -384,9 +387,9 @@ export default {
       if (log && log.plain && s.stage === log.stage && s.action === log.action) readOnce(log);
       if (/^action-execution-started$/.test(ev.type) && selected && s.stage === selected.stage
           && s.action === selected.action && log) {
-        // a retried action: follow its new attempt
+        // a retried action (or one that had not started): follow its new attempt
         const n = ev.detail && ev.detail.attempt;
-        if (n && n !== log.attempt) openLog(s.stage, s.action, n);
+        if (n && (n !== log.attempt || (!log.source && !log.plain))) openLog(s.stage, s.action, n);
       }
     });
     return () => { closed = true; off(); closeLog(); };
