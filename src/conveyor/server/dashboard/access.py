@@ -44,7 +44,7 @@ class Access:
             return None
         if not equal(headers.get(CSRF_HEADER), session.csrf):
             return "a dashboard write needs the session's X-Conveyor-CSRF header"
-        if not same_origin(headers.get("origin"), headers.get("host")):
+        if not same_origin(headers):
             return "a dashboard write must come from the dashboard's own origin"
         return None
 

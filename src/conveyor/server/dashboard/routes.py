@@ -117,7 +117,7 @@ class Pages:
     async def _login(self, request: Request) -> Response:
         client = request.client.host if request.client else "?"
         try:
-            if not same_origin(request.headers.get("origin"), request.headers.get("host")):
+            if not same_origin(request.headers):
                 raise Refusal(403, "This form was posted from another site.")
             form = await read_form(request)
         except Refusal as exc:
@@ -157,7 +157,7 @@ class Pages:
         session = await anyio.to_thread.run_sync(self.sessions.get, sid)
         if session is not None:
             if not equal(form.get("csrf"), session.csrf) or \
-                    not same_origin(request.headers.get("origin"), request.headers.get("host")):
+                    not same_origin(request.headers):
                 return page(403, "<h1>Refused</h1><p>This logout did not come from the dashboard.</p>")
             assert sid is not None
             await anyio.to_thread.run_sync(self.sessions.delete, sid)

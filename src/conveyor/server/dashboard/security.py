@@ -5,7 +5,7 @@ same-origin check on writes, and the brake on guessing the token.
     headers = security_headers()                     # CSP, X-Frame-Options, nosniff, no referrer
     session_cookie(sid)                              # Set-Cookie value: HttpOnly, SameSite=Strict
     safe_next("/ui/executions/1a2b")                 # the path, or "/ui/" for anything else
-    same_origin("http://127.0.0.1:7878", "127.0.0.1:7878")
+    same_origin({"origin": "http://127.0.0.1:7878", "host": "127.0.0.1:7878"})
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 COOKIE = "conveyor_session"
 CSRF_HEADER = "x-conveyor-csrf"
@@ -69,11 +69,21 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """Whether an Origin header names this daemon as the browser reached it: the scheme and the
-    Host the request came with (that Host already passed the allow-list: conveyor.hostcheck)."""
-    if origin is None:
+def same_origin(headers: Mapping[str, str]) -> bool:
+    """Whether a browser's request comes from this daemon's own pages, as far as the browser says:
+    `Sec-Fetch-Site` (sent by current browsers whatever the referrer policy) must be same-origin,
+    and an `Origin` must be the scheme and Host the request came with (that Host already passed
+    the allow-list: conveyor.hostcheck). `Origin: null` is what our own pages send under
+    `Referrer-Policy: no-referrer`, so it is not taken as foreign; what refuses a foreign write
+    is then the CSRF token, which no other page can read or send. A client that sends neither
+    header (the CLI, curl) is not a browser acting for someone else."""
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    if origin is None or origin == "null":
         return True
+    host = headers.get("host")
     if not host:
         return False
     return any(hmac.compare_digest(origin.encode("latin-1", "replace"), f"{scheme}://{host}".encode("latin-1",
