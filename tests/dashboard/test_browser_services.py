@@ -87,6 +87,8 @@ class Api:
 
 
 def test_watch_a_canary_shift_live_then_roll_it_back_from_the_page(tmp_path, daemon, images, browser):
+    from playwright.sync_api import expect  # present: the `browser` fixture made sure
+
     gate = tmp_path / "gate"
     gate.touch()  # the first release passes the gate at once
     rel = bluegreen.Release(daemon, tmp_path, deployment_config(gate, "CodeDeployDefault.ECSAllAtOnce"),
@@ -124,11 +126,10 @@ def test_watch_a_canary_shift_live_then_roll_it_back_from_the_page(tmp_path, dae
     assert "0% on green" in traffic.inner_text()
 
     gate.touch()  # traffic may move: 25% to green, and the page shows it by itself
-    page.wait_for_function("document.getElementById('traffic-now').textContent.includes('25% on green')",
-                           timeout=60_000)
+    expect(traffic).to_contain_text("25% on green", timeout=60_000)
     assert page.evaluate("window.__sameDocument") is True
     assert "gate open" in page.locator(".card.hook").inner_text()  # the hook's output
-    assert page.locator("svg.chart title").first.inner_text().startswith("Production weight")
+    assert page.locator("svg.chart title").first.text_content().startswith("Production weight")
     assert page.get_by_role("img", name="HTTPCode_Target_5XX_Count against the green-errors threshold").count() == 1
     assert page.locator("#dep-phases-h + .table-wrap th[scope=col]").first.inner_text() == "Lifecycle event"
 
@@ -137,8 +138,7 @@ def test_watch_a_canary_shift_live_then_roll_it_back_from_the_page(tmp_path, dae
 
     page.get_by_label("Reason").fill("canary answers slowly")
     page.get_by_role("button", name="Roll back").click()
-    page.wait_for_function("document.getElementById('traffic-now').textContent.includes('0% on green')",
-                           timeout=60_000)
+    expect(traffic).to_contain_text(": 0% on green", timeout=60_000)
     page.locator("h1").get_by_text("Stopped").wait_for()
     assert page.evaluate("window.__sameDocument") is True
 
