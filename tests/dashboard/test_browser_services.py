@@ -152,4 +152,26 @@ def test_watch_a_canary_shift_live_then_roll_it_back_from_the_page(tmp_path, dae
                what="the service back on its first revision")
     events = api.get("/api/v1/events?type=deployment-rolled-back&service=orders")["events"]
     assert [(e["subject"]["deployment_id"], e["detail"]["who"]) for e in events] == [(dep_id, "alice (dashboard)")]
+
+    # the service's page, reached through the page's own link: its tasks, target groups, alarm
+    # and recent deployments, in tables with headers
+    page.set_viewport_size({"width": 1100, "height": 800})
+    page.get_by_role("link", name="orders in production").click()
+    page.wait_for_url("**/ui/services/production/orders")
+    tasks = page.get_by_role("table", name="Tasks")
+    expect(tasks.locator("tbody tr")).to_have_count(2, timeout=60_000)  # green's tasks drained
+    assert tasks.locator("thead th[scope=col]").all_inner_texts()[:3] == ["Task", "Revision", "Status"]
+    assert set(tasks.locator("tbody td:nth-child(2)").all_inner_texts()) == {first}
+    assert page.get_by_role("table", name="Alarms").get_by_role("row", name="green-errors").count() == 1
+    recent = page.get_by_role("table", name="Recent deployments")
+    assert "Stopped" in recent.get_by_role("row", name=dep_id).inner_text()
+    assert page.locator("h3", has_text="blue: original").count() == 1
+    assert page.evaluate("window.__sameDocument") is True
+
+    # the services list filters as one types
+    page.get_by_role("link", name="Services", exact=True).click()
+    page.get_by_label("Filter services").fill("no-such-service")
+    expect(row).to_be_hidden()
+    page.get_by_label("Filter services").fill("ord")
+    expect(row).to_be_visible()
     assert errors == []
