@@ -48,3 +48,10 @@ export function badge(h, status) {
   const s = status || "—";
   return h("span", {class: `status status-${String(s).toLowerCase().replace(/[^a-z0-9_]/g, "_")}`}, WORDS[s] || s);
 }
+
+// A link to a service's own URL (production or test listener), only when it is http(s): the value
+// comes from the daemon, but a page never turns a string into a script-bearing href.
+export function externalLink(h, url) {
+  if (!url) return "—";
+  return /^https?:\/\//i.test(url) ? h("a", {href: url, rel: "noopener noreferrer"}, url) : url;
+}

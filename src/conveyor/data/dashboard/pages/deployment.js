@@ -25,7 +25,16 @@ export default {
     const {api, h, subscribe} = ctx;
     const state = {dep: null, status: null, alarms: [], metrics: null, shifts: [], metricsAt: 0, busy: false};
 
-    state.dep = await api.get(`/api/v1/deployments/${encodeURIComponent(id)}`);
+    // Subscribed before the first read, so what happens while the page loads is not missed: the
+    // events that arrive meanwhile are handled once it has loaded.
+    const early = [];
+    let onEvent = (ev) => early.push(ev);
+    const unsubscribe = subscribe((ev) => ev.subject && /^(deployment|service)-/.test(ev.type) && (state.dep
+      ? ev.subject.environment === state.dep.environment && ev.subject.service === state.dep.service
+      : ev.subject.deployment_id === id), (ev) => onEvent(ev));
+    try {
+      state.dep = await api.get(`/api/v1/deployments/${encodeURIComponent(id)}`);
+    } catch (e) { unsubscribe(); throw e; }
     const svcPath = `/api/v1/services/${encodeURIComponent(state.dep.environment)}/${encodeURIComponent(state.dep.service)}`;
 
     const heading = h("h1", {});
@@ -81,8 +90,9 @@ export default {
         + `&service=${encodeURIComponent(state.dep.service)}`;
       try {
         const page = await api.get(`/api/v1/events?${q}`);
-        state.shifts = (page.events || []).filter((ev) => ev.subject && ev.subject.deployment_id === id)
+        const known = (page.events || []).filter((ev) => ev.subject && ev.subject.deployment_id === id)
           .map(shiftPoint).filter(Boolean);
+        state.shifts = [...known, ...state.shifts.filter((p) => !known.some((q) => q[0] === p[0]))];
       } catch (_) { state.shifts = []; }
     }
 
@@ -98,7 +108,7 @@ export default {
     function draw() {
       const d = state.dep;
       const current = state.status && state.status.deployment && state.status.deployment.id === d.id;
-      heading.replaceChildren(`Deployment ${d.id} `, badge(h, d.status));
+      heading.replaceChildren(`Deployment ${d.id} `, badge(h, d.kind === "codedeploy" ? d.status : d.outcome));
       facts.replaceChildren(summary(ctx, d));
       drawActions(d, current);
       if (d.kind === "codedeploy") {
@@ -121,7 +131,7 @@ export default {
         continue: bg && current && !d.done && WAITS.includes(d.phase),
         promote: bg && current && !d.done && PROMOTABLE.includes(d.phase),
         stop: bg && current && !d.done,
-        rollback: current && (!d.done || d.status === "Succeeded"),
+        rollback: current && (!d.done || d.outcome === "Succeeded"),
       };
       for (const [k, b] of Object.entries(buttons)) { b.hidden = !show[k]; b.disabled = false; }
       const any = Object.values(show).some(Boolean);
@@ -132,7 +142,9 @@ export default {
     }
 
     draw();
-    await Promise.all([loadAround(), loadShifts(), loadMetrics()]);
+    try {
+      await Promise.all([loadAround(), loadShifts(), loadMetrics()]);
+    } catch (e) { unsubscribe(); throw e; }
     draw();
 
     // Re-reads: one at a time; what arrives meanwhile makes one more pass after it.
@@ -156,18 +168,19 @@ export default {
       }
     }
 
-    return subscribe((ev) => ev.subject && ev.subject.environment === state.dep.environment
-      && ev.subject.service === state.dep.service && /^(deployment|service)-/.test(ev.type), (ev) => {
+    onEvent = (ev) => {
       const mine = ev.subject.deployment_id === id;
       if (mine) {
         const p = shiftPoint(ev);
-        if (p) state.shifts.push(p);
+        if (p && !state.shifts.some((q) => q[0] === p[0])) state.shifts.push(p);
       }
       const stale = Date.now() / 1000 - state.metricsAt >= METRICS_EVERY;
       const running = !state.dep.done;
       refresh(mine && (ev.type === "deployment-traffic-shifted" || ev.type === "deployment-rolled-back"
         || (running && stale)));
-    });
+    };
+    early.forEach(onEvent);
+    return unsubscribe;
   },
 };
 

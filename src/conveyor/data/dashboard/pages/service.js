@@ -1,7 +1,7 @@
 // One service: its tasks with their health, its target groups and their targets (weight, state),
 // the current deployment (a link to the deployment page), its alarms and its recent deployments.
 // Live: any event about this service re-reads the three answers (coalesced: one read at a time).
-import {badge} from "./deploy_status.js";
+import {badge, externalLink} from "./deploy_status.js";
 
 export default {
   path: /^\/services\/([^/]+)\/([^/]+)$/,
@@ -18,16 +18,21 @@ export default {
         api.get(base), api.get(`${base}/deployment`).catch(() => null), api.get(`${base}/alarms`).catch(() => [])]);
       body.replaceChildren(...view(ctx, svc, status, alarms));
     }
-    await load();
 
-    let busy = false, again = false;
+    // Subscribed before the first read, so nothing that happens while it runs is missed: an event
+    // meanwhile makes one more read after it (as does one during any later read).
+    let busy = true, again = false;
     async function refresh() {
       if (busy) { again = true; return; }
       busy = true;
       try { await load(); } catch (e) { ctx.toast(`Could not refresh ${name}: ${e.message}`, "error"); }
       finally { busy = false; if (again) { again = false; refresh(); } }
     }
-    return subscribe((ev) => ev.subject && ev.subject.environment === env && ev.subject.service === name, refresh);
+    const unsubscribe = subscribe((ev) => ev.subject && ev.subject.environment === env && ev.subject.service === name,
+      refresh);
+    try { await load(); } catch (e) { unsubscribe(); throw e; } finally { busy = false; }
+    if (again) { again = false; refresh(); }
+    return unsubscribe;
   },
 };
 
@@ -42,9 +47,8 @@ function view(ctx, svc, status, alarms) {
     fact(h, "Tasks", `${svc.runningCount} running, ${svc.healthyCount} healthy, ${svc.desiredCount} desired`
       + (svc.pendingCount ? `, ${svc.pendingCount} pending` : "")),
     fact(h, "Controller", blueGreen ? "blue/green (CodeDeploy)" : "rolling (ECS)"),
-    fact(h, "Production", svc.url ? h("a", {href: svc.url, rel: "noopener noreferrer"}, svc.url) : "—"),
-    status && status.testUrl ? fact(h, "Test listener", h("a", {href: status.testUrl, rel: "noopener noreferrer"},
-      status.testUrl)) : null,
+    fact(h, "Production", externalLink(h, svc.url)),
+    status && status.testUrl ? fact(h, "Test listener", externalLink(h, status.testUrl)) : null,
     fact(h, "Backend", svc.target || "local")));
 
   // -- the current deployment

@@ -2,7 +2,7 @@
 // (desired / running / healthy), its health in words, its latest deployment and revision.
 // Live: a service-* or deployment-* event re-reads only that service's row (one GET), so a
 // screen of many services costs one request per change, not a reload of the list.
-import {badge, deploymentState, latestDeployments} from "./deploy_status.js";
+import {badge, deploymentState, externalLink, latestDeployments} from "./deploy_status.js";
 
 const EVENT = (ev) => typeof ev.type === "string" && /^(service|deployment)-/.test(ev.type);
 
@@ -11,7 +11,16 @@ export default {
   title: "Services",
   async render(main, params, ctx) {
     const {api, h, subscribe} = ctx;
-    const [services, latest] = await Promise.all([api.get("/api/v1/services"), latestDeployments(api)]);
+    // Subscribed before the first read: the services an event names while it runs are re-read after it.
+    const early = new Map();
+    let onEvent = (ev) => early.set(`${ev.subject.environment}/${ev.subject.service}`, ev);
+    const unsubscribe = subscribe(EVENT, (ev) => {
+      if (ev.subject && ev.subject.environment && ev.subject.service) onEvent(ev);
+    });
+    let services, latest;
+    try {
+      [services, latest] = await Promise.all([api.get("/api/v1/services"), latestDeployments(api)]);
+    } catch (e) { unsubscribe(); throw e; }
     const rows = new Map();   // "env/name" -> {row, summary}
     const bodies = new Map(); // env -> <tbody>
     const count = h("p", {class: "muted", id: "services-count"});
@@ -39,7 +48,7 @@ export default {
           : badge(h, state.status), state.note ? h("span", {class: "muted"}, ` ${state.note}`) : null),
         h("td", {class: "mono"}, s.taskDefinition || "—"),
         h("td", {class: "hide-narrow"}, s.deploymentController === "CODE_DEPLOY" ? "blue/green" : "rolling"),
-        h("td", {class: "hide-narrow"}, s.url ? h("a", {href: s.url, rel: "noopener noreferrer"}, s.url) : "—"));
+        h("td", {class: "hide-narrow"}, externalLink(h, s.url)));
       return tr;
     }
 
@@ -116,13 +125,14 @@ export default {
       }
     }
 
-    return subscribe(EVENT, (ev) => {
-      const subj = ev.subject || {};
-      if (!subj.environment || !subj.service) return;
+    onEvent = (ev) => {
+      const subj = ev.subject;
       const k = key(subj.environment, subj.service);
       if (ev.type.startsWith("deployment-") && subj.deployment_id) latest.set(k, ev);
       refresh(subj.environment, subj.service);
-    });
+    };
+    for (const ev of early.values()) onEvent(ev);
+    return unsubscribe;
   },
 };
 
