@@ -17,8 +17,7 @@ from conveyor.cli import render
 from conveyor.cli.client import Client
 
 MAX_DAYS = 365
-HEADERS = ["scope", "deploys/day", "deploys/week", "lead time p50", "lead time p90", "change failure",
-           "restore p50", "band"]
+HEADERS = ["scope", "deploys/day", "deploys/week", "lead p50", "lead p90", "failure rate", "restore p50", "band"]
 
 
 def days_arg(value: str) -> int:
