@@ -46,6 +46,9 @@ def test_demo_runs_end_to_end(conveyor):
     for kind in ("deployment-alarm", "deployment-rolled-back", "pipeline-execution-failed"):
         assert re.search(rf"^  {kind} .*\[signature verified", heard, re.M), heard
     assert "not received within" not in out, out
+    # it ends with the dashboard's address: a one-time login link, never the token
+    assert re.search(r"^watch it in the dashboard: http://127\.0\.0\.1:\d+/login/link\?code=\S+$", out, re.M), out
+    assert (conveyor.home / "token").read_text().strip() not in out
     assert re.search(r"^tests: unit-tests: SUCCEEDED — (\d+) tests, \1 passed, 0 failed$", out, re.M), out
     image = re.search(r"image built, tested and pushed to the local registry: (\S+)", out).group(1)
     try:

@@ -81,6 +81,18 @@ def test_links_say_how_to_act_on_an_approval(store):
                                    "reject": "conveyor reject 1a2b --stage Approve --action Approve"}
 
 
+def test_with_the_daemons_url_a_message_links_to_the_dashboard_page_without_credentials(store):
+    clock = FakeClock()
+    recorders: dict = {}
+    delivery = one_delivery(store, clock, "manual-approval-needed")
+    deliverer = Deliverer(store, builder(recorders), clock=clock)
+    deliverer.dashboard = "http://127.0.0.1:7878"
+    deliverer.attempt(delivery)
+    (message,) = recorders["http://a"].sent
+    assert message.links["dashboard"] == "http://127.0.0.1:7878/ui/executions/1a2b"
+    assert message.links["cli"] == "conveyor status 1a2b"
+
+
 def test_a_permanent_error_dead_letters_at_once_and_redeliver_sends_it_again(store):
     clock = FakeClock()
     recorders = {"http://a": Recorder()}

@@ -14,6 +14,7 @@ from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.dashboard import Dashboard
 from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
 
@@ -34,16 +35,27 @@ def real_api(tmp_path):
 
 
 @pytest.fixture
-def asgi_app(real_api):
-    """In-process; "testserver" is the Host schemathesis's ASGI client sends."""
-    return create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal", "testserver"]))
+def dashboard(real_api, tmp_path):
+    """The daemon's dashboard on the API (its routes join the API's: links and the live streams)."""
+    board = Dashboard(tmp_path / "home" / "dashboard.db", real_api, base_url="http://127.0.0.1:7878")
+    yield board
+    board.shutdown()
+    board.close()
 
 
 @pytest.fixture
-def served(real_api):
+def asgi_app(real_api, dashboard):
+    """In-process; "testserver" is the Host schemathesis's ASGI client sends."""
+    return create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal", "testserver"]),
+                      dashboard=dashboard)
+
+
+@pytest.fixture
+def served(real_api, dashboard):
     """The app behind uvicorn on 127.0.0.1, with SHORT limits: (host, port)."""
-    server = ApiServer(create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal"]), SHORT),
-                       "127.0.0.1", 0, SHORT)
+    server = ApiServer(create_app(real_api, allowed_hosts("127.0.0.1", ["ci.example.internal"]), SHORT,
+                                  dashboard=dashboard), "127.0.0.1", 0, SHORT)
     server.start()
     yield server.address
+    dashboard.shutdown()
     server.stop()

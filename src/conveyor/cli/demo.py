@@ -24,6 +24,7 @@ from conveyor import home as homes
 from conveyor.cli import render
 from conveyor.cli.commands import FOLLOW_INTERVAL, TERMINAL
 from conveyor.cli.daemonctl import running, start_daemon
+from conveyor.cli.dashboard import link as dashboard_link
 from conveyor.cli.demo_inbox import DemoInbox
 from conveyor.cli.render import echo
 from conveyor.errors import ConveyorError, UserError
@@ -98,9 +99,23 @@ def run_demo(yes: bool, directory: str | None, bad_release: bool = False) -> int
     assert client is not None
     inbox = DemoInbox.open(client)
     try:
-        return _release(client, inbox, work, commit, started, yes, bad_release)
+        code = _release(client, inbox, work, commit, started, yes, bad_release)
     finally:
         inbox.close()
+    _show_dashboard(client)
+    return code
+
+
+def _show_dashboard(client) -> None:
+    """The dashboard's address, as a fresh one-time login link (the token stays in its file)."""
+    try:
+        url = dashboard_link(client=client)
+    except ConveyorError as exc:  # an older daemon without the dashboard: the demo itself went fine
+        echo(f"(no dashboard link: {exc})")
+        return
+    echo("")
+    echo(f"watch it in the dashboard: {url}")
+    echo("  a one-time login link, valid 10 minutes; `conveyor dashboard` prints a new one")
 
 
 def _release(client, inbox: DemoInbox, work: Path, commit: str, started: float, yes: bool, bad_release: bool) -> int:

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from conveyor import __version__
 from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
+from conveyor.cli import dashboard as dashboard_commands
 from conveyor.cli import dora as dora_commands
 from conveyor.cli import events as event_commands
 from conveyor.cli import notify as notify_commands
@@ -209,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
 
     dora_commands.add_arguments(cmd("dora", dora_commands.dora, "DORA metrics of production deployments"))
+
+    sp = cmd("dashboard", dashboard_commands.dashboard, "print a one-time login link for the web dashboard")
+    sp.add_argument("--open", action="store_true", help="also open it in a browser")
+    sp.add_argument("--name", default=None, help="who logs in (recorded with their actions; default: your login)")
 
     sp = cmd("demo", commands.demo, "run the orders-service demo pipeline end to end")
     sp.add_argument("--yes", "-y", action="store_true", help="approve the manual approval automatically")

@@ -42,8 +42,9 @@ MESSAGE_LIMIT = 2000  # characters of an error or receipt kept
 Builder = Callable[[TargetDef, bool], Target]
 
 
-def message_for(delivery: Delivery, attempt: int) -> Message:
-    return Message(delivery.event, delivery.rule, delivery.detail_type, delivery.id, attempt, links(delivery.event))
+def message_for(delivery: Delivery, attempt: int, dashboard: str | None = None) -> Message:
+    return Message(delivery.event, delivery.rule, delivery.detail_type, delivery.id, attempt,
+                   links(delivery.event, dashboard))
 
 
 class Deliverer:
@@ -60,6 +61,8 @@ class Deliverer:
         self.per_target = per_target
         self.max_threads = max_threads
         self.on_done = on_done
+        #: The daemon's own URL, for the messages' `dashboard` link (None: no such link)
+        self.dashboard: str | None = None
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}   # delivery id -> target key
         self._threads: set[threading.Thread] = set()
@@ -113,7 +116,7 @@ class Deliverer:
         retry = True
         try:
             target = self.build(delivery.target, delivery.allow_host_commands)
-            receipt = target.send(message_for(delivery, n))
+            receipt = target.send(message_for(delivery, n, self.dashboard))
         except DeliveryError as exc:
             error, retry = str(exc) or type(exc).__name__, exc.retry
         except Exception as exc:  # a bug in a target, or a misconfigured one: tried again like a failure

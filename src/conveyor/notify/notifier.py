@@ -151,7 +151,8 @@ class Notifier:
         event = synthetic_event(owner, rule, self.clock())
         results = []
         for i, target_def in enumerate(rule.targets):
-            message = Message(event, rule.name, rule.detail_type, f"test-{uuid.uuid4().hex[:16]}", 1, links(event))
+            message = Message(event, rule.name, rule.detail_type, f"test-{uuid.uuid4().hex[:16]}", 1,
+                              links(event, self.deliverer.dashboard))
             try:
                 receipt = self.build(target_def, owner.allow_host_commands).send(message)
                 results.append({"target": i, "kind": target_def.kind, "ok": True,

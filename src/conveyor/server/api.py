@@ -78,6 +78,8 @@ class Route:
     body: Schema | None = None
     query: Mapping[str, Schema] = field(default_factory=dict)
     response: Schema = field(default_factory=lambda: dict(OBJ))
+    #: What a 200 is: JSON from `fn`, or text/event-stream (served by the dashboard's streams, not `fn`)
+    media_type: str = "application/json"
 
     @property
     def public(self) -> bool:
@@ -174,6 +176,9 @@ class Api:
     def _route(self, method: str, pattern: str, fn: Callable[..., Any], **meta: Any) -> None:
         self.routes.append(Route(method, re.compile(pattern + "$"), fn, **meta))
 
+    #: For a part of the daemon that brings its own routes (the dashboard: conveyor.server.dashboard).
+    add_route = _route
+
     def health(self, q: dict, b: dict) -> dict:
         return {"status": "ok", "version": __version__}
 
@@ -230,17 +235,7 @@ class Api:
         """Check the query and the body against the route's schema, then call it; every refusal
         of the caller's input is a 4xx, an operation that failed for a reason it names is 422, and
         only a bug (an exception nobody anticipated) is a 500."""
-        bad = problems(route.body or OBJ, body)
-        q: dict[str, Any] = dict(query)
-        for name, schema in route.query.items():
-            if name in q and schema.get("type") == "integer":
-                try:
-                    q[name] = int(q[name])
-                except ValueError:
-                    bad.append(f"query.{name}: expected integer")
-                    continue
-            if name in q:
-                bad += problems(schema, q[name], f"query.{name}")
+        q, bad = self.check(route, query, body)
         if bad:
             return 400, _error("BadRequest", "invalid request: " + "; ".join(bad), None)
         try:
@@ -262,6 +257,22 @@ class Api:
         except Exception as exc:
             log.error("internal error on %s %s:\n%s", route.method, route.template, traceback.format_exc())
             return 500, _error("InternalError", f"internal error: {exc}", "see the daemon log")
+
+    @staticmethod
+    def check(route: Route, query: Mapping[str, str], body: Any) -> tuple[dict[str, Any], list[str]]:
+        """The query with its integers parsed, and what is wrong with it and the body."""
+        bad = problems(route.body or OBJ, body)
+        q: dict[str, Any] = dict(query)
+        for name, schema in route.query.items():
+            if name in q and schema.get("type") == "integer":
+                try:
+                    q[name] = int(q[name])
+                except ValueError:
+                    bad.append(f"query.{name}: expected integer")
+                    continue
+            if name in q:
+                bad += problems(schema, q[name], f"query.{name}")
+        return q, bad
 
     def handle(self, method: str, path: str, query: dict, body: Any, auth: str | None) -> tuple[int, Any]:
         """One request without the transport: route, token, then the call (tests and the ASGI app)."""

@@ -3,12 +3,18 @@
 1. the Host header against the allow-list (conveyor.hostcheck): 421 for a name this daemon
    was not told it answers to, the defence against DNS rebinding from a browser;
 2. the request line against the routes: 404/405;
-3. the bearer token, for every route but /api/v1/health and the OpenAPI document: 401;
+3. the bearer token, for every route but /api/v1/health and the OpenAPI document, or a
+   dashboard session's cookie (with its CSRF header on a write: conveyor.server.dashboard.access):
+   401 (403 for a session's refused write);
 4. the announced length (Content-Length, a plain number within the limit, required on POST):
    400/411/413, all before a byte of the body is read;
 5. the body, read against a deadline and the length limit (408/413), then parsed as JSON with
    depth, size and text checks (400), then checked against the route's schema (400);
-6. the route itself, in a worker thread (the service layer blocks), its answer masked.
+6. the route itself, in a worker thread (the service layer blocks), its answer masked; a
+   text/event-stream route is answered by the dashboard's streams, which hold no thread.
+
+The dashboard's pages (/, /login, /logout, /ui/...: conveyor.server.dashboard.routes) are
+served by the same app, after the Host check and before the API's dispatch.
 
 A refusal of the caller's input is a 4xx; an operation the daemon tried and that failed for a
 reason it can name (a repository it cannot clone, no registry running) is 422 with type
@@ -24,7 +30,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import anyio
@@ -38,6 +44,9 @@ from conveyor.server.api import Api, _error, unauthorized
 from conveyor.server.limits import DEFAULT_LIMITS, Limits, Refused, declared_length, json_body
 from conveyor.server.openapi import document
 
+if TYPE_CHECKING:
+    from conveyor.server.dashboard import Dashboard
+
 log = logging.getLogger("conveyor.api")
 
 OPENAPI_PATH = b"/api/v1/openapi.json"
@@ -49,9 +58,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS, any_address: bool = False,
-               hooks: ASGIApp | None = None) -> ASGIApp:
+               hooks: ASGIApp | None = None, dashboard: Dashboard | None = None) -> ASGIApp:
     """The API's ASGI application behind its Host check; `any_address` when bound to 0.0.0.0 or ::;
-    `hooks` serves /hooks/* (conveyor.server.hooks) on this listener too."""
+    `hooks` serves /hooks/* (conveyor.server.hooks) on this listener too; `dashboard` its pages,
+    its sessions in place of the token, and its streams."""
     spec = json.dumps(document(api.routes)).encode()
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,11 +71,14 @@ def create_app(api: Api, allowed: AllowedHosts, limits: Limits = DEFAULT_LIMITS,
         if hooks is not None and request.scope.get("raw_path", b"").startswith(b"/hooks/"):
             await hooks(scope, receive, send)
             return
-        if request.scope.get("raw_path", b"") == OPENAPI_PATH:
+        if dashboard is not None and dashboard.pages.serves(request.url.path) \
+                and not request.scope.get("raw_path", b"").startswith(b"/api/"):
+            response = await dashboard.pages.handle(request)
+        elif request.scope.get("raw_path", b"") == OPENAPI_PATH:
             response = (Response(spec, media_type="application/json") if request.method in ("GET", "HEAD")
                         else _json(405, _error("MethodNotAllowed", "the document is read with GET", None)))
         else:
-            response = await _dispatch(api, limits, request)
+            response = await _dispatch(api, limits, request, dashboard)
         await response(scope, receive, send)
 
     app = Starlette()
@@ -115,7 +128,7 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
-async def _dispatch(api: Api, limits: Limits, request: Request) -> Response:
+async def _dispatch(api: Api, limits: Limits, request: Request, dashboard: Dashboard | None = None) -> Response:
     method = request.method
     raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
@@ -124,8 +137,14 @@ async def _dispatch(api: Api, limits: Limits, request: Request) -> Response:
     if isinstance(found[0], int):
         return _json(found[0], found[1], close=expects_body, allow=found[1]["error"].get("hint"))
     route, params = found
+    session = None
     if not route.public and not api.authorized(headers.get("authorization")):
-        return _json(401, unauthorized(), close=expects_body, www_authenticate=True)
+        session = await anyio.to_thread.run_sync(dashboard.access.session, headers) if dashboard else None
+        if session is None:
+            return _json(401, unauthorized(), close=expects_body, www_authenticate=True)
+        refused = dashboard.access.refusal(method, route.template, headers, session) if dashboard else None
+        if refused:
+            return _json(403, _error("Forbidden", refused, None), close=expects_body)
     try:
         query = _query(request.scope.get("query_string", b""))
         length = declared_length(headers, method, limits)
@@ -135,6 +154,14 @@ async def _dispatch(api: Api, limits: Limits, request: Request) -> Response:
         return _json(exc.status, _error(exc.kind, exc.message, None), close=True)
     except ClientDisconnect:  # nobody to answer; the server drops the connection
         return _json(400, _error("BadRequest", "the client went away mid-body", None), close=True)
+    if session is not None and dashboard is not None:
+        dashboard.access.attribute(route.body, route.query, body, query, session)
+    if route.media_type == "text/event-stream" and dashboard is not None:
+        checked, bad = api.check(route, query, body)
+        if bad:
+            return _json(400, _error("BadRequest", "invalid request: " + "; ".join(bad), None))
+        answer = await dashboard.stream(route, params, checked, headers, session)
+        return answer if isinstance(answer, Response) else _json(*answer)
     status, payload = await anyio.to_thread.run_sync(api.invoke, route, params, query, body)
     return _json(status, payload)
 

@@ -35,6 +35,7 @@ from conveyor.secrets.masking import MaskingFilter, default_masker
 from conveyor.secrets.stream import mask_stderr
 from conveyor.server.api import Api
 from conveyor.server.asgi import create_app
+from conveyor.server.dashboard import Dashboard
 from conveyor.server.hooks import Webhooks
 from conveyor.server.notifications import daemon_notifier
 from conveyor.server.serve import ApiServer
@@ -79,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
     api.webhooks = hooks.receiver
+    dashboard = Dashboard(root / "dashboard.db", api)
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
-                     hooks=hooks.on_api)
+                     hooks=hooks.on_api, dashboard=dashboard)
     server = ApiServer(app, args.host, args.port)
     host, port = server.address
+    dashboard.base_url = notifier.deliverer.dashboard = f"http://{own_host(host)}:{port}"
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -104,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping.wait(0.5):
             pass
     finally:
+        dashboard.shutdown()  # its open streams end, so the server's graceful stop does not wait on them
         server.stop()
+        dashboard.close()
         hooks.stop()
         notifier.stop()  # first (it reads the engine's store); what it had not sent goes at the next start
         service.shutdown()
@@ -123,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         log.info("conveyor daemon stopped")
     return 0
+
+
+def own_host(bound: str) -> str:
+    """The host part of this daemon's own URL (login links, notifications): loopback when it is
+    bound to every address, an IPv6 literal in brackets."""
+    if bound in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bound == "::":
+        return "[::1]"
+    return f"[{bound}]" if ":" in bound else bound
 
 
 def event_sources(root: Path) -> dict[str, Path]:

@@ -63,7 +63,9 @@ def _operation(route: Route) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
     if route.public:
         op["security"] = []
-    op["responses"] = {"200": {"description": "done", "content": {"application/json": {"schema": route.response}}},
+    ok = ({"text/event-stream": {"schema": {"type": "string"}}} if route.media_type == "text/event-stream"
+          else {"application/json": {"schema": route.response}})
+    op["responses"] = {"200": {"description": "done", "content": ok},
                        **{code: {"description": text, "content": {"application/json": {
                            "schema": {"$ref": "#/components/schemas/Error"}}}}
                           for code, text in REFUSALS.items()}}
