@@ -110,7 +110,7 @@ export default {
       if (mine !== seq) return;
       const s = r.summary;
       const none = !s.deployments.finished && !s.deployments.succeeded;
-      body.replaceChildren(
+      body.replaceChildren(...[
         h("p", {class: "dora-overall"}, "Overall: ", band(h, s.band.overall),
           h("span", {class: "muted"}, ` (${s.band.source})`)),
         none ? h("p", {class: "hint"}, "No production deployment finished in this window. Production: environments " +
@@ -118,7 +118,7 @@ export default {
         cards(h, fmt, s, days),
         table(h, fmt, "Per pipeline", r.pipelines.map((g) => ({name: g.pipeline, m: g.metrics})), days),
         table(h, fmt, "Per service", r.services.map((g) => ({name: `${g.environment}/${g.service}`, m: g.metrics})),
-          days));
+          days)].filter(Boolean));
       body.setAttribute("aria-busy", "false");
     }
     select.addEventListener("change", () => {
