@@ -17,6 +17,7 @@ how production is restored, not changes shipped.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -154,14 +155,18 @@ def fold(events: Iterable[Event], *, end: float, commit_times: Mapping[str, floa
             victim.rollback_started_at = _first(victim.rollback_started_at, d.started_at)
     out = []
     for key, line in timelines.items():
+        successes = sorted((d.succeeded_at, d.id) for d in line if d.succeeded_at is not None)
         for i, d in enumerate(line):
-            out.append(_change(d, line[i + 1:], line, signals[key], commit_times, triggered_at, fix_forward_window))
+            nxt = line[i + 1] if i + 1 < len(line) else None
+            out.append(_change(d, nxt, successes, signals[key], commit_times, triggered_at, fix_forward_window))
     out.sort(key=lambda c: (c.started_at if c.started_at is not None else c.finished_at or 0.0, c.id))
     return out
 
 
-def _change(d: _Deployment, later: list[_Deployment], line: list[_Deployment], signals: list[float],
+def _change(d: _Deployment, nxt: _Deployment | None, successes: list[tuple[float, str]], signals: list[float],
             commit_times: Mapping[str, float], triggered_at: Mapping[str, float], window: float) -> Change:
+    """`nxt`: the service's next change; `successes`: (time, id) of its changes' successes, sorted;
+    `signals`: the times of its failure signals, sorted."""
     ends = [t for t in (d.succeeded_at, d.failed_at, d.stopped_at, d.rolled_back_at) if t is not None]
     finished = min(ends) if ends else None
     cause: str | None = None
@@ -177,23 +182,32 @@ def _change(d: _Deployment, later: list[_Deployment], line: list[_Deployment], s
             onset = d.stopped_at
         else:
             after = d.succeeded_at if d.succeeded_at is not None else _start(d)
-            seen = [t for t in signals if after < t <= d.rolled_back_at]
-            onset = seen[0] if seen else min(t for t in (d.rollback_started_at, d.rolled_back_at) if t is not None)
-    elif d.succeeded_at is not None and later:
-        nxt = later[0]
+            seen = _first_signal(signals, after)
+            onset = seen if seen is not None and seen <= d.rolled_back_at else min(
+                t for t in (d.rollback_started_at, d.rolled_back_at) if t is not None)
+    elif d.succeeded_at is not None and nxt is not None:
         nxt_start = _start(nxt)
         trigger = triggered_at.get(nxt.execution_id or "", nxt_start)
-        seen = [t for t in signals if d.succeeded_at < t < trigger]
-        if nxt_start - d.succeeded_at <= window and seen:
-            cause, onset, fixed_by = FIX_FORWARD, seen[0], nxt.id
+        seen = _first_signal(signals, d.succeeded_at)
+        if nxt_start - d.succeeded_at <= window and seen is not None and seen < trigger:
+            cause, onset, fixed_by = FIX_FORWARD, seen, nxt.id
     restored = None
     if onset is not None:
         candidates = [max(onset, d.rolled_back_at)] if d.rolled_back_at is not None else []
-        candidates += [o.succeeded_at for o in line
-                       if o is not d and o.succeeded_at is not None and o.succeeded_at >= onset]
+        i = bisect.bisect_left(successes, (onset, ""))
+        while i < len(successes) and successes[i][1] == d.id:
+            i += 1
+        if i < len(successes):
+            candidates.append(successes[i][0])
         restored = min(candidates) if candidates else None
     return Change(d.id, d.environment, d.service, d.pipeline, d.execution_id, d.started_at, finished,
                   d.succeeded_at, cause, onset, restored, commit_times.get(d.execution_id or ""), fixed_by)
+
+
+def _first_signal(signals: list[float], after: float) -> float | None:
+    """The first signal strictly after `after` (`signals` sorted)."""
+    i = bisect.bisect_right(signals, after)
+    return signals[i] if i < len(signals) else None
 
 
 def _start(d: _Deployment) -> float:
