@@ -49,6 +49,7 @@ def up(args) -> int:
     start_daemon(root, port=args.port, host=host, poll=not args.no_poll, allow_hosts=allow, webhooks=hooks)
     endpoint = json.loads(homes.endpoint_path(root).read_text())
     echo(f"Conveyor is up: http://{endpoint['host']}:{endpoint['port']}  (data {root}, log {homes.log_path(root)})")
+    echo("dashboard: `conveyor dashboard --open` (a one-time login link)")
     if endpoint.get("webhooks"):
         at = endpoint["webhooks"]
         echo(f"webhooks: http://{at['host']}:{at['port']}/hooks/{{github,gitlab,bitbucket,generic}} "

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import anyio
@@ -35,10 +35,26 @@ from conveyor.server.dashboard.routes import Pages
 from conveyor.server.dashboard.security import LoginThrottle, cookie_value
 from conveyor.server.dashboard.sessions import Session, SessionStore
 from conveyor.server.dashboard.sse import EventHub, StreamResponse, event_stream, log_stream
-from conveyor.server.schema import STR, obj
 
 if TYPE_CHECKING:
-    from conveyor.server.api import Api, Route
+    from conveyor.engine.service import Service
+    from conveyor.events.stream import EventLog
+
+
+class Api(Protocol):
+    """What the dashboard needs of the daemon's API (conveyor.server.api.Api; not imported: the
+    API's package builds on this one, not the other way round)."""
+
+    token: str
+    service: Service
+    events: EventLog | None
+
+    def add_route(self, method: str, pattern: str, fn: Callable[..., Any], **meta: Any) -> None: ...
+
+
+class Route(Protocol):
+    @property
+    def template(self) -> str: ...
 
 SSE = "text/event-stream"
 EVENT_QUERY = {
@@ -67,9 +83,11 @@ class Dashboard:
     def _add_routes(self, api: Api) -> None:
         api.add_route("POST", r"/api/v1/dashboard/links", self.new_link,
                       summary="a one-time dashboard login link (valid 10 minutes, one use; token only)",
-                      body=obj({"name": {"type": ["string", "null"], "maxLength": 80,
-                                         "description": "who logs in with it (recorded as `by`)"}}),
-                      response=obj({"url": STR, "expiresAt": {"type": "number"}}, ("url", "expiresAt")))
+                      body={"type": "object", "properties": {"name": {
+                          "type": ["string", "null"], "maxLength": 80,
+                          "description": "who logs in with it (recorded as `by`)"}}},
+                      response={"type": "object", "required": ["url", "expiresAt"],
+                                "properties": {"url": {"type": "string"}, "expiresAt": {"type": "number"}}})
         api.add_route("GET", r"/api/v1/events/stream", _stream_only, media_type=SSE, query=EVENT_QUERY,
                       summary="the event stream, live (server-sent events; `id:` is the event's seq)")
         api.add_route("GET", r"/api/v1/executions/(?P<id>[^/]+)/logs/(?P<stage>[^/]+)/(?P<action>[^/]+)/"
