@@ -14,6 +14,7 @@ from conveyor import __version__
 from conveyor.cli import aws, build, commands, completion, daemonctl, files, live, releases, secrets, services
 from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli import dashboard as dashboard_commands
+from conveyor.cli import dora as dora_commands
 from conveyor.cli import events as event_commands
 from conveyor.cli import init as init_command
 from conveyor.cli import notify as notify_commands
@@ -214,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("env", metavar="ENV")
     sp.add_argument("service", metavar="SERVICE")
     sp.add_argument("--json", action="store_true")
+
+    dora_commands.add_arguments(cmd("dora", dora_commands.dora, "DORA metrics of production deployments"))
 
     sp = cmd("dashboard", dashboard_commands.dashboard, "print a one-time login link for the web dashboard")
     sp.add_argument("--open", action="store_true", help="also open it in a browser")

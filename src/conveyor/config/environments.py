@@ -45,7 +45,7 @@ NAME = r"[A-Za-z0-9_-]+"
 NAME_LIMIT = 64
 #: Keys that place an environment on AWS (target: aws only).
 AWS_ENVIRONMENT_KEYS = ("region", "profile", "roleArn", "cluster", "codeDeployApplication")
-ENVIRONMENT_KEYS = ("target", "services", "alarms") + AWS_ENVIRONMENT_KEYS
+ENVIRONMENT_KEYS = ("target", "services", "alarms", "production") + AWS_ENVIRONMENT_KEYS
 AWS_REGION = r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+"
 ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 CLUSTER_NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -97,6 +97,7 @@ def check_environment(chk: Checker, path: KeyPath, env: Any, *, read_taskdef: Ta
     target = chk.get(path, "target", str)
     if target is not None:
         chk.one_of(path + ("target",), target, TARGETS, "target")
+    chk.get(path, "production", bool)  # DORA metrics count this environment (conveyor.dora.production)
     check_alarm_definitions(chk, path, aws=target == "aws")
     _check_aws_location(chk, path, env, aws=target == "aws")
     services = chk.get(path, "services", dict) or {}

@@ -28,6 +28,7 @@ value leaves the daemon.
     GET  /api/v1/webhooks                            inbound webhooks: secrets set, accepted, refused by reason
     GET  /api/v1/events?after=&type=&wait=           the event stream (conveyor.server.event_routes)
     … notification rules and deliveries: conveyor.server.notify_routes
+    GET  /api/v1/dora?pipeline=&service=&environment=&days=   DORA metrics (conveyor.server.dora_routes)
     … services and deployments: conveyor.server.release_routes
 """
 
@@ -53,6 +54,7 @@ from conveyor.notify.notifier import Notifier
 from conveyor.passes import PassTimer
 from conveyor.release.service import ReleaseService
 from conveyor.secrets.masking import default_masker
+from conveyor.server.dora_routes import add_dora_routes
 from conveyor.server.event_routes import MAX_WAIT, EventReads, add_event_routes
 from conveyor.server.notify_routes import add_notify_routes
 from conveyor.server.release_routes import add_release_routes
@@ -166,6 +168,7 @@ class Api:
           body=obj({"repository": STR, "ref": STR, "before": OPT_STR, "after": STR}, ("repository", "ref", "after")))
         add_event_routes(r, EventReads(events, event_wait_limit))
         add_notify_routes(r, notifier)
+        add_dora_routes(r, getattr(service, "store", None), events)
 
         r("GET", r"/api/v1/webhooks", lambda q, b: self.webhooks.stats() if self.webhooks else {"enabled": False},
           summary="inbound webhooks: per host, whether a secret is set, deliveries accepted, refusals by reason",
