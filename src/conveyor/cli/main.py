@@ -12,7 +12,6 @@ from typing import NoReturn
 
 from conveyor import __version__
 from conveyor.cli import aws, build, commands, completion, daemonctl, files, live, releases, secrets, services
-from conveyor.cli import aws, build, commands, daemonctl, files, releases, secrets, services
 from conveyor.cli import dashboard as dashboard_commands
 from conveyor.cli import dora as dora_commands
 from conveyor.cli import events as event_commands
