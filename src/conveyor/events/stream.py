@@ -63,6 +63,9 @@ PUMP_INTERVAL = 0.1
 #: Outbox rows copied per events.db transaction.
 BATCH = 500
 
+#: The largest sequence number SQLite holds (a signed 64-bit integer): a cursor past it is bad input.
+MAX_SEQ = 2**63 - 1
+
 
 def _connect(path: Path, schema: str | None = None) -> sqlite3.Connection:
     """Autocommit connection (transactions explicit), WAL: readers never wait for the writer. (Not

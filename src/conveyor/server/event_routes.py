@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conveyor.errors import UserError
-from conveyor.events.stream import EventLog
+from conveyor.events.stream import MAX_SEQ, EventLog
 from conveyor.events.types import EVENT_TYPES
 from conveyor.server.schema import INT, OBJ, STR, array, obj
 
@@ -34,7 +34,8 @@ EVENT = obj({"id": STR, "seq": INT, "type": STR, "severity": STR, "at": {"type":
              "subject": OBJ, "detail": OBJ}, ("id", "seq", "type", "severity", "at", "subject"))
 EVENTS = obj({"events": array(EVENT), "last": INT}, ("events", "last"))
 QUERY = {
-    "after": {"type": "integer", "minimum": 0, "description": "the `last` of the previous answer (0: from the start)"},
+    "after": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
+              "description": "the `last` of the previous answer (0: from the start)"},
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
     "type": {"type": "string", "maxLength": 4096, "description": "event types, comma-separated (any of them)"},
     "pipeline": {"type": "string", "maxLength": 200},

@@ -28,6 +28,7 @@ import anyio
 from starlette.responses import Response
 
 from conveyor.errors import NotFound, UserError
+from conveyor.events.stream import MAX_SEQ
 from conveyor.events.types import EVENT_TYPES
 from conveyor.server.dashboard.access import Access
 from conveyor.server.dashboard.assets import Assets
@@ -58,14 +59,14 @@ class Route(Protocol):
 
 SSE = "text/event-stream"
 EVENT_QUERY = {
-    "after": {"type": "integer", "minimum": 0,
+    "after": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
               "description": "stream the events after this seq (default: from now; Last-Event-ID wins)"},
     "type": {"type": "string", "maxLength": 4096, "description": "event types, comma-separated (any of them)"},
     "pipeline": {"type": "string", "maxLength": 200},
     "environment": {"type": "string", "maxLength": 200},
     "service": {"type": "string", "maxLength": 200},
 }
-LOG_QUERY = {"offset": {"type": "integer", "minimum": 0, "description": "byte offset (Last-Event-ID wins)"}}
+LOG_QUERY = {"offset": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ, "description": "byte offset (Last-Event-ID wins)"}}
 
 
 class Dashboard:
