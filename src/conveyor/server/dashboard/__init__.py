@@ -66,7 +66,8 @@ EVENT_QUERY = {
     "environment": {"type": "string", "maxLength": 200},
     "service": {"type": "string", "maxLength": 200},
 }
-LOG_QUERY = {"offset": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ, "description": "byte offset (Last-Event-ID wins)"}}
+LOG_QUERY = {"offset": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
+                        "description": "byte offset (Last-Event-ID wins)"}}
 
 
 class Dashboard:
