@@ -117,7 +117,9 @@ class Daemon:
 
 def demo_daemon(home: Path) -> Daemon:
     """A daemon in `home` with the demo's history (reused when `home` already has one)."""
-    env = {"CONVEYOR_PORT": str(_free_port()), "CONVEYOR_REGISTRY_PORT": str(_free_port()),  # unless told
+    # The registry keeps its default port (5000): the registries.conf drop-in `conveyor setup` writes
+    # lets builds push over plain HTTP to that port only.
+    env = {"CONVEYOR_PORT": str(_free_port()),  # unless told
            **os.environ, "CONVEYOR_HOME": str(home), **GIT_ENV,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     home.mkdir(parents=True, exist_ok=True)
