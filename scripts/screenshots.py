@@ -38,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CONVEYOR_CHROMIUM", "/usr/bin/chromium")
 WIDE = {"width": 1280, "height": 800}
+TALL = ("deployment", "service")
 NARROW = {"width": 390, "height": 844}
 GIT_ENV = {"GIT_AUTHOR_NAME": "Dana Developer", "GIT_AUTHOR_EMAIL": "dana@example.com",
            "GIT_COMMITTER_NAME": "Dana Developer", "GIT_COMMITTER_EMAIL": "dana@example.com"}
@@ -213,7 +214,8 @@ def shoot(daemon: Daemon, out_dir: Path, name: str) -> list[Path]:
                     page.wait_for_timeout(1500)  # the page's second reads (reports, charts) and fonts
                     suffix = "-narrow" if viewport is NARROW else ""
                     path = out_dir / f"dashboard-{shot}{suffix}.png"
-                    page.screenshot(path=str(path))
+                    # The deployment and service pages are tall (facts, then charts and tables): whole.
+                    page.screenshot(path=str(path), full_page=shot in TALL)
                     saved.append(path)
                     print(f"saved {path}", flush=True)
                 context.close()
