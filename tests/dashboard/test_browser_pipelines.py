@@ -118,7 +118,8 @@ def test_watch_an_execution_live_and_approve_it_in_the_page(tmp_path, dashboard,
     row.get_by_role("link", name="#1").click()  # the router: still no reload
     expect(page).to_have_url(f"{dashboard.url}/ui/executions/{ex}")
     expect(page.get_by_role("heading", name="Approval waiting: Approval.Approve")).to_be_visible()
-    expect(page.get_by_text("ship it?")).to_be_visible()
+    # exact: the screen-reader status line also reads the event's summary, which quotes it
+    expect(page.get_by_text("ship it?", exact=True)).to_be_visible()
     # the approval's buttons and the stop form apply; retry does not
     expect(page.get_by_role("button", name="Stop")).to_be_visible()
     expect(page.get_by_role("button", name="Retry failed actions")).to_have_count(0)

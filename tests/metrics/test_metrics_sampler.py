@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from metrics_support import FAST_CHECK, free_port, get, needs_haproxy, wait_for
+from metrics_support import FAST_CHECK, free_port, free_ports, get, needs_haproxy, wait_for
 
 from conveyor.lb import Listener, TargetGroup
 from conveyor.metrics.sampler import PRUNE_INTERVAL, Sampler
@@ -31,7 +31,7 @@ def healthy(lb, tg: str, count: int = 1) -> bool:
 @pytest.fixture
 def service(lb, apps):
     """Blue answers 200 behind the production listener, green answers 500 behind the test one."""
-    prod, test = free_port(), free_port()
+    prod, test = free_ports(2)
     lb.apply([Listener(prod, BLUE), Listener(test, GREEN)],
              [TargetGroup(BLUE, FAST_CHECK), TargetGroup(GREEN, FAST_CHECK)])
     lb.register(BLUE, "task-1", "127.0.0.1", apps(200).port)
