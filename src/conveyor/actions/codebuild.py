@@ -21,10 +21,10 @@ from conveyor.actions.base import (
     writable_copy,
 )
 from conveyor.actions.command import container_name
-from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, image_catalog, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.config.providers import project_name
-from conveyor.errors import ConfigError
+from conveyor.errors import ConfigError, UserError
 from conveyor.home import engine_path
 from conveyor.images import BUILD_IMAGE
 from conveyor.paths import PathEscape, resolve_inside
@@ -95,8 +95,13 @@ class CodeBuildAction(EngineUser):
             extra_env.update(registry)
         commit = ctx.configuration.get("sourceVersion") or (ctx.revision or {}).get("commit")
         artifacts_dir = ctx.run_dir / "artifacts"
+        image = conf.get("image") or BUILD_IMAGE
+        try:
+            runtimes = image_catalog(self.engine, image)  # what runtime-versions can select in it
+        except UserError as exc:
+            raise ActionFailed(str(exc)) from None
         req = BuildRequest(
-            source_dir=primary, image=conf.get("image") or BUILD_IMAGE, engine=self.engine,
+            source_dir=primary, image=image, engine=self.engine, runtimes=runtimes,
             project=conf.get("projectName") or ctx.pipeline, initiator=f"codepipeline/{ctx.pipeline}",
             secondary_sources=sources,
             overrides={str(k): str(v) for k, v in (conf.get("environmentVariables") or {}).items()},

@@ -181,6 +181,7 @@ LOG_TEMPLATES = {
     "src_dir": "CODEBUILD_SRC_DIR={path}",
     "yaml_location": "YAML location is {path}",
     "processing_env": "Processing environment variables",
+    "selecting_runtime": "Selecting '{runtime}' runtime version '{version}' based on manual selections...",
     "moving_to_directory": "Moving to directory {path}",
     "expanding_base_directory": "Expanding base directory path: {path}",
     "assembling_file_list": "Assembling file list",

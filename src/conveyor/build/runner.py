@@ -13,6 +13,7 @@ its standard input, never through argv, so `ps` does not show them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -29,14 +30,17 @@ from typing import Callable
 from conveyor.build import artifacts as A
 from conveyor.build import environment as E
 from conveyor.build import phases as P
+from conveyor.build import runtimes as R
 from conveyor.build.buildlog import BuildLog
 from conveyor.build.cache import CACHE_MOUNT, BuildCache, list_files
+from conveyor.build.runtime_catalog import Catalog, CatalogError, catalog_of
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 from conveyor.config.buildspec_model import BuildSpec, Phase
 from conveyor.errors import ConveyorError, UserError
 from conveyor.names import check_shell_env_name
 from conveyor.paths import PathEscape, is_inside, resolve_inside
 from conveyor.providers.local.containers import ContainerEngine, Mount
+from conveyor.providers.local.process import run as run_command
 
 SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N>/src/<host>/<repo>
 DEFAULT_REGION = "us-east-1"
@@ -71,6 +75,9 @@ class BuildRequest:
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKER_HOST for the engine socket
     container_name: str | None = None  # known name, so a crashed daemon's build can be removed
     cache_dir: Path | None = None  # where `cache:` copies live between builds (LOCAL cache); None: off
+    # what the image provides for runtime-versions (its io.conveyor.runtimes label, image_catalog());
+    # None: an image without runtime selection (CodeBuild's custom image), runtime-versions is skipped
+    runtimes: Catalog | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -97,6 +104,37 @@ class BuildResult:
 
 class BuildFault(ConveyorError):
     pass
+
+
+class RuntimeSelectionFailed(Exception):
+    """runtime-versions names what the image cannot provide: the phase fails (YAML_FILE_ERROR)."""
+
+
+def image_catalog(engine: ContainerEngine, image: str) -> Catalog | None:
+    """The runtime catalog `image` carries (its io.conveyor.runtimes label); None for an image
+    without one, or one not present to inspect (`run` may still pull it: it then has no runtime
+    selection, as a custom image). A label this version cannot read is the user's problem to
+    fix (UserError), never a fault of the build."""
+    try:
+        done = run_command(engine.image_inspect(image, format="{{json .Config.Labels}}"), check=False,
+                           dry_run=False)
+    except ConveyorError:  # no engine binary: the build itself will say so
+        return None
+    if not done.ok:
+        return None
+    try:
+        labels = json.loads(done.stdout.strip().splitlines()[0]) or {}
+    except (ValueError, IndexError):
+        return None
+    try:
+        catalog = catalog_of(labels)
+        problems = R.catalog_problems(catalog) if catalog is not None else []
+        if problems:
+            raise CatalogError("; ".join(problems))
+    except CatalogError as exc:
+        raise UserError(f"image {image} has a runtime catalog (label io.conveyor.runtimes) that cannot be read: "
+                        f"{exc}", hint="rebuild the image with `conveyor setup`, or remove the label") from None
+    return catalog
 
 
 def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]) -> BuildResult:
@@ -131,6 +169,7 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
             elif phase == P.DOWNLOAD_SOURCE:
                 log.line("src_dir", path=SOURCE_MOUNT)
                 log.line("yaml_location", path=spec.source_file)
+                _select_runtimes(shell, spec, req, env, log, deadline)
                 cache.restore(shell)
             elif phase in P.COMMAND_PHASES:
                 outcome, context = _command_phase(shell, spec, phase, verdict, deadline, req, log)
@@ -148,6 +187,8 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
                 shell.close()
         except A.ArtifactError as exc:
             outcome, context, code = P.FAILED, str(exc), A.CLIENT_ERROR
+        except RuntimeSelectionFailed as exc:
+            outcome, context, code = P.FAILED, str(exc), R.STATUS_CODE
         except (BuildFault, ShellGone, UserError) as exc:
             outcome, context, code = P.FAULT, str(exc), "CLIENT_ERROR" if isinstance(exc, UserError) else "FAULT"
         if phase not in P.COMMAND_PHASES or outcome == P.FAULT:  # command phases print their own end
@@ -173,9 +214,6 @@ def _command_phase(shell: BuildShell, spec: BuildSpec, phase: str, verdict: str,
         for text in E.phase_end_lines(req.clock(), phase, P.SUCCEEDED):
             log.raw(text)
         return P.SUCCEEDED, ""
-    for runtime, version in definition.runtime_versions.items():
-        log.raw(f"[Container] {E.timestamp(req.clock())} Runtime version {runtime}: {version} is not applicable "
-                f"in image {req.image}; using what the image has")
     if definition.run_as:
         log.raw(f"[Container] {E.timestamp(req.clock())} run-as {definition.run_as}: not supported locally, "
                 "running as the image's user")
@@ -190,6 +228,36 @@ def _command_phase(shell: BuildShell, spec: BuildSpec, phase: str, verdict: str,
     log.line("phase_complete", phase=phase, status=outcome)
     log.line("phase_context", code=E.COMMAND_EXECUTION_ERROR if message else "", message=message)
     return outcome, message
+
+
+def _select_runtimes(shell: BuildShell, spec: BuildSpec, req: BuildRequest, env: dict[str, str],
+                     log: BuildLog, deadline: float) -> None:
+    """install's runtime-versions, where CodeBuild handles it: at DOWNLOAD_SOURCE, after the
+    variables are processed (a version may be `$VAR`). Every listed runtime is logged as
+    selected, then either the phase fails with every problem (nothing is applied), or each
+    version's PATH and variables are set in the build shell, so every later phase sees them."""
+    install = spec.phases.get("install")
+    requested = install.runtime_versions if install is not None else {}
+    if not requested:
+        return
+    if req.runtimes is None:
+        log.raw(f"[Container] {E.timestamp(req.clock())} {R.SKIP_WARNING}")
+        return
+    selection = R.select(requested, req.runtimes, env)
+    for runtime, version in selection.listed:
+        log.line("selecting_runtime", runtime=runtime, version=version)
+    if not selection.ok:
+        raise RuntimeSelectionFailed(selection.message)
+    for chosen in selection.chosen:
+        try:
+            commands = R.install_commands(chosen)
+        except CatalogError as exc:
+            raise UserError(f"image {req.image}: {exc}", hint="rebuild the image with `conveyor setup`") from None
+        for command in commands:
+            log.line("running_command", command=command)
+            rc = shell.run(command, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
+            if rc != 0:
+                raise BuildFault(f"selecting {chosen.runtime} {chosen.version.key} failed: {command} exit status {rc}")
 
 
 def _run_commands(shell: BuildShell, spec: BuildSpec, commands: tuple[str, ...], deadline: float,

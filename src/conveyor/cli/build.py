@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.actions.codebuild import split_region
-from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, image_catalog, run_build
 from conveyor.cli.render import duration, echo
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import UserError
@@ -39,6 +39,7 @@ def build(args) -> int:
     if not image_exists(engine, image):
         hint = "run `conveyor setup`" if image == BUILD_IMAGE else f"build or pull {image} first"
         raise UserError(f"image {image} is not available", hint=hint)
+    runtimes = image_catalog(engine, image)  # what runtime-versions can select in it
     overrides = {}
     for pair in args.env:
         name, sep, value = pair.partition("=")
@@ -69,7 +70,8 @@ def build(args) -> int:
                            timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
                            resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add,
                            extra_mounts=list(access.mounts), extra_env=extra_env,
-                           cache_dir=root / "cache" / f"local-{source.name}", region=region or DEFAULT_REGION)
+                           cache_dir=root / "cache" / f"local-{source.name}", region=region or DEFAULT_REGION,
+                           runtimes=runtimes)
         try:
             result = run_build(spec, req, lambda line: echo(masker.mask(line)))
         finally:
