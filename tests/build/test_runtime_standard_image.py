@@ -86,3 +86,28 @@ def test_nodejs_16_fails_the_build_listing_what_the_image_has(tmp_path, catalog)
     assert failed.context == ("Unknown runtime version named '16' of nodejs. This build image has the following "
                               f"versions: {', '.join(keys)}")
     assert "never" not in lines
+
+
+def test_several_runtimes_at_once_set_path_and_homes_for_later_phases(tmp_path, catalog):
+    go = catalog.runtimes["golang"]
+    newest_go = max((v for v in go.versions), key=lambda v: tuple(int(n) for n in v.key.split(".")))
+    java_home = catalog.runtimes["java"].version("corretto17").env["JAVA_HOME"]
+    result, lines = build(tmp_path, """
+        version: 0.2
+        phases:
+          install:
+            runtime-versions:
+              java: openjdk17
+              golang: latest
+              python: 3.x
+          build:
+            commands:
+              - echo "go=$(go version | cut -d' ' -f3) goroot=$GOROOT"
+              - echo "java_home=$JAVA_HOME"; java -version 2>&1 | head -1
+              - echo "python=$(python3 --version)"
+        """, catalog)
+    assert result.status == SUCCEEDED, "\n".join(lines)
+    assert f"go=go{newest_go.version} goroot={newest_go.env['GOROOT']}" in lines
+    assert f"java_home={java_home}" in lines
+    assert any(re.match(r'(openjdk|java) version "17\.', line) for line in lines), lines
+    assert any(line.startswith("python=Python 3.11.") for line in lines), lines
