@@ -16,12 +16,13 @@ def standard_catalog() -> Catalog:
     jdk = "/usr/lib/jvm/java-17-openjdk-amd64"
     java = RuntimeVersion("corretto17", "17.0.16", aliases=("openjdk17",), path=(f"{jdk}/bin",),
                           env={"JAVA_HOME": jdk}, source="Debian openjdk-17-jdk")
-    go = RuntimeVersion("1.19", "1.19.8", path=("/usr/lib/go-1.19/bin",), env={"GOROOT": "/usr/lib/go-1.19"})
+    go = tuple(RuntimeVersion(key, full, path=(f"/usr/lib/go-{key}/bin",), env={"GOROOT": f"/usr/lib/go-{key}"})
+               for key, full in (("1.19", "1.19.8"), ("1.22", "1.22.12")))
     return Catalog({
         "nodejs": Runtime("nodejs", node, "18"),
         "python": Runtime("python", (RuntimeVersion("3.11", "3.11.2", path=("/usr/bin",)),), "3.11"),
         "java": Runtime("java", (java,), "corretto17"),
-        "golang": Runtime("golang", (go,), "1.19"),
+        "golang": Runtime("golang", go, "1.19"),
         "ruby": Runtime("ruby", (RuntimeVersion("3.1", "3.1.2", path=("/usr/bin",)),), "3.1"),
         "php": Runtime("php", (RuntimeVersion("8.2", "8.2.29", path=("/usr/bin",)),), "8.2"),
     })

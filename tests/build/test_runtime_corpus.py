@@ -5,7 +5,7 @@ or that it was refused with CodeBuild's message listing exactly what the catalog
 Checked twice: against a fixture catalog shaped like the standard build image (always runs), and
 against the catalog label of the real BUILD_IMAGE (podman; a missing image or label fails under
 CI=true, skips elsewhere). The verdicts say what the standard image provides today: nodejs 18, 20,
-22; python 3.11; java corretto17 (Debian's OpenJDK 17, alias openjdk17); golang 1.19; ruby 3.1;
+22; python 3.11; java corretto17 (Debian's OpenJDK 17, alias openjdk17); golang 1.19, 1.22; ruby 3.1;
 php 8.2 — so most of these real-world files, written for CodeBuild images of 2019–2023, are refused
 with a message naming what to write instead, never run against a silently different runtime.
 """
@@ -84,7 +84,7 @@ VERDICTS: dict[str, dict[str, str | Refused]] = {
 
 # What the fixture catalog lists, written out (not computed by the code under test).
 FIXTURE_RUNTIMES = "golang, java, nodejs, php, python, ruby"
-FIXTURE_VERSIONS = {"nodejs": "18, 20, 22", "python": "3.11", "java": "corretto17", "golang": "1.19",
+FIXTURE_VERSIONS = {"nodejs": "18, 20, 22", "python": "3.11", "java": "corretto17", "golang": "1.19, 1.22",
                     "ruby": "3.1", "php": "8.2"}
 
 
