@@ -31,7 +31,8 @@ def key(runtime: str, value: str, catalog: Catalog | None = None) -> str | None:
 @pytest.mark.parametrize("runtime, value, expected", [
     # the key itself
     ("nodejs", "18", "18"), ("nodejs", "20", "20"), ("nodejs", "22", "22"), ("python", "3.11", "3.11"),
-    ("java", "corretto17", "corretto17"), ("golang", "1.19", "1.19"), ("golang", "1.22", "1.22"), ("ruby", "3.1", "3.1"), ("php", "8.2", "8.2"),
+    ("java", "corretto17", "corretto17"), ("golang", "1.19", "1.19"),
+    ("golang", "1.22", "1.22"), ("ruby", "3.1", "3.1"), ("php", "8.2", "8.2"),
     # <major>.x: that major's newest minor
     ("nodejs", "18.x", "18"), ("nodejs", "20.x", "20"), ("python", "3.x", "3.11"), ("golang", "1.x", "1.22"),
     ("java", "corretto17.x", "corretto17"), ("ruby", "3.x", "3.1"), ("php", "8.x", "8.2"),
