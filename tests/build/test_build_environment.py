@@ -204,6 +204,8 @@ def test_succeeding_variable(flag, value):
      "[Container] 2024/05/06 07:08:09.123456 Expanding base directory path: ."),
     ("src_dir", {"path": "/codebuild/output/src1/src"},
      "[Container] 2024/05/06 07:08:09.123456 CODEBUILD_SRC_DIR=/codebuild/output/src1/src"),
+    ("selecting_runtime", {"runtime": "nodejs", "version": "20"},
+     "[Container] 2024/05/06 07:08:09.123456 Selecting 'nodejs' runtime version '20' based on manual selections..."),
 ])
 def test_log_line(kind, fields, line):
     assert log_line(kind, NOW, **fields) == line
@@ -211,7 +213,7 @@ def test_log_line(kind, fields, line):
 
 def test_every_template_renders():
     fields = {"phase": "P", "command": "c", "exit_status": 1, "status": "S", "code": "C",
-              "message": "m", "path": "p"}
+              "message": "m", "path": "p", "runtime": "r", "version": "v"}
     for kind in LOG_TEMPLATES:
         assert log_line(kind, NOW, **fields).startswith("[Container] 2024/05/06 07:08:09.123456 ")
 

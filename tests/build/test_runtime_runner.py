@@ -107,11 +107,11 @@ def test_the_selected_version_is_on_path_with_its_home_in_every_later_phase(tmp_
         "[Container] Selecting 'python' runtime version '3.x' based on manual selections...",
         '[Container] Running command echo "Installing Node.js version 20 ..."',
         "Installing Node.js version 20 ...",
-        f"[Container] Running command export PATH={FAKE}/node20/bin:\"$PATH\"",
         f"[Container] Running command export NODE_HOME={FAKE}/node20",
         '[Container] Running command echo "Installing Python version 3.11 ..."',
         "Installing Python version 3.11 ...",
-        '[Container] Running command export PATH=/usr/bin:"$PATH"',
+        # python's /usr/bin (a shared directory, where the image's default node may live) comes after node 20's
+        f"[Container] Running command export PATH={FAKE}/node20/bin:/usr/bin:\"$PATH\"",
         "[Container] Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED",
         "[Container] Phase context status code:  Message:"]
     out = text(lines)

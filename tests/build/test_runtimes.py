@@ -16,6 +16,7 @@ from conveyor.build.runtimes import (
     expand,
     install_commands,
     ordered,
+    path_command,
     resolve,
     select,
 )
@@ -127,18 +128,27 @@ def test_expand_replaces_known_names_and_reports_unset_ones():
     assert expand("18", {}) == ("18", [])
 
 
-def test_install_commands_echo_like_codebuild_then_set_path_and_home_quoted():
+def test_install_commands_echo_like_codebuild_then_set_the_home_quoted():
     catalog = standard_catalog()
     java = Chosen("java", "corretto17", "corretto17", catalog.runtimes["java"].versions[0])
-    assert install_commands(java) == [
-        'echo "Installing Java version 17 ..."',
-        "export PATH=/usr/lib/jvm/java-17-openjdk-amd64/bin:\"$PATH\"",
-        "export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64"]
+    assert install_commands(java) == ['echo "Installing Java version 17 ..."',
+                                      "export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64"]
     node = Chosen("nodejs", "20", "20", catalog.runtimes["nodejs"].versions[1])
-    assert install_commands(node)[0] == 'echo "Installing Node.js version 20 ..."'
-    odd = Chosen("x", "1", "1", RuntimeVersion("1", "1.0", path=("/opt/a b", "/opt/c;rm -rf /"),
-                                               env={"X_HOME": "$(id)"}))
-    assert install_commands(odd)[1:] == ["export PATH='/opt/a b:/opt/c;rm -rf /':\"$PATH\"", "export X_HOME='$(id)'"]
+    assert install_commands(node) == ['echo "Installing Node.js version 20 ..."']
+    odd = Chosen("x", "1", "1", RuntimeVersion("1", "1.0", env={"X_HOME": "$(id)"}))
+    assert install_commands(odd)[1:] == ["export X_HOME='$(id)'"]
+
+
+def test_path_is_set_once_with_every_selected_directory_first_in_buildspec_order():
+    catalog = standard_catalog()
+    selection = select({"nodejs": "20", "python": "3.11", "java": "latest"}, catalog)
+    assert path_command(selection.chosen) == ("export PATH=/opt/conveyor/runtimes/nodejs/20/bin:/usr/bin:"
+                                              "/usr/lib/jvm/java-17-openjdk-amd64/bin:\"$PATH\"")
+    both = select({"python": "3.11", "ruby": "3.1"}, catalog)  # both in /usr/bin: listed once
+    assert path_command(both.chosen) == 'export PATH=/usr/bin:"$PATH"'
+    odd = Chosen("x", "1", "1", RuntimeVersion("1", "1.0", path=("/opt/a b", "/opt/c;rm -rf /")))
+    assert path_command([odd]) == "export PATH='/opt/a b:/opt/c;rm -rf /':\"$PATH\""
+    assert path_command([]) is None
 
 
 def test_a_catalog_variable_no_shell_can_hold_is_a_catalog_error():

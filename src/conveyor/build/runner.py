@@ -248,16 +248,16 @@ def _select_runtimes(shell: BuildShell, spec: BuildSpec, req: BuildRequest, env:
         log.line("selecting_runtime", runtime=runtime, version=version)
     if not selection.ok:
         raise RuntimeSelectionFailed(selection.message)
-    for chosen in selection.chosen:
-        try:
-            commands = R.install_commands(chosen)
-        except CatalogError as exc:
-            raise UserError(f"image {req.image}: {exc}", hint="rebuild the image with `conveyor setup`") from None
-        for command in commands:
-            log.line("running_command", command=command)
-            rc = shell.run(command, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
-            if rc != 0:
-                raise BuildFault(f"selecting {chosen.runtime} {chosen.version.key} failed: {command} exit status {rc}")
+    try:
+        commands = [command for chosen in selection.chosen for command in R.install_commands(chosen)]
+    except CatalogError as exc:
+        raise UserError(f"image {req.image}: {exc}", hint="rebuild the image with `conveyor setup`") from None
+    path = R.path_command(selection.chosen)
+    for command in commands + ([path] if path else []):
+        log.line("running_command", command=command)
+        rc = shell.run(command, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
+        if rc != 0:
+            raise BuildFault(f"selecting runtime versions failed: {command} exit status {rc}")
 
 
 def _run_commands(shell: BuildShell, spec: BuildSpec, commands: tuple[str, ...], deadline: float,

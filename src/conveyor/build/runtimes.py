@@ -155,21 +155,28 @@ def expand(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
 def install_commands(chosen: Chosen) -> list[str]:
     """The shell commands that select `chosen` in the build shell, as CodeBuild's runtimes.yml
-    does for its images: an `echo "Installing <Runtime> version <n> ..."`, then PATH with the
-    version's directories first and its variables (JAVA_HOME, GOROOT, …). Every value is quoted:
-    the catalog comes from an image label."""
+    does for its images: an `echo "Installing <Runtime> version <n> ..."`, then the version's
+    variables (JAVA_HOME, GOROOT, …). PATH is set once for all of them (path_command). Every
+    value is quoted: the catalog comes from an image label."""
     label = DISPLAY_NAMES.get(chosen.runtime, chosen.runtime)
     number = re.sub(r"^[A-Za-z]+(?=\d)", "", chosen.version.key)  # corretto17 -> 17, as CodeBuild prints it
     commands = [f'echo "Installing {label} version {number} ..."']
-    if chosen.version.path:
-        dirs = ":".join(chosen.version.path)
-        commands.append(f'export PATH={shlex.quote(dirs)}:"$PATH"')
     for name, value in chosen.version.env.items():
         problem = check_shell_env_name(name)
         if problem is not None:
             raise CatalogError(f"{chosen.runtime} {chosen.version.key}: variable {name!r} {problem}")
         commands.append(f"export {name}={shlex.quote(value)}")
     return commands
+
+
+def path_command(chosen: tuple[Chosen, ...] | list[Chosen]) -> str | None:
+    """One `export PATH=…:"$PATH"` with every selected version's directories first, in buildspec
+    order, each once — set together, so a runtime whose directory is a shared one (/usr/bin)
+    cannot put another runtime's default back in front of a version selected before it."""
+    dirs: list[str] = []
+    for one in chosen:
+        dirs += [d for d in one.version.path if d not in dirs]
+    return f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"' if dirs else None
 
 
 def catalog_problems(catalog: Catalog) -> list[str]:
