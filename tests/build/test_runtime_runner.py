@@ -185,3 +185,22 @@ def test_an_image_without_a_catalog_skips_selection_with_one_warning(tmp_path):
                         "supported by this build image."]
     assert phase_lines(lines, DOWNLOAD_SOURCE)[3] == warnings[0]
     assert "build-ran" in lines
+
+
+def test_a_stop_while_runtimes_are_selected_stops_the_build_not_faults_it(tmp_path):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()  # stopped before its first shell command: the first is a runtime's "Installing" line
+    result, lines = build(tmp_path, """
+        version: 0.2
+        phases:
+          install:
+            runtime-versions:
+              nodejs: 20
+          build:
+            commands:
+              - echo build-ran
+        """, cancel=cancel)
+    assert [(p.phase, p.status) for p in result.phases][3:] == [(DOWNLOAD_SOURCE, "STOPPED"), (FINALIZING, SUCCEEDED)]
+    assert result.status == "STOPPED" and "build-ran" not in lines

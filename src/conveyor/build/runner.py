@@ -6,6 +6,9 @@ rules (build.artifacts), in one shell instance (build.shell).
     result.status            # SUCCEEDED | FAILED | TIMED_OUT | STOPPED | FAULT
     result.exported          # env.exported-variables, read from the shell after the build phases
 
+runtime-versions (install) is resolved against the image's catalog (req.runtimes, build.runtimes)
+and applied in the shell at DOWNLOAD_SOURCE, where CodeBuild does it.
+
 Layout: the source is bind-mounted read-write at SOURCE_MOUNT (CODEBUILD_SRC_DIR); secondary
 sources at SOURCE_MOUNT_<name>. Variables (including resolved secrets) reach the shell through
 its standard input, never through argv, so `ps` does not show them.
@@ -110,6 +113,14 @@ class RuntimeSelectionFailed(Exception):
     """runtime-versions names what the image cannot provide: the phase fails (YAML_FILE_ERROR)."""
 
 
+class _Interrupted(Exception):
+    """The build timed out or was stopped while a non-command phase ran a shell command."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
 def image_catalog(engine: ContainerEngine, image: str) -> Catalog | None:
     """The runtime catalog `image` carries (its io.conveyor.runtimes label); None for an image
     without one, or one not present to inspect (`run` may still pull it: it then has no runtime
@@ -189,6 +200,8 @@ def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]
             outcome, context, code = P.FAILED, str(exc), A.CLIENT_ERROR
         except RuntimeSelectionFailed as exc:
             outcome, context, code = P.FAILED, str(exc), R.STATUS_CODE
+        except _Interrupted as exc:
+            outcome = exc.outcome
         except (BuildFault, ShellGone, UserError) as exc:
             outcome, context, code = P.FAULT, str(exc), "CLIENT_ERROR" if isinstance(exc, UserError) else "FAULT"
         if phase not in P.COMMAND_PHASES or outcome == P.FAULT:  # command phases print their own end
@@ -256,6 +269,8 @@ def _select_runtimes(shell: BuildShell, spec: BuildSpec, req: BuildRequest, env:
     for command in commands + ([path] if path else []):
         log.line("running_command", command=command)
         rc = shell.run(command, timeout=max(0.0, deadline - time.monotonic()), cancel=req.cancel)
+        if rc in (TIMED_OUT, CANCELLED):
+            raise _Interrupted(P.TIMED_OUT if rc == TIMED_OUT else P.STOPPED)
         if rc != 0:
             raise BuildFault(f"selecting runtime versions failed: {command} exit status {rc}")
 
