@@ -647,7 +647,7 @@ def host_path(path: str, mounts: dict[str, str]) -> str | None:
 def _bind_source(source: str, cwd: str, mounts: dict[str, str] | None,
                  notes: list[str], who: str) -> str:
     """A bind mount's source as the engine must see it; a note when it cannot be translated."""
-    if not (source.startswith("/") or source == "." or source.startswith(("./", "../"))):
+    if not (source.startswith("/") or source in (".", "..") or source.startswith(("./", "../"))):
         return source  # a named volume
     path = os.path.normpath(os.path.join(cwd, source))
     if mounts is not None:
