@@ -104,14 +104,14 @@ def _remove_images(podman: str) -> None:
 
 
 def build(stack, tmp_path: Path, buildspec: str, files: dict[str, str] | None = None,
-          host_mounts: bool = True) -> tuple[BuildResult, list[str]]:
+          host_mounts: bool = False) -> tuple[BuildResult, list[str]]:
     engine, _, mounts, env = stack
     src = tmp_path / "src"
     src.mkdir(parents=True)
     for name, text in {**FILES, **(files or {})}.items():
         (src / name).write_text(text)
     extra_env = dict(env)
-    if host_mounts:  # what the runner is asked to set (docs/docker-in-builds.md)
+    if host_mounts:  # the override; without it the wrapper asks the engine
         extra_env[docker_shim.HOST_MOUNTS_ENV] = f'{{"{SOURCE_MOUNT}": "{src}"}}'
     request = BuildRequest(source_dir=src, image=BUILD_IMAGE, engine=engine,
                            project="docker-in-builds", extra_mounts=list(mounts),
@@ -254,7 +254,8 @@ def test_build_args_before_from_choose_the_base(stack, tmp_path):
     assert lines.count("greeting=py") == 2
 
 
-def test_docker_run_bind_mounts_the_source_directory_through_the_host_path(stack, tmp_path):
+@pytest.mark.parametrize("told", [False, True], ids=["asked-of-the-engine", "from-the-variable"])
+def test_docker_run_bind_mounts_the_source_directory_through_the_host_path(stack, tmp_path, told):
     result, lines = build(stack, tmp_path, f"""\
         version: 0.2
         phases:
@@ -262,7 +263,7 @@ def test_docker_run_bind_mounts_the_source_directory_through_the_host_path(stack
             commands:
               - docker run --rm -v "$PWD:/w" -w /w {BUSYBOX_IMAGE} sh -c 'cat marker.txt; echo written > out.txt'
               - cat out.txt
-        """)
+        """, host_mounts=told)
     assert result.status == SUCCEEDED, "\n".join(lines)
     assert "from the source directory" in lines and "written" in lines
     assert (tmp_path / "src" / "out.txt").read_text() == "written\n"

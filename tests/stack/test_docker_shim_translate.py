@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import socketserver
 import subprocess
 import sys
@@ -308,19 +309,32 @@ exit "${FAKE_EXIT:-0}"
 """
 
 
-class _Ping(socketserver.StreamRequestHandler):
+class _Engine(socketserver.StreamRequestHandler):
+    """/_ping as podman's API answers it; /containers/HOSTNAME/json with two mounts."""
+
     headers = b"Api-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n"
+    container = json.dumps({"Mounts": [
+        {"Type": "bind", "Source": "/host/builds/9/src", "Destination": "/codebuild/output/src/src"},
+        {"Type": "volume", "Source": "/var/lib/containers/v", "Destination": "/v"},
+    ]}).encode()
 
     def handle(self):
-        self.rfile.readline()
-        self.wfile.write(b"HTTP/1.1 200 OK\r\n" + self.headers + b"Content-Length: 2\r\n\r\nOK")
+        path = self.rfile.readline().split()[1].decode()
+        if path == "/_ping":
+            status, body = b"200 OK", b"OK"
+        elif path == f"/containers/{socket.gethostname()}/json":
+            status, body = b"200 OK", self.container
+        else:
+            status, body = b"404 Not Found", b"{}"
+        self.wfile.write(b"HTTP/1.1 " + status + b"\r\n" + self.headers +
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
 @pytest.fixture
 def engine(tmp_path):
     """A socket answering /_ping as podman's API does."""
     path = str(tmp_path / "engine.sock")
-    server = socketserver.UnixStreamServer(path, _Ping)
+    server = socketserver.UnixStreamServer(path, _Engine)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"unix://{path}"
@@ -417,3 +431,21 @@ def test_run_translates_paths_from_the_runners_variable(tmp_path, engine):
     code, err, calls = wrapper(tmp_path, engine, "run", "-v", f"{tmp_path}/app:/app", "img",
                                CONVEYOR_HOST_MOUNTS=mounts)
     assert (code, err, calls[0]) == (0, "", "run -v /host/build/src/app:/app img")
+
+
+def test_without_the_variable_the_engine_is_asked_for_this_containers_mounts(tmp_path, engine):
+    code, err, calls = wrapper(tmp_path, engine, "run", "-v", f"{SRC}/app:/app", "--mount",
+                               "type=volume,source=v,target=/v", "img")
+    assert (code, err) == (0, "")
+    assert calls[0] == "run -v /host/builds/9/src/app:/app --mount type=volume,source=v,target=/v img"
+    assert shim.own_mounts({}, {"DOCKER_HOST": engine}) == {SRC: "/host/builds/9/src"}
+
+
+def test_an_engine_that_does_not_know_this_container_leaves_the_path_with_a_line(tmp_path, engine):
+    _Engine.container, saved = b"not json", _Engine.container
+    try:
+        code, err, calls = wrapper(tmp_path, engine, "run", "-v", f"{SRC}:/w", "img")
+    finally:
+        _Engine.container = saved
+    assert code == 0 and calls[0] == f"run -v {SRC}:/w img"
+    assert err.startswith(f"docker run: bind mount {SRC}: the engine runs on the host")

@@ -256,10 +256,10 @@ def login(argv: list[str], env: dict[str, str], stdin) -> tuple[int, str, str]:
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def engine_headers(options: dict[str, str], env: dict[str, str],
-                   timeout: float = 5.0) -> dict[str, str] | None:
-    """The headers of the engine's `GET /_ping` (lower-cased names), None when it does not
-    answer. Podman's API says `Libpod-Api-Version`; Docker's does not."""
+def engine_get(path: str, options: dict[str, str], env: dict[str, str],
+               timeout: float = 5.0) -> tuple[int, dict[str, str], bytes] | None:
+    """(status, headers with lower-cased names, body) of `GET path` on the engine the client
+    talks to (-H, DOCKER_HOST, else the default socket); None when it does not answer."""
     import socket
 
     host = options.get("-H") or options.get("--host") or env.get("DOCKER_HOST") or DEFAULT_HOST
@@ -274,20 +274,49 @@ def engine_headers(options: dict[str, str], env: dict[str, str],
         else:
             return None
         with sock:
-            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
             data = b""
-            while b"\r\n\r\n" not in data and len(data) < 65536:
-                chunk = sock.recv(4096)
+            while len(data) < (8 << 20):  # HTTP/1.0: the engine closes after the answer
+                chunk = sock.recv(65536)
                 if not chunk:
                     break
                 data += chunk
     except (OSError, ValueError):
         return None
-    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-    if not head[0].startswith("HTTP/") or " 200 " not in f"{head[0]} ":
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split()
+    if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
         return None
-    return {name.strip().lower(): value.strip()
-            for name, sep, value in (line.partition(":") for line in head[1:]) if sep}
+    headers = {name.strip().lower(): value.strip()
+               for name, sep, value in (line.partition(":") for line in lines[1:]) if sep}
+    return int(status[1]), headers, body
+
+
+def engine_headers(options: dict[str, str], env: dict[str, str]) -> dict[str, str] | None:
+    """The headers of the engine's `GET /_ping`, None when it does not answer. Podman's API
+    says `Libpod-Api-Version`; Docker's does not."""
+    answer = engine_get("/_ping", options, env)
+    return answer[1] if answer is not None and answer[0] == 200 else None
+
+
+def own_mounts(options: dict[str, str], env: dict[str, str]) -> dict[str, str] | None:
+    """This container's bind mounts as {path here: path on the engine's host}, asked of the
+    engine: a container's hostname is its ID unless someone chose another (then None)."""
+    import json
+    import socket
+
+    answer = engine_get(f"/containers/{socket.gethostname()}/json", options, env)
+    if answer is None or answer[0] != 200:
+        return None
+    try:
+        mounts = json.loads(answer[2]).get("Mounts") or []
+    except (ValueError, AttributeError):
+        return None
+    return {os.path.normpath(m["Destination"]): m["Source"] for m in mounts
+            if isinstance(m, dict) and m.get("Type") == "bind"
+            and str(m.get("Destination", "")).startswith("/")
+            and str(m.get("Source", "")).startswith("/")}
 
 
 def podman_version(headers: dict[str, str] | None) -> str | None:
@@ -575,8 +604,9 @@ def buildx(args: list[str]) -> BuildPlan | tuple[int, str, str]:
 
 # --- runs: the exit status of `run --rm`, and bind mounts of this container's paths ------------
 
-#: JSON {path in this build container: the same directory on the engine's host}, set by the build
-#: runner for its mounts: `docker run -v "$PWD:/src"` names a path the host's engine cannot see.
+#: JSON {path in this build container: the same directory on the engine's host}: `docker run -v
+#: "$PWD:/src"` names a path the host's engine cannot see. Without it the wrapper asks the engine
+#: for this container's mounts (own_mounts).
 HOST_MOUNTS_ENV = "CONVEYOR_HOST_MOUNTS"
 
 _RUN_VALUES = {"--add-host", "-a", "--attach", "--blkio-weight", "--blkio-weight-device",
@@ -611,6 +641,12 @@ class RunPlan:
         self.notes: list[str] = []
         self.remove_after = False
         self.cidfile: str | None = None
+
+
+def binds_something(args: list[str]) -> bool:
+    """Whether a run's own options name a volume or mount (only then are the mounts needed)."""
+    return any(name in ("-v", "--volume", "--mount")
+               for name, _, _ in _options_until_image(args))
 
 
 def host_mounts(env: dict[str, str]) -> dict[str, str] | None:
@@ -930,7 +966,10 @@ def main() -> None:
         sys.exit(do_build(prefix, translate_build(args), env, buildx_=False, options=options,
                           original=args))
     if what in ("run", "create"):
-        plan = translate_run(args, os.getcwd(), host_mounts(env), create=what == "create")
+        mounts = host_mounts(env)
+        if mounts is None and binds_something(args):
+            mounts = own_mounts(options, env)
+        plan = translate_run(args, os.getcwd(), mounts, create=what == "create")
         sys.exit(do_run(prefix, verb, plan, env))
     run_real_client(argv, env)
 
