@@ -165,7 +165,7 @@ def test_buildx_build_load_and_push(stack, tmp_path):
             commands:
               - docker buildx build --load --build-arg GREETING=loaded -t $LOCAL/app:load .
               - docker run --rm $LOCAL/app:load
-              - docker buildx build --push --provenance=false
+              - docker buildx build --push --provenance=false --platform {docker_shim.platform_name()}
                 --cache-from type=registry,ref=$REG/{repo}:latest --cache-to type=inline
                 -t $REG/{repo}:1 -t $REG/{repo}:latest .
         """)
