@@ -220,11 +220,11 @@ def test_pull_or_true_cache_from_tag_push_images_and_rmi(stack, tmp_path):
               - docker pull $REPO_URI:latest || true
           build:
             commands:
-              - docker build --cache-from $REPO_URI:latest --build-arg GREETING=first -t app-{RUN_ID}-dib .
-              - docker tag app-{RUN_ID}-dib $REPO_URI:latest
+              - docker build --cache-from $REPO_URI:latest --build-arg GREETING=first -t dib-{RUN_ID}-local .
+              - docker tag dib-{RUN_ID}-local $REPO_URI:latest
               - docker push $REPO_URI:latest
               - docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep -c "^$REPO_URI:latest$"
-              - docker rmi app-{RUN_ID}-dib $REPO_URI:latest
+              - docker rmi dib-{RUN_ID}-local $REPO_URI:latest
               - docker pull $REPO_URI:latest
               - docker build --cache-from $REPO_URI:latest --build-arg GREETING=first -t $REPO_URI:2 .
               - docker run --rm $REPO_URI:2
