@@ -122,7 +122,7 @@ def test_a_mapped_real_ecr_host_stores_both_names(home):
     ["version", "--format", "{{.Client.Version}}"],
     ["push", f"{ECR_LOCAL}/orders:v1"],
     ["build", "-t", "x y", "--build-arg", "login=1", "."],
-    ["run", "--rm", "img", "docker", "login", "-u", "AWS", "-p", "x", ECR_LOCAL],
+    ["run", "-i", "img", "docker", "login", "-u", "AWS", "-p", "x", ECR_LOCAL],
 ])
 def test_everything_else_runs_the_real_client_with_the_same_arguments(home, args):
     code, out, _ = docker(home, *args, stdin="pw\n")
