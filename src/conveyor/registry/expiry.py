@@ -75,7 +75,7 @@ def plan_repository(repo: Repository, images: Sequence[Image], protected: Mappin
     if repo.lifecycle_policy is None:
         plan.kept = len(images)
         return plan
-    policy = lifecycle.parse_policy(json.dumps(repo.lifecycle_policy))
+    policy = lifecycle.validate_policy(dict(repo.lifecycle_policy), f"repositories.{repo.name}.lifecyclePolicy")
     listed_by: dict[str, list[str]] = {}
     for index, kids in (children or {}).items():
         for kid in kids:

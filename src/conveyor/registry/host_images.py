@@ -92,7 +92,7 @@ def select_prunes(images: Sequence[HostImage], *, keep: int = DEFAULT_KEEP, host
             if image.names_history and is_local_name(image.names_history[0], hosts):
                 if image.containers or image.id in used:
                     out.kept.append((image, "a container uses it"))
-                elif now - image.created < min_age:
+                elif min_age > 0 and now - image.created < min_age:
                     out.kept.append((image, "created recently"))
                 else:
                     out.remove.append((image, f"dangling: its name {image.names_history[0]} moved to a newer build"))
@@ -119,7 +119,7 @@ def select_prunes(images: Sequence[HostImage], *, keep: int = DEFAULT_KEEP, host
                 out.kept.append((image, "a container uses it"))
             elif image.id in newest:
                 out.kept.append((image, newest[image.id]))
-            elif now - image.created < min_age:
+            elif min_age > 0 and now - image.created < min_age:
                 out.kept.append((image, "created recently"))
             else:
                 _, repo = split_name(image.names[0])
