@@ -53,8 +53,8 @@ def test_protected_image_is_reported_not_expired(tmp_path):
 
 
 def test_index_children_wait_for_their_index(tmp_path):
-    untagged = {"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                                            "countUnit": "days", "countNumber": 1}, "action": {"type": "expire"}}]}
+    untagged = {"rules": [{"rulePriority": 1, "action": {"type": "expire"}, "selection": {
+        "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1}}]}
     store = store_with(tmp_path, 1, untagged)
     store.record_push("orders", None, digest(7), at=2 * DAY)  # a platform manifest, pushed by digest
     store.record_push("orders", None, digest(8), at=3 * DAY)  # a loose untagged one
