@@ -109,6 +109,7 @@ def test_collector_skips_when_busy_and_reopens_the_gate_after(tmp_path):
         assert gate.closed  # writes are held for the whole collection
         return Completed(0, "", "", 0.1)
 
+    (tmp_path / "docker/registry/v2/blobs").mkdir(parents=True)
     gc = GarbageCollector(tmp_path / "config.yml", tmp_path, "docker-registry", run=run)
     gate.enter()
     assert "in flight" in gc.collect(gate, quiet=5).skipped and ran == []
@@ -117,6 +118,11 @@ def test_collector_skips_when_busy_and_reopens_the_gate_after(tmp_path):
     result = gc.collect(gate, quiet=5)
     assert result.ran and ran == [["docker-registry", "garbage-collect", str(tmp_path / "config.yml")]]
     assert not gate.closed
+
+
+def test_collector_skips_a_registry_never_pushed_to(tmp_path):
+    gc = GarbageCollector(tmp_path / "config.yml", tmp_path, run=lambda cmd: 1 / 0)
+    assert gc.collect(WriteGate()).skipped == "no blobs stored yet"
 
 
 def test_cache_eviction_is_least_recently_used_first(tmp_path):

@@ -113,8 +113,8 @@ class FakeBackend:
 
 def fake_registry(tmp_path, store):
     data = tmp_path / "registry" / "data"
-    data.mkdir(parents=True)
-    (data / "blob").write_bytes(b"x" * 8192)
+    (data / "docker/registry/v2/blobs").mkdir(parents=True)
+    (data / "docker/registry/v2/blobs/blob").write_bytes(b"x" * 8192)
     return SimpleNamespace(store=store, proxy=SimpleNamespace(gate=WriteGate()),
                            service=SimpleNamespace(data_dir=data, config_path=tmp_path / "config.yml",
                                                    binary="/nonexistent/docker-registry"))

@@ -35,6 +35,8 @@ DEFAULT_QUIET = 30.0
 #: What a refused write is told to wait (seconds): a collection takes about a second here.
 RETRY_AFTER = 5
 GC_TIMEOUT = 600.0
+#: Where distribution's filesystem driver keeps blobs, under the storage root.
+BLOBS = "docker/registry/v2/blobs"
 
 
 class WriteGate:
@@ -122,6 +124,8 @@ class GarbageCollector:
 
     def collect(self, gate: WriteGate, quiet: float = DEFAULT_QUIET) -> GcResult:
         before = disk_usage(self.data_dir)
+        if not (self.data_dir / BLOBS).is_dir():  # garbage-collect fails on a registry never pushed to
+            return GcResult(False, before, before, skipped="no blobs stored yet")
         why = gate.close_if_idle(quiet)
         if why is not None:
             return GcResult(False, before, before, skipped=f"registry busy: {why}; next run collects")
