@@ -18,9 +18,12 @@ def img(id_, names, created, containers=0, history=(), size=100):
     return HostImage(id_, tuple(names), created, size, containers, tuple(history))
 
 
+HOSTS = {ECR, "127.0.0.1:5000", "localhost:5000"}
+
+
 def test_local_names():
-    assert is_local_name(f"{ECR}/orders-service:abc", ())
-    assert is_local_name("000000000000.dkr.ecr.us-east-1.localhost:60043/orders:1", ())  # any port
+    assert is_local_name(f"{ECR}/orders-service:abc", HOSTS)
+    assert not is_local_name("000000000000.dkr.ecr.us-east-1.localhost:60043/orders:1", HOSTS)  # another daemon's
     assert is_local_name("127.0.0.1:5000/orders:1", {"127.0.0.1:5000"})
     assert not is_local_name("127.0.0.1:5000/orders:1", ())
     assert not is_local_name("localhost/conveyor/busybox:latest", {"127.0.0.1:5000"})
@@ -31,7 +34,7 @@ def test_prune_keeps_newest_k_per_repository_and_used_ones():
     images = [img(f"id{i}", [f"{ECR}/orders:{i}"], created=i) for i in range(1, 7)]
     images[0] = img("id1", [f"{ECR}/orders:1"], created=1, containers=1)  # a stopped task's container
     images.append(img("id9", [f"{ECR}/users:9"], created=0))
-    sel = select_prunes(images, keep=3)
+    sel = select_prunes(images, keep=3, hosts=HOSTS)
     assert sorted(i.id for i, _ in sel.remove) == ["id2", "id3"]
     why = dict((i.id, w) for i, w in sel.kept)
     assert why == {"id1": "a container uses it", "id4": "one of the 3 newest of orders",
@@ -44,7 +47,7 @@ def test_prune_never_touches_images_not_conveyors():
               img("pulled", ["docker.io/library/redis:7"], 1),
               img("both", [f"{ECR}/orders:1", "docker.io/me/orders:1"], 1),  # also a user's name
               img("old", [f"{ECR}/orders:0"], 0)]
-    sel = select_prunes(images, keep=0)
+    sel = select_prunes(images, keep=0, hosts=HOSTS)
     assert [i.id for i, _ in sel.remove] == ["old"]
 
 
@@ -53,7 +56,7 @@ def test_dangling_only_with_a_local_name_history_and_grace():
               img("stage", [], 10),  # a build stage without a name: cannot be told from a user's
               img("mine", [], 10, history=["docker.io/me/app:dev"]),
               img("fresh", [], 95, history=[f"{ECR}/orders:latest"])]
-    sel = select_prunes(images, keep=3, now=100, min_age=10)
+    sel = select_prunes(images, keep=3, hosts=HOSTS, now=100, min_age=10)
     assert [i.id for i, _ in sel.remove] == ["moved"]
     assert sorted(i.id for i in sel.foreign_dangling) == ["mine", "stage"]
     assert dict((i.id, w) for i, w in sel.kept) == {"fresh": "created recently"}
@@ -62,7 +65,7 @@ def test_dangling_only_with_a_local_name_history_and_grace():
 
 def test_prune_removes_by_name_without_force():
     sel = select_prunes([img("a", [f"{ECR}/o:1", f"{ECR}/o:x"], 1), img("b", [], 1, history=[f"{ECR}/o:2"])],
-                        keep=0)
+                        keep=0, hosts=HOSTS)
     calls = []
 
     def run(cmd):

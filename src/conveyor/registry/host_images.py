@@ -2,10 +2,10 @@
 (`000000000000.dkr.ecr.us-east-1.localhost:5000/orders-service:<sha>`, one per build) and the
 dangling images left when a later build took their tag.
 
-Which images are Conveyor's: those whose every name is under a local-registry host — the
-ECR-style local host (`<12 digits>.dkr.ecr.<region>.localhost[:port]`, any port: e2e runs use
-others) or a name the running registry answers for (127.0.0.1:PORT, localhost:PORT, an ECR
-alias). An image with any other name (`localhost/conveyor/*` base images, anything a user pulled
+Which images are this daemon's: those whose every name is under a host name its running
+registry answers for (the ECR-style `000000000000.dkr.ecr.us-east-1.localhost:PORT`,
+127.0.0.1:PORT, localhost:PORT, an ECR alias). Another data directory's daemon (another port)
+prunes its own; a left-over name of a registry that no longer runs is not touched. An image with any other name (`localhost/conveyor/*` base images, anything a user pulled
 or tagged) is never touched. A dangling image (no names) is Conveyor's only when podman's name
 history says its last name was such a name; build-stage intermediates without a name history
 cannot be told from a user's own and are left alone (counted in the report).
@@ -21,7 +21,6 @@ stopped: a task's pod, a build container) uses.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +28,6 @@ from conveyor.providers.local import process
 from conveyor.providers.local.process import Command
 
 DEFAULT_KEEP = 3
-LOCAL_ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.localhost(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def split_name(name: str) -> tuple[str, str]:
 
 def is_local_name(name: str, hosts: Iterable[str]) -> bool:
     host, repo = split_name(name)
-    return bool(repo) and (LOCAL_ECR_HOST.fullmatch(host) is not None or host in set(hosts))
+    return bool(repo) and host.lower() in {h.lower() for h in hosts}
 
 
 def select_prunes(images: Sequence[HostImage], *, keep: int = DEFAULT_KEEP, hosts: Iterable[str] = (),
