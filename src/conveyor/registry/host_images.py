@@ -5,8 +5,9 @@ dangling images left when a later build took their tag.
 Which images are this daemon's: those whose every name is under a host name its running
 registry answers for (the ECR-style `000000000000.dkr.ecr.us-east-1.localhost:PORT`,
 127.0.0.1:PORT, localhost:PORT, an ECR alias). Another data directory's daemon (another port)
-prunes its own; a left-over name of a registry that no longer runs is not touched. An image with any other name (`localhost/conveyor/*` base images, anything a user pulled
-or tagged) is never touched. A dangling image (no names) is Conveyor's only when podman's name
+prunes its own; a left-over name of a registry that no longer runs is not touched. An image
+with any other name (`localhost/conveyor/*` base images, anything a user pulled or tagged) is
+never touched. A dangling image (no names) is Conveyor's only when podman's name
 history says its last name was such a name; build-stage intermediates without a name history
 cannot be told from a user's own and are left alone (counted in the report).
 
