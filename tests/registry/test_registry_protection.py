@@ -60,7 +60,7 @@ def test_rollback_target_is_the_newest_completed_other_revision():
                      DeploymentRow("ecs", "d4", "prod", "web", "web:4", "INACTIVE", "FAILED", 4)),
         taskdefs={"web:1": (f"{HOST}/orders:v1",), "web:2": (f"{HOST}/orders:v2",), "web:3": (f"{HOST}/orders:v3",),
                   "web:4": (f"{HOST}/orders@sha256:a9",)})
-    assert rollback_targets(state) == {("prod", "web"): "web:2"}
+    assert rollback_targets(state) == {("prod", "web"): ["web:2"]}
     kept = protected_images(state, tags_of, now=0)
     assert kept[("orders", "sha256:a2")] == ["rollback target of prod/web: task definition web:2"]
     assert ("orders", "sha256:a1") not in kept  # two back: a rollback does not go there
@@ -87,7 +87,21 @@ def test_codedeploy_rollback_target_after_success():
         deployments=(DeploymentRow("codedeploy", "d-1", "prod", "web", "web:1", "Succeeded", "", 1),
                      DeploymentRow("codedeploy", "d-2", "prod", "web", "web:2", "Succeeded", "", 2)),
         taskdefs={"web:1": (f"{HOST}/orders:v1",), "web:2": (f"{HOST}/orders:v2",)})
-    assert rollback_targets(state) == {("prod", "web"): "web:1"}
+    assert rollback_targets(state) == {("prod", "web"): ["web:1"]}
+
+
+def test_rollback_target_is_other_than_the_primary_deployments_revision():
+    """As roll_back_to_previous: "current" is the PRIMARY deployment's task definition (a
+    rollback in progress makes the older one PRIMARY while the service row still names the newer)."""
+    state = DeployState(
+        services=(("prod", "web", "web:3"),),
+        deployments=(DeploymentRow("ecs", "d1", "prod", "web", "web:1", "INACTIVE", "COMPLETED", 1),
+                     DeploymentRow("ecs", "d2", "prod", "web", "web:2", "ACTIVE", "COMPLETED", 2),
+                     DeploymentRow("ecs", "d3", "prod", "web", "web:3", "PRIMARY", "COMPLETED", 3)))
+    assert rollback_targets(state) == {("prod", "web"): ["web:2"]}
+    state = DeployState(services=state.services, deployments=state.deployments[:2] + (
+        DeploymentRow("ecs", "d4", "prod", "web", "web:2", "PRIMARY", "IN_PROGRESS", 4),))
+    assert rollback_targets(state) == {("prod", "web"): ["web:1"]}
 
 
 def test_live_task_of_an_old_revision_is_protected():

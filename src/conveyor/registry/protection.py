@@ -104,8 +104,9 @@ def protected_images(state: DeployState, tags_of: Callable[[str], Mapping[str, s
         if d.kind == "codedeploy" and d.status not in CD_FINAL:
             uses.append((d.taskdef, f"{d.environment}/{d.service} CodeDeploy deployment {d.id} ({d.status}) "
                                     f"uses task definition {d.taskdef}"))
-    for (env, name), taskdef in rollback_targets(state).items():
-        uses.append((taskdef, f"rollback target of {env}/{name}: task definition {taskdef}"))
+    for (env, name), taskdefs in rollback_targets(state).items():
+        for taskdef in taskdefs:
+            uses.append((taskdef, f"rollback target of {env}/{name}: task definition {taskdef}"))
     kept: dict[tuple[str, str], list[str]] = {}
     tag_cache: dict[str, Mapping[str, str]] = {}
     for taskdef, why in uses:
@@ -128,19 +129,28 @@ def protected_images(state: DeployState, tags_of: Callable[[str], Mapping[str, s
     return kept
 
 
-def rollback_targets(state: DeployState) -> dict[tuple[str, str], str]:
-    """Per service, the task definition of its newest successful deployment whose task definition
-    differs from the service's current one: what a rollback goes back to."""
-    current = {(env, name): taskdef for env, name, taskdef in state.services}
-    done = sorted((d for d in state.deployments
-                   if (d.kind == "ecs" and d.rollout_state in ECS_DONE)
-                   or (d.kind == "codedeploy" and d.status in CD_DONE)),
-                  key=lambda d: (d.kind, d.seq))
-    targets: dict[tuple[str, str], str] = {}
-    for d in done:  # newest last, so it wins; ECS and CodeDeploy sequences are both honoured
-        key = (d.environment, d.service)
-        if key in current and d.taskdef != current[key]:
-            targets[key] = d.taskdef
+def rollback_targets(state: DeployState) -> dict[tuple[str, str], list[str]]:
+    """Per service, what `conveyor rollback` would redeploy, as each controller picks it: a rolling
+    service the newest COMPLETED ECS deployment of another revision than its PRIMARY deployment's
+    (else the service's); a blue/green one the newest Succeeded CodeDeploy deployment of another
+    revision. Both are kept for every service (the controller is not read: keeping one more image
+    is the safe side)."""
+    current: dict[tuple[str, str], set[str]] = {}
+    for env, name, taskdef in state.services:
+        current.setdefault((env, name), set()).add(taskdef)
+    primary = {}
+    for d in sorted(state.deployments, key=lambda d: d.seq):
+        if d.kind == "ecs" and d.status == "PRIMARY":
+            primary[(d.environment, d.service)] = d.taskdef
+    targets: dict[tuple[str, str], list[str]] = {}
+    for kind, done in (("ecs", lambda d: d.rollout_state in ECS_DONE), ("codedeploy", lambda d: d.status in CD_DONE)):
+        newest_first = sorted((d for d in state.deployments if d.kind == kind and done(d)), key=lambda d: -d.seq)
+        for key in current:
+            now = {primary[key]} if key in primary else current[key]
+            found = next((d.taskdef for d in newest_first
+                          if (d.environment, d.service) == key and d.taskdef not in now), None)
+            if found is not None and found not in targets.get(key, []):
+                targets.setdefault(key, []).append(found)
     return targets
 
 
