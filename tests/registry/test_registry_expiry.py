@@ -126,8 +126,9 @@ def test_housekeeping_dry_run_changes_nothing_and_says_why(tmp_path):
     state = DeployState(services=(("staging", "orders-service", "orders-service:7"),),
                         taskdefs={"orders-service:7": (f"{HOST}/orders:v1",)})
     hk = Housekeeping(fake_registry(tmp_path, store), tmp_path, Settings(grace=0), clock=lambda: 10 * DAY,
-                      engine=None, deploy_state=lambda: state)
+                      engine=None, deploy_state=lambda: state, caches=lambda dry_run: {"dryRun": dry_run})
     result = hk.run(dry_run=True)
+    assert result["buildCache"] == {"dryRun": True}  # the cache bound is asked for a dry run too
     repo = result["repositories"][0]
     assert [d["imageDigest"] for d in repo["expire"]] == [digest(2)]
     assert repo["protected"][0]["protectedBecause"] == [

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.build.cache import DEFAULT_MAX_BYTES, bound_caches
 from conveyor.errors import ConveyorError, UserError
 from conveyor.registry import host_images
 from conveyor.registry.expiry import RepositoryPlan, apply_plan, index_children, plan_repository
@@ -51,7 +50,7 @@ class Settings:
     grace: float = DEFAULT_GRACE
     gc_quiet: float = DEFAULT_QUIET
     keep_local: int = host_images.DEFAULT_KEEP
-    cache_max: int = DEFAULT_MAX_BYTES
+    cache_max: int | None = None  # None: build.cache.DEFAULT_MAX_BYTES (not imported here: build → config → registry)
 
 
 def parse_size(text: str) -> int:
@@ -80,7 +79,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
 
     cache = env.get("CONVEYOR_BUILD_CACHE_MAX")
     try:
-        cache_max = parse_size(cache) if cache else DEFAULT_MAX_BYTES
+        cache_max = parse_size(cache) if cache else None
     except ValueError as exc:
         raise UserError(f"CONVEYOR_BUILD_CACHE_MAX: {exc}") from None
     return Settings(number("CONVEYOR_LIFECYCLE_INTERVAL", DEFAULT_INTERVAL),
@@ -95,9 +94,12 @@ class Housekeeping:
 
     def __init__(self, registry: Any, home: Path, settings: Settings = Settings(), *,
                  clock: Callable[[], float] = time.time, engine: str | None = "podman",
-                 deploy_state: Callable[[], DeployState] | None = None):
+                 deploy_state: Callable[[], DeployState] | None = None,
+                 caches: Callable[[bool], dict] | None = None):
+        """`caches(dry_run)` bounds the LOCAL build caches and reports (the daemon passes
+        build.cache.bound_caches for <home>/cache; the registry package does not import build)."""
         self.registry, self.home, self.settings = registry, Path(home), settings
-        self.clock, self.engine = clock, engine
+        self.clock, self.engine, self.caches = clock, engine, caches
         self.deploy_state = deploy_state or (lambda: read_deploy_state(self.home))
         self._lock = threading.Lock()
         self.last: dict | None = None
@@ -153,7 +155,7 @@ class Housekeeping:
                 gc = GcResult(False, usage, usage, error=str(exc))
         out["garbageCollection"] = gc.to_json()
         out["hostImages"] = self._host_images(dry_run)
-        out["buildCache"] = bound_caches(self.home / "cache", self.settings.cache_max, dry_run=dry_run)
+        out["buildCache"] = self.caches(dry_run) if self.caches is not None else {}
         return out
 
     def _host_images(self, dry_run: bool) -> dict:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.backend.interface import Backend
+from conveyor.build.cache import DEFAULT_MAX_BYTES, bound_caches
 from conveyor.engine.service import Service
 from conveyor.errors import UserError
 from conveyor.events.stream import EventLog, Relay
@@ -203,7 +204,10 @@ def start_lifecycle(root: Path, registry: LocalRegistry | None) -> LifecycleSche
     except UserError as exc:
         log.error("%s; using the default lifecycle settings", exc)
         settings = Settings()
-    schedule = LifecycleSchedule(Housekeeping(registry, root, settings), settings.interval)
+    cache_max = settings.cache_max if settings.cache_max is not None else DEFAULT_MAX_BYTES
+    housekeeping = Housekeeping(registry, root, settings,
+                                caches=lambda dry_run: bound_caches(root / "cache", cache_max, dry_run=dry_run))
+    schedule = LifecycleSchedule(housekeeping, settings.interval)
     schedule.start()
     return schedule
 
