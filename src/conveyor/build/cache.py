@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,75 @@ def list_files(root: Path) -> list[str]:
         for name in names:
             found.append(os.path.relpath(os.path.join(dirpath, name), root))
     return found
+
+
+#: The LOCAL caches of all projects together are kept under this many bytes (least recently used
+#: copies go first); CONVEYOR_BUILD_CACHE_MAX overrides it in the daemon.
+DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+
+
+def used_marker(tar: Path) -> Path:
+    """When a copy was last restored: a marker's mtime (the tar's own mtime orders fallback-keys
+    by save time and must not move)."""
+    return tar.with_name(f".{tar.name[:-4]}.used")
+
+
+def mark_used(tar: Path) -> None:
+    try:
+        used_marker(tar).touch()
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class CacheCopy:
+    path: Path
+    size: int
+    last_used: float
+
+
+def cache_copies(root: Path) -> list[CacheCopy]:
+    """Every saved copy under `root` (<home>/cache/<project>/<key>.tar)."""
+    out = []
+    for tar in sorted(Path(root).glob("*/*.tar")):
+        try:
+            st = tar.stat()
+        except OSError:
+            continue
+        try:
+            used = max(st.st_mtime, used_marker(tar).stat().st_mtime)
+        except OSError:
+            used = st.st_mtime
+        out.append(CacheCopy(tar, st.st_size, used))
+    return out
+
+
+def select_evictions(copies: list[CacheCopy], max_bytes: int) -> list[CacheCopy]:
+    """The least recently used copies to remove so the rest fit in `max_bytes`."""
+    total = sum(c.size for c in copies)
+    evict = []
+    for copy in sorted(copies, key=lambda c: (c.last_used, str(c.path))):
+        if total <= max_bytes:
+            break
+        evict.append(copy)
+        total -= copy.size
+    return evict
+
+
+def bound_caches(root: Path, max_bytes: int = DEFAULT_MAX_BYTES, *, dry_run: bool = False) -> dict:
+    """Keep the LOCAL caches under `max_bytes`: the least recently used copies are removed (a
+    build restoring one meanwhile keeps reading it: an open file outlives its unlink)."""
+    copies = cache_copies(root)
+    evict = select_evictions(copies, max_bytes)
+    if not dry_run:
+        for copy in evict:
+            copy.path.unlink(missing_ok=True)
+            used_marker(copy.path).unlink(missing_ok=True)
+    total = sum(c.size for c in copies)
+    return {"root": str(root), "maxBytes": max_bytes, "bytesBefore": total,
+            "bytesAfter": total - sum(c.size for c in evict), "copies": len(copies),
+            "removed": [{"path": str(c.path.relative_to(root)), "bytes": c.size, "lastUsed": c.last_used}
+                        for c in evict]}
 
 
 class BuildCache:
@@ -90,6 +160,8 @@ class BuildCache:
             self.log.raw(f"[Container] {E.timestamp(self.req.clock())} No cache found for key {self.key}")
             return
         self.log.raw(f"[Container] {E.timestamp(self.req.clock())} Restoring cache from key {chosen}")
+        if self.directory is not None:
+            mark_used(self.directory / f"{chosen}.tar")
         self._run(shell, f"tar -xf {shlex.quote(f'{CACHE_MOUNT}/{chosen}.tar')} -C / 2>&1 | tail -n 3")
 
     def save(self, shell: "BuildShell") -> None:

@@ -244,6 +244,10 @@ def report(args) -> int:
 
 
 def image(args) -> int:
+    if args.image_command == "lifecycle":
+        from conveyor.cli import image_lifecycle
+
+        return image_lifecycle.run(args)
     client = Client.connect()
     q = f"?repository={args.repository}" if args.repository else ""
     data = client.get(f"/api/v1/images{q}")

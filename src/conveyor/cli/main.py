@@ -155,9 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("name")
 
     sp = cmd("image", commands.image, "images in the local registry (ECR semantics)")
-    isub = sp.add_subparsers(dest="image_command", metavar="ls", parser_class=Parser, required=True)
+    isub = sp.add_subparsers(dest="image_command", metavar="ls|lifecycle", parser_class=Parser, required=True)
     ls = isub.add_parser("ls", help="repositories, tags, digests and push times")
     ls.add_argument("repository", nargs="?")
+    ls.add_argument("--json", action="store_true")
+    ls = isub.add_parser("lifecycle", help="apply the lifecycle policies now (also on a schedule): expire, "
+                                           "collect blobs, bound engine images and build caches")
+    ls.add_argument("repository", nargs="?")
+    ls.add_argument("--dry-run", action="store_true", help="show what would expire and why, and what is protected")
     ls.add_argument("--json", action="store_true")
 
     sp = cmd("service", services.service, "services (ECS semantics): tasks behind HAProxy, kept at their desired count")

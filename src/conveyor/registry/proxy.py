@@ -22,6 +22,8 @@ front of the distribution registry, adding what ECR has and distribution lacks.
   digest the tag has now (HEAD on the backend); a refusal is HTTP 400 `TAG_INVALID` with ECR's
   message, printed by podman/docker as "tag invalid: The image tag 'v1' already exists …" (podman
   then retries in other manifest formats, each refused the same way, as against ECR).
+- Writes pass a gate (gc.WriteGate): while blobs are garbage-collected they get 503 UNAVAILABLE
+  with Retry-After; the collection starts only when no write is in flight or recent.
 - Accepted manifest PUTs are recorded in the RepositoryStore; a repository is created on first
   push (MUTABLE) unless create_on_push is False, when writes to an undeclared name get ECR's
   "repository does not exist" error.
@@ -46,6 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conveyor.hostcheck import AllowedHosts, allowed_hosts, host_allowed
 from conveyor.registry.backend import Backend, BackendUnavailable
+from conveyor.registry.gc import RETRY_AFTER, WriteGate
 from conveyor.registry.mutability import TagPolicy, check_push
 from conveyor.registry.repositories import REPOSITORY_NAME, RepositoryStore, image_size
 from conveyor.registry.routes import BadRequest, Route, parse_target
@@ -98,6 +101,8 @@ class RegistryProxy:
         self._servers: list[ThreadingHTTPServer] = []
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        #: Writes in flight, closed while blobs are garbage-collected (gc.py): refused with 503.
+        self.gate = WriteGate()
 
     @property
     def address(self) -> str:
@@ -214,6 +219,19 @@ class _Handler(BaseHTTPRequestHandler):
             if refusal:
                 self._reply(*refusal)
                 return
+        if self.command in READS:
+            self._dispatch(route)
+            return
+        if not self.proxy.gate.enter():
+            self._reply(503, registry_error("UNAVAILABLE", "the registry is collecting garbage; retry shortly"),
+                        {"Retry-After": str(RETRY_AFTER)})
+            return
+        try:
+            self._dispatch(route)
+        finally:
+            self.proxy.gate.leave()
+
+    def _dispatch(self, route: Route) -> None:
         if route.kind == "manifests" and self.command == "PUT":
             self._put_manifest(route)
             return

@@ -253,6 +253,11 @@ class RepositoryStore:
             self._db.execute("DELETE FROM images WHERE repository = ? AND digest = ?", (name, digest))
             self._action(name, "DELETE", "SUCCESS", digest, None, message, self.clock())
 
+    def record_delete_failure(self, name: str, digest: str, message: str) -> None:
+        """A delete that was attempted and failed (the lifecycle's, say): kept in the history."""
+        with self._lock:
+            self._action(name, "DELETE", "FAILURE", digest, None, message, self.clock())
+
     def delete_image(self, name: str, digest: str) -> bool:
         """Delete a manifest through the registry API and forget it; False if it was not there.
         (Blobs stay until the registry's garbage collection, as ECR frees storage later.)"""

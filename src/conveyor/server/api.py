@@ -21,6 +21,7 @@ value leaves the daemon.
     GET  /api/v1/executions/ID/logs/STAGE/ACTION/ATTEMPT?offset=N
     GET  /api/v1/executions/ID/reports               test and coverage reports, with their cases
     GET  /api/v1/images?repository=NAME              the local registry's repositories and images
+    POST /api/v1/images/lifecycle                    {repository, dryRun}: a lifecycle run (registry.housekeeping)
     GET  /api/v1/secrets                             names and dates, never values
     POST /api/v1/secrets                             {name, value}
     DELETE /api/v1/secrets/NAME
@@ -112,6 +113,8 @@ class Api:
         self.token = token
         #: the inbound webhooks' receiver (conveyor.server.hooks) when `conveyor up --webhooks` serves them
         self.webhooks: Any = None
+        #: a lifecycle run over the local registry (registry.housekeeping.Housekeeping.run), when it runs
+        self.lifecycle: Callable[..., dict] | None = None
         self.routes: list[Route] = []
         r = self._route
         r("GET", r"/api/v1/health", self.health, summary="liveness; needs no token",
@@ -154,6 +157,10 @@ class Api:
           query={"offset": {"type": "integer", "minimum": 0}}, response=obj({"text": STR, "offset": INT}))
         r("GET", r"/api/v1/images", lambda q, b: self.service.images(q.get("repository")),
           summary="the local registry's repositories and images", query={"repository": STR})
+        r("POST", r"/api/v1/images/lifecycle", self.image_lifecycle,
+          summary="apply the repositories' lifecycle policies now (or preview with dryRun): expiries, what is "
+                  "protected and why, blobs freed, host images and build caches bounded",
+          body=obj({"repository": OPT_STR, "dryRun": BOOL}))
         r("GET", r"/api/v1/secrets", lambda q, b: self.service.list_secrets(), summary="names and dates, never values",
           response=array(OBJ))
         r("POST", r"/api/v1/secrets", lambda q, b: self.service.set_secret(
@@ -182,6 +189,11 @@ class Api:
 
     def health(self, q: dict, b: dict) -> dict:
         return {"status": "ok", "version": __version__}
+
+    def image_lifecycle(self, q: dict, b: dict) -> dict:
+        if self.lifecycle is None:
+            raise ConveyorError("no local registry is running", hint="run `conveyor setup`, then `conveyor up`")
+        return self.lifecycle(b.get("repository"), dry_run=bool(b.get("dryRun")))
 
     def daemon(self, q: dict, b: dict) -> dict:
         """The daemon's own health: process, memory, CPU time and how long its loops' passes take."""

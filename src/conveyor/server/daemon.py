@@ -21,13 +21,16 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.backend.interface import Backend
+from conveyor.build.cache import DEFAULT_MAX_BYTES, bound_caches
 from conveyor.engine.service import Service
+from conveyor.errors import UserError
 from conveyor.events.stream import EventLog, Relay
 from conveyor.events.types import Event
 from conveyor.hostcheck import allowed_hosts
 from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
+from conveyor.registry.housekeeping import Housekeeping, LifecycleSchedule, Settings, settings_from_env
 from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
     api.webhooks = hooks.receiver
+    lifecycle = start_lifecycle(root, registry)
+    api.lifecycle = lifecycle.housekeeping.run if lifecycle is not None else None
     dashboard = Dashboard(root / "dashboard.db", api)
     app = create_app(api, allowed_hosts(args.host, args.allow_host), any_address=args.host in ("0.0.0.0", "::", ""),
                      hooks=hooks.on_api, dashboard=dashboard)
@@ -117,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         relay.stop()  # after the stores' last writes: one last pump takes them
         events.close()
         releases.store.close()
+        if lifecycle is not None:
+            lifecycle.stop()
         if registry is not None:
             registry.stop()
             endpoint_path(root).unlink(missing_ok=True)
@@ -185,6 +192,24 @@ def start_registry(root: Path):
     write_endpoint(registry)
     log.info("local registry on %s (%s)", registry.address, registry.repository_uri("NAME"))
     return registry
+
+
+def start_lifecycle(root: Path, registry: LocalRegistry | None) -> LifecycleSchedule | None:
+    """Lifecycle policies applied on a schedule (registry.housekeeping): once now, then every
+    CONVEYOR_LIFECYCLE_INTERVAL seconds; a bad setting is logged and the defaults used."""
+    if registry is None:
+        return None
+    try:
+        settings = settings_from_env(os.environ)
+    except UserError as exc:
+        log.error("%s; using the default lifecycle settings", exc)
+        settings = Settings()
+    cache_max = settings.cache_max if settings.cache_max is not None else DEFAULT_MAX_BYTES
+    housekeeping = Housekeeping(registry, root, settings,
+                                caches=lambda dry_run: bound_caches(root / "cache", cache_max, dry_run=dry_run))
+    schedule = LifecycleSchedule(housekeeping, settings.interval)
+    schedule.start()
+    return schedule
 
 
 def configured_aliases() -> list[EcrAlias]:
