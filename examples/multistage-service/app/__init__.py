@@ -1,0 +1,1 @@
+"""A price calculator service: the multi-stage sample's application (standard library only)."""
