@@ -3,6 +3,7 @@ CodeBuild agent). Works without the daemon; exit 0 if the build SUCCEEDED, 1 oth
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,19 @@ from conveyor.providers.local.containers import (
 )
 from conveyor.registry.local import registry_env
 from conveyor.secrets.masking import default_masker
+
+
+def local_cache_name(source: Path) -> str:
+    """The `cache:` directory of `conveyor build` for a source directory: its name (readable)
+    and a digest of its absolute path, so two checkouts that share a name (`app`, `service`)
+    never restore each other's cache.
+
+    >>> local_cache_name(Path("/work/app")) == local_cache_name(Path("/other/app"))
+    False
+    >>> local_cache_name(Path("/work/app")).startswith("local-app-")
+    True
+    """
+    return f"local-{source.name}-{hashlib.sha256(str(source).encode()).hexdigest()[:10]}"
 
 
 def build(args) -> int:
@@ -70,7 +84,7 @@ def build(args) -> int:
                            timeout_minutes=args.timeout, initiator="conveyor-cli", artifacts_dir=out,
                            resolve_secret=(store.resolve_reference if store else None), on_secret=masker.add,
                            extra_mounts=list(access.mounts), extra_env=extra_env,
-                           cache_dir=root / "cache" / f"local-{source.name}", region=region or DEFAULT_REGION,
+                           cache_dir=root / "cache" / local_cache_name(source), region=region or DEFAULT_REGION,
                            runtimes=runtimes)
         try:
             result = run_build(spec, req, lambda line: echo(masker.mask(line)))
