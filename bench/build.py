@@ -4,6 +4,12 @@ one-line change, and the runner's own cost per phase and per command.
     python3 bench/build.py             # 5 runs of each measurement (~40 s on 2 cores)
     python3 bench/build.py --quick     # 2 runs (~15 s)
     python3 bench/build.py --runs 9
+    python3 bench/build.py --part standard-image   # setup time and size of the standard image
+    python3 bench/build.py --part node-cache       # the Node sample cold vs with cache: warm
+    python3 bench/build.py --part lifecycle        # disk use before/after a lifecycle run
+
+The three parts live in their own modules (bench/build_standard_image.py, build_node_cache.py,
+build_lifecycle.py, each with its own options after `--part NAME`, and its own results file).
 
 What it measures:
   * cold build vs rebuild (the image cache): examples/orders-service copied to a git repo in a
@@ -292,7 +298,22 @@ def overhead_runs(scratch: Path, runs: int, engine, build_image: str, ks: tuple[
     }
 
 
+#: `--part NAME` → the module that measures it.
+PARTS = {"standard-image": "build_standard_image", "node-cache": "build_node_cache",
+         "lifecycle": "build_lifecycle"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["--part"] and len(args_in) > 1:
+        if args_in[1] not in PARTS:
+            print(f"--part: one of {', '.join(PARTS)}", file=sys.stderr)
+            return 2
+        import importlib
+
+        module = importlib.import_module(PARTS[args_in[1]])
+        sys.argv = [f"bench/{PARTS[args_in[1]]}.py", *args_in[2:]]
+        return int(module.main() or 0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 runs of each measurement")
     parser.add_argument("--runs", type=int, default=None, help="runs of each measurement (default 5, quick 2)")
