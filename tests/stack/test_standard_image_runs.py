@@ -6,7 +6,6 @@ from Debian's repository (docs/build-images.md has the pom this uses)."""
 
 import os
 import shlex
-import textwrap
 
 import pytest
 from stack_support import stack_missing
@@ -157,9 +156,28 @@ POM = """<?xml version="1.0" encoding="UTF-8"?>
   <artifactId>hello</artifactId>
   <version>1.0.0</version>
   <packaging>jar</packaging>
-{body}
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <dependencies>
+    <dependency>
+      <groupId>junit</groupId>
+      <artifactId>junit</artifactId>
+      <version>4.13.2</version>
+      <scope>test</scope>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+{plugins}
+    </plugins>
+  </build>
 </project>
 """
+#: The plugin versions Debian bookworm packages (docs/build-images.md, "Maven without Central").
+PLUGINS = {"clean": "3.2.0", "resources": "3.3.0", "compiler": "3.10.1", "surefire": "2.22.3",
+           "jar": "3.3.0", "install": "3.1.0"}
 
 APP = """package com.example;
 public class App {
@@ -176,12 +194,13 @@ public class AppTest {
 
 
 def test_maven_packages_a_junit_project_offline_from_debians_repository(catalog, tmp_path):
-    from conveyor.stack.maven_offline import POM_BODY  # the snippet docs/build-images.md shows
-
     project = tmp_path / "hello"
     (project / "src/main/java/com/example").mkdir(parents=True)
     (project / "src/test/java/com/example").mkdir(parents=True)
-    (project / "pom.xml").write_text(POM.format(body=textwrap.indent(POM_BODY, "  ")))
+    plugins = "\n".join(
+        f"      <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-{name}-plugin"
+        f"</artifactId><version>{version}</version></plugin>" for name, version in PLUGINS.items())
+    (project / "pom.xml").write_text(POM.format(plugins=plugins))
     (project / "src/main/java/com/example/App.java").write_text(APP)
     (project / "src/test/java/com/example/AppTest.java").write_text(TEST)
     os.chmod(project, 0o777)

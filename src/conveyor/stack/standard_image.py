@@ -80,7 +80,8 @@ STANDARD_CONTAINERFILE = "\n".join([
 ])
 
 #: The Maven settings: Debian's packaged plugins and artifacts (/usr/share/maven-repo) are
-#: tried first, then Central. Offline, a project whose plugin versions are the ones Debian
+#: tried first, then Central. Debian's repository has no checksum files, hence `ignore` for it
+#: (a local directory written by dpkg, not a download). Offline, a project whose plugin versions are the ones Debian
 #: packages builds (docs/build-images.md lists them); online, everything else still comes from
 #: Central.
 MAVEN_SETTINGS_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -95,7 +96,7 @@ MAVEN_SETTINGS_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
         <repository>
           <id>debian</id>
           <url>file://{DEBIAN_MAVEN_REPO}</url>
-          <releases><enabled>true</enabled></releases>
+          <releases><enabled>true</enabled><checksumPolicy>ignore</checksumPolicy></releases>
           <snapshots><enabled>false</enabled></snapshots>
         </repository>
       </repositories>
@@ -103,7 +104,7 @@ MAVEN_SETTINGS_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
         <pluginRepository>
           <id>debian</id>
           <url>file://{DEBIAN_MAVEN_REPO}</url>
-          <releases><enabled>true</enabled></releases>
+          <releases><enabled>true</enabled><checksumPolicy>ignore</checksumPolicy></releases>
           <snapshots><enabled>false</enabled></snapshots>
         </pluginRepository>
       </pluginRepositories>
