@@ -294,6 +294,7 @@ def test_doctor_says_when_the_build_image_has_no_catalog():
 def test_a_second_setup_with_a_current_image_only_reports(monkeypatch):
     catalog = standard_image.build_catalog(standard_image.parse_probe(PROBE_OUTPUT), {})
     labels = {c.RECIPE_LABEL: images.build_recipe(), c.ORIGIN_LABEL: "mmdebstrap bookworm + …",
+              c.EXTRA_CA_LABEL: "2",
               "io.conveyor.runtimes": catalog.to_json()}
     monkeypatch.setattr(checks, "image_labels", lambda eng, ref: dict(labels))
 
@@ -305,6 +306,30 @@ def test_a_second_setup_with_a_current_image_only_reports(monkeypatch):
         monkeypatch.setattr(setup, name, no_network)
     lines = []
     setup.ensure_build_image(lines.append, None, dry_run=False)
-    assert lines[0] == "✓ localhost/conveyor/build:latest (mmdebstrap bookworm + …)"
+    assert lines[0] == ("✓ localhost/conveyor/build:latest (mmdebstrap bookworm + …; trusts 2 extra "
+                        "CA certificates from the host)")
     assert lines[1].startswith("✓ localhost/conveyor/build:latest runtimes: golang 1.19")
     assert len(lines) == 2
+
+
+def test_doctor_lists_other_build_images_but_not_images_built_from_the_standard_one(monkeypatch):
+    from conveyor.providers.local.containers import ContainerEngine
+    from conveyor.providers.local.process import Completed
+
+    ours = {"io.conveyor.runtimes": '{"a":1}', c.RECIPE_LABEL: "r1"}
+    listed = [{"Names": [c.BUILD_IMAGE], "Labels": ours},
+              {"Names": ["registry/web:1", "registry/web:latest"], "Labels": dict(ours)},
+              {"Names": ["localhost/old/build:2"],
+               "Labels": {"io.conveyor.runtimes": '{"b":2}', c.RECIPE_LABEL: "r0"}},
+              {"Names": [c.BUILD_LAYERS_IMAGE], "Labels": {"io.conveyor.runtimes": "{}"}}]
+    argvs = []
+
+    def fake_run(cmd, check=True, dry_run=False):
+        argvs.append(cmd.argv)
+        return Completed(0, json.dumps(listed), "", 0.0)
+
+    monkeypatch.setattr(checks, "run", fake_run)
+    found = checks.labelled_build_images(ContainerEngine("podman"))
+    assert list(found) == [c.BUILD_IMAGE, "localhost/old/build:2"]
+    assert argvs == [["podman", "images", "--filter", "label=io.conveyor.runtimes", "--format",
+                      "json"]]

@@ -178,24 +178,35 @@ def build_image_runtimes_status(eng: ContainerEngine, ref: str,
     return Status(name, True, standard_image.describe(catalog), data=data)
 
 
-def labelled_build_images(eng: ContainerEngine) -> list[str]:
-    """Local images carrying a runtime catalog (one `images --filter` call), BUILD_IMAGE first."""
+def labelled_build_images(eng: ContainerEngine) -> dict[str, dict[str, str]]:
+    """Local images carrying a runtime catalog → their labels, from one `images --filter`
+    call. An image built FROM a build image inherits its labels; it is not another build image,
+    so images whose catalog and recipe equal BUILD_IMAGE's are left out (BUILD_IMAGE first)."""
     cmd = Command([eng.binary, "images", "--filter", f"label={RUNTIMES_LABEL}", "--format",
-                   "{{.Repository}}:{{.Tag}}"])
+                   "json"])
     try:
         done = run(cmd, check=False, dry_run=False)
-    except ConveyorError:
-        return [c.BUILD_IMAGE]
-    found = [line.strip() for line in done.stdout.splitlines()
-             if line.strip() and "<none>" not in line] if done.ok else []
-    others = sorted(set(found) - {c.BUILD_IMAGE, c.BUILD_LAYERS_IMAGE})
-    return [c.BUILD_IMAGE, *others]
+        listed = json.loads(done.stdout or "[]") if done.ok else []
+    except (ConveyorError, ValueError):
+        listed = []
+    found: dict[str, dict[str, str]] = {}
+    for image in listed if isinstance(listed, list) else []:
+        labels = image.get("Labels") or {}
+        for name in image.get("Names") or []:
+            found.setdefault(name, labels)
+    ours = found.get(c.BUILD_IMAGE) or image_labels(eng, c.BUILD_IMAGE) or {}
+    same = (ours.get(RUNTIMES_LABEL), ours.get(c.RECIPE_LABEL))
+    others = {name: labels for name, labels in sorted(found.items())
+              if name not in (c.BUILD_IMAGE, c.BUILD_LAYERS_IMAGE)
+              and (labels.get(RUNTIMES_LABEL), labels.get(c.RECIPE_LABEL)) != same}
+    return {c.BUILD_IMAGE: ours, **others}
 
 
 def build_runtimes_statuses(eng: ContainerEngine) -> list[Status]:
     if image_labels(eng, c.BUILD_IMAGE) is None:
         return []  # build_image_status already says "not built"
-    return [build_image_runtimes_status(eng, ref) for ref in labelled_build_images(eng)]
+    return [build_image_runtimes_status(eng, ref, labels)
+            for ref, labels in labelled_build_images(eng).items()]
 
 
 def conf_text(path: str) -> str:

@@ -375,7 +375,10 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
     recipe = images.build_recipe(cas)
     labels = checks.image_labels(eng, c.BUILD_IMAGE)
     if labels is not None and checks.recipe_current(labels, recipe):
-        echo(f"✓ {c.BUILD_IMAGE} ({labels.get(c.ORIGIN_LABEL) or 'present'})")
+        cas_label = labels.get(c.EXTRA_CA_LABEL)
+        trust = (f"; trusts {cas_label} extra CA certificate{'' if cas_label == '1' else 's'} "
+                 f"from the host" if cas_label is not None else "")
+        echo(f"✓ {c.BUILD_IMAGE} ({labels.get(c.ORIGIN_LABEL) or 'present'}{trust})")
         echo(checks.build_image_runtimes_status(eng, c.BUILD_IMAGE, labels).line())
         return
     started = time.monotonic()

@@ -57,27 +57,31 @@ _TOOL_LINKS = " && ".join([
     f"ln -sf {c.TOOLS_DIR}/pnpm/bin/pnpm.cjs {c.BUILD_TOOLS_DIR}/pnpm",
     f"ln -sf {c.TOOLS_DIR}/pnpm/bin/pnpx.cjs {c.BUILD_TOOLS_DIR}/pnpx"])
 
-#: The upper layers. The context holds: ca/ (the host's extra CAs, maybe none), settings.xml,
-#: runtimes/ (nodejs/<major>/ with lib/node_modules/npm), tools/ (yarn, pnpm), wheels/ (the
-#: AWS CLI and its dependencies), docker-client, docker, aws.
-STANDARD_CONTAINERFILE = "\n".join([
-    f"FROM {c.BUILD_ROOTFS_IMAGE}",
-    f"COPY ca/ {CA_DIR_IN_IMAGE}/",
-    "RUN update-ca-certificates",
-    f"COPY settings.xml {MAVEN_SETTINGS}",
-    f"COPY runtimes/ {c.RUNTIMES_DIR}/",
-    f"RUN {_DEBIAN_NODE_LINKS} && {_NPM_LINKS}",
-    f"COPY tools/ {c.TOOLS_DIR}/",
-    f"RUN {_TOOL_LINKS}",
-    "COPY wheels/ /tmp/aws-cli-wheels/",
-    f"RUN python3 -m venv {c.AWS_CLI_DIR} && {c.AWS_CLI_DIR}/bin/pip install --quiet "
-    f"--no-index --find-links /tmp/aws-cli-wheels {c.AWS_CLI_REQUIREMENT} "
-    f"&& rm -rf /tmp/aws-cli-wheels /root/.cache/pip",
-    *(f"ENV {pair}" for pair in c.STANDARD_ENV),
-    f"COPY docker-client {c.DOCKER_CLIENT_PATH}",
-    f"COPY docker aws {c.BUILD_TOOLS_DIR}/",
-    "",
-])
+def containerfile(rootfs_image: str) -> str:
+    """The upper layers on `rootfs_image`. The context holds: ca/ (the host's extra CAs, maybe
+    none), settings.xml, runtimes/ (nodejs/<major>/ with lib/node_modules/npm), tools/ (yarn,
+    pnpm), wheels/ (the AWS CLI and its dependencies), docker-client, docker, aws."""
+    return "\n".join([
+        f"FROM {rootfs_image}",
+        f"COPY ca/ {CA_DIR_IN_IMAGE}/",
+        "RUN update-ca-certificates",
+        f"COPY settings.xml {MAVEN_SETTINGS}",
+        f"COPY runtimes/ {c.RUNTIMES_DIR}/",
+        f"RUN {_DEBIAN_NODE_LINKS} && {_NPM_LINKS}",
+        f"COPY tools/ {c.TOOLS_DIR}/",
+        f"RUN {_TOOL_LINKS}",
+        "COPY wheels/ /tmp/aws-cli-wheels/",
+        f"RUN python3 -m venv {c.AWS_CLI_DIR} && {c.AWS_CLI_DIR}/bin/pip install --quiet "
+        f"--no-index --find-links /tmp/aws-cli-wheels {c.AWS_CLI_REQUIREMENT} "
+        f"&& rm -rf /tmp/aws-cli-wheels /root/.cache/pip",
+        *(f"ENV {pair}" for pair in c.STANDARD_ENV),
+        f"COPY docker-client {c.DOCKER_CLIENT_PATH}",
+        f"COPY docker aws {c.BUILD_TOOLS_DIR}/",
+        "",
+    ])
+
+
+STANDARD_CONTAINERFILE = containerfile(c.BUILD_ROOTFS_IMAGE)
 
 #: The Maven settings: Debian's packaged plugins and artifacts (/usr/share/maven-repo) are
 #: tried first, then Central. Debian's repository has no checksum files, hence `ignore` for it
@@ -214,7 +218,7 @@ def write_context(ctx: Context, unpack: Callable[[str, str], None]) -> None:
                          (ctx.aws_shim, "aws")):
         shutil.copyfile(source, os.path.join(d, name))
         os.chmod(os.path.join(d, name), 0o755)
-    _write(os.path.join(d, "Containerfile"), STANDARD_CONTAINERFILE)
+    _write(os.path.join(d, "Containerfile"), containerfile(c.BUILD_ROOTFS_IMAGE))
 
 
 def _write(path: str, text: str) -> None:
