@@ -163,7 +163,7 @@ def build_origin(docker_version: str, extras: Sequence[str] = ()) -> str:
     >>> build_origin("20.10.24+dfsg1-1+deb12u1+b6")
     'mmdebstrap bookworm + docker.io 20.10.24 client + docker login and aws shims'
     >>> build_origin("20.10.24", ["node 20.19.5", "awscli 1.36.0"])[:60]
-    'mmdebstrap bookworm + node 20.19.5 + awscli 1.36.0 + docker.i'
+    'mmdebstrap bookworm + node 20.19.5 + awscli 1.36.0 + docker.'
     """
     middle = "".join(f" + {extra}" for extra in extras)
     return (f"mmdebstrap {DEBIAN_SUITE}{middle} + {DOCKER_CLIENT_PACKAGE} "

@@ -13,7 +13,7 @@ BUILD_IMAGE is built in three steps (stack/setup.py runs them):
    the answers (conveyor.build.runtime_catalog) becomes the RUNTIMES_LABEL of a one-line
    `FROM <probed> ` image tagged BUILD_IMAGE. Versions are measured, never assumed.
 
-    >>> [r.key for r in RUNTIMES if r.name == "nodejs"]
+    >>> [r.home.rsplit("/", 1)[-1] for r in RUNTIMES if r.name == "nodejs"]
     ['18', '20', '22']
 """
 
