@@ -60,7 +60,8 @@ _TOOL_LINKS = " && ".join([
 def containerfile(rootfs_image: str) -> str:
     """The upper layers on `rootfs_image`. The context holds: ca/ (the host's extra CAs, maybe
     none), settings.xml, runtimes/ (nodejs/<major>/ with lib/node_modules/npm), tools/ (yarn,
-    pnpm), wheels/ (the AWS CLI and its dependencies), docker-client, docker, aws."""
+    pnpm), wheels/ (the AWS CLI and its dependencies; bind-mounted while pip installs them, so
+    no layer keeps the 22 MB of wheels), docker-client, docker, aws."""
     return "\n".join([
         f"FROM {rootfs_image}",
         f"COPY ca/ {CA_DIR_IN_IMAGE}/",
@@ -70,10 +71,9 @@ def containerfile(rootfs_image: str) -> str:
         f"RUN {_DEBIAN_NODE_LINKS} && {_NPM_LINKS}",
         f"COPY tools/ {c.TOOLS_DIR}/",
         f"RUN {_TOOL_LINKS}",
-        "COPY wheels/ /tmp/aws-cli-wheels/",
-        f"RUN python3 -m venv {c.AWS_CLI_DIR} && {c.AWS_CLI_DIR}/bin/pip install --quiet "
-        f"--no-index --find-links /tmp/aws-cli-wheels {c.AWS_CLI_REQUIREMENT} "
-        f"&& rm -rf /tmp/aws-cli-wheels /root/.cache/pip",
+        f"RUN --mount=type=bind,source=wheels,target=/tmp/aws-cli-wheels python3 -m venv "
+        f"{c.AWS_CLI_DIR} && {c.AWS_CLI_DIR}/bin/pip install --quiet --no-index --find-links "
+        f"/tmp/aws-cli-wheels {c.AWS_CLI_REQUIREMENT} && rm -rf /root/.cache/pip",
         *(f"ENV {pair}" for pair in c.STANDARD_ENV),
         f"COPY docker-client {c.DOCKER_CLIENT_PATH}",
         f"COPY docker aws {c.BUILD_TOOLS_DIR}/",
