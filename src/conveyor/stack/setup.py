@@ -387,14 +387,16 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
          f"→ building {c.BUILD_IMAGE}, the standard build image")
     with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=_big_tmp()) as tmp:
         ensure_build_rootfs(echo, eng, tmp, dry_run)
-        stage = _Stage(echo, "downloading the docker client, Node, npm, yarn, pnpm and the AWS CLI")
+        stage = _Stage(echo, "downloading the docker client, Node, npm, yarn, pnpm and the AWS CLI",
+                       dry_run)
         docker_version = fetch_docker_client(tmp, dry_run)
         downloads = fetch_standard_downloads(echo, tmp, dry_run)
         stage.done(f"{downloads.summary()}, {c.DOCKER_CLIENT_PACKAGE} "
                    f"{c.short_version(docker_version)}")
         context = os.path.join(tmp, "context")
         stage = _Stage(echo, f"building the standard layers ({len(cas)} extra CA certificate"
-                             f"{'s' if len(cas) != 1 else ''} from {standard_image.extra_ca_dir()})")
+                             f"{'s' if len(cas) != 1 else ''} from "
+                             f"{standard_image.extra_ca_dir()})", dry_run)
         if dry_run:
             echo(f"$ (write {context}: {standard_image.STANDARD_CONTAINERFILE!r})")
         else:
@@ -406,7 +408,7 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
                             tags=[c.BUILD_LAYERS_IMAGE]),
                   f"building {c.BUILD_LAYERS_IMAGE}", dry_run)
         stage.done(c.BUILD_LAYERS_IMAGE)
-        stage = _Stage(echo, "probing the runtimes' versions")
+        stage = _Stage(echo, "probing the runtimes' versions", dry_run)
         catalog, tools = probe_runtimes(echo, eng, downloads, dry_run)
         stage.done(standard_image.describe(catalog) if catalog else "dry run")
         origin = images.build_origin(docker_version, downloads.origin_parts(tools))
@@ -429,11 +431,13 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
 class _Stage:
     """A live line when a stage starts and a ✓ line with its elapsed time when it ends."""
 
-    def __init__(self, echo: Echo, what: str) -> None:
-        self.echo, self.what, self.started = echo, what, time.monotonic()
+    def __init__(self, echo: Echo, what: str, dry_run: bool = False) -> None:
+        self.echo, self.what, self.dry_run, self.started = echo, what, dry_run, time.monotonic()
         echo(f"→ {what}…")
 
     def done(self, detail: str) -> None:
+        if self.dry_run:
+            return
         self.echo(f"✓ {self.what.split(' (')[0]}: {detail} "
                   f"({time.monotonic() - self.started:.0f} s)")
 
@@ -532,7 +536,7 @@ def ensure_build_rootfs(echo: Echo, eng: ContainerEngine, tmp: str, dry_run: boo
         return
     stage = _Stage(echo, f"building {c.BUILD_ROOTFS_IMAGE} with mmdebstrap "
                          f"({len(images.build_rootfs_packages())} Debian packages and their "
-                         f"dependencies; about 3 min)")
+                         f"dependencies; about 3 min)", dry_run)
     tar = os.path.join(tmp, "rootfs.tar")
     _run_step(images.build_rootfs_command(tar),
               f"building {c.BUILD_ROOTFS_IMAGE} with mmdebstrap", dry_run, hint=MMDEBSTRAP_FIX)
