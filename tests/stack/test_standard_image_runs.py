@@ -144,10 +144,15 @@ for major in 18 20 22; do
       r => { console.log('node$major', r.statusCode); process.exit(0); })"
 done
 pip download --quiet --no-deps --dest /tmp/d six && ls /tmp/d | grep -c six
+keytool -list -cacerts -storepass changeit | grep -o '^debian:[^,]*' | sort
 """, timeout=300)
     assert code == 0, err
-    assert out.split("\n")[:4] == ["curl 200", "node18 200", "node20 200", "node22 200"], out
-    assert out.splitlines()[-1] == "1"
+    lines = out.splitlines()
+    assert lines[:4] == ["curl 200", "node18 200", "node20 200", "node22 200"], out
+    assert lines[4] == "1"  # pip reached PyPI
+    names = standard_image.ca_file_names(standard_image.extra_ca_certificates())
+    for name in names:  # Java's keystore, rewritten by ca-certificates-java
+        assert f"debian:{name.removesuffix('.crt')}.pem" in lines[5:], name
 
 
 POM = """<?xml version="1.0" encoding="UTF-8"?>
