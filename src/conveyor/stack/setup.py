@@ -382,9 +382,8 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
         echo(checks.build_image_runtimes_status(eng, c.BUILD_IMAGE, labels).line())
         return
     started = time.monotonic()
-    echo(f"→ {'rebuilding' if labels is not None else 'building'} {c.BUILD_IMAGE}, the standard "
-         f"build image (its recipe changed)" if labels is not None else
-         f"→ building {c.BUILD_IMAGE}, the standard build image")
+    echo(f"→ rebuilding {c.BUILD_IMAGE}, the standard build image (its recipe changed)"
+         if labels is not None else f"→ building {c.BUILD_IMAGE}, the standard build image")
     with tempfile.TemporaryDirectory(prefix="conveyor-build-", dir=_big_tmp()) as tmp:
         ensure_build_rootfs(echo, eng, tmp, dry_run)
         stage = _Stage(echo, "downloading the docker client, Node, npm, yarn, pnpm and the AWS CLI",
@@ -409,9 +408,9 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
                   f"building {c.BUILD_LAYERS_IMAGE}", dry_run)
         stage.done(c.BUILD_LAYERS_IMAGE)
         stage = _Stage(echo, "probing the runtimes' versions", dry_run)
-        catalog, tools = probe_runtimes(echo, eng, downloads, dry_run)
+        catalog = probe_runtimes(echo, eng, downloads, dry_run)
         stage.done(standard_image.describe(catalog) if catalog else "dry run")
-        origin = images.build_origin(docker_version, downloads.origin_parts(tools))
+        origin = images.build_origin(docker_version, downloads.origin_parts())
         label_dir = os.path.join(tmp, "label")
         os.makedirs(label_dir)
         with open(os.path.join(label_dir, "Containerfile"), "w", encoding="utf-8") as f:
@@ -459,7 +458,7 @@ class Downloads:
         tools = ", ".join(r.spec for r in self.tools.values())
         return f"node {node}; {tools}; awscli {self.aws_cli}"
 
-    def origin_parts(self, tools: dict[str, str]) -> list[str]:
+    def origin_parts(self) -> list[str]:
         node = ", ".join(r.version for r in self.node.values())
         return [f"node {node} (npm registry)",
                 *(f"{r.name} {r.version}" for r in self.tools.values()),
@@ -508,13 +507,13 @@ def fetch_standard_downloads(echo: Echo, tmp: str, dry_run: bool) -> Downloads:
 
 
 def probe_runtimes(echo: Echo, eng: ContainerEngine, downloads: Downloads, dry_run: bool
-                   ) -> tuple[Catalog | None, dict[str, str]]:
+                   ) -> Catalog | None:
     """Run every runtime's `--version` in the new layers; the catalog of what answered."""
     cmd = eng.run(c.BUILD_LAYERS_IMAGE, ["bash", "-c", standard_image.probe_script()], rm=True,
                   timeout=PROBE_TIMEOUT)
     if dry_run:
         echo(f"$ {cmd}")
-        return None, {}
+        return None
     done = run(cmd, check=False, dry_run=False)
     answers = standard_image.parse_probe(done.stdout)
     npm_versions = {major: r.version for major, r in downloads.npm.items()}
@@ -524,7 +523,7 @@ def probe_runtimes(echo: Echo, eng: ContainerEngine, downloads: Downloads, dry_r
         raise SetupFailed(f"{c.BUILD_LAYERS_IMAGE} is incomplete: {exc}",
                           hint=f"run `{eng.run(c.BUILD_LAYERS_IMAGE, ['bash'], rm=True)}` "
                                f"to look inside") from exc
-    return catalog, standard_image.tool_versions(answers)
+    return catalog
 
 
 def ensure_build_rootfs(echo: Echo, eng: ContainerEngine, tmp: str, dry_run: bool) -> None:
