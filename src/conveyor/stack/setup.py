@@ -523,6 +523,12 @@ def probe_runtimes(echo: Echo, eng: ContainerEngine, downloads: Downloads, dry_r
         raise SetupFailed(f"{c.BUILD_LAYERS_IMAGE} is incomplete: {exc}",
                           hint=f"run `{eng.run(c.BUILD_LAYERS_IMAGE, ['bash'], rm=True)}` "
                                f"to look inside") from exc
+    missing = standard_image.missing_tools(answers)
+    if missing:
+        raise SetupFailed(f"{c.BUILD_LAYERS_IMAGE} is incomplete: {', '.join(missing)} did not "
+                          f"answer --version",
+                          hint=f"run `{eng.run(c.BUILD_LAYERS_IMAGE, ['bash'], rm=True)}` "
+                               f"to look inside")
     return catalog
 
 

@@ -362,9 +362,21 @@ def _source(spec: RuntimeSpec, version: str, key: str, answers: Mapping[str, str
 
 
 def tool_versions(answers: Mapping[str, str]) -> dict[str, str]:
-    """The tools' first lines, for the origin label and doctor."""
+    """The tools' first lines."""
     return {ident.removeprefix("tool:"): answer for ident, answer in answers.items()
             if ident.startswith("tool:")}
+
+
+def missing_tools(answers: Mapping[str, str], tools: Iterable[str] = TOOLS) -> list[str]:
+    """Tools that did not answer their `--version` (absent, or failing to start).
+
+    >>> missing_tools({"tool:yarn": "1.22.22", "tool:pnpm": "bash: pnpm: command not found"},
+    ...               ["yarn", "pnpm", "aws"])
+    ['pnpm', 'aws']
+    """
+    broken = ("command not found", "No such file or directory", "Error: Cannot find module")
+    return [name for name in tools
+            if not answers.get(f"tool:{name}") or any(b in answers[f"tool:{name}"] for b in broken)]
 
 
 # --- for people ------------------------------------------------------------------------------
