@@ -200,6 +200,7 @@ def test_build_context_layout(tmp_path):
     for name in ("docker-client", "docker", "aws"):
         assert stat.S_IMODE((root / name).stat().st_mode) == 0o755
     assert (root / "docker").read_text() == "wrapper"
+    assert {(root / p).stat().st_mtime for p in ("ca/ca.crt", "settings.xml", "wheels", "aws")} == {0}
 
 
 def test_aws_cli_download_targets_the_images_python():

@@ -219,6 +219,17 @@ def write_context(ctx: Context, unpack: Callable[[str, str], None]) -> None:
         shutil.copyfile(source, os.path.join(d, name))
         os.chmod(os.path.join(d, name), 0o755)
     _write(os.path.join(d, "Containerfile"), containerfile(c.BUILD_ROOTFS_IMAGE))
+    fix_times(d)
+
+
+def fix_times(directory: str, when: float = 0) -> None:
+    """One fixed mtime for everything in the context: podman's layer cache keys a COPY by its
+    files' metadata too, so freshly written but identical files (a CA certificate, the Maven
+    settings, an unpacked Node) would otherwise rebuild every layer above them."""
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            os.utime(os.path.join(root, name), (when, when), follow_symlinks=False)
+    os.utime(directory, (when, when))
 
 
 def _write(path: str, text: str) -> None:
