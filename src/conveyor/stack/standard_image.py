@@ -57,11 +57,16 @@ _TOOL_LINKS = " && ".join([
     f"ln -sf {c.TOOLS_DIR}/pnpm/bin/pnpm.cjs {c.BUILD_TOOLS_DIR}/pnpm",
     f"ln -sf {c.TOOLS_DIR}/pnpm/bin/pnpx.cjs {c.BUILD_TOOLS_DIR}/pnpx"])
 
-def containerfile(rootfs_image: str) -> str:
+def containerfile(rootfs_image: str, aws_cli_version: str | None = None) -> str:
     """The upper layers on `rootfs_image`. The context holds: ca/ (the host's extra CAs, maybe
     none), settings.xml, runtimes/ (nodejs/<major>/ with lib/node_modules/npm), tools/ (yarn,
     pnpm), wheels/ (the AWS CLI and its dependencies; bind-mounted while pip installs them, so
-    no layer keeps the 22 MB of wheels), docker-client, docker, aws."""
+    no layer keeps the 22 MB of wheels), docker-client, docker, aws.
+
+    `aws_cli_version` pins the install to the wheel downloaded: podman caches a RUN by its
+    text, not by what is bind-mounted, so a newer awscli must change the text. (The recipe
+    digests the version-less text: a second setup must not need to know the version.)"""
+    requirement = c.AWS_CLI_REQUIREMENT + (f"=={aws_cli_version}" if aws_cli_version else "")
     return "\n".join([
         f"FROM {rootfs_image}",
         f"COPY ca/ {CA_DIR_IN_IMAGE}/",
@@ -73,7 +78,7 @@ def containerfile(rootfs_image: str) -> str:
         f"RUN {_TOOL_LINKS}",
         f"RUN --mount=type=bind,source=wheels,target=/tmp/aws-cli-wheels python3 -m venv "
         f"{c.AWS_CLI_DIR} && {c.AWS_CLI_DIR}/bin/pip install --quiet --no-index --find-links "
-        f"/tmp/aws-cli-wheels {c.AWS_CLI_REQUIREMENT} && rm -rf /root/.cache/pip",
+        f"/tmp/aws-cli-wheels {requirement} && rm -rf /root/.cache/pip",
         *(f"ENV {pair}" for pair in c.STANDARD_ENV),
         f"COPY docker-client {c.DOCKER_CLIENT_PATH}",
         f"COPY docker aws {c.BUILD_TOOLS_DIR}/",
@@ -218,7 +223,9 @@ def write_context(ctx: Context, unpack: Callable[[str, str], None]) -> None:
                          (ctx.aws_shim, "aws")):
         shutil.copyfile(source, os.path.join(d, name))
         os.chmod(os.path.join(d, name), 0o755)
-    _write(os.path.join(d, "Containerfile"), containerfile(c.BUILD_ROOTFS_IMAGE))
+    wheels = os.listdir(os.path.join(d, "wheels"))
+    _write(os.path.join(d, "Containerfile"),
+           containerfile(c.BUILD_ROOTFS_IMAGE, wheel_version(wheels, c.AWS_CLI_REQUIREMENT)))
     fix_times(d)
 
 
