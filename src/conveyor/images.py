@@ -11,8 +11,10 @@ BASE_IMAGE = "localhost/conveyor/python:3-slim"
 BUSYBOX_IMAGE = "localhost/conveyor/busybox:latest"
 #: Where BASE_IMAGE comes from when pulls work.
 UPSTREAM_PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
-#: The default image CodeBuild actions run in: a Debian root filesystem with what buildspecs
-#: call, a `docker` client (it drives the host's engine through a mounted API socket) and the
-#: `aws` shim (stack/aws_shim.py). Debian's Essential packages (coreutils, tar, gzip, grep, sed,
-#: findutils, diffutils, …) come with every root filesystem; these are added to them.
+#: The default image CodeBuild actions run in: the standard build image (stack/standard_image.py,
+#: docs/build-images.md), modelled on CodeBuild's standard image — Node 18/20/22, OpenJDK 17,
+#: Go, Ruby, PHP, Python with their package managers, a C toolchain, the real AWS CLI behind the
+#: `aws` shim (stack/aws_shim.py), and a `docker` client that drives the host's engine through a
+#: mounted API socket. Its label `io.conveyor.runtimes` is the runtime catalog
+#: (build/runtime_catalog.py) that `runtime-versions` selects from.
 BUILD_IMAGE = "localhost/conveyor/build:latest"

@@ -104,3 +104,47 @@ def test_with_an_ecr_alias_the_build_is_in_the_aliased_account():
         0, "111122223333\n", "")
     code, out, _ = aws("sts", "get-caller-identity", **env)
     assert json.loads(out)["Arn"] == "arn:aws:iam::111122223333:user/conveyor"
+
+
+# --- in front of the real AWS CLI (the standard image's /usr/local/aws-cli) ---------------------
+
+FAKE_CLI = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "aws-cli/1.36.0 Python/3.11.2 Linux/6.1 botocore/1.35.0"; exit 0; fi
+echo "real: $*"
+echo "Unable to locate credentials. You can configure credentials by running \\"aws configure\\"." >&2
+exit 253
+"""
+
+
+@pytest.fixture
+def real_cli(tmp_path):
+    path = tmp_path / "aws"
+    path.write_text(FAKE_CLI)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_every_other_call_is_handed_to_the_real_cli_unchanged(real_cli):
+    code, out, err = aws("--region", "eu-west-1", "s3", "ls", "s3://bucket", CONVEYOR_AWS_CLI=real_cli)
+    assert (code, out) == (253, "real: --region eu-west-1 s3 ls s3://bucket\n")
+    assert err.startswith("Unable to locate credentials")  # the real CLI's error, not the shim's
+
+
+def test_ecr_login_and_caller_identity_stay_local_with_a_real_cli(real_cli):
+    assert aws("ecr", "get-login-password", CONVEYOR_AWS_CLI=real_cli) == (
+        0, "conveyor-local-registry\n", "")
+    assert aws("sts", "get-caller-identity", "--query", "Account", "--output", "text",
+               CONVEYOR_AWS_CLI=real_cli) == (0, "000000000000\n", "")
+
+
+def test_version_names_the_real_cli_and_the_local_login(real_cli):
+    code, out, _ = aws("--version", CONVEYOR_AWS_CLI=real_cli)
+    assert code == 0
+    assert out == ("aws-cli/1.36.0 Python/3.11.2 Linux/6.1 botocore/1.35.0 (ecr get-login-password "
+                   "and sts get-caller-identity answered by conveyor-local-shim, the local registry)\n")
+
+
+def test_a_real_cli_that_is_not_executable_is_not_used(tmp_path):
+    path = tmp_path / "aws"
+    path.write_text(FAKE_CLI)  # mode 0644
+    assert aws("s3", "ls", CONVEYOR_AWS_CLI=str(path))[0] == 2

@@ -14,10 +14,12 @@ import json
 import os
 import shutil
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import cache
+from typing import Any
 
+from conveyor.build.runtime_catalog import RUNTIMES_LABEL, CatalogError, catalog_of
 from conveyor.errors import ConveyorError
 from conveyor.providers.local import containers
 from conveyor.providers.local.containers import ContainerEngine
@@ -26,7 +28,7 @@ from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, alias_hosts, aliases_in_hosts
 from conveyor.registry.proxy import REALM
 from conveyor.stack import components as c
-from conveyor.stack import images
+from conveyor.stack import images, standard_image
 from conveyor.stack.containers_conf import missing_settings
 
 SETUP_FIX = "conveyor setup"
@@ -38,17 +40,23 @@ ALIAS_PROBE_TIMEOUT = 2.0
 
 @dataclass(frozen=True)
 class Status:
+    """`data`: structured detail for `doctor --json` (e.g. a build image's runtimes)."""
+
     name: str
     ok: bool
     detail: str
     fix: str | None = None
+    data: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def line(self) -> str:
         fix = f" — fix: {self.fix}" if self.fix and not self.ok else ""
         return f"{OK if self.ok else FAIL} {self.name}: {self.detail}{fix}"
 
     def to_json(self) -> dict:
-        return asdict(self)
+        body = asdict(self)
+        if self.data is None:
+            del body["data"]
+        return body
 
 
 Check = Callable[[], Iterable[Status]]
@@ -141,10 +149,64 @@ def build_image_status(eng: ContainerEngine, ref: str = c.BUILD_IMAGE) -> Status
     if labels is None:
         return Status(ref, False, "not built", SETUP_FIX)
     origin = labels.get(c.ORIGIN_LABEL) or "present (made outside conveyor setup)"
+    cas = labels.get(c.EXTRA_CA_LABEL)
+    if cas is not None:
+        origin += f"; trusts {cas} extra CA certificate{'' if cas == '1' else 's'} from the host"
     if not recipe_current(labels, images.build_recipe()):
-        return Status(ref, False, f"{origin}; out of date (its packages, Containerfile, docker "
-                                  f"wrapper or aws shim changed)", SETUP_FIX)
+        return Status(ref, False, f"{origin}; out of date (its packages, layers, Node majors, "
+                                  f"the host's extra CA certificates, docker wrapper or aws shim "
+                                  f"changed)", SETUP_FIX)
     return Status(ref, True, origin)
+
+
+def build_image_runtimes_status(eng: ContainerEngine, ref: str,
+                                labels: Mapping[str, str] | None = None) -> Status:
+    """The runtimes a build image provides, from its catalog label (no container is run)."""
+    name = f"{ref} runtimes"
+    labels = image_labels(eng, ref) if labels is None else labels
+    if labels is None:
+        return Status(name, False, "not built", SETUP_FIX)
+    try:
+        catalog = catalog_of(labels)
+    except CatalogError as exc:
+        return Status(name, False, f"its {RUNTIMES_LABEL} label is unreadable: {exc}", SETUP_FIX)
+    if catalog is None:
+        fix = SETUP_FIX if ref == c.BUILD_IMAGE else None
+        return Status(name, ref != c.BUILD_IMAGE, f"no {RUNTIMES_LABEL} label: runtime-versions "
+                                                  f"is skipped in it", fix)
+    data = {"image": ref, "runtimes": {n: r.to_json() for n, r in sorted(catalog.runtimes.items())}}
+    return Status(name, True, standard_image.describe(catalog), data=data)
+
+
+def labelled_build_images(eng: ContainerEngine) -> dict[str, dict[str, str]]:
+    """Local images carrying a runtime catalog → their labels, from one `images --filter`
+    call. An image built FROM a build image inherits its labels; it is not another build image,
+    so images whose catalog and recipe equal BUILD_IMAGE's are left out (BUILD_IMAGE first)."""
+    cmd = Command([eng.binary, "images", "--filter", f"label={RUNTIMES_LABEL}", "--format",
+                   "json"])
+    try:
+        done = run(cmd, check=False, dry_run=False)
+        listed = json.loads(done.stdout or "[]") if done.ok else []
+    except (ConveyorError, ValueError):
+        listed = []
+    found: dict[str, dict[str, str]] = {}
+    for image in listed if isinstance(listed, list) else []:
+        labels = image.get("Labels") or {}
+        for name in image.get("Names") or []:
+            found.setdefault(name, labels)
+    ours = found.get(c.BUILD_IMAGE) or image_labels(eng, c.BUILD_IMAGE) or {}
+    same = (ours.get(RUNTIMES_LABEL), ours.get(c.RECIPE_LABEL))
+    others = {name: labels for name, labels in sorted(found.items())
+              if name not in (c.BUILD_IMAGE, c.BUILD_LAYERS_IMAGE)
+              and (labels.get(RUNTIMES_LABEL), labels.get(c.RECIPE_LABEL)) != same}
+    return {c.BUILD_IMAGE: ours, **others}
+
+
+def build_runtimes_statuses(eng: ContainerEngine) -> list[Status]:
+    if image_labels(eng, c.BUILD_IMAGE) is None:
+        return []  # build_image_status already says "not built"
+    return [build_image_runtimes_status(eng, ref, labels)
+            for ref, labels in labelled_build_images(eng).items()]
 
 
 def conf_text(path: str) -> str:
@@ -326,6 +388,7 @@ def default_checks() -> list[tuple[str, Check]]:
         ("run probe", lambda: [probe_status(engine())]),
         (c.BASE_IMAGE, lambda: [image_status(engine(), c.BASE_IMAGE)]),
         (c.BUILD_IMAGE, lambda: [build_image_status(engine())]),
+        ("build runtimes", lambda: build_runtimes_statuses(engine())),
     ]
 
 

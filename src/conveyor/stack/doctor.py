@@ -5,6 +5,10 @@ Changes nothing.
     # -> ✓ podman: 4.3.1
     # -> ✗ haproxy: not installed — fix: apt-get install -y haproxy
     # -> …
+    # -> ✓ localhost/conveyor/build:latest runtimes: golang 1.19 (1.19.8, default), 1.22 (1.22.12); …
+
+With `--json`, a build image's runtimes line carries them structured under "data" (image,
+runtimes: the catalog of build/runtime_catalog.py).
     # -> 1
 """
 

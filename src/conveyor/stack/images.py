@@ -3,10 +3,13 @@
 BUSYBOX_IMAGE: a root filesystem tar holding Debian's static /bin/busybox and a symlink per
 applet, imported FROM scratch. BASE_IMAGE: a Debian root filesystem with Python made by
 mmdebstrap from Debian's packages, imported (used only when pulling python:3.12-slim fails).
-BUILD_IMAGE: BUILD_ROOTFS_IMAGE (mmdebstrap, BUILD_PACKAGES) plus a layer holding the docker
-client taken from Debian's docker.io package (as DOCKER_CLIENT_PATH), the docker wrapper in front
-of it (stack/docker_shim.py) and the aws shim. All carry the ORIGIN_LABEL
-saying how they were made; the build images also carry a RECIPE_LABEL (see `build_recipe`).
+BUILD_IMAGE, the standard build image: BUILD_ROOTFS_IMAGE (mmdebstrap of BUILD_PACKAGES,
+STANDARD_PACKAGES and BACKPORT_PACKAGES) plus the layers of stack/standard_image.py (the host's
+CA certificates, Node majors, yarn, pnpm, the AWS CLI, then the docker client from Debian's
+docker.io package as DOCKER_CLIENT_PATH, the docker wrapper in front of it
+(stack/docker_shim.py) and the aws shim), topped by a label-only layer carrying the runtime
+catalog. All carry the ORIGIN_LABEL saying how they were made; the build images also carry a
+RECIPE_LABEL (see `build_recipe`).
 
     >>> str(mmdebstrap_command("/tmp/base.tar"))
     'mmdebstrap --variant=apt --include=python3,python-is-python3,ca-certificates --format=tar bookworm /tmp/base.tar'
@@ -16,39 +19,35 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import shutil
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from conveyor.providers.local.process import Command
-from conveyor.stack import aws_shim, docker_shim
+from conveyor.stack import aws_shim, docker_shim, standard_image
 from conveyor.stack.components import (
     APT_ENV,
     APT_TIMEOUT,
+    AWS_CLI_PYTHON,
+    AWS_CLI_REQUIREMENT,
+    BACKPORT_PACKAGES,
     BASE_CMD,
     BASE_PACKAGES,
     BUILD_CMD,
     BUILD_ENV,
     BUILD_PACKAGES,
-    BUILD_ROOTFS_IMAGE,
-    BUILD_TOOLS_DIR,
+    BUILD_SOURCES,
     BUSYBOX_BINARY,
     BUSYBOX_CMD,
     DEBIAN_SUITE,
     DOCKER_CLIENT_PACKAGE,
-    DOCKER_CLIENT_PATH,
     MMDEBSTRAP_TIMEOUT,
+    NODE_MAJORS,
+    NODE_TOOLS,
     ORIGIN_LABEL,
     RECIPE_LABEL,
+    STANDARD_PACKAGES,
     short_version,
 )
-
-#: The second stage of BUILD_IMAGE; its context holds just the files it copies: the real
-#: client as `docker-client`, the wrapper as `docker`, and `aws`.
-BUILD_CONTAINERFILE = (f"FROM {BUILD_ROOTFS_IMAGE}\n"
-                       f"COPY docker-client {DOCKER_CLIENT_PATH}\n"
-                       f"COPY docker aws {BUILD_TOOLS_DIR}/\n")
 
 #: Fixed file times make the busybox layer byte-identical on every build.
 _EPOCH = 0
@@ -93,9 +92,12 @@ def busybox_import_changes(origin: str) -> list[str]:
     return [f"CMD {BUSYBOX_CMD}", _label(origin)]
 
 
-def mmdebstrap_command(tar_path: str, packages: Iterable[str] = BASE_PACKAGES) -> Command:
+def mmdebstrap_command(tar_path: str, packages: Iterable[str] = BASE_PACKAGES,
+                       sources: Sequence[str] = ()) -> Command:
+    """`sources` are apt source lines (mmdebstrap's default mirror when empty)."""
     return Command(["mmdebstrap", "--variant=apt", "--include=" + ",".join(packages),
-                    "--format=tar", DEBIAN_SUITE, tar_path], timeout=MMDEBSTRAP_TIMEOUT)
+                    "--format=tar", DEBIAN_SUITE, tar_path, *sources],
+                   timeout=MMDEBSTRAP_TIMEOUT)
 
 
 def base_origin() -> str:
@@ -113,8 +115,16 @@ def base_import_changes(origin: str) -> list[str]:
 
 # --- BUILD_IMAGE -----------------------------------------------------------------------------
 
+def build_rootfs_packages() -> tuple[str, ...]:
+    return (*BUILD_PACKAGES, *STANDARD_PACKAGES, *BACKPORT_PACKAGES)
+
+
+def build_rootfs_command(tar_path: str) -> Command:
+    return mmdebstrap_command(tar_path, build_rootfs_packages(), BUILD_SOURCES)
+
+
 def build_rootfs_origin() -> str:
-    return f"mmdebstrap {DEBIAN_SUITE} {','.join(BUILD_PACKAGES)}"
+    return f"mmdebstrap {DEBIAN_SUITE} {','.join(build_rootfs_packages())}"
 
 
 def build_rootfs_changes() -> list[str]:
@@ -123,14 +133,23 @@ def build_rootfs_changes() -> list[str]:
 
 
 def build_rootfs_recipe() -> str:
-    return _digest(_build_rootfs_settings())
+    return _digest([*_build_rootfs_settings(), *BUILD_SOURCES])
 
 
-def build_recipe() -> str:
-    """A digest of everything BUILD_IMAGE is made from (rootfs recipe, Containerfile, shims);
-    stored in its RECIPE_LABEL, so a changed recipe shows the image is out of date."""
-    return _digest([build_rootfs_recipe(), BUILD_CONTAINERFILE, aws_shim_source(),
-                    docker_shim_source()])
+def build_recipe(ca_certificates: Sequence[str] | None = None) -> str:
+    """A digest of everything BUILD_IMAGE is made from: the root filesystem's recipe, the
+    upper layers' Containerfile and Maven settings, the Node majors and npm tools asked for,
+    the AWS CLI requirement, the host's extra CA certificates (a new one rebuilds the image),
+    the shims and the probe. Stored in its RECIPE_LABEL, so a changed recipe shows the image is
+    out of date. Exact versions resolved at build time (Node 20.x, awscli 1.x) are not part of
+    it: they are recorded in the image's labels, and a second setup asks no registry."""
+    if ca_certificates is None:
+        ca_certificates = standard_image.extra_ca_certificates()
+    return _digest([build_rootfs_recipe(), standard_image.STANDARD_CONTAINERFILE,
+                    standard_image.MAVEN_SETTINGS_XML, repr(sorted(NODE_MAJORS.items())),
+                    repr(sorted(NODE_TOOLS.items())), AWS_CLI_REQUIREMENT, AWS_CLI_PYTHON,
+                    *standard_image.ca_digests(ca_certificates), aws_shim_source(),
+                    docker_shim_source(), standard_image.probe_script()])
 
 
 def _build_rootfs_settings() -> list[str]:
@@ -139,13 +158,16 @@ def _build_rootfs_settings() -> list[str]:
             _label(build_rootfs_origin())]
 
 
-def build_origin(docker_version: str) -> str:
+def build_origin(docker_version: str, extras: Sequence[str] = ()) -> str:
     """
     >>> build_origin("20.10.24+dfsg1-1+deb12u1+b6")
     'mmdebstrap bookworm + docker.io 20.10.24 client + docker login and aws shims'
+    >>> build_origin("20.10.24", ["node 20.19.5", "awscli 1.36.0"])[:60]
+    'mmdebstrap bookworm + node 20.19.5 + awscli 1.36.0 + docker.'
     """
-    return (f"mmdebstrap {DEBIAN_SUITE} + {DOCKER_CLIENT_PACKAGE} {short_version(docker_version)} "
-            f"client + docker login and aws shims")
+    middle = "".join(f" + {extra}" for extra in extras)
+    return (f"mmdebstrap {DEBIAN_SUITE}{middle} + {DOCKER_CLIENT_PACKAGE} "
+            f"{short_version(docker_version)} client + docker login and aws shims")
 
 
 def docker_client_download_command(directory: str) -> Command:
@@ -170,20 +192,6 @@ def aws_shim_source() -> str:
 def docker_shim_source() -> str:
     with open(docker_shim.__file__, encoding="utf-8") as f:
         return f.read()
-
-
-def write_build_context(directory: str, docker_client: str) -> None:
-    """The second stage's context: Containerfile, the real docker client (`docker-client`), the
-    docker wrapper (`docker`) and the aws shim, executables 0755."""
-    os.makedirs(directory, exist_ok=True)
-    shutil.copyfile(docker_client, os.path.join(directory, "docker-client"))
-    for name, source in (("docker", docker_shim_source()), ("aws", aws_shim_source())):
-        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
-            f.write(source)
-    with open(os.path.join(directory, "Containerfile"), "w", encoding="utf-8") as f:
-        f.write(BUILD_CONTAINERFILE)
-    for name in ("docker-client", "docker", "aws"):
-        os.chmod(os.path.join(directory, name), 0o755)
 
 
 def _digest(parts: Iterable[str]) -> str:
