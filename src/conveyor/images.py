@@ -18,3 +18,8 @@ UPSTREAM_PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
 #: mounted API socket. Its label `io.conveyor.runtimes` is the runtime catalog
 #: (build/runtime_catalog.py) that `runtime-versions` selects from.
 BUILD_IMAGE = "localhost/conveyor/build:latest"
+#: Local stand-ins for the slim runtime images services start FROM (node:20-slim, a Java 17
+#: JRE), built by `conveyor setup` from BASE_IMAGE plus the runtime taken from BUILD_IMAGE, so a
+#: service image is a few hundred MB rather than the whole build image (stack/service_images.py).
+NODE_IMAGE = "localhost/conveyor/node:20-slim"
+JRE_IMAGE = "localhost/conveyor/java:17-jre"

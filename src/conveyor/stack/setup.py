@@ -43,7 +43,7 @@ from conveyor.registry.aliases import (
     hosts_without_alias,
     parse_alias,
 )
-from conveyor.stack import aws_shim, checks, docker_shim, images, node_dist, standard_image
+from conveyor.stack import aws_shim, checks, docker_shim, images, node_dist, service_images, standard_image
 from conveyor.stack import components as c
 from conveyor.stack.containers_conf import merge_settings
 
@@ -91,6 +91,7 @@ def run_setup(echo: Echo, *, dry_run: bool = False, ecr_aliases: Sequence[str] =
         ensure_run_works(echo, eng, dry_run)
         ensure_base_image(echo, eng, dry_run)
         ensure_build_image(echo, eng, dry_run)
+        ensure_service_images(echo, eng, dry_run)
     except ConveyorError as exc:
         fix = f" — fix: {exc.hint}" if exc.hint else ""
         echo(f"✗ {exc}{fix}")
@@ -582,6 +583,29 @@ def _try(cmd: Command, dry_run: bool) -> process.Completed:
         return run(cmd, check=False, dry_run=dry_run)
     except ConveyorError as exc:  # timed out
         return process.Completed(1, "", str(exc), 0.0)
+
+
+def ensure_service_images(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
+    """The slim runtime images services start FROM (stack/service_images.py), each rebuilt only
+    when its Containerfile or the build image's recipe changed (about 10 s each)."""
+    build_recipe = (checks.image_labels(eng, c.BUILD_IMAGE) or {}).get(c.RECIPE_LABEL, "")
+    for image in service_images.SERVICE_IMAGES:
+        recipe = image.recipe(build_recipe)
+        labels = checks.image_labels(eng, image.ref)
+        if labels is not None and labels.get(c.RECIPE_LABEL) == recipe:
+            echo(f"✓ {image.ref} ({labels.get(c.ORIGIN_LABEL) or image.origin()})")
+            continue
+        echo(f"→ {'rebuilding' if labels is not None else 'building'} {image.ref} "
+             f"({image.stands_in_for} here)…")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="conveyor-service-image-") as tmp:
+            with open(os.path.join(tmp, "Containerfile"), "w", encoding="utf-8") as f:
+                f.write(image.containerfile)
+            _run_step(eng.build(tmp, tags=[image.ref],
+                                labels={c.RECIPE_LABEL: recipe, c.ORIGIN_LABEL: image.origin()}),
+                      f"building {image.ref}", dry_run)
+        if not dry_run:
+            echo(f"✓ {image.ref} ({image.origin()}, {time.monotonic() - started:.0f} s)")
 
 
 def _run_step(cmd: Command, what: str, dry_run: bool, hint: str | None = None) -> None:
