@@ -8,7 +8,7 @@ npm's own cache) cut the build time, as AWS's build recipes claim?
 What it measures: examples/node-service, copied to a git repository in a temporary directory,
 built by `conveyor build` exactly as a user runs it (conveyor.cli.main.main, in this process, so
 the runner's PhaseRecords can be read; the interpreter's start is not in the time, and would be
-the same for both) with its own buildspec.yml: runtime-versions nodejs 18, `npm ci`, jest with
+the same for both) with its own buildspec.yml: runtime-versions nodejs 20, `npm ci`, jest with
 JUnit and Clover reports, docker build, docker push to the local registry (a daemon on its own
 data directory, its registry on the default port as builds need), imagedefinitions.json and
 envsubst's taskdef.json.
@@ -134,12 +134,12 @@ def remove_images() -> None:
 
 
 def main() -> int:
-    from conveyor.images import BUILD_IMAGE
+    from conveyor.images import BUILD_IMAGE, NODE_IMAGE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="cold and warm builds each (default 3)")
     parser.add_argument("--image", default=BUILD_IMAGE, help="build image (default: the standard image)")
-    parser.add_argument("--base-image", default=BUILD_IMAGE, help="the service image's base (node 18+)")
+    parser.add_argument("--base-image", default=NODE_IMAGE, help="the service image's base (node 18+)")
     parser.add_argument("--out", default=None, help="results file (default bench/results/build-node-cache-DATE.json)")
     args = parser.parse_args()
     today = datetime.date.today().isoformat()

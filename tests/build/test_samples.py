@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: sample -> (the runtime its INSTALL phase selects, report groups and their formats)
 SAMPLES = {
-    "node-service": ({"nodejs": "18"}, {"jest-unit-tests": "JUNITXML", "jest-coverage": "CLOVERXML"}),
+    "node-service": ({"nodejs": "20"}, {"jest-unit-tests": "JUNITXML", "jest-coverage": "CLOVERXML"}),
     "java-service": ({"java": "corretto17"}, {"surefire-reports": "JUNITXML"}),
     "go-service": ({"golang": "1.19"}, {"go-unit-tests": "JUNITXML"}),
     "multistage-service": ({}, {}),

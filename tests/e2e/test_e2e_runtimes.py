@@ -23,7 +23,7 @@ from e2e_support import action, git, wait_until
 from stack_support import stack_missing
 
 from conveyor.build.runtime_catalog import catalog_of
-from conveyor.images import BASE_IMAGE, BUILD_IMAGE, BUSYBOX_IMAGE
+from conveyor.images import BASE_IMAGE, BUILD_IMAGE, BUSYBOX_IMAGE, JRE_IMAGE, NODE_IMAGE
 from conveyor.providers.local.containers import detect_engine, image_exists
 from conveyor.registry.uris import DEFAULT_PORT
 
@@ -140,8 +140,8 @@ def test_node_service_builds_tests_with_reports_and_pushes(tmp_path, registry_da
     needs_runtime("nodejs")
     repo, sha = sample_repo("node-service", tmp_path)
     try:
-        out = built(conveyor_build(registry_daemon, repo, tmp_path / "out", BUILD_IMAGE))
-        assert re.search(r"^v18\.", out, re.M), out  # runtime-versions nodejs: 18
+        out = built(conveyor_build(registry_daemon, repo, tmp_path / "out", NODE_IMAGE))
+        assert re.search(r"^v20\.", out, re.M), out  # runtime-versions nodejs: 20
         assert re.search(r"^added \d+ packages", out, re.M), out  # npm ci reached the npm registry
         assert report_line(out, "jest-unit-tests") == "jest-unit-tests: SUCCEEDED — 9 tests, 9 passed, 0 failed"
         coverage = re.fullmatch(r"jest-coverage: line coverage (\d+\.\d)%", report_line(out, "jest-coverage"))
@@ -163,7 +163,7 @@ def test_a_failing_jest_test_fails_the_build_and_its_report_is_still_published(t
     needs_runtime("nodejs")
     repo, sha = sample_repo("node-service", tmp_path, {"test/klingon.test.js": FAILING_JEST})
     try:
-        done = conveyor_build(registry_daemon, repo, tmp_path / "out", BUILD_IMAGE)
+        done = conveyor_build(registry_daemon, repo, tmp_path / "out", NODE_IMAGE)
         out = done.stdout + done.stderr
         assert done.returncode == 1 and re.search(r"^build \S+: FAILED in ", done.stdout, re.M), out
         assert "Phase complete: BUILD State: FAILED" in out
@@ -206,7 +206,7 @@ def test_java_service_builds_with_maven_offline_and_pushes(tmp_path, registry_da
     needs_runtime("java")
     repo, sha = sample_repo("java-service", tmp_path)
     try:
-        out = built(conveyor_build(registry_daemon, repo, tmp_path / "out", BUILD_IMAGE))
+        out = built(conveyor_build(registry_daemon, repo, tmp_path / "out", JRE_IMAGE))
         assert re.search(r'^openjdk version "17\.', out, re.M), out  # runtime-versions java: corretto17
         assert "Tests run: 7, Failures: 0, Errors: 0, Skipped: 0" in out
         assert report_line(out, "surefire-reports") == "surefire-reports: SUCCEEDED — 7 tests, 7 passed, 0 failed"
