@@ -34,3 +34,15 @@ def stack_missing(reason: str) -> NoReturn:
 def needs(missing: bool, reason: str) -> pytest.MarkDecorator:
     """A mark for a test or module that needs a part of the stack; see tests/conftest.py."""
     return pytest.mark.needs_stack(missing=missing, reason=reason)
+
+
+def docker_wrapper_launcher(directory: object) -> str:
+    """Write the image's `docker` launcher into `directory`, importing THIS tree's wrapper package
+    as the image does (the top-level package docker_wrapper, not conveyor.stack.docker_wrapper);
+    its path, to run with sys.executable."""
+    from conveyor.stack import standard_image
+
+    path = os.path.join(str(directory), "docker")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(standard_image.launcher(os.path.dirname(standard_image.WRAPPER_DIR)))
+    return path

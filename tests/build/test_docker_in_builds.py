@@ -1,7 +1,8 @@
 """Docker inside builds as the recipe's buildspecs use it, for real: the build runner, the build
 image, podman's Docker-compatible API behind the docker client, and a local registry — with
-THIS tree's docker wrapper (stack/docker_shim.py) mounted over the image's /usr/local/bin/docker,
-so the tests check the wrapper in the branch, whatever image `conveyor setup` built last.
+THIS tree's docker wrapper (the package stack/docker_wrapper and its launcher) mounted at the
+image's paths (/usr/local/lib/conveyor/docker_wrapper, /usr/local/bin/docker), so the tests check
+the wrapper in the branch, whatever image `conveyor setup` built last.
 
 The registry listens on a free port (never 5000); the API service these builds talk to is
 started with a registries.conf that marks that port plain HTTP, as `conveyor setup`'s drop-in
@@ -28,7 +29,9 @@ from conveyor.providers.local import containers
 from conveyor.providers.local.containers import Mount, detect_engine
 from conveyor.registry import uris
 from conveyor.registry.local import LocalRegistry
-from conveyor.stack import docker_shim
+from conveyor.stack import components as c
+from conveyor.stack import standard_image
+from conveyor.stack.docker_wrapper import buildx, runs
 
 pytestmark = pytest.mark.podman
 
@@ -83,7 +86,12 @@ def stack(tmp_path_factory):
     service = containers.ensure_api_service(engine, str(tmp / "api"),
                                             env={"CONTAINERS_REGISTRIES_CONF": str(conf)})
     access = containers.engine_access(service.socket)
-    mounts = [*access.mounts, Mount(docker_shim.__file__, "/usr/local/bin/docker", read_only=True)]
+    launcher = tmp / "docker"
+    launcher.write_text(standard_image.launcher())
+    launcher.chmod(0o755)
+    mounts = [*access.mounts, Mount(str(launcher), f"{c.BUILD_TOOLS_DIR}/docker", read_only=True),
+              Mount(standard_image.WRAPPER_DIR, f"{c.WRAPPER_LIB_DIR}/{c.WRAPPER_PACKAGE}",
+                    read_only=True)]
     env = {**access.env, "REG": registry.address, "REGISTRY_PASSWORD": registry.token,
            "LOCAL": LOCAL}
     try:
@@ -112,7 +120,7 @@ def build(stack, tmp_path: Path, buildspec: str, files: dict[str, str] | None = 
         (src / name).write_text(text)
     extra_env = dict(env)
     if host_mounts:  # the override; without it the wrapper asks the engine
-        extra_env[docker_shim.HOST_MOUNTS_ENV] = f'{{"{SOURCE_MOUNT}": "{src}"}}'
+        extra_env[runs.HOST_MOUNTS_ENV] = f'{{"{SOURCE_MOUNT}": "{src}"}}'
     request = BuildRequest(source_dir=src, image=BUILD_IMAGE, engine=engine,
                            project="docker-in-builds", extra_mounts=list(mounts),
                            extra_env=extra_env)
@@ -165,7 +173,7 @@ def test_buildx_build_load_and_push(stack, tmp_path):
             commands:
               - docker buildx build --load --build-arg GREETING=loaded -t $LOCAL/app:load .
               - docker run --rm $LOCAL/app:load
-              - docker buildx build --push --provenance=false --platform {docker_shim.platform_name()}
+              - docker buildx build --push --provenance=false --platform {buildx.platform_name()}
                 --cache-from type=registry,ref=$REG/{repo}:latest --cache-to type=inline
                 -t $REG/{repo}:1 -t $REG/{repo}:latest .
         """)
@@ -201,7 +209,7 @@ def test_a_test_stage_run_with_docker_run_rm_passes_or_fails_the_build(stack, tm
                for line in lines), "\n".join(lines)
     engine, *_ = stack
     left = subprocess.run([engine.binary, "ps", "-a", "--filter",
-                           f"label={docker_shim.REMOVE_LABEL}", "--filter",
+                           f"label={runs.REMOVE_LABEL}", "--filter",
                            f"ancestor={LOCAL}/app:test", "--format", "{{.ID}}"],
                           capture_output=True, text=True, check=True, timeout=60)
     assert left.stdout.strip() == ""  # the wrapper removed what `--rm` would have

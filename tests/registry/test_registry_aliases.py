@@ -143,11 +143,11 @@ def test_builds_get_the_first_alias_as_account_and_region_and_every_login_mappin
 
 
 def test_the_docker_wrapper_reads_the_login_mapping():
-    from conveyor.stack import docker_shim
+    from conveyor.stack.docker_wrapper import login
 
     env = build_env([parse_alias(HOST)], "000000000000.dkr.ecr.us-east-1.localhost:5123")
-    assert docker_shim.ALIAS_ENV == aliases.ALIAS_ENV
-    assert docker_shim.login_hosts(HOST, env) == [HOST, "000000000000.dkr.ecr.us-east-1.localhost:5123"]
+    assert login.ALIAS_ENV == aliases.ALIAS_ENV
+    assert login.login_hosts(HOST, env) == [HOST, "000000000000.dkr.ecr.us-east-1.localhost:5123"]
 
 
 def test_json_round_trip():

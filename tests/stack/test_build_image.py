@@ -2,6 +2,7 @@
 drives the host's engine through the mounted API socket."""
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -9,7 +10,7 @@ from stack_support import stack_missing
 
 from conveyor.providers.local import containers
 from conveyor.providers.local.process import run
-from conveyor.stack import checks, images
+from conveyor.stack import checks, images, standard_image
 from conveyor.stack import components as c
 
 PACKAGES = ("bash,ca-certificates,git,python3,python-is-python3,python3-pip,python3-venv,curl,"
@@ -60,11 +61,33 @@ def test_the_recipe_follows_the_shim_and_the_packages(monkeypatch):
     monkeypatch.setattr(images, "aws_shim_source", lambda: "#!/usr/bin/python3\n")
     after_aws = images.build_recipe()
     assert after_aws != before
-    monkeypatch.setattr(images, "docker_shim_source", lambda: "#!/usr/bin/python3\n")
+    monkeypatch.setattr(images, "docker_wrapper_sources", lambda: ["#!/usr/bin/python3\n"])
     assert images.build_recipe() != after_aws
     assert images.build_rootfs_recipe() == rootfs  # a new shim keeps the root filesystem
     monkeypatch.setattr(images, "BUILD_PACKAGES", (*c.BUILD_PACKAGES, "vim"))
     assert images.build_rootfs_recipe() != rootfs
+
+
+def test_every_module_of_the_docker_wrapper_and_its_launcher_is_in_the_recipe(tmp_path, monkeypatch):
+    package = tmp_path / "docker_wrapper"
+    shutil.copytree(standard_image.WRAPPER_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(standard_image, "WRAPPER_DIR", str(package))
+    before = images.build_recipe([])
+    assert before == images.build_recipe([])
+    names = sorted(p.name for p in package.glob("*.py"))
+    assert {"__init__.py", "main.py", "login.py", "builds.py", "runs.py"} <= set(names)
+    for name in names:
+        module = package / name
+        source = module.read_text()
+        module.write_text(source + "\n")
+        assert images.build_recipe([]) != before, name
+        module.write_text(source)
+    assert images.build_recipe([]) == before
+    (package / "extra.py").write_text("")
+    assert images.build_recipe([]) != before  # a new module counts too
+    (package / "extra.py").unlink()
+    monkeypatch.setattr(standard_image, "launcher", lambda lib_dir=c.WRAPPER_LIB_DIR: "#!/bin/sh\n")
+    assert images.build_recipe([]) != before
 
 
 def test_an_image_without_a_recipe_label_is_the_users_and_current():

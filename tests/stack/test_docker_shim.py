@@ -9,14 +9,14 @@ import subprocess
 import sys
 
 import pytest
-from stack_support import stack_missing
+from stack_support import docker_wrapper_launcher, stack_missing
 
 from conveyor.providers.local import containers
 from conveyor.providers.local.process import run
-from conveyor.stack import checks, docker_shim
+from conveyor.stack import checks, standard_image
 from conveyor.stack import components as c
+from conveyor.stack.docker_wrapper import client, login
 
-SHIM = docker_shim.__file__
 ECR_LOCAL = "000000000000.dkr.ecr.us-east-1.localhost:5000"
 REAL_ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
@@ -35,8 +35,8 @@ def home(tmp_path):
 def docker(home, *args, stdin="", **env):
     environ = {"PATH": os.environ.get("PATH", ""), "HOME": str(home),
                "CONVEYOR_DOCKER_CLIENT": str(home.parent / "docker-client"), **env}
-    done = subprocess.run([sys.executable, SHIM, *args], input=stdin, capture_output=True,
-                          text=True, check=False, env=environ, timeout=30)
+    done = subprocess.run([sys.executable, docker_wrapper_launcher(home.parent), *args], input=stdin,
+                          capture_output=True, text=True, check=False, env=environ, timeout=30)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -53,14 +53,15 @@ def test_login_to_a_local_registry_writes_config_json(home, host):
                             stdin="s3cret\n")
     assert (code, out) == (0, "Login Succeeded\n"), err
     config = home / ".docker" / "config.json"
-    assert auths(config) == {docker_shim.hostname(host): "AWS:s3cret"}
+    assert auths(config) == {login.hostname(host): "AWS:s3cret"}
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert err.startswith(f"WARNING! Your password will be stored unencrypted in {config}.\n")
     assert sorted(os.listdir(config.parent)) == ["config.json"]
 
 
 def test_the_buildspec_pipeline_form(home):
-    script = (f'printf "%s\\n" "$CONVEYOR_REGISTRY_PASSWORD" | {sys.executable} {SHIM} login '
+    launcher = docker_wrapper_launcher(home.parent)
+    script = (f'printf "%s\\n" "$CONVEYOR_REGISTRY_PASSWORD" | {sys.executable} {launcher} login '
               f'--username AWS --password-stdin {ECR_LOCAL}')
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False,
                           env={"HOME": str(home), "CONVEYOR_REGISTRY_PASSWORD": "tok=en/+x"})
@@ -161,12 +162,20 @@ def test_a_broken_config_json_is_reported_not_overwritten(home):
 
 
 def test_the_wrapper_uses_only_the_standard_library():
-    with open(SHIM, encoding="utf-8") as f:
-        source = f.read()
-    assert source.startswith("#!/usr/bin/python3\n")
-    assert "conveyor" not in {line.split()[1].split(".")[0] for line in source.splitlines()
-                              if line.strip().startswith(("import ", "from "))}
-    assert docker_shim.REAL_CLIENT == c.DOCKER_CLIENT_PATH
+    """Every module imports the standard library or a sibling (relatively: the package is
+    `conveyor.stack.docker_wrapper` here and `docker_wrapper` in the image)."""
+    seen: set[str] = set()
+    for path in standard_image.wrapper_files():
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        imported = {line.split()[1] for line in source.splitlines()
+                    if line.strip().startswith(("import ", "from "))}
+        seen |= imported
+        assert all(name.split(".")[0] in sys.stdlib_module_names or name.startswith(".")
+                   or name == "__future__" for name in imported), (path, imported)
+    assert {"os", "sys", ".builds", ".login"} <= seen  # the check saw the imports
+    assert standard_image.launcher().startswith("#!/usr/bin/python3\n")
+    assert client.REAL_CLIENT == c.DOCKER_CLIENT_PATH
 
 
 # --- in the build image, on this machine (after `conveyor setup`) ------------------------------

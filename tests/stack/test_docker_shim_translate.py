@@ -15,11 +15,13 @@ import sys
 import threading
 
 import pytest
+from stack_support import docker_wrapper_launcher
 
-from conveyor.stack import docker_shim as shim
-from conveyor.stack.docker_shim import BuildPlan, translate_build, translate_run
-
-SHIM = shim.__file__
+from conveyor.stack.docker_wrapper import builds, runs
+from conveyor.stack.docker_wrapper import buildx as buildx_cmd
+from conveyor.stack.docker_wrapper import engine as engine_api
+from conveyor.stack.docker_wrapper.builds import BuildPlan, translate_build
+from conveyor.stack.docker_wrapper.runs import translate_run
 
 
 def plan(*args: str, buildx: bool = False) -> BuildPlan:
@@ -153,12 +155,12 @@ def test_classic_options_pass_unchanged_and_the_dockerfile_and_context_are_found
 
 def test_the_dockerfile_path_follows_the_client_rules(tmp_path):
     cwd = str(tmp_path)
-    assert shim.dockerfile_path(plan("."), cwd) == os.path.join(cwd, ".", "Dockerfile")
-    assert shim.dockerfile_path(plan("sub"), cwd) == os.path.join(cwd, "sub", "Dockerfile")
-    assert shim.dockerfile_path(plan("-f", "/abs/D", "."), cwd) == "/abs/D"
-    assert shim.dockerfile_path(plan("-f", "x/D", "sub"), cwd) == os.path.join(cwd, "x/D")
-    assert shim.dockerfile_path(plan("-"), cwd) is None
-    assert shim.dockerfile_path(plan("https://example.com/r.git"), cwd) is None
+    assert builds.dockerfile_path(plan("."), cwd) == os.path.join(cwd, ".", "Dockerfile")
+    assert builds.dockerfile_path(plan("sub"), cwd) == os.path.join(cwd, "sub", "Dockerfile")
+    assert builds.dockerfile_path(plan("-f", "/abs/D", "."), cwd) == "/abs/D"
+    assert builds.dockerfile_path(plan("-f", "x/D", "sub"), cwd) == os.path.join(cwd, "x/D")
+    assert builds.dockerfile_path(plan("-"), cwd) is None
+    assert builds.dockerfile_path(plan("https://example.com/r.git"), cwd) is None
 
 
 @pytest.mark.parametrize("text, lines", [
@@ -169,56 +171,56 @@ def test_the_dockerfile_path_follows_the_client_rules(tmp_path):
     ("FROM a\nRUN cat <<< 'here-string'\nRUN echo '<<'\nRUN a && b\n", []),
 ])
 def test_heredocs_are_found_by_line(text, lines):
-    assert shim.heredoc_lines(text) == lines
+    assert builds.heredoc_lines(text) == lines
 
 
 def test_the_heredoc_note_names_the_file_and_line(tmp_path):
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM a\n\nRUN <<EOF\nx\nEOF\n")
-    note = shim.heredoc_note(str(dockerfile))
+    note = builds.heredoc_note(str(dockerfile))
     assert note is not None and note.startswith("Dockerfile:3: heredocs (<<EOF) need BuildKit")
-    assert shim.heredoc_note(str(tmp_path / "missing")) is None
+    assert builds.heredoc_note(str(tmp_path / "missing")) is None
 
 
 # --- buildx subcommands ------------------------------------------------------------------------
 
 def test_buildx_build_and_its_alias_translate():
     for sub in ("build", "b"):
-        p = shim.buildx(["--builder", "x", sub, "--load", "-t", "app", "."])
+        p = buildx_cmd.buildx(["--builder", "x", sub, "--load", "-t", "app", "."])
         assert isinstance(p, BuildPlan) and p.args == ["-t", "app", "."]
 
 
 def test_buildx_version_ls_and_inspect_answer_for_the_default_builder():
-    assert shim.buildx(["version"]) == (0, shim.BUILDX_VERSION + "\n", "")
-    code, out, err = shim.buildx(["ls"])  # type: ignore[misc]
+    assert buildx_cmd.buildx(["version"]) == (0, buildx_cmd.BUILDX_VERSION + "\n", "")
+    code, out, err = buildx_cmd.buildx(["ls"])  # type: ignore[misc]
     assert (code, err) == (0, "")
     rows = [line.split() for line in out.splitlines()]
     assert rows == [["NAME/NODE", "DRIVER/ENDPOINT", "STATUS", "BUILDKIT", "PLATFORMS"],
                     ["default", "*", "docker"],
-                    ["default", "default", "running", "classic", shim.platform_name()]]
+                    ["default", "default", "running", "classic", buildx_cmd.platform_name()]]
     for args in (["inspect"], ["inspect", "--bootstrap"], ["inspect", "--bootstrap", "mine"]):
-        code, out, err = shim.buildx(args)  # type: ignore[misc]
+        code, out, err = buildx_cmd.buildx(args)  # type: ignore[misc]
         assert (code, err) == (0, "")
-        assert "Status:    running\n" in out and f"Platforms: {shim.platform_name()}\n" in out
-    assert shim.buildx(["inspect", "mine"])[1].startswith("Name:          mine\n")  # type: ignore[index]
+        assert "Status:    running\n" in out and f"Platforms: {buildx_cmd.platform_name()}\n" in out
+    assert buildx_cmd.buildx(["inspect", "mine"])[1].startswith("Name:          mine\n")  # type: ignore[index]
 
 
 def test_buildx_create_use_rm_and_stop_succeed():
-    code, out, err = shim.buildx(["create", "--use", "--name", "ci", "--driver",  # type: ignore[misc]
+    code, out, err = buildx_cmd.buildx(["create", "--use", "--name", "ci", "--driver",  # type: ignore[misc]
                                   "docker-container", "--bootstrap"])
     assert (code, out) == (0, "ci\n")
     assert err == "docker buildx create: builders here all use the local engine's classic builder\n"
-    assert shim.buildx(["create", "--use"])[:2] == (0, "default\n")  # type: ignore[index]
+    assert buildx_cmd.buildx(["create", "--use"])[:2] == (0, "default\n")  # type: ignore[index]
     for args in (["use", "ci"], ["use", "--default", "default"], ["rm", "ci"], ["stop"]):
-        assert shim.buildx(args) == (0, "", "")
+        assert buildx_cmd.buildx(args) == (0, "", "")
 
 
 @pytest.mark.parametrize("sub", ["bake", "imagetools", "prune", "du", "dial-stdio"])
 def test_other_buildx_commands_are_a_one_line_error(sub):
-    code, out, err = shim.buildx([sub, "x"])  # type: ignore[misc]
+    code, out, err = buildx_cmd.buildx([sub, "x"])  # type: ignore[misc]
     assert (code, out) == (1, "")
-    assert err == shim.BUILDX_NOT_HERE.format(sub=sub) and err.count("\n") == 1
-    assert shim.buildx([]) == (1, "", "docker buildx: a command is needed: build, version, ls, "
+    assert err == buildx_cmd.BUILDX_NOT_HERE.format(sub=sub) and err.count("\n") == 1
+    assert buildx_cmd.buildx([]) == (1, "", "docker buildx: a command is needed: build, version, ls, "
                                       "inspect, create, use, rm or stop\n")
 
 
@@ -227,7 +229,7 @@ def test_other_buildx_commands_are_a_one_line_error(sub):
 MOUNTS = {"/codebuild/output/src/src": "/var/lib/conveyor/builds/7/src",
           "/codebuild/output/src/src_lib": "/var/lib/conveyor/builds/7/lib"}
 SRC = "/codebuild/output/src/src"
-LABEL = ["--label", f"{shim.REMOVE_LABEL}=true"]
+LABEL = ["--label", f"{runs.REMOVE_LABEL}=true"]
 
 
 def test_run_rm_is_taken_over_so_the_exit_status_survives():
@@ -290,10 +292,10 @@ def test_create_translates_mounts_but_keeps_rm():
 
 
 def test_host_mounts_reads_json_and_ignores_what_it_cannot_use():
-    env = {shim.HOST_MOUNTS_ENV: json.dumps({**MOUNTS, "relative": "/x", "/y": 3, "/z/": "/h"})}
-    assert shim.host_mounts(env) == {**MOUNTS, "/z": "/h"}
-    assert shim.host_mounts({}) is None
-    assert shim.host_mounts({shim.HOST_MOUNTS_ENV: "not json"}) is None
+    env = {runs.HOST_MOUNTS_ENV: json.dumps({**MOUNTS, "relative": "/x", "/y": 3, "/z/": "/h"})}
+    assert runs.host_mounts(env) == {**MOUNTS, "/z": "/h"}
+    assert runs.host_mounts({}) is None
+    assert runs.host_mounts({runs.HOST_MOUNTS_ENV: "not json"}) is None
 
 
 # --- the wrapper as a process: a fake client and a fake engine ---------------------------------
@@ -351,7 +353,7 @@ def wrapper(tmp_path, host, *args, **env):
     environ = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
                "CONVEYOR_DOCKER_CLIENT": str(client), "CALLS": str(calls), "DOCKER_HOST": host,
                **env}
-    done = subprocess.run([sys.executable, SHIM, *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, docker_wrapper_launcher(tmp_path), *args], capture_output=True, text=True,
                           check=False, env=environ, timeout=30, cwd=tmp_path)
     return done.returncode, done.stderr, calls.read_text().splitlines()
 
@@ -438,7 +440,7 @@ def test_without_the_variable_the_engine_is_asked_for_this_containers_mounts(tmp
                                "type=volume,source=v,target=/v", "img")
     assert (code, err) == (0, "")
     assert calls[0] == "run -v /host/builds/9/src/app:/app --mount type=volume,source=v,target=/v img"
-    assert shim.own_mounts({}, {"DOCKER_HOST": engine}) == {SRC: "/host/builds/9/src"}
+    assert engine_api.own_mounts({}, {"DOCKER_HOST": engine}) == {SRC: "/host/builds/9/src"}
 
 
 def test_an_engine_that_does_not_know_this_container_leaves_the_path_with_a_line(tmp_path, engine):

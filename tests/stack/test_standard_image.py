@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
 
@@ -177,9 +178,15 @@ def test_unpack_strips_package_and_keeps_modes(tmp_path):
 
 def test_build_context_layout(tmp_path):
     files = {}
-    for name in ("client", "wrapper", "shim", "ca.crt"):
+    for name in ("client", "shim", "ca.crt"):
         files[name] = tmp_path / name
         files[name].write_text(name)
+    files["wrapper"] = tmp_path / "docker_wrapper"  # this tree's package, with leftovers not to copy
+    shutil.copytree(standard_image.WRAPPER_DIR, files["wrapper"],
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (files["wrapper"] / "__pycache__").mkdir()
+    (files["wrapper"] / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (files["wrapper"] / "notes.txt").write_text("not a module")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     (wheels / "awscli-1.0.0-py3-none-any.whl").write_text("w")
@@ -202,8 +209,19 @@ def test_build_context_layout(tmp_path):
     assert os.listdir(root / "wheels") == ["awscli-1.0.0-py3-none-any.whl"]
     for name in ("docker-client", "docker", "aws"):
         assert stat.S_IMODE((root / name).stat().st_mode) == 0o755
-    assert (root / "docker").read_text() == "wrapper"
-    assert {(root / p).stat().st_mtime for p in ("ca/ca.crt", "settings.xml", "wheels", "aws")} == {0}
+    assert (root / "docker").read_text() == standard_image.launcher()
+    modules = sorted(os.listdir(standard_image.WRAPPER_DIR))
+    modules = sorted(name for name in modules if name.endswith(".py"))
+    assert {"__init__.py", "main.py", "login.py", "builds.py", "buildx.py", "runs.py"} <= set(modules)
+    assert sorted(os.listdir(root / "docker_wrapper")) == modules
+    for name in modules:
+        copied = root / "docker_wrapper" / name
+        assert copied.read_text() == (files["wrapper"] / name).read_text()
+        assert stat.S_IMODE(copied.stat().st_mode) == 0o644
+    assert {(root / p).stat().st_mtime for p in ("ca/ca.crt", "settings.xml", "wheels", "aws", "docker",
+                                                 "docker_wrapper", "docker_wrapper/main.py")} == {0}
+    assert written.index("COPY docker-client") < written.index("COPY docker_wrapper/") < written.index(
+        "COPY docker aws")  # the wrapper stays in the top layers: a change to it rebuilds seconds
 
 
 def test_aws_cli_download_targets_the_images_python():

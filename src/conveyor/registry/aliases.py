@@ -39,7 +39,7 @@ ALIAS_PORT = 80
 #: Ends every alias line in /etc/hosts: the conveyor marker, so the lines form one block.
 ALIAS_MARKER = f"{uris.HOSTS_MARKER}: ecr alias"
 _MARK, _ALIAS_MARK = (m.removeprefix("#").strip() for m in (uris.HOSTS_MARKER, ALIAS_MARKER))
-#: The docker wrapper's variable (stack/docker_shim.py): `docker login REAL` stores credentials.
+#: The docker wrapper's variable (stack/docker_wrapper): `docker login REAL` stores credentials.
 ALIAS_ENV = "CONVEYOR_REGISTRY_ALIAS"
 
 EXAMPLE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

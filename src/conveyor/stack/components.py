@@ -113,10 +113,12 @@ STANDARD_ENV = (f"JAVA_HOME={JAVA_HOME}", f"NODE_EXTRA_CA_CERTS={CA_BUNDLE}",
 #: podman 4.3's Docker-compatible service serves (minimum 1.24), so no DOCKER_API_VERSION pin.
 DOCKER_CLIENT_PACKAGE = "docker.io"
 DOCKER_CLIENT_MEMBER = "usr/bin/docker"
-#: Where the docker wrapper (stack/docker_shim.py) and the aws shim go in BUILD_IMAGE; the real
-#: docker client goes to DOCKER_CLIENT_PATH, and the wrapper execs it for everything but a
-#: `docker login` to the local registry (podman's API would insist on TLS there).
+#: Where the docker wrapper's launcher (`docker`) and the aws shim go in BUILD_IMAGE; the real
+#: docker client goes to DOCKER_CLIENT_PATH, and the wrapper (the package stack/docker_wrapper,
+#: copied into WRAPPER_LIB_DIR) execs it for what it does not take over.
 BUILD_TOOLS_DIR = "/usr/local/bin"
+WRAPPER_LIB_DIR = "/usr/local/lib/conveyor"
+WRAPPER_PACKAGE = "docker_wrapper"
 DOCKER_CLIENT_PATH = "/usr/local/libexec/docker-client"
 #: A digest of what BUILD_IMAGE is made from (packages, shim, Containerfile): when it no longer
 #: matches, `conveyor setup` rebuilds the image and doctor says it is out of date.

@@ -7,7 +7,7 @@ BUILD_IMAGE, the standard build image: BUILD_ROOTFS_IMAGE (mmdebstrap of BUILD_P
 STANDARD_PACKAGES and BACKPORT_PACKAGES) plus the layers of stack/standard_image.py (the host's
 CA certificates, Node majors, yarn, pnpm, the AWS CLI, then the docker client from Debian's
 docker.io package as DOCKER_CLIENT_PATH, the docker wrapper in front of it
-(stack/docker_shim.py) and the aws shim), topped by a label-only layer carrying the runtime
+(the package stack/docker_wrapper and its launcher) and the aws shim), topped by a label-only layer carrying the runtime
 catalog. All carry the ORIGIN_LABEL saying how they were made; the build images also carry a
 RECIPE_LABEL (see `build_recipe`).
 
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile
 from collections.abc import Iterable, Sequence
 
 from conveyor.providers.local.process import Command
-from conveyor.stack import aws_shim, docker_shim, standard_image
+from conveyor.stack import aws_shim, standard_image
 from conveyor.stack.components import (
     APT_ENV,
     APT_TIMEOUT,
@@ -149,7 +150,7 @@ def build_recipe(ca_certificates: Sequence[str] | None = None) -> str:
                     standard_image.MAVEN_SETTINGS_XML, repr(sorted(NODE_MAJORS.items())),
                     repr(sorted(NODE_TOOLS.items())), AWS_CLI_REQUIREMENT, AWS_CLI_PYTHON,
                     *standard_image.ca_digests(ca_certificates), aws_shim_source(),
-                    docker_shim_source(), standard_image.probe_script()])
+                    *docker_wrapper_sources(), standard_image.probe_script()])
 
 
 def _build_rootfs_settings() -> list[str]:
@@ -189,9 +190,14 @@ def aws_shim_source() -> str:
         return f.read()
 
 
-def docker_shim_source() -> str:
-    with open(docker_shim.__file__, encoding="utf-8") as f:
-        return f.read()
+def docker_wrapper_sources() -> list[str]:
+    """Every module of the docker wrapper's package (named, so a rename counts) and its launcher:
+    a change to any of them rebuilds the image."""
+    sources = []
+    for path in standard_image.wrapper_files(standard_image.WRAPPER_DIR):
+        with open(path, encoding="utf-8") as f:
+            sources.append(f"{os.path.basename(path)}\n{f.read()}")
+    return [*sources, standard_image.launcher()]
 
 
 def _digest(parts: Iterable[str]) -> str:

@@ -43,7 +43,7 @@ from conveyor.registry.aliases import (
     hosts_without_alias,
     parse_alias,
 )
-from conveyor.stack import aws_shim, checks, docker_shim, images, node_dist, service_images, standard_image
+from conveyor.stack import aws_shim, checks, images, node_dist, service_images, standard_image
 from conveyor.stack import components as c
 from conveyor.stack.containers_conf import merge_settings
 
@@ -402,7 +402,7 @@ def ensure_build_image(echo: Echo, eng: ContainerEngine, dry_run: bool) -> None:
         else:
             standard_image.write_context(standard_image.Context(
                 context, os.path.join(tmp, "deb", c.DOCKER_CLIENT_MEMBER),
-                docker_shim.__file__, aws_shim.__file__, downloads.node_tarballs,
+                standard_image.WRAPPER_DIR, aws_shim.__file__, downloads.node_tarballs,
                 downloads.tool_tarballs, downloads.wheels, cas), node_dist.unpack)
         _run_step(eng.build(context, file=os.path.join(context, "Containerfile"),
                             tags=[c.BUILD_LAYERS_IMAGE]),

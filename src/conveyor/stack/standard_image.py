@@ -7,7 +7,7 @@ BUILD_IMAGE is built in three steps (stack/setup.py runs them):
    CA certificates (then update-ca-certificates, which also rewrites Java's keystore), the
    Maven settings, Node 20/22 with npm, yarn and pnpm (stack/node_dist.py), the AWS CLI's
    wheels (pip download on the host, installed offline into a venv), then the docker client,
-   the docker wrapper and the aws shim last, so a shim change rebuilds seconds. The steps run
+   the docker wrapper (its package and launcher) and the aws shim last, so a shim change rebuilds seconds. The steps run
    from the least to the most often changed, so podman's layer cache keeps the others.
 3. A probe container of that image answers every runtime's `--version`; the catalog built from
    the answers (conveyor.build.runtime_catalog) becomes the RUNTIMES_LABEL of a one-line
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from conveyor.build.runtime_catalog import Catalog, Runtime, RuntimeVersion
 from conveyor.providers.local.process import Command
 from conveyor.stack import components as c
+from conveyor.stack import docker_wrapper
 
 # --- where things go in the image -----------------------------------------------------------
 
@@ -61,7 +62,8 @@ def containerfile(rootfs_image: str, aws_cli_version: str | None = None) -> str:
     """The upper layers on `rootfs_image`. The context holds: ca/ (the host's extra CAs, maybe
     none), settings.xml, runtimes/ (nodejs/<major>/ with lib/node_modules/npm), tools/ (yarn,
     pnpm), wheels/ (the AWS CLI and its dependencies; bind-mounted while pip installs them, so
-    no layer keeps the 22 MB of wheels), docker-client, docker, aws.
+    no layer keeps the 22 MB of wheels), docker-client, docker_wrapper/ (the wrapper's modules),
+    docker (its launcher), aws.
 
     `aws_cli_version` pins the install to the wheel downloaded: podman caches a RUN by its
     text, not by what is bind-mounted, so a newer awscli must change the text. (The recipe
@@ -81,6 +83,7 @@ def containerfile(rootfs_image: str, aws_cli_version: str | None = None) -> str:
         f"/tmp/aws-cli-wheels {requirement} && rm -rf /root/.cache/pip",
         *(f"ENV {pair}" for pair in c.STANDARD_ENV),
         f"COPY docker-client {c.DOCKER_CLIENT_PATH}",
+        f"COPY {c.WRAPPER_PACKAGE}/ {c.WRAPPER_LIB_DIR}/{c.WRAPPER_PACKAGE}/",
         f"COPY docker aws {c.BUILD_TOOLS_DIR}/",
         "",
     ])
@@ -196,7 +199,7 @@ class Context:
 
     directory: str
     docker_client: str
-    docker_wrapper: str
+    docker_wrapper: str  # the package directory (WRAPPER_DIR)
     aws_shim: str
     node: Mapping[str, tuple[str, str]]  # major → (node tgz, npm tgz)
     tools: Mapping[str, str]  # yarn/pnpm → tgz
@@ -219,14 +222,42 @@ def write_context(ctx: Context, unpack: Callable[[str, str], None]) -> None:
     for name, tgz in ctx.tools.items():
         unpack(tgz, os.path.join(d, "tools", name))
     shutil.copytree(ctx.wheels, os.path.join(d, "wheels"), dirs_exist_ok=True)
-    for source, name in ((ctx.docker_client, "docker-client"), (ctx.docker_wrapper, "docker"),
-                         (ctx.aws_shim, "aws")):
+    package = os.path.join(d, c.WRAPPER_PACKAGE)
+    os.makedirs(package, exist_ok=True)
+    for source in wrapper_files(ctx.docker_wrapper):
+        shutil.copyfile(source, os.path.join(package, os.path.basename(source)))
+        os.chmod(os.path.join(package, os.path.basename(source)), 0o644)
+    _write(os.path.join(d, "docker"), launcher())
+    for source, name in ((ctx.docker_client, "docker-client"), (ctx.aws_shim, "aws")):
         shutil.copyfile(source, os.path.join(d, name))
+    for name in ("docker-client", "docker", "aws"):
         os.chmod(os.path.join(d, name), 0o755)
     wheels = os.listdir(os.path.join(d, "wheels"))
     _write(os.path.join(d, "Containerfile"),
            containerfile(c.BUILD_ROOTFS_IMAGE, wheel_version(wheels, c.AWS_CLI_REQUIREMENT)))
     fix_times(d)
+
+
+#: The docker wrapper's package in this tree (copied whole into the image).
+WRAPPER_DIR = os.path.dirname(docker_wrapper.__file__)
+
+
+def wrapper_files(package_dir: str = WRAPPER_DIR) -> list[str]:
+    """The wrapper package's modules, sorted: what the image gets (no __pycache__)."""
+    return sorted(glob.glob(os.path.join(package_dir, "*.py")))
+
+
+def launcher(lib_dir: str = c.WRAPPER_LIB_DIR) -> str:
+    """The image's /usr/local/bin/docker: the wrapper package imported from `lib_dir`, first on
+    the path, by the image's python3 (which has no Conveyor installed).
+
+    >>> print(launcher("/lib/x").splitlines()[-1])
+    main()
+    """
+    return (f'#!/usr/bin/python3\n"""docker: Conveyor\'s wrapper in front of the real client '
+            f'(the package {c.WRAPPER_PACKAGE} in {lib_dir})."""\n'
+            f"import sys\n\nsys.path.insert(0, {lib_dir!r})\n"
+            f"from {c.WRAPPER_PACKAGE}.main import main\n\nmain()\n")
 
 
 def fix_times(directory: str, when: float = 0) -> None:
