@@ -410,8 +410,9 @@ class BuildShell:
         return self.session.variables(names)
 
     def close(self) -> None:
-        if self.session is not None and not self.session.close():
-            # its `podman run --rm` was killed before it removed the container: remove it here
+        if self.session is not None and (not self.session.close() or self.session.stopped):
+            # its `podman run --rm` was signalled (a timeout, a stop, or a kill at close) before it
+            # removed the container: remove it here
             subprocess.run([self.req.engine.binary, "rm", "--force", *self.names],
                            capture_output=True, timeout=60, check=False)
 

@@ -89,6 +89,9 @@ class ShellSession:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._done = f"__CV_DONE_{self.token} "
         self.exit_status: int | None = None
+        #: True once a timeout or cancel stopped it: the process was signalled, so any cleanup it
+        #: owed on a normal exit (`run --rm` removing its container) may not have happened.
+        self.stopped = False
 
     # -- lifecycle
     def __enter__(self) -> "ShellSession":
@@ -203,6 +206,7 @@ class ShellSession:
             after_part = isinstance(line, LinePart)
 
     def _stop(self) -> None:
+        self.stopped = True
         if self._stopper is not None:
             try:
                 self._stopper()
