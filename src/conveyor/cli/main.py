@@ -159,11 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = isub.add_parser("ls", help="repositories, tags, digests and push times")
     ls.add_argument("repository", nargs="?")
     ls.add_argument("--json", action="store_true")
-    ls = isub.add_parser("lifecycle", help="apply the lifecycle policies now (also on a schedule): expire, "
+    lc = isub.add_parser("lifecycle", help="apply the lifecycle policies now (also on a schedule): expire, "
                                            "collect blobs, bound engine images and build caches")
-    ls.add_argument("repository", nargs="?")
-    ls.add_argument("--dry-run", action="store_true", help="show what would expire and why, and what is protected")
-    ls.add_argument("--json", action="store_true")
+    lc.add_argument("repository", nargs="?", help="only this repository's policy (default: every repository)")
+    lc.add_argument("--dry-run", action="store_true", help="show what would expire and why, and what is protected")
+    lc.add_argument("--json", action="store_true", help="the plan or the result as JSON")
 
     sp = cmd("service", services.service, "services (ECS semantics): tasks behind HAProxy, kept at their desired count")
     vsub = sp.add_subparsers(dest="service_command", metavar="ls|describe|scale|logs", parser_class=Parser,
