@@ -13,7 +13,7 @@ import tarfile
 import pytest
 
 from conveyor.build.runtime_catalog import Catalog
-from conveyor.stack import checks, images, node_dist, setup, standard_image
+from conveyor.stack import checks, images, node_dist, setup_build_image, standard_image
 from conveyor.stack import components as c
 from conveyor.stack.checks import Status
 
@@ -324,10 +324,10 @@ def test_a_second_setup_with_a_current_image_only_reports(monkeypatch):
         raise AssertionError("a current image must not download or build anything")
 
     for name in ("fetch_standard_downloads", "fetch_docker_client", "ensure_build_rootfs",
-                 "_run_step", "run"):
-        monkeypatch.setattr(setup, name, no_network)
+                 "run_step", "run"):
+        monkeypatch.setattr(setup_build_image, name, no_network)
     lines = []
-    setup.ensure_build_image(lines.append, None, dry_run=False)
+    setup_build_image.ensure_build_image(lines.append, None, dry_run=False)
     assert lines[0] == ("✓ localhost/conveyor/build:latest (mmdebstrap bookworm + …; trusts 2 extra "
                         "CA certificates from the host)")
     assert lines[1].startswith("✓ localhost/conveyor/build:latest runtimes: golang 1.19")
