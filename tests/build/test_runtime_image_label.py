@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from stack_support import stack_missing
 
-from conveyor.build.runner import SOURCE_MOUNT, image_catalog
+from conveyor.build.image_runtimes import image_catalog
+from conveyor.build.runner import SOURCE_MOUNT
 from conveyor.build.runtime_catalog import RUNTIMES_LABEL, Catalog, Runtime, RuntimeVersion
 from conveyor.images import BUILD_IMAGE
 from conveyor.providers.local.containers import ContainerEngine, detect_engine, image_exists

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from stack_support import stack_missing
 
+from conveyor.build.image_runtimes import image_catalog
 from conveyor.build.phases import DOWNLOAD_SOURCE, FAILED, SUCCEEDED
-from conveyor.build.runner import BuildRequest, BuildResult, image_catalog, run_build
+from conveyor.build.runner import BuildRequest, BuildResult, run_build
 from conveyor.build.runtime_catalog import Catalog
 from conveyor.config.buildspec import load_buildspec_text
 from conveyor.images import BUILD_IMAGE

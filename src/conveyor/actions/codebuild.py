@@ -21,7 +21,8 @@ from conveyor.actions.base import (
     writable_copy,
 )
 from conveyor.actions.command import container_name
-from conveyor.build.runner import DEFAULT_REGION, BuildRequest, image_catalog, run_build
+from conveyor.build.image_runtimes import image_catalog
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.config.buildspec import load_buildspec
 from conveyor.config.providers import project_name
 from conveyor.errors import ConfigError, UserError

@@ -16,7 +16,6 @@ its standard input, never through argv, so `ps` does not show them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -36,14 +35,13 @@ from conveyor.build import phases as P
 from conveyor.build import runtimes as R
 from conveyor.build.buildlog import BuildLog
 from conveyor.build.cache import CACHE_MOUNT, BuildCache, list_files
-from conveyor.build.runtime_catalog import Catalog, CatalogError, catalog_of
+from conveyor.build.runtime_catalog import Catalog, CatalogError
 from conveyor.build.shell import CANCELLED, TIMED_OUT, ShellGone, ShellSession
 from conveyor.config.buildspec_model import BuildSpec, Phase
 from conveyor.errors import ConveyorError, UserError
 from conveyor.names import check_shell_env_name
 from conveyor.paths import PathEscape, is_inside, resolve_inside
 from conveyor.providers.local.containers import ContainerEngine, Mount
-from conveyor.providers.local.process import run as run_command
 
 SOURCE_MOUNT = "/codebuild/output/src/src"  # CodeBuild: /codebuild/output/src<N>/src/<host>/<repo>
 DEFAULT_REGION = "us-east-1"
@@ -119,33 +117,6 @@ class _Interrupted(Exception):
     def __init__(self, outcome: str) -> None:
         super().__init__(outcome)
         self.outcome = outcome
-
-
-def image_catalog(engine: ContainerEngine, image: str) -> Catalog | None:
-    """The runtime catalog `image` carries (its io.conveyor.runtimes label); None for an image
-    without one, or one not present to inspect (`run` may still pull it: it then has no runtime
-    selection, as a custom image). A label this version cannot read is the user's problem to
-    fix (UserError), never a fault of the build."""
-    try:
-        done = run_command(engine.image_inspect(image, format="{{json .Config.Labels}}"), check=False,
-                           dry_run=False)
-    except ConveyorError:  # no engine binary: the build itself will say so
-        return None
-    if not done.ok:
-        return None
-    try:
-        labels = json.loads(done.stdout.strip().splitlines()[0]) or {}
-    except (ValueError, IndexError):
-        return None
-    try:
-        catalog = catalog_of(labels)
-        problems = R.catalog_problems(catalog) if catalog is not None else []
-        if problems:
-            raise CatalogError("; ".join(problems))
-    except CatalogError as exc:
-        raise UserError(f"image {image} has a runtime catalog (label io.conveyor.runtimes) that cannot be read: "
-                        f"{exc}", hint="rebuild the image with `conveyor setup`, or remove the label") from None
-    return catalog
 
 
 def run_build(spec: BuildSpec, req: BuildRequest, on_line: Callable[[str], None]) -> BuildResult:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from conveyor import home as homes
 from conveyor.actions.codebuild import split_region
-from conveyor.build.runner import DEFAULT_REGION, BuildRequest, image_catalog, run_build
+from conveyor.build.image_runtimes import image_catalog
+from conveyor.build.runner import DEFAULT_REGION, BuildRequest, run_build
 from conveyor.cli.render import duration, echo
 from conveyor.config.buildspec import load_buildspec
 from conveyor.errors import UserError

@@ -22,7 +22,7 @@ from typing import Any
 from conveyor.build.runtime_catalog import RUNTIMES_LABEL, CatalogError, catalog_of
 from conveyor.errors import ConveyorError
 from conveyor.providers.local import containers
-from conveyor.providers.local.containers import ContainerEngine
+from conveyor.providers.local.containers import ContainerEngine, image_labels  # noqa: F401  (stack code calls checks.image_labels)
 from conveyor.providers.local.process import Command, run, tail
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, alias_hosts, aliases_in_hosts
@@ -107,18 +107,6 @@ def engine_status(eng: ContainerEngine) -> Status:
         return Status("engine", False, f"{eng.name} does not answer `{eng.version()}`", SETUP_FIX)
     why = "Docker engine running" if eng.name == "docker" else "no running Docker engine"
     return Status("engine", True, f"{eng.name} {version} ({why})")
-
-
-def image_labels(eng: ContainerEngine, ref: str) -> dict[str, str] | None:
-    """An image's labels ({} when it has none), None when the image is absent."""
-    cmd = eng.image_inspect(ref, format="{{json .Config.Labels}}")
-    done = run(cmd, check=False, dry_run=False)
-    if not done.ok:
-        return None
-    try:
-        return json.loads(done.stdout.strip().splitlines()[0]) or {}
-    except (ValueError, IndexError):
-        return {}
 
 
 def image_origin(eng: ContainerEngine, ref: str) -> str | None:

@@ -12,6 +12,7 @@ them. A few helpers at the bottom execute (`image_exists`, `run_probe`, `detect_
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -239,6 +240,18 @@ class ContainerEngine:
 
 def image_exists(engine: ContainerEngine, ref: str) -> bool:
     return run(engine.image_exists(ref), check=False, dry_run=False).returncode == 0
+
+
+def image_labels(engine: ContainerEngine, ref: str) -> dict[str, str] | None:
+    """An image's labels ({} when it has none or they cannot be read), None when the image is
+    absent."""
+    done = run(engine.image_inspect(ref, format="{{json .Config.Labels}}"), check=False, dry_run=False)
+    if not done.ok:
+        return None
+    try:
+        return json.loads(done.stdout.strip().splitlines()[0]) or {}
+    except (ValueError, IndexError):
+        return {}
 
 
 def run_probe(engine: ContainerEngine, image: str, timeout: float = PROBE_TIMEOUT) -> Completed:
