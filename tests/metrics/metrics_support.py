@@ -38,6 +38,14 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def counted(lb) -> bool:
+    """True once HAProxy has counted every request it finished: it adds one to a backend's
+    req_tot (and hrsp_*) when the stream ends, which can be just after the client has read the
+    whole response. No open session on any frontend or backend means nothing is left to count."""
+    return all(int(row.get("scur") or 0) == 0 for row in lb.stats()
+               if row.get("svname") in ("FRONTEND", "BACKEND"))
+
+
 def wait_for(predicate, timeout: float = 10.0, step: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from metrics_support import FAST_CHECK, free_port, free_ports, get, needs_haproxy, wait_for
+from metrics_support import FAST_CHECK, counted, free_port, free_ports, get, needs_haproxy, wait_for
 
 from conveyor.lb import Listener, TargetGroup
 from conveyor.metrics.sampler import PRUNE_INTERVAL, Sampler
@@ -22,6 +22,12 @@ def by_scope(points: list[Datapoint]) -> dict[str, dict[str, float]]:
     for p in points:
         out.setdefault(p.scope, {})[p.metric] = p.value
     return out
+
+
+def sample(sampler: Sampler, lb, now: float) -> list[Datapoint]:
+    """sampler.sample_once(now) once HAProxy has counted every request the test has sent."""
+    assert wait_for(lambda: counted(lb))
+    return sampler.sample_once(now)
 
 
 def healthy(lb, tg: str, count: int = 1) -> bool:
@@ -56,14 +62,14 @@ def test_requests_and_status_codes_per_target_group_and_listener(lb, service, st
     prod, test = service
     sampler = Sampler(store, lambda: {"production": lb})
     t = second()
-    first = by_scope(sampler.sample_once(t))
+    first = by_scope(sample(sampler, lb, t))
     # the first sample is a baseline: only the host counts, which are always published
     assert first == {f"tg:{BLUE}": {"HealthyHostCount": 1.0, "UnHealthyHostCount": 0.0},
                      f"tg:{GREEN}": {"HealthyHostCount": 1.0, "UnHealthyHostCount": 0.0}}
 
     assert [get(prod) for _ in range(7)] == [200] * 7
     assert [get(test) for _ in range(4)] == [500] * 4
-    points = sampler.sample_once(t + 1)
+    points = sample(sampler, lb, t + 1)
     assert {p.ts for p in points} == {int(t)}
     seen = by_scope(points)
     blue, green = seen[f"tg:{BLUE}"], seen[f"tg:{GREEN}"]
@@ -85,11 +91,11 @@ def test_requests_and_status_codes_per_target_group_and_listener(lb, service, st
     assert store.series(f"tg:{GREEN}", "HTTPCode_Target_5XX_Count", t - 5, t + 5) == [(int(t), 4.0)]
 
     # a quiet second: host counts only (no datapoint means no traffic)
-    assert by_scope(sampler.sample_once(t + 2)) == first
+    assert by_scope(sample(sampler, lb, t + 2)) == first
     # a second sample within the same second is skipped
-    assert sampler.sample_once(t + 2.5) == []
+    assert sample(sampler, lb, t + 2.5) == []
     get(prod)
-    again = by_scope(sampler.sample_once(t + 3))
+    again = by_scope(sample(sampler, lb, t + 3))
     assert again[f"tg:{BLUE}"]["RequestCount"] == 1 and f"listener:production:{test}" not in again
 
 
@@ -101,7 +107,7 @@ def test_haproxy_503s_are_elb_errors_and_unhealthy_targets_are_counted(lb, servi
     assert wait_for(lambda: healthy(lb, GREEN, 2))
     sampler = Sampler(store, lambda: {"production": lb})
     t = second()
-    sampler.sample_once(t)
+    sample(sampler, lb, t)
     lb.set_weights(prod, {BLUE: 0, GREEN: 1})   # production traffic to green
     lb.deregister(GREEN, "task-2")               # draining: neither healthy nor unhealthy
     broken.status = 503
@@ -110,7 +116,7 @@ def test_haproxy_503s_are_elb_errors_and_unhealthy_targets_are_counted(lb, servi
                     timeout=5)
     statuses = [get(prod) for _ in range(5)]
     assert statuses == [503] * 5                 # no healthy target: HAProxy answers itself
-    seen = by_scope(sampler.sample_once(later(t)))
+    seen = by_scope(sample(sampler, lb, later(t)))
     green = seen[f"tg:{GREEN}"]
     assert (green["RequestCount"], green["HTTPCode_ELB_5XX_Count"], green["HTTPCode_Target_5XX_Count"]) \
         == (5, 5, 0)
@@ -140,22 +146,22 @@ def test_a_restarted_haproxy_is_a_new_baseline(lb, service, store):
     prod, _ = service
     sampler = Sampler(store, lambda: {"production": lb})
     t = second()
-    sampler.sample_once(t)
+    sample(sampler, lb, t)
     for _ in range(6):
         get(prod)
-    assert by_scope(sampler.sample_once(t + 1))[f"tg:{BLUE}"]["RequestCount"] == 6
+    assert by_scope(sample(sampler, lb, t + 1))[f"tg:{BLUE}"]["RequestCount"] == 6
 
     lb.stop()
-    assert sampler.sample_once(t + 2) == []            # not running: skipped
+    assert sample(sampler, lb, t + 2) == []            # not running: skipped
     assert lb.ensure_running()
     assert wait_for(lambda: healthy(lb, BLUE))
     get(prod)
     get(prod)                                           # counters now 2 < 6 … and no baseline
-    baseline = by_scope(sampler.sample_once(t + 3))
+    baseline = by_scope(sample(sampler, lb, t + 3))
     assert "RequestCount" not in baseline[f"tg:{BLUE}"]
     for _ in range(3):
         get(prod)
-    assert by_scope(sampler.sample_once(t + 4))[f"tg:{BLUE}"]["RequestCount"] == 3
+    assert by_scope(sample(sampler, lb, t + 4))[f"tg:{BLUE}"]["RequestCount"] == 3
 
 
 @needs_haproxy
@@ -166,16 +172,16 @@ def test_counters_going_down_make_a_baseline_without_a_restart_seen(lb, service,
     t = second()
     for _ in range(5):
         get(prod)
-    sampler.sample_once(t)
+    sample(sampler, lb, t)
     lb.stop()
     lb.ensure_running()
     assert wait_for(lambda: healthy(lb, BLUE))
     get(prod)
-    points = by_scope(sampler.sample_once(t + 1))
+    points = by_scope(sample(sampler, lb, t + 1))
     assert set(points[f"tg:{BLUE}"]) == {"HealthyHostCount", "UnHealthyHostCount"}
     assert not any(scope.startswith("listener:") for scope in points)
     get(prod)
-    assert by_scope(sampler.sample_once(t + 2))[f"tg:{BLUE}"]["RequestCount"] == 1
+    assert by_scope(sample(sampler, lb, t + 2))[f"tg:{BLUE}"]["RequestCount"] == 1
 
 
 @needs_haproxy
@@ -183,11 +189,11 @@ def test_a_reload_with_a_new_target_group_is_a_new_baseline(lb, service, store):
     prod, test = service
     sampler = Sampler(store, lambda: {"production": lb})
     t = second()
-    sampler.sample_once(t)
+    sample(sampler, lb, t)
     get(prod)
     lb.apply([Listener(prod, BLUE), Listener(test, GREEN)],
              [TargetGroup(BLUE, FAST_CHECK), TargetGroup(GREEN, FAST_CHECK), TargetGroup("extra")])
-    points = by_scope(sampler.sample_once(t + 1))
+    points = by_scope(sample(sampler, lb, t + 1))
     assert "RequestCount" not in points[f"tg:{BLUE}"] and "tg:extra" in points
 
 
@@ -238,13 +244,13 @@ def test_a_wall_clock_stepping_back_makes_a_new_baseline_instead_of_a_blind_spel
     prod, _ = service
     sampler = Sampler(store, lambda: {"production": lb})
     t = second()
-    sampler.sample_once(t)
+    sample(sampler, lb, t)
     get(prod)
-    assert by_scope(sampler.sample_once(t + 1))[f"tg:{BLUE}"]["RequestCount"] == 1
-    assert sampler.sample_once(t + 1.5) == []               # the same second again: nothing new
+    assert by_scope(sample(sampler, lb, t + 1))[f"tg:{BLUE}"]["RequestCount"] == 1
+    assert sample(sampler, lb, t + 1.5) == []               # the same second again: nothing new
     back = t - 3600
-    baseline = by_scope(sampler.sample_once(back))           # an hour back: a new baseline ...
+    baseline = by_scope(sample(sampler, lb, back))           # an hour back: a new baseline ...
     assert "RequestCount" not in baseline[f"tg:{BLUE}"]
     get(prod)
     get(prod)
-    assert by_scope(sampler.sample_once(back + 1))[f"tg:{BLUE}"]["RequestCount"] == 2   # ... counting again
+    assert by_scope(sample(sampler, lb, back + 1))[f"tg:{BLUE}"]["RequestCount"] == 2   # ... counting again
