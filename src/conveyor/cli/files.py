@@ -79,6 +79,8 @@ def validate(args) -> int:
         else:
             from conveyor.config.pipeline import check_file as validate_file
         found = validate_file(path, str(path))
+        if kind == "buildspec" and not any(d.severity == "error" for d in found):
+            found = sorted(found + _runtime_versions(path, args.build_image))
         diagnostics += found
         checked.append({"file": str(path), "kind": kind,
                         "valid": not any(d.severity == "error" for d in found)})
@@ -97,6 +99,18 @@ def validate(args) -> int:
     for c in checked:
         echo(f"✓ {c['file']} ({c['kind']}) is valid" + (f" — {warnings} warning(s)" if warnings else ""))
     return 0
+
+
+def _runtime_versions(path: Path, image: str | None) -> list[Diagnostic]:
+    """Warnings for the runtime-versions the build image cannot provide (build/runtime_lint.py)."""
+    from conveyor.build.runtime_lint import image_runtime_warnings
+    from conveyor.config.buildspec import load_buildspec
+    from conveyor.documents.located import load_file
+    from conveyor.images import BUILD_IMAGE
+    from conveyor.providers.local.containers import detect_engine
+
+    spec = load_buildspec(path, str(path))
+    return image_runtime_warnings(load_file(path, str(path)), spec, detect_engine(), image or BUILD_IMAGE)
 
 
 def import_(args) -> int:

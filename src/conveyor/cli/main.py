@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="*", metavar="FILE")
     sp.add_argument("--kind", choices=files.KINDS, default=None)
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--build-image", default=None, metavar="IMAGE",
+                    help="check a buildspec's runtime-versions against this image (default: the standard build "
+                         "image `conveyor setup` makes)")
     sp = cmd("import", files.import_, "convert a CodePipeline JSON definition to conveyor.yml")
     sp.add_argument("source", choices=["codepipeline"])
     sp.add_argument("file", metavar="FILE")
