@@ -26,6 +26,9 @@ RESULT = {
     ],
     "garbageCollection": {"ran": False, "bytesBefore": 5 * 1024 ** 2, "bytesAfter": 5 * 1024 ** 2,
                           "skipped": "dry run"},
+    "leftoverContainers": {"remove": [{"id": "0f1e2d3c4b5a", "name": "nervous_tesla", "image": "h/orders-service:test",
+                                       "state": "exited", "why": "its build ended without removing it"}],
+                           "kept": [{}]},
     "hostImages": {"remove": [{"id": "67498dbc4b76", "names": ["h/orders-service:a42a999"], "size": 1,
                                "why": "older than the 3 newest of orders-service"}],
                    "kept": [{}, {}, {}], "danglingNotOurs": 2, "danglingNotOursBytes": 3 * 1024 ** 2,
@@ -44,6 +47,8 @@ def test_dry_run_report_lines():
         "in use by staging/orders-service task definition orders-service:7",
         "scratch: no lifecycle policy; 2 image(s) kept",
         "registry blobs: 5.0 MiB; not collected (dry run)",
+        "leftover build containers (`docker run --rm` of a killed build): 1 would be removed, 1 kept",
+        "  remove 0f1e2d3c4b5a nervous_tesla (h/orders-service:test): its build ended without removing it",
         "engine images: 1 of Conveyor's would be removed (214.0 MiB), 3 kept; 2 dangling image(s) not known to be "
         "Conveyor's left alone (3.0 MiB; `podman image prune` removes them)",
         "  remove 67498dbc4b76 h/orders-service:a42a999: older than the 3 newest of orders-service",

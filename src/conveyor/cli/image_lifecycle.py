@@ -70,6 +70,15 @@ def report_lines(result: Mapping[str, Any]) -> list[str]:
     else:
         why = gc.get("error") or gc.get("skipped") or ""
         lines.append(f"registry blobs: {size(gc.get('bytesBefore'))}; not collected ({why})")
+    leftovers = result.get("leftoverContainers") or {}
+    if leftovers.get("error"):
+        lines.append(f"leftover build containers: {leftovers['error']}")
+    elif leftovers.get("remove") or leftovers.get("kept"):
+        remove = leftovers.get("remove") or []
+        lines.append(f"leftover build containers (`docker run --rm` of a killed build): {len(remove)} "
+                     f"{'would be' if dry else 'were'} removed, {len(leftovers.get('kept') or [])} kept")
+        for row in remove:
+            lines.append(f"  {'remove' if dry else 'removed'} {row['id']} {row['name']} ({row['image']}): {row['why']}")
     hosts = result.get("hostImages") or {}
     if "error" in hosts or "skipped" in hosts:
         lines.append(f"engine images: {hosts.get('error') or hosts.get('skipped')}")

@@ -7,10 +7,12 @@ A run, in order:
    protected images, which are reported with why they are kept;
 3. if anything was deleted, blobs are garbage-collected while the proxy holds writes (gc.py),
    with the registry's disk use before and after;
-4. Conveyor's images in the host engine beyond the newest K per repository are removed
+4. containers a killed build's `docker run --rm` left behind (exited, labelled by the docker
+   wrapper) are removed (leftover_containers.py), so they pin no image;
+5. Conveyor's images in the host engine beyond the newest K per repository are removed
    (host_images.py);
-5. the LOCAL build caches are cut to their size bound, least recently used first (build.cache).
-A dry run does steps 1, 2 and 4-5's selection and changes nothing.
+6. the LOCAL build caches are cut to their size bound, least recently used first (build.cache).
+A dry run does steps 1, 2 and 4-6's selection and changes nothing.
 
 ECR evaluates policies "within 24 hours" of a change; the daemon runs once at start and then
 every `interval` (default hourly), and `conveyor image lifecycle` runs one on demand.
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import ConveyorError, UserError
-from conveyor.registry import host_images
+from conveyor.registry import host_images, leftover_containers
 from conveyor.registry.expiry import RepositoryPlan, apply_plan, index_children, plan_repository
 from conveyor.registry.gc import DEFAULT_QUIET, GarbageCollector, GcResult, disk_usage
 from conveyor.registry.protection import DEFAULT_GRACE, DeployState, protected_images, read_deploy_state
@@ -154,9 +156,23 @@ class Housekeeping:
                 usage = disk_usage(service.data_dir)
                 gc = GcResult(False, usage, usage, error=str(exc))
         out["garbageCollection"] = gc.to_json()
+        out["leftoverContainers"] = self._leftover_containers(dry_run)
         out["hostImages"] = self._host_images(dry_run)
         out["buildCache"] = self.caches(dry_run) if self.caches is not None else {}
         return out
+
+    def _leftover_containers(self, dry_run: bool) -> dict:
+        if self.engine is None:
+            return {"skipped": "no engine"}
+        try:
+            selection = leftover_containers.select_leftovers(
+                leftover_containers.list_labelled(self.engine), now=self.clock())
+            report = selection.to_json()
+            if not dry_run:
+                report.update(leftover_containers.remove(selection, self.engine))
+            return report
+        except (ConveyorError, ValueError) as exc:
+            return {"error": str(exc)}
 
     def _host_images(self, dry_run: bool) -> dict:
         if self.engine is None:
@@ -214,7 +230,10 @@ def summary(result: Mapping[str, Any]) -> str:
     gc = result.get("garbageCollection") or {}
     hosts = result.get("hostImages") or {}
     cache = result.get("buildCache") or {}
+    leftovers = result.get("leftoverContainers") or {}
     return (f"{expired} image(s) {'would expire' if result.get('dryRun') else 'expired'}, {protected} protected; "
             f"registry {gc.get('bytesBefore', 0)} → {gc.get('bytesAfter', 0)} bytes; "
+            f"{len(leftovers.get('remove') or [])} leftover build container(s) "
+            f"{'to remove' if result.get('dryRun') else 'removed'}; "
             f"{len(hosts.get('remove') or [])} local image(s) pruned; "
             f"build cache {cache.get('bytesBefore', 0)} → {cache.get('bytesAfter', 0)} bytes")
