@@ -8,7 +8,7 @@ started with, even after conveyor.yml changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from conveyor.config.notifications import NotificationRule, rules_from_data
 from conveyor.config.providers import ACTION_KEYS, PROVIDERS
@@ -163,6 +163,25 @@ def _trigger(raw: dict[str, Any], default_source: str) -> TriggerDef:
         pull_request_events(pr), criteria((pr or {}).get("branches")), criteria((pr or {}).get("paths")))
     return TriggerDef(raw.get("source") or default_source, criteria(raw.get("branches")), criteria(raw.get("paths")),
                       criteria(raw.get("tags")), pull_request)
+
+
+def repository_settings(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """conveyor.yml `repositories:` as name -> settings, from the mapping form or the list form
+    (names, or mappings with a `name`).
+
+    >>> repository_settings({"repositories": ["web", {"name": "api", "imageTagMutability": "IMMUTABLE"}]})
+    {'web': {}, 'api': {'imageTagMutability': 'IMMUTABLE'}}
+    """
+    found = raw.get("repositories") or {}
+    if isinstance(found, dict):
+        return {str(name): dict(conf) if isinstance(conf, dict) else {} for name, conf in found.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for item in found if isinstance(found, list) else ():
+        if isinstance(item, str):
+            out[item] = {}
+        elif isinstance(item, dict) and "name" in item:
+            out[str(item["name"])] = {k: v for k, v in item.items() if k != "name"}
+    return out
 
 
 def action_configuration(raw: dict[str, Any]) -> dict[str, Any]:

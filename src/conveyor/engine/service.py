@@ -18,7 +18,7 @@ from typing import Sequence
 
 from conveyor.actions.base import ActionRunner
 from conveyor.backend.interface import ImageRegistry
-from conveyor.config.model import PipelineDef
+from conveyor.config.model import PipelineDef, repository_settings
 from conveyor.config.trust import valid_branch_name
 from conveyor.engine import states as S
 from conveyor.engine.definitions import Definitions
@@ -415,12 +415,10 @@ class Service:
     # -- registry
     def _declare_repositories(self, definition: PipelineDef) -> None:
         """conveyor.yml `repositories:` (ECR's repository settings) apply to the pipeline's registry."""
-        repos = definition.raw.get("repositories") or {}
         registry = self.scheduler.registry_for(definition) or self.registry
-        if registry is None or not isinstance(repos, dict):
+        if registry is None:
             return
-        for name, conf in repos.items():
-            conf = conf if isinstance(conf, dict) else {}
+        for name, conf in repository_settings(definition.raw).items():
             registry.ensure_repository(
                 name, tag_mutability=conf.get("imageTagMutability", "MUTABLE"),
                 exclusion_filters=tuple(conf.get("imageTagMutabilityExclusionFilters") or ()),

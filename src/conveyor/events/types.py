@@ -2,8 +2,8 @@
 
 Pipeline events use the names of CodePipeline's notification rules (CodeStar Notifications'
 `codepipeline-pipeline-<name>`, without the prefix); deployment and service events are
-Conveyor's, named the same way (`<subject>-<what happened>`). A type, once shipped, keeps its
-name and meaning: rules and receivers match on it.
+Conveyor's, named the same way (`<subject>-<what happened>`), and so are the local registry's
+image events. A type, once shipped, keeps its name and meaning: rules and receivers match on it.
 
     >>> severity("pipeline-execution-failed")
     'error'
@@ -56,7 +56,19 @@ DEPLOYMENT_EVENTS: Mapping[str, str] = {
     "service-circuit-breaker": ERROR,         # the deployment circuit breaker tripped
 }
 
-EVENT_TYPES: Mapping[str, str] = {**PIPELINE_EVENTS, **DEPLOYMENT_EVENTS}
+#: type -> severity. The local registry's pushes and deletes: ECR's "ECR Image Action" event
+#: (action-type PUSH|DELETE, result SUCCESS|FAILURE), one type per pair.
+IMAGE_EVENTS: Mapping[str, str] = {
+    "image-pushed": INFO,
+    "image-push-failed": WARNING,             # refused: an immutable tag, say
+    "image-deleted": INFO,                    # detail: why (a lifecycle policy rule, by hand)
+    "image-delete-failed": WARNING,
+}
+IMAGE_ACTIONS: Mapping[tuple[str, str], str] = {
+    ("PUSH", "SUCCESS"): "image-pushed", ("PUSH", "FAILURE"): "image-push-failed",
+    ("DELETE", "SUCCESS"): "image-deleted", ("DELETE", "FAILURE"): "image-delete-failed"}
+
+EVENT_TYPES: Mapping[str, str] = {**PIPELINE_EVENTS, **DEPLOYMENT_EVENTS, **IMAGE_EVENTS}
 
 
 def severity(event_type: str) -> str:
@@ -74,6 +86,7 @@ class Subject:
     environment: str | None = None
     service: str | None = None
     deployment_id: str | None = None
+    repository: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         # Not dataclasses.asdict: it deep-copies, and this runs for every event the engine writes.

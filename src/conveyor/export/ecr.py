@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conveyor.config.model import PipelineDef
+from conveyor.config.model import PipelineDef, repository_settings
 from conveyor.export.naming import logical_ids
 from conveyor.export.notes import Notes
 from conveyor.export.template import GetAtt, Template
@@ -28,16 +28,7 @@ REPOSITORY_KEYS = ("imageTagMutability", "imageTagMutabilityExclusionFilters", "
 
 def repositories(definition: PipelineDef) -> dict[str, dict[str, Any]]:
     """name -> settings, from the mapping form or the list form (names, or mappings with a name)."""
-    raw = definition.raw.get("repositories") or {}
-    if isinstance(raw, dict):
-        return {str(name): dict(conf or {}) for name, conf in raw.items()}
-    out: dict[str, dict[str, Any]] = {}
-    for item in raw:
-        if isinstance(item, str):
-            out[item] = {}
-        elif isinstance(item, dict) and "name" in item:
-            out[str(item["name"])] = {k: v for k, v in item.items() if k != "name"}
-    return out
+    return repository_settings(definition.raw)
 
 
 def repository_names(definition: PipelineDef) -> list[str]:

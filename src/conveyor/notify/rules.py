@@ -8,8 +8,9 @@ the notifier starts and reloaded for P when P's `pipeline-execution-started` eve
 (the execution row exists by then). A push to an unprotected branch therefore cannot add, drop or
 redirect a notification.
 
-Which events a rule of P takes: P's pipeline events (subject.pipeline == P) and the deployment
-and service events of the environments (and their services) P's conveyor.yml defines; then the
+Which events a rule of P takes: P's pipeline events (subject.pipeline == P), the deployment
+and service events of the environments (and their services) P's conveyor.yml defines, and the
+image events of the repositories it declares under `repositories:`; then the
 rule's event types, its severity floor and its filters. A filter narrows only the events that
 name its field: `environments: [production]` keeps production's deployments and still lets
 P's `pipeline-execution-failed` (which names no environment) through.
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from conveyor.config.model import repository_settings
 from conveyor.config.notifications import NotificationRule, rules_from_data
 from conveyor.events.types import SEVERITIES, Event
 
@@ -41,6 +43,7 @@ class PipelineRules:
     #: environment -> its service names (None: the environment lists no services mapping)
     environments: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
     allow_host_commands: bool = False
+    repositories: frozenset[str] = frozenset()
 
     @classmethod
     def from_definition(cls, pipeline: str, raw: Mapping[str, Any]) -> "PipelineRules":
@@ -49,13 +52,17 @@ class PipelineRules:
         for name, env in (raw_envs.items() if isinstance(raw_envs, dict) else ()):
             services = env.get("services") if isinstance(env, dict) else None
             envs[str(name)] = frozenset(str(s) for s in services) if isinstance(services, dict) else None
-        return cls(pipeline, rules_from_data(dict(raw)), envs, raw.get("allowHostCommands") is True)
+        return cls(pipeline, rules_from_data(dict(raw)), envs, raw.get("allowHostCommands") is True,
+                   frozenset(repository_settings(raw)))
 
     def owns(self, event: Event) -> bool:
-        """The event is this pipeline's, or a deployment of an environment (and service) it defines."""
+        """The event is this pipeline's, a deployment of an environment (and service) it defines, or
+        an image action in a repository it declares."""
         subject = event.subject
         if subject.pipeline is not None and subject.pipeline == self.pipeline:
             return True
+        if subject.repository is not None:
+            return subject.repository in self.repositories
         if subject.environment is None or subject.environment not in self.environments:
             return False
         services = self.environments[subject.environment]

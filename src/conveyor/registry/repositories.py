@@ -2,7 +2,8 @@
 
 Its own file (home/registry.db), so the registry does not depend on the engine's schema. The
 current state is three small tables (repositories, images, tags); every push, refused push and
-delete is also appended to `image_actions`, shaped like ECR's "ECR Image Action" event (§9.2).
+delete is also appended to `image_actions`, shaped like ECR's "ECR Image Action" event (§9.2),
+and written to the outbox in the same transaction, as an `image-*` event for the daemon's stream.
 
     store = RepositoryStore(home / "registry.db", backend=Backend(socket_path))
     store.declare("orders", "IMMUTABLE")                   # from conveyor.yml
@@ -18,19 +19,24 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound, UserError
+from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.events.types import IMAGE_ACTIONS, Event, Subject
 from conveyor.registry.backend import Backend
 from conveyor.registry.mutability import DEFAULT_MUTABILITY, TagPolicy
 
 #: [api ecr] RepositoryName: 2-256 characters, lower-case path components.
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 REPOSITORY_NAME_LENGTH = (2, 256)
+#: Seconds within which a refusal like the one before it is the same push retried (one event).
+RETRY_WINDOW = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS repositories (
@@ -67,7 +73,7 @@ CREATE TABLE IF NOT EXISTS image_actions (
     message TEXT,
     at REAL NOT NULL
 );
-"""
+""" + OUTBOX_SCHEMA
 
 
 def check_repository_name(name: str) -> str:
@@ -135,6 +141,7 @@ class RepositoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.backend = backend
         self.clock = clock
+        self.on_events: Callable[[], None] | None = None  # the relay's wake (daemon.py)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
                                    timeout=30)
@@ -199,30 +206,24 @@ class RepositoryStore:
                     size: int | None = None, at: float | None = None) -> Image:
         """An accepted manifest PUT: the image exists (first push time kept), `tag` points at it."""
         at = self.clock() if at is None else at
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT OR IGNORE INTO repositories (name, image_tag_mutability, "
-                                 "created_at) VALUES (?, ?, ?)", (name, DEFAULT_MUTABILITY.value, at))
+        with self._lock, self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO repositories (name, image_tag_mutability, "
+                             "created_at) VALUES (?, ?, ?)", (name, DEFAULT_MUTABILITY.value, at))
+            self._db.execute(
+                "INSERT INTO images (repository, digest, media_type, size, pushed_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (repository, digest) DO UPDATE SET "
+                "media_type = COALESCE(excluded.media_type, media_type), "
+                "size = COALESCE(excluded.size, size)", (name, digest, media_type, size, at))
+            if tag is not None:
                 self._db.execute(
-                    "INSERT INTO images (repository, digest, media_type, size, pushed_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (repository, digest) DO UPDATE SET "
-                    "media_type = COALESCE(excluded.media_type, media_type), "
-                    "size = COALESCE(excluded.size, size)", (name, digest, media_type, size, at))
-                if tag is not None:
-                    self._db.execute(
-                        "INSERT INTO tags (repository, tag, digest, tagged_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, tagged_at = "
-                        "excluded.tagged_at WHERE digest != excluded.digest", (name, tag, digest, at))
-                self._action(name, "PUSH", "SUCCESS", digest, tag, None, at)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                    "INSERT INTO tags (repository, tag, digest, tagged_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, tagged_at = "
+                    "excluded.tagged_at WHERE digest != excluded.digest", (name, tag, digest, at))
+            self._action(name, "PUSH", "SUCCESS", digest, tag, None, at)
         return self.image(name, digest)
 
     def record_rejection(self, name: str, tag: str, digest: str, message: str) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             self._action(name, "PUSH", "FAILURE", digest, tag, message, self.clock())
 
     def image(self, name: str, digest: str) -> Image:
@@ -249,13 +250,13 @@ class RepositoryStore:
 
     def forget_image(self, name: str, digest: str, message: str | None = None) -> None:
         """Record a delete that already happened in the registry (the image and its tags)."""
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute("DELETE FROM images WHERE repository = ? AND digest = ?", (name, digest))
             self._action(name, "DELETE", "SUCCESS", digest, None, message, self.clock())
 
     def record_delete_failure(self, name: str, digest: str, message: str) -> None:
         """A delete that was attempted and failed (the lifecycle's, say): kept in the history."""
-        with self._lock:
+        with self._lock, self._transaction():
             self._action(name, "DELETE", "FAILURE", digest, None, message, self.clock())
 
     def delete_image(self, name: str, digest: str) -> bool:
@@ -276,11 +277,62 @@ class RepositoryStore:
         with self._lock:
             return [dict(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (the caller holds the lock): a change and its event together."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        if self.on_events is not None:
+            self.on_events()
+
     def _action(self, name: str, action: str, result: str, digest: str | None, tag: str | None,
                 message: str | None, at: float) -> None:
+        """Inside a transaction: the history row and its event. A push by digest alone (each
+        platform's manifest of a multi-platform image, before its tagged index) is history only:
+        the tagged push that follows is the event. So is a refusal repeating the one before it
+        within RETRY_WINDOW: the client retrying the same push in other manifest formats (podman
+        tries up to four) is one refused push."""
+        previous = self._db.execute(
+            "SELECT action_type, result, tag, message, at FROM image_actions WHERE repository = ? "
+            "ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
         self._db.execute("INSERT INTO image_actions (repository, action_type, result, digest, tag, "
                          "message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (name, action, result, digest, tag, message, at))
+        if action == "PUSH" and tag is None:
+            return
+        if (result == "FAILURE" and previous is not None and at - previous["at"] < RETRY_WINDOW
+                and tuple(previous)[:4] == (action, result, tag, message)):
+            return
+        write_events(self._db, [image_event(name, action, result, digest, tag, message, at)])
+
+
+def image_event(name: str, action: str, result: str, digest: str | None, tag: str | None,
+                message: str | None, at: float) -> Event:
+    """An image action as a stream event; `detail` has ECR's "ECR Image Action" fields.
+
+    >>> e = image_event("orders", "PUSH", "SUCCESS", "sha256:" + "ab" * 32, "v1", None, 1.0)
+    >>> e.type, e.summary
+    ('image-pushed', 'orders:v1 pushed (sha256:ababababab)')
+    """
+    kind = IMAGE_ACTIONS[(action, result)]
+    short = digest[:17] if digest else "?"
+    shown = f"{name}:{tag}" if tag else f"{name}@{short}"
+    what = {"image-pushed": "pushed", "image-push-failed": "push refused", "image-deleted": "deleted",
+            "image-delete-failed": "delete failed"}[kind]
+    detail: dict[str, Any] = {"action-type": action, "result": result, "repository-name": name}
+    if digest:
+        detail["image-digest"] = digest
+    if tag:
+        detail["image-tag"] = tag
+    if message:
+        detail["message"] = message
+    summary = f"{shown} {what} ({short})" if tag else f"{shown} {what}"
+    return Event(kind, at, Subject(repository=name), detail, summary + (f": {message}" if message else ""))
 
 
 def _repository(row: sqlite3.Row) -> Repository:

@@ -31,7 +31,7 @@ from conveyor.providers.local.backend import LocalBackend
 from conveyor.registry import uris
 from conveyor.registry.aliases import EcrAlias, aliases_in_hosts
 from conveyor.registry.housekeeping import Housekeeping, LifecycleSchedule, Settings, settings_from_env
-from conveyor.registry.local import LocalRegistry, endpoint_path, write_endpoint
+from conveyor.registry.local import LocalRegistry, endpoint_path, store_path, write_endpoint
 from conveyor.release.service import ReleaseService
 from conveyor.release.store import ReleaseStore
 from conveyor.secrets.masking import MaskingFilter, default_masker
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     relay = Relay(events, event_sources(root), mask=masked_event)
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
     local.services.store.outbox.on_events = local.deploys.store.outbox.on_events = relay.wake  # deployments' events too
+    if registry is not None:
+        registry.store.on_events = relay.wake  # pushes and deletes
     notifier = daemon_notifier(root, service.store, events, service.secrets)
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
@@ -149,7 +151,8 @@ def own_host(bound: str) -> str:
 
 def event_sources(root: Path) -> dict[str, Path]:
     """The stores whose outboxes feed the event stream, by the source name in event ids."""
-    return {"pipeline": root / "conveyor.db", "ecs": root / "services.db", "codedeploy": root / "codedeploy.db"}
+    return {"pipeline": root / "conveyor.db", "ecs": root / "services.db", "codedeploy": root / "codedeploy.db",
+            "ecr": store_path(root)}
 
 
 def masked_event(event: Event) -> Event:

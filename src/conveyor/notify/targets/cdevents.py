@@ -67,7 +67,8 @@ def rfc3339(at: float) -> str:
 def envelope(message: Message, *, source: str) -> dict[str, Any]:
     event = message.event
     ce_type = cloudevent_type(event.type)
-    subject = event.subject.service or event.subject.pipeline or event.subject.environment or ""
+    subject = (event.subject.service or event.subject.pipeline or event.subject.environment
+               or event.subject.repository or "")
     out: dict[str, Any] = {"specversion": CLOUDEVENTS_VERSION, "id": message.delivery_id or event.id,
                            "source": source, "type": ce_type, "time": rfc3339(event.at),
                            "datacontenttype": "application/json"}

@@ -56,8 +56,13 @@ def facts(message: Message) -> list[tuple[str, str]]:
     s, detail = message.event.subject, message.event.detail
     pairs = [("Pipeline", s.pipeline), ("Execution", execution(message)), ("Stage", s.stage),
              ("Action", s.action), ("Environment", s.environment), ("Service", s.service),
-             ("Deployment", s.deployment_id), ("Commit", commit(detail)), ("By", who(detail))]
+             ("Deployment", s.deployment_id), ("Repository", s.repository), ("Tag", _text(detail.get("image-tag"))),
+             ("Digest", _text(detail.get("image-digest"))), ("Commit", commit(detail)), ("By", who(detail))]
     return [(label, value) for label, value in pairs if value]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def actions(message: Message) -> list[tuple[str, str]]:
