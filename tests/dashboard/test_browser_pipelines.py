@@ -376,8 +376,19 @@ def test_failing_test_report_first_and_the_build_log(tmp_path, dashboard, page):
         section = page.get_by_role("region", name="tools")
         expect(section.get_by_role("rowheader", name="v1")).to_be_visible()
         expect(section.locator(f'td[title="{digest}"]')).to_contain_text(digest[:19])
+
+        # another push while the page is open: its image-pushed event redraws the listing in place
+        mark(page)
+        assert podman("tag", BUSYBOX_IMAGE, f"{address}/tools:v2").returncode == 0
+        assert podman("push", "--tls-verify=false", f"{address}/tools:v2").returncode == 0
+        expect(section.locator(".rg-tag", has_text="v2")).to_be_visible(timeout=30_000)
+        assert not_reloaded(page)
+        page.goto(f"{dashboard.url}/ui/events?type=image-pushed")
+        row = page.locator(".ev-table tbody tr").first
+        expect(row).to_contain_text("tools:v2 pushed")
+        expect(row.get_by_role("link", name="tools")).to_have_attribute("href", "/ui/registry")
     finally:
-        podman("rmi", ref)
+        podman("rmi", ref, f"{address}/tools:v2")
 
 
 UNLABELLED = """() => [...document.querySelectorAll("main input, main select, main textarea")]

@@ -10,7 +10,8 @@ const TYPES = [
   "action-execution-canceled", "manual-approval-needed", "manual-approval-succeeded", "manual-approval-failed",
   "deployment-started", "deployment-traffic-shifted", "deployment-waiting", "deployment-alarm", "deployment-stopped",
   "deployment-failed", "deployment-rolled-back", "deployment-succeeded", "service-steady-state",
-  "service-unhealthy", "service-circuit-breaker",
+  "service-unhealthy", "service-circuit-breaker", "image-pushed", "image-push-failed", "image-deleted",
+  "image-delete-failed",
 ];
 const KEEP = 500;  // rows kept on screen; older ones drop off the bottom
 
@@ -45,6 +46,10 @@ export default {
         if (out.length) out.push(" · ");
         out.push(link(`/services/${encodeURIComponent(s.environment)}/${encodeURIComponent(s.service)}`,
           `${s.environment}/${s.service}`));
+      }
+      if (s.repository) {
+        if (out.length) out.push(" · ");
+        out.push(link("/registry", s.repository));
       }
       if (s.deployment_id) {
         out.push(" · ", link(`/deployments/${encodeURIComponent(s.deployment_id)}`, `deployment ${String(s.deployment_id).slice(0, 10)}`));

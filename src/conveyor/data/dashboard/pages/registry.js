@@ -1,6 +1,6 @@
 // The local registry: each repository with its images (tags, digest, push time, size), newest
-// push first (GET /api/v1/images, ECR's DescribeRepositories and DescribeImages shapes). Images
-// arrive by builds, so a finished action refetches the listing (at most one read in flight).
+// push first (GET /api/v1/images, ECR's DescribeRepositories and DescribeImages shapes). Each
+// image-pushed or image-deleted event refetches the listing (at most one read in flight).
 
 function pushedAt(img) {
   const t = img.imagePushedAt ? Date.parse(img.imagePushedAt) : NaN;
@@ -81,7 +81,8 @@ export default {
         if (again && !closed) { again = false; refresh(); }
       }
     }
-    const off = subscribe((ev) => ev.type === "action-execution-succeeded", refresh);
+    // a push or delete (a build's, a lifecycle run's, anyone's) is an image event
+    const off = subscribe((ev) => ev.type === "image-pushed" || ev.type === "image-deleted", refresh);
     return () => { closed = true; off(); };
   },
 };
