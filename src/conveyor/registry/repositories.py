@@ -297,18 +297,21 @@ class RepositoryStore:
         the tagged push that follows is the event. So is a refusal repeating the one before it
         within RETRY_WINDOW: the client retrying the same push in other manifest formats (podman
         tries up to four) is one refused push."""
-        previous = self._db.execute(
-            "SELECT action_type, result, tag, message, at FROM image_actions WHERE repository = ? "
-            "ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+        retried = result == "FAILURE" and self._repeats(name, action, result, tag, message, at)
         self._db.execute("INSERT INTO image_actions (repository, action_type, result, digest, tag, "
                          "message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (name, action, result, digest, tag, message, at))
-        if action == "PUSH" and tag is None:
-            return
-        if (result == "FAILURE" and previous is not None and at - previous["at"] < RETRY_WINDOW
-                and tuple(previous)[:4] == (action, result, tag, message)):
-            return
-        write_events(self._db, [image_event(name, action, result, digest, tag, message, at)])
+        if (action != "PUSH" or tag is not None) and not retried:
+            write_events(self._db, [image_event(name, action, result, digest, tag, message, at)])
+
+    def _repeats(self, name: str, action: str, result: str, tag: str | None, message: str | None,
+                 at: float) -> bool:
+        """The repository's last action was this one, less than RETRY_WINDOW ago."""
+        last = self._db.execute("SELECT action_type, result, tag, message, at FROM image_actions "
+                                "WHERE repository = ? ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+        same = last is not None and (last["action_type"], last["result"], last["tag"], last["message"]) == (
+            action, result, tag, message)
+        return same and at - last["at"] < RETRY_WINDOW
 
 
 def image_event(name: str, action: str, result: str, digest: str | None, tag: str | None,
