@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
+from conveyor.events import outbox as outbox_module
 from conveyor.events.outbox import read_outbox
 from conveyor.events.types import Event, Subject
 from conveyor.notify.rules import PipelineRules
-from conveyor.registry import repositories
 from conveyor.registry.expiry import apply_plan, plan_repository
 from conveyor.registry.repositories import RETRY_WINDOW, RepositoryStore
 
@@ -46,7 +46,7 @@ def outbox(store: RepositoryStore) -> list[Event]:
 
 def test_a_tagged_push_is_an_image_pushed_event_with_ecrs_fields(store):
     woken = []
-    store.on_events = lambda: woken.append(True)
+    store.outbox.on_events = lambda: woken.append(True)
     store.record_push("orders", "v1", DIGEST, size=10, at=5.0)
     [event] = outbox(store)
     assert (event.type, event.at, event.subject) == ("image-pushed", 5.0, Subject(repository="orders"))
@@ -98,7 +98,7 @@ def test_no_event_without_its_change_and_no_change_without_its_event(store, monk
     def broken(db, events):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(repositories, "write_events", broken)
+    monkeypatch.setattr(outbox_module, "write_events", broken)
     with pytest.raises(sqlite3.OperationalError):
         store.record_push("orders", "v1", DIGEST)
     with pytest.raises(sqlite3.OperationalError):

@@ -19,15 +19,14 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound, UserError
-from conveyor.events.outbox import OUTBOX_SCHEMA, write_events
+from conveyor.events.outbox import OUTBOX_SCHEMA, OutboxTransactions
 from conveyor.events.types import IMAGE_ACTIONS, Event, Subject
 from conveyor.registry.backend import Backend
 from conveyor.registry.mutability import DEFAULT_MUTABILITY, TagPolicy
@@ -141,7 +140,6 @@ class RepositoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.backend = backend
         self.clock = clock
-        self.on_events: Callable[[], None] | None = None  # the relay's wake (daemon.py)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
                                    timeout=30)
@@ -151,6 +149,7 @@ class RepositoryStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._db.executescript(SCHEMA)
+        self.outbox = OutboxTransactions(self._db, self._lock)  # its on_events: the relay's wake (daemon.py)
 
     def close(self) -> None:
         with self._lock:
@@ -206,7 +205,7 @@ class RepositoryStore:
                     size: int | None = None, at: float | None = None) -> Image:
         """An accepted manifest PUT: the image exists (first push time kept), `tag` points at it."""
         at = self.clock() if at is None else at
-        with self._lock, self._transaction():
+        with self.outbox.transaction():
             self._db.execute("INSERT OR IGNORE INTO repositories (name, image_tag_mutability, "
                              "created_at) VALUES (?, ?, ?)", (name, DEFAULT_MUTABILITY.value, at))
             self._db.execute(
@@ -223,7 +222,7 @@ class RepositoryStore:
         return self.image(name, digest)
 
     def record_rejection(self, name: str, tag: str, digest: str, message: str) -> None:
-        with self._lock, self._transaction():
+        with self.outbox.transaction():
             self._action(name, "PUSH", "FAILURE", digest, tag, message, self.clock())
 
     def image(self, name: str, digest: str) -> Image:
@@ -250,13 +249,13 @@ class RepositoryStore:
 
     def forget_image(self, name: str, digest: str, message: str | None = None) -> None:
         """Record a delete that already happened in the registry (the image and its tags)."""
-        with self._lock, self._transaction():
+        with self.outbox.transaction():
             self._db.execute("DELETE FROM images WHERE repository = ? AND digest = ?", (name, digest))
             self._action(name, "DELETE", "SUCCESS", digest, None, message, self.clock())
 
     def record_delete_failure(self, name: str, digest: str, message: str) -> None:
         """A delete that was attempted and failed (the lifecycle's, say): kept in the history."""
-        with self._lock, self._transaction():
+        with self.outbox.transaction():
             self._action(name, "DELETE", "FAILURE", digest, None, message, self.clock())
 
     def delete_image(self, name: str, digest: str) -> bool:
@@ -277,19 +276,6 @@ class RepositoryStore:
         with self._lock:
             return [dict(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction (the caller holds the lock): a change and its event together."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-        if self.on_events is not None:
-            self.on_events()
-
     def _action(self, name: str, action: str, result: str, digest: str | None, tag: str | None,
                 message: str | None, at: float) -> None:
         """Inside a transaction: the history row and its event. A push by digest alone (each
@@ -302,7 +288,7 @@ class RepositoryStore:
                          "message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (name, action, result, digest, tag, message, at))
         if (action != "PUSH" or tag is not None) and not retried:
-            write_events(self._db, [image_event(name, action, result, digest, tag, message, at)])
+            self.outbox.write(self._db, [image_event(name, action, result, digest, tag, message, at)])
 
     def _repeats(self, name: str, action: str, result: str, tag: str | None, message: str | None,
                  at: float) -> bool:

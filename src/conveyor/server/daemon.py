@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     service.scheduler.listeners.append(lambda view, transition: relay.wake())  # sooner than its next tick
     local.services.store.outbox.on_events = local.deploys.store.outbox.on_events = relay.wake  # deployments' events too
     if registry is not None:
-        registry.store.on_events = relay.wake  # pushes and deletes
+        registry.store.outbox.on_events = relay.wake  # pushes and deletes
     notifier = daemon_notifier(root, service.store, events, service.secrets)
     api = Api(service, releases, token, loops=local.loops(), events=events, notifier=notifier)
     hooks = Webhooks(service, root, args.webhooks, args.webhooks_listen, args.allow_host)
