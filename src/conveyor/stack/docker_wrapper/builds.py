@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from .cmdline import options_of
+
 #: `docker build` options that take a value. Client 20.10 parses the BuildKit ones (--platform,
 #: --progress, --secret, --ssh, --output) in classic mode too, and ignores them there.
 _BUILD_VALUES = {"--add-host", "--build-arg", "--cache-from", "--cgroup-parent", "--cpu-period",
@@ -31,40 +33,6 @@ class BuildPlan:
         self.error: str | None = None
         self.dockerfile: str | None = None
         self.context: str | None = None
-
-
-def options_of(args: list[str], values: set[str], short_values: set[str]):
-    """(name, value or None, the tokens as given) for each option, ("", token, [token]) for each
-    positional argument; `--` makes the rest positional."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            for rest in args[i + 1:]:
-                yield "", rest, [rest]
-            return
-        if not arg.startswith("-") or arg == "-":
-            yield "", arg, [arg]
-        elif arg.startswith("--"):
-            name, eq, value = arg.partition("=")
-            if eq:
-                yield name, value, [arg]
-            elif name in values and i + 1 < len(args):
-                i += 1
-                yield name, args[i], [arg, args[i]]
-            else:
-                yield name, None, [arg]
-        elif arg[:2] in short_values:
-            if len(arg) > 2:
-                yield arg[:2], arg[2:].removeprefix("="), [arg]
-            elif i + 1 < len(args):
-                i += 1
-                yield arg, args[i], [arg, args[i]]
-            else:
-                yield arg, None, [arg]
-        else:
-            yield arg, None, [arg]
-        i += 1
 
 
 def _csv(value: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The client's command line: global options before the command, and the command's verb."""
+"""The client's command line: global options before the command, the command's verb, and the
+options of a command as the client's flag parser (pflag) reads them."""
 
 from __future__ import annotations
 
@@ -44,3 +45,54 @@ def command_of(command: list[str]) -> tuple[list[str], list[str]]:
                                                         ("container", "create")}:
         return command[:2], command[2:]
     return command[:1], command[1:]
+
+
+def options_of(args: list[str], values: set[str], short_values: set[str], *, until_positional: bool = False):
+    """(name, value or None, the tokens as given) for each option, ("", token, [token]) for each
+    positional argument. An option in `values` takes the next token unless given `--name=value`;
+    `-abc` is a cluster of short flags that ends in at most one of `short_values` with its value
+    (`-it`, `-qt name`, `-tname`). `--` (yielded as ("--", None, ["--"])) makes the rest
+    positional; with `until_positional` so does the first positional (`docker run IMAGE CMD…`:
+    the command's own options are not the client's).
+
+    >>> list(options_of(["-qt", "a", "--file=F", "ctx"], {"-f", "--file"}, {"-t"}))
+    [('-q', None, ['-q']), ('-t', 'a', ['-t', 'a']), ('--file', 'F', ['--file=F']), ('', 'ctx', ['ctx'])]
+    """
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or (until_positional and (not arg.startswith("-") or arg == "-")):
+            if arg == "--":
+                yield "--", None, ["--"]
+            for token in args[i + 1:] if arg == "--" else args[i:]:
+                yield "", token, [token]
+            return
+        if not arg.startswith("-") or arg == "-":
+            yield "", arg, [arg]
+        elif arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            if eq:
+                yield name, value, [arg]
+            elif name in values and i + 1 < len(args):
+                i += 1
+                yield name, args[i], [arg, args[i]]
+            else:
+                yield name, None, [arg]
+        else:
+            for j in range(1, len(arg)):
+                short = "-" + arg[j]
+                if short in short_values:
+                    flags = arg[1:j]
+                    if flags:
+                        yield "-" + flags, None, ["-" + flags]
+                    if j + 1 < len(arg):
+                        yield short, arg[j + 1:].removeprefix("="), [short + arg[j + 1:]]
+                    elif i + 1 < len(args):
+                        i += 1
+                        yield short, args[i], [short, args[i]]
+                    else:
+                        yield short, None, [short]
+                    break
+            else:
+                yield arg, None, [arg]
+        i += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from .builds import is_false
+from .cmdline import options_of
 
 #: JSON {path in this build container: the same directory on the engine's host}: `docker run -v
 #: "$PWD:/src"` names a path the host's engine cannot see. Without it the wrapper asks the engine
@@ -49,7 +50,7 @@ class RunPlan:
 def binds_something(args: list[str]) -> bool:
     """Whether a run's own options name a volume or mount (only then are the mounts needed)."""
     return any(name in ("-v", "--volume", "--mount")
-               for name, _, _ in _options_until_image(args))
+               for name, _, _ in options_of(args, _RUN_VALUES, _RUN_SHORT_VALUES, until_positional=True))
 
 
 def host_mounts(env: dict[str, str]) -> dict[str, str] | None:
@@ -140,7 +141,7 @@ def translate_run(args: list[str], cwd: str, mounts: dict[str, str] | None, *,
     plan = RunPlan()
     rm = detach = False
     image_at = None
-    tokens = list(_options_until_image(args))
+    tokens = list(options_of(args, _RUN_VALUES, _RUN_SHORT_VALUES, until_positional=True))
     for index, (name, value, given) in enumerate(tokens):
         if name == "":
             image_at = index
@@ -170,46 +171,3 @@ def translate_run(args: list[str], cwd: str, mounts: dict[str, str] | None, *,
         plan.remove_after = True
         plan.args[:0] = ["--label", f"{REMOVE_LABEL}=true"]  # findable if the wrapper is killed
     return plan
-
-
-def _options_until_image(args: list[str]):
-    """Like _options for `docker run`, but everything from the image on is one positional token
-    each (the command's own options are not the client's)."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            rest = args[i + 1:] if arg == "--" else args[i:]
-            if arg == "--":
-                yield "--", None, ["--"]
-            for token in rest:
-                yield "", token, [token]
-            return
-        if arg.startswith("--"):
-            name, eq, value = arg.partition("=")
-            if eq:
-                yield name, value, [arg]
-            elif name in _RUN_VALUES and i + 1 < len(args):
-                i += 1
-                yield name, args[i], [arg, args[i]]
-            else:
-                yield name, None, [arg]
-        else:
-            # a cluster of short flags, ending in at most one short option with its value
-            for j in range(1, len(arg)):
-                short = "-" + arg[j]
-                if short in _RUN_SHORT_VALUES:
-                    flags = arg[1:j]
-                    if flags:
-                        yield "-" + flags, None, ["-" + flags]
-                    if j + 1 < len(arg):
-                        yield short, arg[j + 1:].removeprefix("="), [short + arg[j + 1:]]
-                    elif i + 1 < len(args):
-                        i += 1
-                        yield short, args[i], [short, args[i]]
-                    else:
-                        yield short, None, [short]
-                    break
-            else:
-                yield arg, None, [arg]
-        i += 1
