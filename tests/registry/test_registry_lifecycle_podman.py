@@ -11,17 +11,13 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import threading
+import uuid
 
 import pytest
-from stack_support import stack_missing
+from registry_podman import Podman, need_stack
 
-from conveyor.errors import ConveyorError
 from conveyor.images import BUSYBOX_IMAGE
-from conveyor.providers.local import containers
-from conveyor.providers.local.containers import ContainerEngine
-from conveyor.providers.local.process import Command, run
 from conveyor.registry.gc import GarbageCollector, disk_usage
 from conveyor.registry.housekeeping import Housekeeping, Settings
 from conveyor.registry.local import LocalRegistry
@@ -34,30 +30,12 @@ KEEP_TWO = {"rules": [{"rulePriority": 1, "description": "keep two", "selection"
 LAYER = 256 * 1024
 
 
-def _need_stack():
-    if shutil.which("docker-registry") is None:
-        stack_missing("docker-registry is not installed; run `conveyor setup`")
-    try:
-        present = containers.image_exists(ContainerEngine("podman"), BUSYBOX_IMAGE)
-    except ConveyorError as exc:
-        stack_missing(f"podman unusable ({exc}); run `conveyor setup`")
-    if not present:
-        stack_missing(f"{BUSYBOX_IMAGE} is absent; run `conveyor setup` to build it")
+class LayerPodman(Podman):
+    """Podman that builds images with a layer of their own and pushes reporting the digest."""
 
-
-class Podman:
     def __init__(self, tmp_path):
+        super().__init__(tmp_path)
         self.tmp = tmp_path
-        self.authfile = str(tmp_path / "auth.json")
-        self.names: list[str] = []
-        self.built: list[str] = []
-
-    def __call__(self, *args, input=None):
-        return run(Command(["podman", *args], input=input, timeout=180), check=False)
-
-    def login(self, host, token):
-        assert self("login", "--authfile", self.authfile, "--tls-verify=false", "--username", "AWS",
-                    "--password-stdin", host, input=token.encode()).ok
 
     def build(self, n: int) -> str:
         """A small image with one layer of its own (LAYER random bytes) on busybox."""
@@ -71,24 +49,16 @@ class Podman:
         self.built.append(ref)
         return ref
 
-    def push(self, source, target):
-        if self("tag", source, target).ok:
-            self.names.append(target)
-        digestfile = self.tmp / f"digest-{len(self.names)}"
-        done = self("push", "--authfile", self.authfile, "--tls-verify=false", "--digestfile", str(digestfile),
-                    target)
+    def push_digest(self, source, target):
+        """(the push's result, the digest pushed or None)."""
+        digestfile = self.tmp / f"digest-{uuid.uuid4().hex}"  # pushes race in threads
+        done = self.push(source, target, digestfile=digestfile)
         return done, (digestfile.read_text().strip() if done.ok else None)
-
-    def cleanup(self):
-        for name in self.names:
-            self("untag", name, name)
-        for ref in self.built:
-            self("rmi", "--force", ref)
 
 
 @pytest.fixture
 def registry(tmp_path):
-    _need_stack()
+    need_stack()
     r = LocalRegistry(tmp_path / "home", port=0)
     r.start()
     yield r
@@ -97,8 +67,8 @@ def registry(tmp_path):
 
 @pytest.fixture
 def podman(tmp_path, registry):
-    p = Podman(tmp_path)
-    p.login(registry.address, registry.token)
+    p = LayerPodman(tmp_path)
+    assert p.login(registry.address, registry.token).ok
     yield p
     p.cleanup()
 
@@ -128,7 +98,7 @@ def test_policy_expires_gc_frees_and_a_used_image_is_kept(registry, podman, tmp_
     host = registry.address
     digests = {}
     for n in range(1, 5):
-        done, digests[n] = podman.push(podman.build(n), f"{host}/orders:v{n}")
+        done, digests[n] = podman.push_digest(podman.build(n), f"{host}/orders:v{n}")
         assert done.ok, done.stderr
     registry.store.declare("orders", "MUTABLE", (), KEEP_TWO)
     # v1 (the oldest) is what a fixture service runs: kept although the rule would expire it
@@ -166,7 +136,7 @@ def test_a_write_during_collection_gets_503_and_succeeds_after(registry, podman)
     gate = registry.proxy.gate
     assert gate.close_if_idle(0) is None  # as collect() does while garbage-collect runs
     try:
-        refused, _ = podman.push(source, f"{host}/orders:held")
+        refused, _ = podman.push_digest(source, f"{host}/orders:held")
         assert not refused.ok
         assert "503" in refused.stderr or "UNAVAILABLE" in refused.stderr or "garbage" in refused.stderr
         # reads are never held
@@ -180,7 +150,7 @@ def test_a_write_during_collection_gets_503_and_succeeds_after(registry, podman)
         conn.close()
     finally:
         gate.open()
-    done, digest = podman.push(source, f"{host}/orders:held")
+    done, digest = podman.push_digest(source, f"{host}/orders:held")
     assert done.ok, done.stderr
     assert all(blob_status(registry, "orders", d) == 200 for d in layers(registry, "orders", digest))
 
@@ -244,7 +214,7 @@ def test_pushes_racing_collections_are_never_lost(registry, podman, tmp_path):
 
     def pusher():
         for n, source in enumerate(sources, 1):
-            outcomes.append((n, *podman.push(source, f"{host}/race:v{n}")))
+            outcomes.append((n, *podman.push_digest(source, f"{host}/race:v{n}")))
         done_pushing.set()
 
     thread = threading.Thread(target=pusher)
