@@ -5,7 +5,6 @@ then real podman containers through a real lifecycle run, dry and applied."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -19,7 +18,7 @@ from conveyor.providers.local.containers import ContainerEngine
 from conveyor.providers.local.process import Command, run
 from conveyor.registry.gc import WriteGate
 from conveyor.registry.housekeeping import Housekeeping, Settings, summary
-from conveyor.registry.leftover_containers import DEFAULT_MIN_AGE, Leftover, select_leftovers
+from conveyor.registry.leftover_containers import DEFAULT_MIN_AGE, Leftover, list_labelled, select_leftovers
 from conveyor.registry.protection import DeployState
 from conveyor.registry.repositories import RepositoryStore
 from conveyor.stack.docker_wrapper.runs import REMOVE_LABEL
@@ -97,12 +96,14 @@ def test_a_lifecycle_run_removes_exited_leftovers_and_nothing_else(tmp_path, mad
     busy = made(labelled=True, command=("sleep", "300"))
     theirs = made(labelled=False, command=("true",))
 
-    now = housekeeping(tmp_path, clock=time.time).run(dry_run=True)["leftoverContainers"]
+    # the clock is set from the container's own exit time: no race with the wall clock
+    [exited_at] = [c.exited_at for c in list_labelled("podman") if c.name == gone]
+    now = housekeeping(tmp_path, clock=lambda: exited_at + 1).run(dry_run=True)["leftoverContainers"]
     assert gone not in [r["name"] for r in now["remove"]]        # it exited just now: kept
     assert {gone, busy} <= {r["name"] for r in now["kept"]}
     assert theirs not in [r["name"] for r in now["remove"] + now["kept"]]  # not labelled: not even listed
 
-    later = housekeeping(tmp_path, clock=lambda: time.time() + DEFAULT_MIN_AGE + 60)
+    later = housekeeping(tmp_path, clock=lambda: exited_at + DEFAULT_MIN_AGE + 1)
     dry = later.run(dry_run=True)
     assert gone in [r["name"] for r in dry["leftoverContainers"]["remove"]]
     assert exists(gone)                                            # a dry run removes nothing
