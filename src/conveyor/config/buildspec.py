@@ -11,7 +11,8 @@ plus mistakes that silently lose work: `artifacts` or a phase indented at the wr
 starting with the reserved CODEBUILD_ prefix. Warnings are what CodeBuild accepts: unknown keys
 (CodeBuild logs "cannot be identified" and goes on), unquoted values that YAML turns into numbers
 (`python: 3.10` asks for 3.1), 0.1-era keys, a single string where a list belongs.
-The model and its value grammars live in buildspec_model, the batch section in buildspec_batch.
+The model and its value grammars live in buildspec_model, the batch section in buildspec_batch,
+the phases in buildspec_phases.
 """
 
 from __future__ import annotations
@@ -36,18 +37,16 @@ from conveyor.config.buildspec_model import (
     VERSIONS,
     WINDOWS_SHELLS,
     Artifacts,
-    Batch,
     BuildSpec,
     Cache,
     Env,
-    OnFailure,
-    Phase,
     Proxy,
     ReportGroup,
     SecretRef,
     scalar_text,
     unquoted_scalars,
 )
+from conveyor.config.buildspec_phases import check_phases
 from conveyor.documents.checker import Checker, did_you_mean, type_name
 from conveyor.documents.located import Document, KeyPath, format_path, load_file, load_text
 from conveyor.errors import ConfigError, Diagnostic
@@ -57,7 +56,6 @@ from conveyor.paths import path_problem
 TOP_KEYS = ("version", "run-as", "env", "proxy", "batch", "phases", "reports", "artifacts", "cache")
 ENV_KEYS = ("shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper")
 LEGACY_ENV_KEYS = ("plaintext", "parameter-store")  # 0.1 `environment_variables`
-PHASE_KEYS = ("run-as", "on-failure", "runtime-versions", "commands", "finally")
 ARTIFACT_KEYS = ("files", "name", "base-directory", "discard-paths", "exclude-paths", "enable-symlinks", "s3-prefix")
 REPORT_KEYS = ("files", "base-directory", "discard-paths", "file-format")
 CACHE_KEYS = ("paths", "key", "fallback-keys", "action")
@@ -144,7 +142,7 @@ class BuildSpecCheck:
         reports = self._reports()
         artifacts, secondary = self._artifacts()
         cache = self._cache()
-        phases = self._phases(data, batch)
+        phases = check_phases(self, data, batch)
         return BuildSpec(version, self.string((), "run-as"), env, phases, artifacts, secondary, reports, cache,
                          chk.doc.file, proxy, batch)
 
@@ -297,10 +295,6 @@ class BuildSpecCheck:
                 self.chk.warning(ip, f"'{name}' is listed twice")
         return Env(shell, variables, parameters, secrets, exported, self.flag(P, "git-credential-helper"))
 
-    def _runtime(self, path: KeyPath, version: str) -> None:
-        if not version.strip():
-            self.chk.error(path, "empty runtime version: expected e.g. latest, 3.x or \"3.12\"")
-
     def _parameter(self, path: KeyPath, name: str) -> None:
         if not name.strip():
             self.chk.error(path, "empty parameter name: expected the name of an SSM parameter (e.g. /my-app/token)")
@@ -406,103 +400,3 @@ class BuildSpecCheck:
         if key is not None and ("/" in HASH_CALL.sub("", key) or "\0" in key):
             self.chk.error(C + ("key",), f"'{key}' holds '/': a cache key names one file of the cache")
         return Cache(paths, key, fallback, action)
-
-    def _phases(self, data: dict, batch: Batch | None) -> dict[str, Phase]:
-        P: KeyPath = ("phases",)
-        misplaced = ""
-        if self.misplaced_phases:
-            first, one = self.misplaced_phases[0], len(self.misplaced_phases) == 1
-            names = ", ".join(str(p[-1]) for p in self.misplaced_phases)
-            where = f"under '{format_path(first[:-1])}'" if first[:-1] else "at the top level"
-            misplaced = (f"; {names} {'is' if one else 'are'} {where} (line {self.chk.doc.where(first)[0]}): indent "
-                         f"{'it' if one else 'them'} under 'phases:'")
-        if "phases" not in data:
-            if batch is None:
-                self.chk.error((), f"missing required key 'phases'{misplaced}")
-            return {}
-        phases = data["phases"]
-        if not isinstance(phases, dict) or not phases:
-            self.chk.error(P, f"expected a mapping of phases (install, pre_build, build, post_build), got "
-                              f"{type_name(phases) if phases != {} else 'an empty mapping'}{misplaced}")
-            return {}
-        self.keys(P, PHASE_NAMES, "phase")
-        written = [name for name in phases if name in PHASE_NAMES]
-        for i, name in enumerate(written):
-            later = [w for w in written[:i] if PHASE_NAMES.index(w) > PHASE_NAMES.index(name)]
-            if later:
-                self.chk.warning(P + (name,), f"'{name}' is written after '{later[0]}' but runs before it: phases "
-                                              f"always run in the order {', '.join(PHASE_NAMES)}")
-        return {name: self._phase(name, phases[name]) for name in PHASE_NAMES if name in phases}
-
-    def _phase(self, name: str, body: Any) -> Phase:
-        path: KeyPath = ("phases", name)
-        if body is None:
-            if name != "install":
-                self.chk.error(path, f"the {name} phase is empty: it needs 'commands:' with at least one command")
-            return Phase(name)
-        if not isinstance(body, dict):
-            fix = "; put the commands under 'commands:'" if isinstance(body, list) else ""
-            self.chk.error(path, f"expected a mapping (commands:, finally:, on-failure:, ...), got "
-                                 f"{type_name(body)}{fix}")
-            return Phase(name)
-        self.keys(path, PHASE_KEYS)
-        runtimes: dict[str, str] = {}
-        if "runtime-versions" in body and name != "install":
-            self.chk.error(path + ("runtime-versions",), "runtime-versions is only allowed in the install phase")
-        elif "runtime-versions" in body:
-            runtimes = self.names(path, "runtime-versions", self._runtime)
-            if not runtimes and isinstance(body["runtime-versions"], (dict, type(None))):
-                self.chk.error(path + ("runtime-versions",), "runtime-versions must list at least one runtime "
-                                                             "(e.g. python: \"3.12\"), or be left out")
-        if "commands" not in body and name != "install":
-            if "finally" in body:
-                self.chk.warning(path, f"the {name} phase has 'finally' but no 'commands', which the buildspec "
-                                       f"reference requires; only the finally commands run")
-            else:
-                self.chk.error(path, f"missing required key 'commands' (required in the {name} phase)")
-        return Phase(name, self._commands(path, "commands"), self._commands(path, "finally"),
-                     self.string(path, "run-as"), self._on_failure(path), runtimes)
-
-    def _commands(self, path: KeyPath, key: str) -> tuple[str, ...]:
-        value, kp = self.chk.at(path).get(key), path + (key,)
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return self.strings(path, key, "commands")
-        if not isinstance(value, list):
-            self.chk.error(kp, f"expected a list of commands, got {type_name(value)}")
-            return ()
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, dict):
-                self.chk.error(kp + (i,), f"YAML_FILE_ERROR: expected a string command, got a mapping (quote a "
-                                          f"command that contains ': '{self._quoted(kp + (i,))})")
-            elif isinstance(item, list):
-                self.chk.error(kp + (i,), "YAML_FILE_ERROR: expected a string command, got a list")
-            elif item is None:
-                self.chk.warning(kp + (i,), "empty command (a '-' with nothing after it); nothing runs for it")
-            else:
-                command = self.text(kp + (i,), item)
-                assert command is not None  # text() is None only for a mapping or a list
-                out.append(command)
-        return tuple(out)
-
-    def _quoted(self, path: KeyPath) -> str:
-        """The command as written, quoted, when YAML split a one-line command at ': '."""
-        written = self.raw.get(path)
-        return ", e.g. - '" + written.replace("'", "''") + "'" if written else ""
-
-    def _on_failure(self, path: KeyPath) -> OnFailure | None:
-        text = self.string(path, "on-failure")
-        if text is None:
-            return None
-        try:
-            return OnFailure.parse(text)
-        except ValueError as exc:
-            head, _, rest = text.partition("-")
-            if head.upper() in ("ABORT", "CONTINUE", "RETRY") and head != head.upper():
-                fixed = head.upper() + (f"-{rest}" if rest else "")
-                self.chk.error(path + ("on-failure",), f"invalid on-failure '{text}' (did you mean '{fixed}'?)")
-            else:
-                self.chk.error(path + ("on-failure",), f"invalid on-failure '{text}': {exc}")
-            return None
