@@ -167,6 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "conveyor-registry"
     timeout = CLIENT_TIMEOUT
+    _writing = False  # a write this handler counted in the gate and has not ended yet
 
     @property
     def proxy(self) -> RegistryProxy:
@@ -226,9 +227,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(503, registry_error("UNAVAILABLE", "the registry is collecting garbage; retry shortly"),
                         {"Retry-After": str(RETRY_AFTER)})
             return
+        self._writing = True
         try:
             self._dispatch(route)
         finally:
+            self._end_write()
+
+    def _end_write(self) -> None:
+        """The write is over once the registry has answered it and the push is recorded: then,
+        before the client hears the answer (a client that acts on it, say by starting a
+        collection, never finds its own write still counted), or when the handler ends."""
+        if self._writing:
+            self._writing = False
             self.proxy.gate.leave()
 
     def _dispatch(self, route: Route) -> None:
@@ -376,6 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if before_reply is not None:
                 before_reply(resp.status)
+            self._end_write()
             return self._relay(resp)
         finally:
             conn.close()
