@@ -180,13 +180,12 @@ def test_collection_waits_for_an_upload_in_flight(registry, tmp_path):
     conn.endheaders()
     conn.send(b"x" * 1024)  # half the body: the write is in flight
     gc = GarbageCollector(registry.service.config_path, registry.service.data_dir)
-    held = False
-    for _ in range(100):  # until the proxy's handler has read the headers and counted the write
-        result = gc.collect(registry.proxy.gate, quiet=0)
-        if "in flight" in result.skipped:
-            held = True
+    for _ in range(200):  # until the proxy's handler has read the headers and counted the write
+        if registry.proxy.gate.active:
             break
         threading.Event().wait(0.05)
+    result = gc.collect(registry.proxy.gate, quiet=0)
+    held = "in flight" in result.skipped
     assert held, "the collection was never held back by the upload in flight"
     conn.send(b"x" * 1024)
     resp = conn.getresponse()

@@ -53,6 +53,12 @@ class WriteGate:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def active(self) -> int:
+        """Writes in flight now."""
+        with self._lock:
+            return self._active
+
     def enter(self) -> bool:
         """A write starts; False (refuse it) while a collection runs."""
         with self._lock:
